@@ -1,0 +1,49 @@
+import type { Digest, ImageName, Platform } from "../reference/types.js";
+import type { PinnedOccurrence, SkippedOccurrence } from "../scan/types.js";
+
+/** The answer for one unique pin (registry/repository:tag@digest), whatever the number of places it stands in. */
+export type PinResolution =
+  | { readonly ok: true; readonly current: Digest; readonly kind: "index" | "manifest"; readonly platform?: Platform }
+  | { readonly ok: false; readonly reason: string };
+
+/** One image moving from one digest to another, with every place it is pinned. */
+export interface ImageUpdate {
+  readonly image: ImageName;
+  readonly tag: string;
+  readonly from: Digest;
+  readonly to: Digest;
+  readonly kind: "index" | "manifest";
+  readonly platform?: Platform;
+  readonly occurrences: readonly PinnedOccurrence[];
+}
+
+export interface PinFailure {
+  readonly image: ImageName;
+  readonly tag: string;
+  readonly digest: Digest;
+  readonly reason: string;
+  readonly occurrences: readonly PinnedOccurrence[];
+}
+
+export interface UpToDatePin {
+  readonly image: ImageName;
+  readonly tag: string;
+  readonly digest: Digest;
+  readonly occurrences: readonly PinnedOccurrence[];
+}
+
+/** A change of one digest at one place in one file. */
+export interface DigestEdit {
+  readonly digestOffset: number;
+  readonly from: Digest;
+  readonly to: Digest;
+}
+
+export interface UpdatePlan {
+  readonly updates: readonly ImageUpdate[];
+  readonly upToDate: readonly UpToDatePin[];
+  readonly failed: readonly PinFailure[];
+  readonly skipped: readonly SkippedOccurrence[];
+  /** Edits per file path, sorted by offset. */
+  readonly edits: ReadonlyMap<string, readonly DigestEdit[]>;
+}

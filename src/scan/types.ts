@@ -1,0 +1,48 @@
+import type { ImageReference, PinnedReference } from "../reference/types.js";
+
+/** One place in one file where a reference was found. */
+export interface Occurrence {
+  /** Path relative to the scanned root, `/`-separated. */
+  readonly path: string;
+  /** 1-based line and column of the first character of the reference. */
+  readonly line: number;
+  readonly column: number;
+  /** Offset of the first character of the reference in the file (files are read as latin1, so this is a byte offset). */
+  readonly offset: number;
+  /** The exact text matched, without any `docker://` prefix. */
+  readonly text: string;
+  readonly reference: ImageReference;
+}
+
+/** A reference with a tag to follow and a digest to move. */
+export interface PinnedOccurrence extends Occurrence {
+  readonly reference: PinnedReference;
+  /** Byte offset of the `sha256:` of the digest in the file: the only characters a rewrite touches. */
+  readonly digestOffset: number;
+}
+
+/** A reference found but not followed, with why (e.g. digest-only: no tag to follow). */
+export interface SkippedOccurrence extends Occurrence {
+  readonly reason: string;
+}
+
+export interface TextScan {
+  readonly pinned: PinnedOccurrence[];
+  readonly skipped: SkippedOccurrence[];
+}
+
+export interface ScanOptions {
+  /** fast-glob patterns, relative to the root. Default: everything. */
+  readonly include?: readonly string[];
+  /** fast-glob patterns, relative to the root, added to the default excludes (.git, node_modules). */
+  readonly exclude?: readonly string[];
+  /** Files larger than this many bytes are skipped (reported in `skippedFiles`). */
+  readonly maxFileSize?: number;
+}
+
+export interface ScanReport extends TextScan {
+  readonly filesScanned: number;
+  readonly bytesScanned: number;
+  /** Files not scanned, with why: binary, too large, unreadable. */
+  readonly skippedFiles: { readonly path: string; readonly reason: string }[];
+}
