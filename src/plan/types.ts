@@ -4,7 +4,12 @@ import type { PinnedOccurrence, SkippedOccurrence } from "../scan/types.js";
 /** The answer for one unique pin (registry/repository:tag@digest), whatever the number of places it stands in. */
 export type PinResolution =
   | { readonly ok: true; readonly current: Digest; readonly kind: "index" | "manifest"; readonly platform?: Platform }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /** A pin left alone on purpose (ignored by configuration, cooldown): reported as skipped, not failed. */
+      readonly skip?: boolean;
+    };
 
 /** One image moving from one digest to another, with every place it is pinned. */
 export interface ImageUpdate {

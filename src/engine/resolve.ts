@@ -1,0 +1,123 @@
+import pLimit from "p-limit";
+import type { PinResolution } from "../plan/types.js";
+import { groupPins } from "../plan/plan.js";
+import type { FollowedPin } from "../registry/follow-types.js";
+import type { Registry, TagHistoryEntry } from "../registry/types.js";
+import type { Digest, ImageName, Platform, PinnedReference } from "../reference/types.js";
+import type { PinnedOccurrence } from "../scan/types.js";
+
+export interface PinFollowerLike {
+  follow(pin: PinnedReference): Promise<FollowedPin>;
+}
+
+export interface ResolveOptions {
+  /** Unique pins resolved at once (the registry client also bounds requests per registry). Default 16. */
+  readonly concurrency?: number;
+  /** Pins for which this returns a reason are left alone and reported as skipped with it. */
+  readonly skip?: (ref: PinnedReference) => string | undefined;
+  /** Pin each tag to the digest it pointed to at this time, from the registry's tag history. */
+  readonly before?: { readonly time: Date; readonly registry: Registry };
+  /** Told after each unique pin, for progress display. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Resolves each unique pin once, however many places it stands in; one pin's failure never stops the others. */
+export async function resolvePins(
+  pins: readonly PinnedOccurrence[],
+  follower: PinFollowerLike,
+  options: ResolveOptions = {},
+): Promise<Map<string, PinResolution>> {
+  const limit = pLimit(options.concurrency ?? 16);
+  const groups = [...groupPins(pins)];
+  const resolutions = new Map<string, PinResolution>();
+  const histories = new Map<string, Promise<TagHistoryEntry[]>>();
+  let done = 0;
+
+  await Promise.all(
+    groups.map(([key, occurrences]) =>
+      limit(async () => {
+        const ref = occurrences[0]!.reference;
+        resolutions.set(key, await resolveOne(ref, follower, options, histories));
+        options.onProgress?.(++done, groups.length);
+      }),
+    ),
+  );
+  return resolutions;
+}
+
+async function resolveOne(
+  ref: PinnedReference,
+  follower: PinFollowerLike,
+  options: ResolveOptions,
+  histories: Map<string, Promise<TagHistoryEntry[]>>,
+): Promise<PinResolution> {
+  const skipReason = options.skip?.(ref);
+  if (skipReason) return { ok: false, reason: skipReason, skip: true };
+  try {
+    const followed = await follower.follow(ref);
+    const current = options.before
+      ? await digestBefore(ref, followed, options.before, histories)
+      : followed.current;
+    return {
+      ok: true,
+      current,
+      kind: followed.kind,
+      ...(followed.platform ? { platform: followed.platform } : {}),
+    };
+  } catch (error) {
+    return { ok: false, reason: reasonOf(error) };
+  }
+}
+
+async function digestBefore(
+  ref: PinnedReference,
+  followed: FollowedPin,
+  before: NonNullable<ResolveOptions["before"]>,
+  histories: Map<string, Promise<TagHistoryEntry[]>>,
+): Promise<Digest> {
+  const name: ImageName = { registry: ref.registry, repository: ref.repository };
+  const tagKey = `${ref.registry}/${ref.repository}:${ref.tag}`;
+  let history = histories.get(tagKey);
+  if (!history) {
+    history = before.registry.tagHistory(name, ref.tag);
+    histories.set(tagKey, history);
+  }
+  const tagDigest = tagDigestAt(await history, before.time);
+  if (!tagDigest) {
+    throw new Error(`${tagKey} has no history before ${before.time.toISOString()}; pick a later time`);
+  }
+  if (followed.kind === "index" || !followed.platform) return tagDigest;
+  return platformDigestIn(before.registry, name, tagDigest, followed.platform);
+}
+
+/** The digest a tag pointed to at `time`: the last update at or before it. History is sorted oldest first. */
+export function tagDigestAt(history: readonly TagHistoryEntry[], time: Date): Digest | undefined {
+  let found: Digest | undefined;
+  for (const entry of history) {
+    if (entry.updateTimestamp.getTime() > time.getTime()) break;
+    found = entry.digest;
+  }
+  return found;
+}
+
+async function platformDigestIn(registry: Registry, name: ImageName, digest: Digest, platform: Platform): Promise<Digest> {
+  const manifest = await registry.getManifest(name, digest);
+  const entries = manifest.json["manifests"];
+  if (!Array.isArray(entries)) return digest;
+  for (const entry of entries as { digest?: string; platform?: Partial<Platform> }[]) {
+    const p = entry.platform;
+    if (p && p.os === platform.os && p.architecture === platform.architecture && (p.variant ?? "") === (platform.variant ?? "")) {
+      return entry.digest as Digest;
+    }
+  }
+  throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
+}
+
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/");
+}
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? "unknown error";
+}
