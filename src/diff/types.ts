@@ -1,0 +1,87 @@
+import type { Digest, Platform } from "../reference/types.js";
+
+/** One installed package, as read from a package database or an SBOM. */
+export interface Package {
+  /** "apk" | "deb" | "rpm", or the purl type of anything else an SBOM lists ("npm", "pypi", "golang", …). */
+  readonly type: string;
+  readonly name: string;
+  readonly version: string;
+  readonly arch?: string;
+  /** Package URL, `pkg:apk/wolfi/busybox@1.36.1-r2?arch=x86_64`. */
+  readonly purl?: string;
+  /** Source package: apk `o:`, dpkg `Source:`. */
+  readonly origin?: string;
+}
+
+/** Where a package list came from: an SBOM attestation, or the image's own package database. */
+export type PackageSource = "sbom-spdx" | "sbom-cyclonedx" | "apk" | "dpkg" | "rpm";
+
+export interface PackageList {
+  readonly source: PackageSource;
+  readonly packages: readonly Package[];
+}
+
+/** One side of a change, as Chainguard's image diff API spells it. */
+export interface PackageRef {
+  readonly version: string;
+  /** Package URL of that version. */
+  readonly reference: string;
+}
+
+/**
+ * How a version moved. "rebuild": only the packaging revision moved (apk `-rN`, the Debian revision,
+ * the rpm release), the upstream version is the same.
+ */
+export type ChangeClassification = "upgrade" | "downgrade" | "rebuild";
+
+export interface PackageChange {
+  readonly name: string;
+  readonly type: string;
+  readonly arch?: string;
+  readonly previous: PackageRef;
+  readonly current: PackageRef;
+  readonly classification: ChangeClassification;
+  /** The first number of the upstream version changed (epochs ignored): `1.x → 2.x`. */
+  readonly major: boolean;
+}
+
+export interface AddedPackage {
+  readonly name: string;
+  readonly version: string;
+  /** Package URL. */
+  readonly reference: string;
+  readonly type: string;
+  readonly arch?: string;
+}
+
+/**
+ * The JSON shape of Chainguard's image diff API (`packages.added/removed/changed` with
+ * `name`, `version`/`reference` or `previous`/`current`), so users' jq scripts carry over,
+ * plus digesta's own fields (`type`, `arch`, `classification`, `major`, `warnings`).
+ */
+export interface PackageDiff {
+  readonly packages: {
+    readonly added: readonly AddedPackage[];
+    readonly removed: readonly AddedPackage[];
+    readonly changed: readonly PackageChange[];
+  };
+  /** One line each, for people: "no SBOM for the old image; read its apk database instead". */
+  readonly warnings: readonly string[];
+}
+
+/** Where one side's packages came from, or "none" when neither an SBOM nor a package database was found. */
+export type ImageDiffSource = PackageSource | "none";
+
+/** The package diff of one image moving from one digest to another; filled by the registry side. */
+export interface ImageDiff extends PackageDiff {
+  /** Canonical image name: `cgr.dev/chainguard/static`, `docker.io/library/nginx`. */
+  readonly image: string;
+  readonly tag?: string;
+  readonly from: Digest;
+  readonly to: Digest;
+  /** The platform compared, when the pins are indexes. */
+  readonly platform?: Platform;
+  readonly source?: { readonly previous: ImageDiffSource; readonly current: ImageDiffSource };
+  /** Set when nothing needed comparing: the same digest, or different manifests over the same layers. */
+  readonly unchanged?: "same-digest" | "same-layers";
+}
