@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what digesta's tests need that npm does not bring: a real registry server (Debian's docker-registry,
+# distribution 2.8), htpasswd for its Basic-auth run, openssl for its token-auth run, zstd for zstd layers,
+# and ripgrep for the scan benchmark's reference figure. Needs root (or sudo) on Debian/Ubuntu.
+set -euo pipefail
+declare -A package_of=([docker-registry]=docker-registry [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep)
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${missing[*]}" >&2
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The package starts a system registry on :5000; the tests start their own on free ports.
+$sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true

@@ -1,0 +1,136 @@
+import { diffImages } from "../../diff/image-diff.js";
+import { renderImageDiffText } from "../../diff/markdown.js";
+import type { ImageDiff } from "../../diff/types.js";
+import { rewriteFiles, type FileWriteResult } from "../../engine/files.js";
+import { formatPlatform, resolvePins } from "../../engine/resolve.js";
+import { planUpdates } from "../../plan/plan.js";
+import type { ImageUpdate, UpdatePlan } from "../../plan/types.js";
+import { formatReference, shortDigest } from "../../reference/format.js";
+import type { Platform } from "../../reference/types.js";
+import { createPinFollower } from "../../registry/follow.js";
+import { scanDirectory } from "../../scan/directory.js";
+import type { CliContext } from "../context.js";
+import { progress, writeJson } from "../context.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { parsePlatform } from "../platform.js";
+import { scanOptions, summarise, type PathOptions } from "./scan.js";
+
+export interface UpdateOptions extends PathOptions {
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+  readonly before?: string;
+  readonly diff?: boolean;
+  readonly platform?: string;
+  readonly concurrency?: string;
+}
+
+/** Scan, resolve each unique pin once, plan. Shared by `update` and `check`. */
+async function planDirectory(context: CliContext, dir: string, options: UpdateOptions): Promise<UpdatePlan> {
+  const before = options.before === undefined ? undefined : parseTime(options.before);
+  const report = await scanDirectory(dir, scanOptions(options));
+  if (!options.json) summarise(context, report);
+  const follower = createPinFollower(context.registry, { logger: context.logger });
+  const resolutions = await resolvePins(report.pinned, follower, {
+    ...(options.concurrency ? { concurrency: positiveInteger(options.concurrency, "--concurrency") } : {}),
+    ...(before ? { before: { time: before, registry: context.registry } } : {}),
+    ...withProgress(context),
+  });
+  return planUpdates(report, resolutions);
+}
+
+function withProgress(context: CliContext) {
+  const onProgress = progress(context, "resolving");
+  return onProgress ? { onProgress } : {};
+}
+
+export async function updateCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
+  const platform = options.platform ? parsePlatform(options.platform) : undefined;
+  const plan = await planDirectory(context, dir, options);
+  const files = options.dryRun ? [] : await rewriteFiles(dir, plan);
+  const diffs = options.diff === false ? [] : await diffUpdates(context, plan.updates, platform);
+
+  if (options.json) {
+    writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan), files, diffs });
+  } else {
+    printPlan(context, plan, options.dryRun ? "would update" : "updated");
+    for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${file.path}: ${file.error}\n`);
+    for (const diff of diffs) context.stdout.write(`\n${renderImageDiffText(diff)}\n`);
+  }
+  return plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
+}
+
+export async function checkCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
+  const plan = await planDirectory(context, dir, options);
+  if (options.json) writeJson(context, planJson(plan));
+  else printPlan(context, plan, "stale");
+  if (plan.updates.length > 0) return ExitCode.Stale;
+  return plan.failed.length > 0 ? ExitCode.Error : ExitCode.Ok;
+}
+
+async function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform | undefined): Promise<ImageDiff[]> {
+  const diffs: ImageDiff[] = [];
+  for (const update of updates) {
+    diffs.push(
+      await diffImages(context.registry, update.image, update.from, update.to, {
+        ...((update.platform ?? platform) ? { platform: update.platform ?? platform } : {}),
+        logger: context.logger,
+      }),
+    );
+  }
+  return diffs;
+}
+
+function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): void {
+  const out = context.stdout;
+  for (const update of plan.updates) {
+    const where = update.platform ? ` (${formatPlatform(update.platform)})` : "";
+    out.write(
+      `${movedLabel}\t${formatReference({ ...update.image, tag: update.tag })}${where}\t${shortDigest(update.from)} → ${shortDigest(update.to)}\t${placesOf(update.occurrences)}\n`,
+    );
+  }
+  for (const pin of plan.upToDate) out.write(`up to date\t${formatReference({ ...pin.image, tag: pin.tag })}\n`);
+  for (const failure of plan.failed) {
+    out.write(`failed\t${formatReference({ ...failure.image, tag: failure.tag })}\t${failure.reason}\n`);
+  }
+}
+
+function placesOf(occurrences: readonly { path: string; line: number }[]): string {
+  const shown = occurrences.slice(0, 3).map((o) => `${o.path}:${o.line}`);
+  return occurrences.length > 3 ? `${shown.join(", ")} and ${occurrences.length - 3} more` : shown.join(", ");
+}
+
+function planJson(plan: UpdatePlan) {
+  const places = (occurrences: readonly { path: string; line: number; column: number }[]) =>
+    occurrences.map(({ path, line, column }) => ({ path, line, column }));
+  const image = (name: { registry: string; repository: string }) => `${name.registry}/${name.repository}`;
+  return {
+    updated: plan.updates.map((u) => ({
+      image: image(u.image),
+      tag: u.tag,
+      from: u.from,
+      to: u.to,
+      kind: u.kind,
+      ...(u.platform ? { platform: formatPlatform(u.platform) } : {}),
+      occurrences: places(u.occurrences),
+    })),
+    upToDate: plan.upToDate.map((p) => ({ image: image(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),
+    failed: plan.failed.map((f) => ({ image: image(f.image), tag: f.tag, digest: f.digest, reason: f.reason, occurrences: places(f.occurrences) })),
+    skipped: plan.skipped.map((s) => ({ path: s.path, line: s.line, column: s.column, reference: s.text, reason: s.reason })),
+  };
+}
+
+export function parseTime(text: string): Date {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) {
+    throw new UsageError(`--before "${text}" is not a time; give an ISO 8601 time such as 2026-11-01T00:00:00Z`);
+  }
+  return time;
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${text}"`);
+  return value;
+}
+
+export type { FileWriteResult };

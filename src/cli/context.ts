@@ -1,0 +1,35 @@
+import { createLogger, type Logger } from "../logging/logger.js";
+import { createRegistryClient, type RegistryClient } from "../registry/client.js";
+
+export interface GlobalOptions {
+  readonly insecureRegistry?: string[];
+}
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface CliContext extends CliIo {
+  readonly logger: Logger;
+  readonly registry: RegistryClient;
+}
+
+export function createContext(options: GlobalOptions, io: CliIo): CliContext {
+  const logger = createLogger();
+  const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [] });
+  return { logger, registry, ...io };
+}
+
+/** A progress line on stderr, only when a person is watching it. */
+export function progress(context: CliContext, label: string): ((done: number, total: number) => void) | undefined {
+  if (!context.stderr.isTTY) return undefined;
+  return (done, total) => {
+    context.stderr.write(`\r${label} ${done}/${total}`);
+    if (done === total) context.stderr.write("\r\x1b[K");
+  };
+}
+
+export function writeJson(context: CliContext, value: unknown): void {
+  context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,17 @@
+/** A problem with what the user asked for; the CLI prints its message on one line and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const ExitCode = {
+  Ok: 0,
+  /** `check`: some pin is stale. */
+  Stale: 1,
+  /** Bad input, or some images could not be checked or some files not written. */
+  Error: 2,
+} as const;
+
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split("\n")[0] ?? "").trim() || "unknown error";
+}

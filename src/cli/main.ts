@@ -1,0 +1,91 @@
+import { Command, CommanderError, Option } from "commander";
+import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
+import { ExitCode, oneLine } from "./errors.js";
+import { diffCommand, historyCommand, resolveCommand } from "./commands/registry.js";
+import { scanCommand } from "./commands/scan.js";
+import { checkCommand, updateCommand } from "./commands/update.js";
+import { VERSION } from "../version.js";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function program(run: (action: (context: CliContext) => Promise<number>) => Promise<void>): Command {
+  const cli = new Command("digesta")
+    .description("Keep image:tag@sha256 digest pins fresh.")
+    .version(VERSION)
+    .addOption(
+      new Option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable; loopback always may)")
+        .argParser(collect)
+        .env("DIGESTA_INSECURE_REGISTRIES"),
+    )
+    .showHelpAfterError("(digesta --help lists the commands)")
+    .exitOverride();
+
+  const paths = (command: Command) =>
+    command
+      .option("--include <glob>", "scan only files matching this glob (repeatable)", collect)
+      .option("--exclude <glob>", "skip files matching this glob (repeatable)", collect);
+
+  paths(cli.command("scan").description("list pinned image:tag@sha256 references").argument("[dir]", "directory", "."))
+    .option("--json", "print a JSON array")
+    .action((dir: string, options) => run((context) => scanCommand(context, dir, options)));
+
+  paths(cli.command("update").description("move stale digests to what their tags point to now").argument("[dir]", "directory", "."))
+    .option("--dry-run", "report what would change; write nothing")
+    .option("--json", "print the result as JSON")
+    .option("--before <time>", "pin each tag to its digest at this time (registries with tag history)")
+    .option("--no-diff", "do not show the package diff of each moved image")
+    .option("--platform <os/arch>", "platform for the package diff of multi-platform images", "linux/amd64")
+    .option("--concurrency <n>", "unique pins resolved at once")
+    .action((dir: string, options) => run((context) => updateCommand(context, dir, options)));
+
+  paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", "."))
+    .option("--json", "print the result as JSON")
+    .option("--concurrency <n>", "unique pins resolved at once")
+    .action((dir: string, options) => run((context) => checkCommand(context, dir, options)));
+
+  cli
+    .command("resolve")
+    .description("print the digest a tag points to now")
+    .argument("<image>", "IMAGE[:TAG] (default tag: latest)")
+    .option("--json", "print JSON")
+    .action((image: string, options) => run((context) => resolveCommand(context, image, options)));
+
+  cli
+    .command("history")
+    .description("print a tag's history (registries that keep one, such as cgr.dev)")
+    .argument("<image>", "IMAGE[:TAG]")
+    .option("--json", "print JSON")
+    .action((image: string, options) => run((context) => historyCommand(context, image, options)));
+
+  cli
+    .command("diff")
+    .description("package diff between two digests of an image")
+    .argument("<old>", "IMAGE@sha256:… (or IMAGE:TAG@sha256:… to compare with the tag's current digest)")
+    .argument("[new]", "IMAGE@sha256:…")
+    .option("--platform <os/arch>", "platform to compare in multi-platform images")
+    .option("--json", "print JSON in the shape of Chainguard's image diff API")
+    .action((old: string, next: string | undefined, options) => run((context) => diffCommand(context, old, next, options)));
+
+  return cli;
+}
+
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  let context: CliContext | undefined;
+  const cli = program(async (action) => {
+    context ??= createContext(cli.opts<GlobalOptions>(), io);
+    exitCode = await action(context);
+  });
+  cli.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+  try {
+    await cli.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
+    }
+    io.stderr.write(`digesta: ${oneLine(error)}\n`);
+    context?.logger.debug({ err: error }, "command failed");
+    return ExitCode.Error;
+  }
+  return exitCode;
+}
