@@ -1,0 +1,159 @@
+import { tryParseReference } from "../reference/parse.js";
+import type { PinnedReference } from "../reference/types.js";
+import type { PinnedOccurrence, SkippedOccurrence, TextScan } from "./types.js";
+
+/*
+ * How a reference is recognised in text of any syntax (YAML, Dockerfile, shell, Makefile, HCL, JSON, Markdown):
+ *
+ * - Every candidate contains `@sha256:`; the scanner finds those with indexOf and works outwards, so text
+ *   without one costs a single search.
+ * - After `@sha256:` come exactly 64 lowercase hex digits, and then the end of the text or a character that
+ *   cannot continue a digest (not a letter, digit, `_`, `-`, `=`, `@` or `/`). Truncated, longer or uppercase
+ *   digests are not references.
+ * - Backwards from the `@`, the name and tag are the longest run of reference characters (letters, digits,
+ *   `.`, `_`, `-`, `/`, `:`, plus a bracketed IPv6 host). That whole run must parse as a reference: a run that
+ *   does not (say `Cgr.dev/Chainguard/Static:latest`) is rejected, never clipped to a valid tail.
+ * - The run must start at the start of the text or after a boundary: whitespace or another control character,
+ *   a quote or backtick, one of `=([{<>,;|*`, or a byte ≥ 0x80 (UTF-8 punctuation such as curly quotes).
+ *   Anything else before it (`$`, `}`, `)`, `@`, `%`, `\`, `]`, …) means the text is part of something larger,
+ *   such as `${REGISTRY}name:tag@…`, and is not a reference.
+ * - Two prefixes are understood: `docker://` (GitHub Actions), stripped from the reference, and shell
+ *   parameter defaults `${NAME:-ref}`, `${NAME-ref}`, `${NAME:=ref}`, `${NAME:+ref}`, `${NAME:?ref}`.
+ * - Inside a URL (`https://example.com/x:y@sha256:…`) the run starts at the scheme and does not parse, so a
+ *   link is never taken for a pin: rewriting links is not this tool's business.
+ */
+
+const DIGEST_MARK = "@sha256:";
+const HEX_LENGTH = 64;
+/** `:` + a 128-character tag + a 255-character name + `docker://`, rounded up: runs longer than this are not references. */
+const MAX_NAME_AND_TAG = 400;
+const DOCKER_SCHEME = "docker://";
+export const DIGEST_ONLY_REASON = "no tag to follow (digest-only reference)";
+
+const enum Char {
+  Reference = 1,
+  Boundary = 2,
+  DigestEnd = 4,
+  Hex = 8,
+  ShellName = 16,
+  Ipv6 = 32,
+}
+
+const CLASS = new Uint8Array(256);
+function mark(chars: string, flag: Char): void {
+  for (let i = 0; i < chars.length; i++) CLASS[chars.charCodeAt(i)]! |= flag;
+}
+const LOWER = "abcdefghijklmnopqrstuvwxyz";
+const UPPER = LOWER.toUpperCase();
+const DIGITS = "0123456789";
+mark(LOWER + UPPER + DIGITS + "._-/:", Char.Reference);
+mark(LOWER + UPPER + DIGITS + "_-=@/", Char.DigestEnd);
+mark(DIGITS + "abcdef", Char.Hex);
+mark(LOWER + UPPER + DIGITS + "_", Char.ShellName);
+mark(DIGITS + "abcdefABCDEF:", Char.Ipv6);
+mark(" \"'`=([{<>,;|*", Char.Boundary);
+for (let c = 0; c < 0x20; c++) CLASS[c]! |= Char.Boundary;
+for (let c = 0x7f; c < 0x100; c++) CLASS[c]! |= Char.Boundary;
+
+/** Whether the character at `index` is in class `flag`; characters beyond latin1 (from a UTF-16 caller) are boundaries. */
+function has(text: string, index: number, flag: Char): boolean {
+  const code = text.charCodeAt(index);
+  return code < 0x100 ? (CLASS[code]! & flag) !== 0 : flag === Char.Boundary;
+}
+
+/**
+ * Finds every `name:tag@sha256:…` pin in one file's text. `text` is the file decoded as latin1, so offsets
+ * are byte offsets. Digest-only references are reported as skipped.
+ */
+export function scanText(path: string, text: string): TextScan {
+  const pinned: PinnedOccurrence[] = [];
+  const skipped: SkippedOccurrence[] = [];
+  // Line counting is incremental: only the text up to each hit is walked, once.
+  let line = 1;
+  let lineStart = 0;
+  let counted = 0;
+
+  let at = text.indexOf(DIGEST_MARK);
+  while (at >= 0) {
+    const found = matchAt(text, at);
+    if (found === undefined) {
+      at = text.indexOf(DIGEST_MARK, at + 1);
+      continue;
+    }
+    const { start, end } = found;
+    for (let nl = text.indexOf("\n", counted); nl >= 0 && nl < start; nl = text.indexOf("\n", nl + 1)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    counted = start;
+    const matched = detach(text, start, end);
+    const reference = tryParseReference(matched);
+    if (reference !== undefined) {
+      const occurrence = { path, line, column: start - lineStart + 1, offset: start, text: matched };
+      if (reference.tag !== undefined) {
+        pinned.push({ ...occurrence, reference: reference as PinnedReference, digestOffset: at + 1 });
+      } else {
+        skipped.push({ ...occurrence, reference, reason: DIGEST_ONLY_REASON });
+      }
+    }
+    at = text.indexOf(DIGEST_MARK, reference !== undefined ? end : at + 1);
+  }
+  return { pinned, skipped };
+}
+
+/** The extent of the candidate whose `@sha256:` is at `at`, or undefined if the text around it cannot be one. */
+function matchAt(text: string, at: number): { start: number; end: number } | undefined {
+  const hexStart = at + DIGEST_MARK.length;
+  const end = hexStart + HEX_LENGTH;
+  if (end > text.length) return undefined;
+  for (let i = hexStart; i < end; i++) if (!has(text, i, Char.Hex)) return undefined;
+  if (end < text.length && has(text, end, Char.DigestEnd)) return undefined;
+
+  const limit = Math.max(0, at - MAX_NAME_AND_TAG);
+  let start = at;
+  while (start > limit && has(text, start - 1, Char.Reference)) start--;
+  if (start > 0 && has(text, start - 1, Char.Reference)) return undefined;
+  if (start === at) return undefined;
+
+  if (text.charCodeAt(start - 1) === 0x5d /* ] */) {
+    // A bracketed IPv6 host: `[::1]:5000/name:tag`.
+    let open = start - 2;
+    while (open >= limit && has(text, open, Char.Ipv6)) open--;
+    if (open < limit || text.charCodeAt(open) !== 0x5b /* [ */ || open === start - 2) return undefined;
+    start = open;
+  }
+
+  if (start >= 2 && text.charCodeAt(start - 1) === 0x7b /* { */ && text.charCodeAt(start - 2) === 0x24 /* $ */) {
+    // `${NAME:-ref}` or `${NAME-ref}`: the reference follows the operator.
+    let i = start;
+    while (i < at && has(text, i, Char.ShellName)) i++;
+    if (i === start) return undefined;
+    if (text.charCodeAt(i) === 0x3a /* : */) i++;
+    if (text.charCodeAt(i) !== 0x2d /* - */) return undefined;
+    return i + 1 < at ? { start: i + 1, end } : undefined;
+  }
+  if (start > 0 && !has(text, start - 1, Char.Boundary) && !afterShellOperator(text, start)) return undefined;
+  if (text.startsWith(DOCKER_SCHEME, start)) start += DOCKER_SCHEME.length;
+  return { start, end };
+}
+
+/** Whether `start` follows `${NAME=`, `${NAME:+`, `${NAME?` and the like. */
+function afterShellOperator(text: string, start: number): boolean {
+  const operator = text.charCodeAt(start - 1);
+  if (operator !== 0x3d /* = */ && operator !== 0x2b /* + */ && operator !== 0x3f /* ? */) return false;
+  let i = start - 2;
+  if (text.charCodeAt(i) === 0x3a /* : */) i--;
+  const nameEnd = i;
+  while (i >= 0 && has(text, i, Char.ShellName)) i--;
+  return i < nameEnd && i >= 1 && text.charCodeAt(i) === 0x7b && text.charCodeAt(i - 1) === 0x24;
+}
+
+/**
+ * A copy of text[start, end) that does not share storage with `text`: a plain slice would keep the whole file
+ * alive for as long as the occurrence is held.
+ */
+function detach(text: string, start: number, end: number): string {
+  const codes = new Array<number>(end - start);
+  for (let i = start; i < end; i++) codes[i - start] = text.charCodeAt(i);
+  return String.fromCharCode(...codes);
+}
