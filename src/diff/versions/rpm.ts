@@ -1,0 +1,80 @@
+import { compareDigitRuns, compareStrings } from "./digits.js";
+
+/** An rpm EVR: `[epoch:]version[-release]`. */
+export interface RpmVersion {
+  readonly epoch: string;
+  readonly version: string;
+  readonly release: string;
+}
+
+export function parseRpmVersion(v: string): RpmVersion {
+  let rest = v.trim();
+  let epoch = "0";
+  const colon = rest.indexOf(":");
+  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
+    epoch = rest.slice(0, colon);
+    rest = rest.slice(colon + 1);
+  }
+  const hyphen = rest.lastIndexOf("-");
+  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
+  return { epoch, version: rest, release: "" };
+}
+
+const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "9";
+const isAlpha = (c: string | undefined): boolean => c !== undefined && ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z"));
+
+/**
+ * rpm's rpmvercmp on one version or release string: alphanumeric segments, numbers above letters,
+ * `~` below everything (even the end), `^` above the end but below any further segment.
+ */
+export function rpmvercmp(a: string, b: string): -1 | 0 | 1 {
+  if (a === b) return 0;
+  let i = 0;
+  let j = 0;
+  const skip = (s: string, k: number): number => {
+    while (k < s.length && !isDigit(s[k]) && !isAlpha(s[k]) && s[k] !== "~" && s[k] !== "^") k++;
+    return k;
+  };
+  while (i < a.length || j < b.length) {
+    i = skip(a, i);
+    j = skip(b, j);
+    const ca = a[i];
+    const cb = b[j];
+    if (ca === "~" || cb === "~") {
+      if (ca !== "~") return 1;
+      if (cb !== "~") return -1;
+      i++;
+      j++;
+      continue;
+    }
+    if (ca === "^" || cb === "^") {
+      if (ca === undefined) return -1;
+      if (cb === undefined) return 1;
+      if (ca !== "^") return 1;
+      if (cb !== "^") return -1;
+      i++;
+      j++;
+      continue;
+    }
+    if (ca === undefined || cb === undefined) break;
+    const numeric = isDigit(ca);
+    const inSegment = numeric ? isDigit : isAlpha;
+    const si = i;
+    while (i < a.length && inSegment(a[i])) i++;
+    const sj = j;
+    while (j < b.length && inSegment(b[j])) j++;
+    // Segments of different kinds: the numeric one is newer.
+    if (sj === j) return numeric ? 1 : -1;
+    const r = numeric ? compareDigitRuns(a.slice(si, i), b.slice(sj, j)) : compareStrings(a.slice(si, i), b.slice(sj, j));
+    if (r !== 0) return r;
+  }
+  if (i >= a.length && j >= b.length) return 0;
+  return i >= a.length ? -1 : 1;
+}
+
+/** Orders two rpm EVRs: epoch numerically, then version and release by rpmvercmp (a missing release is ""). */
+export function compareRpmVersions(a: string, b: string): -1 | 0 | 1 {
+  const x = parseRpmVersion(a);
+  const y = parseRpmVersion(b);
+  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || rpmvercmp(x.release, y.release);
+}
