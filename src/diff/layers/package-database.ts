@@ -1,0 +1,182 @@
+import type { ImageName } from "../../reference/types.js";
+import type { Descriptor, Registry } from "../../registry/types.js";
+import type { PackageListCache } from "../cache.js";
+import { parseApkInstalled } from "../parse/apk-installed.js";
+import { parseDpkgStatus } from "../parse/dpkg-status.js";
+import type { Package, PackageList, PackageSource } from "../types.js";
+import { formatBytes, reasonOf, shortDigest } from "./messages.js";
+import { Deletions } from "./paths.js";
+import { DEFAULT_MAX_DATABASE_BYTES, isDecisive, scanLayer, type FoundFile, type LayerFindings } from "./tar-scan.js";
+
+export interface ReadPackageDatabaseOptions {
+  readonly cache?: PackageListCache;
+  readonly signal?: AbortSignal;
+  /** Largest database file held in memory. Default 64 MiB. */
+  readonly maxFileBytes?: number;
+  /** Images with more layers than this are not read. Default 512. */
+  readonly maxLayers?: number;
+}
+
+export interface PackageDatabaseResult {
+  /** The packages, when a database digesta reads was found. */
+  readonly list?: PackageList;
+  /** What was found: a database kind (rpm when found but not readable), or "none". */
+  readonly source: PackageSource | "none";
+  readonly warnings: readonly string[];
+  /** Layers downloaded (fully or partly); cached layers are not counted. */
+  readonly layersDownloaded: number;
+  /** Compressed layer bytes consumed from the registry. */
+  readonly bytesRead: number;
+}
+
+/**
+ * The image's installed packages, from its package database, reading `layers` (manifest order: bottom first) from
+ * the top down and stopping at the first layer that answers:
+ * - apk (`lib/apk/db/installed`, `usr/lib/apk/db/installed`), dpkg `var/lib/dpkg/status` (non-empty) and RPM end the
+ *   search in the layer where they are found (the download is aborted right after the file).
+ * - Distroless dpkg (`var/lib/dpkg/status.d/<package>`): each package's file lands in the layer that installed it, so
+ *   the files are merged from every layer, upper ones winning, down to the bottom layer or to the layer under a
+ *   whiteout or opaque marker that hides status.d from the lower layers. Those layers are read to their end (a tar
+ *   has no index); what each holds is cached by layer digest, so layers shared with the other side are read once.
+ * - Whiteouts in a layer hide the files of the layers below it, never its own.
+ * Never throws for registry or format problems: they end the search with a warning.
+ */
+export async function readPackageDatabase(
+  registry: Registry,
+  name: ImageName,
+  layers: readonly Descriptor[],
+  options: ReadPackageDatabaseOptions = {},
+): Promise<PackageDatabaseResult> {
+  const maxLayers = options.maxLayers ?? 512;
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_DATABASE_BYTES;
+  const warnings: string[] = [];
+  let layersDownloaded = 0;
+  let bytesRead = 0;
+  if (layers.length > maxLayers) {
+    return {
+      source: "none",
+      warnings: [`the image has ${layers.length} layers, more than the ${maxLayers} digesta reads; its packages are not listed`],
+      layersDownloaded,
+      bytesRead,
+    };
+  }
+
+  const deletions = new Deletions();
+  const seen = new SearchState();
+  for (let i = layers.length - 1; i >= 0 && !seen.decided && !deletions.hidesEveryDatabase(); i--) {
+    options.signal?.throwIfAborted();
+    const layer = layers[i]!;
+    let findings = options.cache?.getLayer(layer.digest);
+    if (findings && !findings.complete && !answersHere(findings, deletions)) findings = undefined;
+    if (!findings) {
+      let blob;
+      try {
+        blob = await registry.openBlob(name, layer.digest);
+      } catch (error) {
+        warnings.push(`could not read layer ${shortDigest(layer.digest)}: ${reasonOf(error)}`);
+        return { source: "none", warnings, layersDownloaded, bytesRead };
+      }
+      layersDownloaded++;
+      try {
+        const scan = await scanLayer(blob.stream, { hidden: (p) => deletions.hides(p), maxFileBytes, ...(options.signal && { signal: options.signal }) });
+        bytesRead += scan.bytesRead;
+        findings = scan.findings;
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        warnings.push(`could not read layer ${shortDigest(layer.digest)}: ${reasonOf(error)}`);
+        return { source: "none", warnings, layersDownloaded, bytesRead };
+      } finally {
+        blob.abort();
+      }
+      options.cache?.setLayer(layer.digest, findings);
+    }
+    for (const path of findings.oversized) {
+      if (!deletions.hides(path)) warnings.push(`/${path} in layer ${shortDigest(layer.digest)} is over ${formatBytes(maxFileBytes)}; not read`);
+    }
+    seen.take(findings, deletions);
+    deletions.add(findings.whiteouts);
+  }
+  return { ...seen.result(), warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
+}
+
+/** Cached findings of a read that stopped early serve only where the database it stopped at is visible. */
+function answersHere(findings: LayerFindings, deletions: Deletions): boolean {
+  return findings.files.some((f) => isDecisive(f) && !deletions.hides(f.path));
+}
+
+/** The visible database files met so far, from the top layer down. */
+class SearchState {
+  private apk?: FoundFile;
+  private rpm?: FoundFile;
+  private dpkgStatus?: FoundFile;
+  private readonly statusD = new Map<string, FoundFile>();
+  private osRelease?: FoundFile;
+
+  get decided(): boolean {
+    return this.apk !== undefined || this.rpm !== undefined || (this.dpkgStatus !== undefined && isDecisive(this.dpkgStatus));
+  }
+
+  take(findings: LayerFindings, deletions: Deletions): void {
+    for (const f of findings.files) {
+      if (deletions.hides(f.path)) continue;
+      switch (f.file.kind) {
+        case "apk":
+          this.apk ??= f;
+          break;
+        case "rpm":
+          this.rpm ??= f;
+          break;
+        case "dpkg-status":
+          this.dpkgStatus ??= f;
+          break;
+        case "dpkg-status-d":
+          if (!this.statusD.has(f.file.entry)) this.statusD.set(f.file.entry, f);
+          break;
+        case "os-release":
+          this.osRelease ??= f;
+          break;
+      }
+    }
+  }
+
+  result(): { list?: PackageList; source: PackageSource | "none" } {
+    const osId = this.osRelease && osReleaseId(this.osRelease.text);
+    if (this.apk) {
+      const distro = osId ?? apkDistroGuess(this.apk.text);
+      return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk" };
+    }
+    if (this.dpkgStatus || this.statusD.size > 0) {
+      const options = osId ? { distro: osId } : {};
+      const packages: Package[] = [];
+      if (this.dpkgStatus) packages.push(...parseDpkgStatus(this.dpkgStatus.text, options));
+      const entries = [...this.statusD.keys()].sort();
+      for (const entry of entries) packages.push(...parseDpkgStatus(this.statusD.get(entry)!.text, options));
+      return { list: { source: "dpkg", packages }, source: "dpkg" };
+    }
+    if (this.rpm) return { source: "rpm" };
+    return { source: "none" };
+  }
+
+  warnings(): string[] {
+    if (this.apk || this.dpkgStatus || this.statusD.size > 0) return [];
+    if (this.rpm) return [`the image keeps its packages in an RPM database (/${this.rpm.path}), which digesta does not read yet`];
+    return ["no package database (apk, dpkg or rpm) in the image's layers"];
+  }
+}
+
+/** `ID=` of an os-release file, lowercased and unquoted; the purl namespace of the distro's packages. */
+export function osReleaseId(text: string): string | undefined {
+  const match = /^ID=(.*)$/m.exec(text);
+  const id = match?.[1]
+    ?.trim()
+    .replace(/^(["'])(.*)\1$/, "$2")
+    .toLowerCase();
+  return id && /^[a-z0-9._-]{1,64}$/.test(id) ? id : undefined;
+}
+
+/** Without os-release, the baselayout package tells Wolfi and Chainguard apart from Alpine. */
+function apkDistroGuess(text: string): string | undefined {
+  if (/^P:wolfi-baselayout$/m.test(text)) return "wolfi";
+  if (/^P:chainguard-baselayout$/m.test(text)) return "chainguard";
+  return undefined;
+}
