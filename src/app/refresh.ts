@@ -1,0 +1,205 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+import { loadRepositoryConfig } from "../config/load.js";
+import type { ConfigProblem } from "../config/problems.js";
+import type { DigestaConfig } from "../config/schema.js";
+import type { ImageDiff } from "../diff/types.js";
+import { renderImageDiffs } from "../diff/markdown.js";
+import { resolvePins } from "../engine/resolve.js";
+import { downloadCheckout, type Checkout } from "../github/checkout.js";
+import { closeConfigIssue, reportConfigProblems } from "../github/config-issue.js";
+import { grantedPermissions } from "../github/permissions.js";
+import { publishProposals, type BaseCommit, type Proposal, type PublishOutcome, type RepositoryRef } from "../github/publish.js";
+import { renderBody, renderTitle } from "../github/pull-request-text.js";
+import type { ExtractLimits } from "../github/tarball.js";
+import { planUpdates } from "../plan/plan.js";
+import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
+import { groupUpdates, type UpdateGroup } from "../policy/grouping.js";
+import { createIgnoreMatcher } from "../policy/ignore.js";
+import { familiarName, imageKey } from "../reference/format.js";
+import { applyDigestEdits } from "../rewrite/rewrite.js";
+import { scanDirectory } from "../scan/directory.js";
+import type { RegistrySession } from "./session.js";
+
+export interface RefreshContext {
+  /** Authenticated as the installation (app) or with a token (one-shot). */
+  readonly octokit: ProbotOctokit;
+  readonly repository: RepositoryRef;
+  /** The default branch, when the trigger already says (saves a request). */
+  readonly defaultBranch?: string;
+  readonly session: RegistrySession;
+  readonly log: Logger;
+  /** digesta's own login (`name[bot]`), to find the issues it opened; optional. */
+  readonly botLogin?: string;
+  readonly limits?: { readonly extract?: ExtractLimits; readonly maxFileSize?: number };
+  /** Overrides the token's word on the Workflows permission (one-shot runs). */
+  readonly canWriteWorkflows?: boolean;
+  readonly now?: () => Date;
+}
+
+export type RefreshOutcome =
+  | { readonly status: "config-error"; readonly problems: readonly ConfigProblem[] }
+  | { readonly status: "empty"; readonly schedule: string }
+  | { readonly status: "disabled"; readonly schedule: string }
+  | {
+      readonly status: "done";
+      readonly schedule: string;
+      readonly updates: number;
+      readonly failed: number;
+      readonly upToDate: number;
+      readonly pullRequests: readonly PublishOutcome[];
+    };
+
+const DIFF_CONCURRENCY = 4;
+
+/**
+ * One repository's refresh, the same for every trigger and for one-shot runs: load the configuration, fetch the
+ * default branch as a tarball, scan it, resolve each pin, plan the edits, describe them, and publish.
+ */
+export async function refreshRepository(context: RefreshContext): Promise<RefreshOutcome> {
+  const { octokit, repository, log } = context;
+  const loaded = await loadRepositoryConfig(octokit, repository);
+  if (!loaded.ok) {
+    const issue = await reportConfigProblems(octokit, repository, loaded.problems, { ...(context.botLogin ? { login: context.botLogin } : {}) });
+    log.warn({ issue, problems: loaded.problems.length }, "configuration is broken; run stopped");
+    return { status: "config-error", problems: loaded.problems };
+  }
+  const config = loaded.config;
+  const base = await defaultBranchHead(octokit, repository, context.defaultBranch);
+  await closeConfigIssue(octokit, repository, { ...(context.botLogin ? { login: context.botLogin } : {}) }, base?.sha);
+  if (!base) return { status: "empty", schedule: config.schedule };
+  if (!config.enabled) return { status: "disabled", schedule: config.schedule };
+
+  const checkout = await downloadCheckout(octokit, { ...repository, ref: base.sha }, context.limits?.extract);
+  try {
+    const scan = await scanDirectory(checkout.root, {
+      include: config.paths.include,
+      exclude: config.paths.exclude,
+      ...(context.limits?.maxFileSize ? { maxFileSize: context.limits.maxFileSize } : {}),
+    });
+    const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: createIgnoreMatcher(config.ignore) });
+    const resolutions = await context.session.cooldown.apply(scan.pinned, resolved, {
+      minAge: config.cooldown,
+      now: context.now?.() ?? new Date(),
+    });
+    const plan = planUpdates(scan, resolutions);
+    const groups = groupUpdates(plan, config.group);
+    const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context)));
+    const canWriteWorkflows = context.canWriteWorkflows ?? (await grantedPermissions(octokit)).workflows;
+    const pullRequests = await publishProposals(octokit, repository, base, proposals, {
+      labels: config.labels,
+      reviewers: config.reviewers,
+      teamReviewers: config.teamReviewers,
+      canWriteWorkflows,
+      grouping: config.group,
+      log,
+    });
+    log.info(
+      { files: scan.filesScanned, pins: scan.pinned.length, updates: plan.updates.length, failed: plan.failed.length },
+      "repository refreshed",
+    );
+    return {
+      status: "done",
+      schedule: config.schedule,
+      updates: plan.updates.length,
+      failed: plan.failed.length,
+      upToDate: plan.upToDate.length,
+      pullRequests,
+    };
+  } finally {
+    await checkout.dispose();
+  }
+}
+
+async function defaultBranchHead(octokit: ProbotOctokit, repository: RepositoryRef, known?: string): Promise<BaseCommit | undefined> {
+  const branch = known ?? (await octokit.rest.repos.get({ ...repository })).data.default_branch;
+  try {
+    const found = await octokit.rest.repos.getBranch({ ...repository, branch });
+    return { branch, sha: found.data.commit.sha, treeSha: found.data.commit.commit.tree.sha };
+  } catch (error) {
+    // An empty repository has no branch yet.
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The new content of each file of a group, and how to word its pull request. */
+async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout, config: DigestaConfig, context: RefreshContext): Promise<Proposal> {
+  const files = new Map<string, { content: Uint8Array; executable: boolean }>();
+  for (const [relative, edits] of group.edits) {
+    const text = await readFile(path.join(checkout.root, relative), "latin1");
+    files.set(relative, { content: Buffer.from(applyDigestEdits(text, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
+  }
+  const builtAt = await buildTimes(group.updates, config, context);
+  const diffs = config.diff.enabled ? await packageDiffs(group.updates, config, context) : [];
+  const heldBack = heldBackIn(group, plan);
+  const title = group.updates.length > 0 ? renderTitle(group) : "";
+  return {
+    group,
+    files,
+    title,
+    body: (leftOut) =>
+      renderBody({
+        group,
+        builtAt,
+        leftOut,
+        heldBack,
+        ...(diffs.length > 0 ? { renderDiffs: (budget: number) => renderImageDiffs(diffs, { budget, heading: "### Package changes" }) } : {}),
+      }),
+  };
+}
+
+async function buildTimes(updates: readonly ImageUpdate[], config: DigestaConfig, context: RefreshContext): Promise<Map<string, Date>> {
+  const lookup = context.session.builtAt(config.diff.platform);
+  const times = new Map<string, Date>();
+  await Promise.all(
+    updates.map(async (update) => {
+      const built = await lookup(update.image, update.to);
+      if (built) times.set(`${imageKey(update.image)}@${update.to}`, built);
+    }),
+  );
+  return times;
+}
+
+/** One diff per update; an image whose packages cannot be read gets a warning, never a failed run. */
+async function packageDiffs(updates: readonly ImageUpdate[], config: DigestaConfig, context: RefreshContext): Promise<ImageDiff[]> {
+  const differ = context.session.diff;
+  if (!differ) return [];
+  const limit = pLimit(DIFF_CONCURRENCY);
+  return Promise.all(
+    updates.map((update) =>
+      limit(async (): Promise<ImageDiff> => {
+        const platform = update.platform ?? config.diff.platform;
+        try {
+          return await differ(update.image, update.tag, update.from, update.to, platform);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+          context.log.info({ image: imageKey(update.image), reason }, "package diff unavailable");
+          return {
+            image: imageKey(update.image),
+            tag: update.tag,
+            from: update.from,
+            to: update.to,
+            platform,
+            packages: { added: [], removed: [], changed: [] },
+            warnings: [`could not read the packages: ${reason}`],
+          };
+        }
+      }),
+    ),
+  );
+}
+
+function heldBackIn(group: UpdateGroup, plan: UpdatePlan): { name: string; reason: string }[] {
+  const held = new Map<string, string>();
+  for (const skipped of plan.skipped) {
+    if (!skipped.reason.startsWith("cooldown:")) continue;
+    const ref = skipped.reference;
+    if (group.key !== "all" && group.key !== imageKey(ref)) continue;
+    held.set(`${familiarName(ref)}${ref.tag ? `:${ref.tag}` : ""}`, skipped.reason);
+  }
+  return [...held].map(([name, reason]) => ({ name, reason }));
+}

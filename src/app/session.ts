@@ -1,0 +1,56 @@
+import type { ImageDiff } from "../diff/types.js";
+import type { PinFollowerLike } from "../engine/resolve.js";
+import { createBuildTimeLookup, type BuildTimeLookup } from "../policy/build-time.js";
+import { createCooldown, type Cooldown } from "../policy/cooldown.js";
+import type { Digest, ImageName, Platform } from "../reference/types.js";
+import type { Registry } from "../registry/types.js";
+
+/** The package diff of one image between two digests, for one platform. */
+export type ImageDiffer = (image: ImageName, tag: string, from: Digest, to: Digest, platform: Platform) => Promise<ImageDiff>;
+
+/**
+ * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,
+ * however many repositories pin it), tag histories, build times and package diffs, each looked up once.
+ */
+export interface RegistrySession {
+  readonly registry: Registry;
+  readonly follower: PinFollowerLike;
+  readonly cooldown: Cooldown;
+  builtAt(platform: Platform): BuildTimeLookup;
+  /** Undefined where the package diff is not available. */
+  readonly diff?: ImageDiffer;
+}
+
+export interface SessionParts {
+  readonly registry: Registry;
+  readonly follower: PinFollowerLike;
+  readonly diff?: ImageDiffer;
+}
+
+export function createRegistrySession(parts: SessionParts): RegistrySession {
+  const lookups = new Map<string, BuildTimeLookup>();
+  const builtAt = (platform: Platform): BuildTimeLookup => {
+    const key = `${platform.os}/${platform.architecture}/${platform.variant ?? ""}`;
+    let lookup = lookups.get(key);
+    if (!lookup) {
+      lookup = createBuildTimeLookup(parts.registry, platform);
+      lookups.set(key, lookup);
+    }
+    return lookup;
+  };
+  const cooldown = createCooldown(parts.registry, parts.follower, builtAt({ os: "linux", architecture: "amd64" }));
+  const diffs = new Map<string, Promise<ImageDiff>>();
+  const diff: ImageDiffer | undefined = parts.diff
+    ? (image, tag, from, to, platform) => {
+        const key = `${image.registry}/${image.repository}@${from}..${to}/${platform.os}/${platform.architecture}/${platform.variant ?? ""}`;
+        let found = diffs.get(key);
+        if (!found) {
+          found = parts.diff!(image, tag, from, to, platform);
+          found.catch(() => undefined);
+          diffs.set(key, found);
+        }
+        return found;
+      }
+    : undefined;
+  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, ...(diff ? { diff } : {}) };
+}

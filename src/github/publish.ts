@@ -1,0 +1,328 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+import { BRANCH_PREFIX, type UpdateGroup } from "../policy/grouping.js";
+import { familiarName, shortDigest } from "../reference/format.js";
+import { PULL_REQUEST_MARKER, proposalId, proposalIdOf } from "./pull-request-text.js";
+
+export interface RepositoryRef {
+  readonly owner: string;
+  readonly repo: string;
+}
+
+/** The default branch's head that the scan read and that every digesta commit goes on top of. */
+export interface BaseCommit {
+  readonly branch: string;
+  readonly sha: string;
+  readonly treeSha: string;
+}
+
+export interface ProposedFile {
+  readonly content: Uint8Array;
+  readonly executable: boolean;
+}
+
+/** One pull request to be: its group, the new content of each file it changes, and how to word it. */
+export interface Proposal {
+  readonly group: UpdateGroup;
+  /** Path → new bytes. */
+  readonly files: ReadonlyMap<string, ProposedFile>;
+  readonly title: string;
+  /** The body, told which files had to be left out of the commit. */
+  readonly body: (leftOut: readonly string[]) => string;
+}
+
+export interface PublishOptions {
+  readonly labels: readonly string[];
+  readonly reviewers: readonly string[];
+  readonly teamReviewers: readonly string[];
+  /** False: `.github/workflows/` files are left out. Undefined: try, and leave them out if GitHub refuses. */
+  readonly canWriteWorkflows: boolean | undefined;
+  /** What the configuration groups by now, to say why a pull request of another grouping is closed. */
+  readonly grouping: "all" | "image";
+  readonly log: Logger;
+}
+
+export type PublishOutcome =
+  | { readonly kind: "created" | "updated" | "unchanged"; readonly branch: string; readonly number: number; readonly pushed: boolean }
+  | { readonly kind: "left-alone"; readonly branch: string; readonly number?: number; readonly reason: string }
+  | { readonly kind: "skipped"; readonly branch: string; readonly reason: string }
+  | { readonly kind: "closed"; readonly branch: string; readonly number: number; readonly reason: string };
+
+const FINGERPRINT = /^Digesta-Fingerprint: ([0-9a-f]{16,64})$/m;
+const WORKFLOWS = ".github/workflows/";
+const LEFT_ALONE_MARKER = (sha: string) => `<!-- digesta:left-alone ${sha} -->`;
+
+interface OpenPull {
+  readonly number: number;
+  readonly title: string;
+  readonly body: string | null;
+  readonly branch: string;
+}
+
+/**
+ * Makes GitHub match the proposals: one branch and one open pull request per group, each a single commit on the
+ * base made through the Git data API. Idempotent: an open pull request is updated in place, nothing is pushed when
+ * the commit would be the same, a pull request whose group has nothing stale any more is closed with a comment, and a
+ * branch with commits digesta did not make is left as it is (with a comment saying so).
+ */
+export async function publishProposals(
+  octokit: ProbotOctokit,
+  repository: RepositoryRef,
+  base: BaseCommit,
+  proposals: readonly Proposal[],
+  options: PublishOptions,
+): Promise<PublishOutcome[]> {
+  const open = await openDigestaPulls(octokit, repository);
+  const outcomes: PublishOutcome[] = [];
+  const wanted = new Set(proposals.map((p) => p.group.branch));
+  for (const proposal of proposals) {
+    const pull = open.get(proposal.group.branch);
+    if (proposal.group.updates.length === 0) {
+      // Only failures: nothing known to change, and the open pull request (if any) may still be right.
+      if (pull) outcomes.push({ kind: "unchanged", branch: pull.branch, number: pull.number, pushed: false });
+      continue;
+    }
+    outcomes.push(await publishOne(octokit, repository, base, proposal, pull, options));
+  }
+  for (const pull of open.values()) {
+    if (wanted.has(pull.branch)) continue;
+    outcomes.push(await closeObsolete(octokit, repository, base, pull, options));
+  }
+  return outcomes;
+}
+
+async function publishOne(
+  octokit: ProbotOctokit,
+  repository: RepositoryRef,
+  base: BaseCommit,
+  proposal: Proposal,
+  pull: OpenPull | undefined,
+  options: PublishOptions,
+): Promise<PublishOutcome> {
+  const { branch } = proposal.group;
+  const log = options.log.child({ branch });
+  const isWorkflow = (path: string) => path.startsWith(WORKFLOWS);
+  let leftOut = options.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow) : [];
+  let files = new Map([...proposal.files].filter(([path]) => !leftOut.includes(path)));
+  if (files.size === 0) {
+    return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
+  }
+
+  const head = await branchHead(octokit, repository, branch);
+  if (head && !head.ours) {
+    const reason = `${branch} has commits digesta did not make`;
+    if (pull) await commentOnce(octokit, repository, pull.number, LEFT_ALONE_MARKER(head.sha), leftAloneComment(branch, head.sha));
+    log.info({ head: head.sha }, "branch has commits by someone else; left as it is");
+    return { kind: "left-alone", branch, ...(pull ? { number: pull.number } : {}), reason };
+  }
+
+  if (!pull && (await closedByPerson(octokit, repository, branch, proposal))) {
+    return { kind: "skipped", branch, reason: "a person closed the pull request proposing these digests" };
+  }
+
+  let pushed = false;
+  let fingerprint = fingerprintOf(base, files);
+  if (head?.fingerprint !== fingerprint) {
+    try {
+      await pushCommit(octokit, repository, base, branch, files, fingerprint, proposal, head !== undefined);
+    } catch (error) {
+      const workflowFiles = [...files.keys()].filter(isWorkflow);
+      if (!refusedForWorkflows(error) || workflowFiles.length === 0) throw error;
+      log.warn("GitHub refused to change workflow files without the Workflows permission; leaving them out");
+      leftOut = [...leftOut, ...workflowFiles];
+      files = new Map([...files].filter(([path]) => !isWorkflow(path)));
+      if (files.size === 0) {
+        return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
+      }
+      fingerprint = fingerprintOf(base, files);
+      if (head?.fingerprint !== fingerprint) {
+        await pushCommit(octokit, repository, base, branch, files, fingerprint, proposal, head !== undefined);
+      }
+    }
+    pushed = head?.fingerprint !== fingerprint;
+  }
+
+  const body = proposal.body(leftOut.sort());
+  if (pull) {
+    if (pull.title !== proposal.title || pull.body !== body) {
+      await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, title: proposal.title, body });
+      return { kind: "updated", branch, number: pull.number, pushed };
+    }
+    return { kind: pushed ? "updated" : "unchanged", branch, number: pull.number, pushed };
+  }
+  const created = await octokit.rest.pulls.create({ ...repository, head: branch, base: base.branch, title: proposal.title, body });
+  const number = created.data.number;
+  await decorate(octokit, repository, number, options, log);
+  log.info({ pull: number }, "opened pull request");
+  return { kind: "created", branch, number, pushed };
+}
+
+async function pushCommit(
+  octokit: ProbotOctokit,
+  repository: RepositoryRef,
+  base: BaseCommit,
+  branch: string,
+  files: ReadonlyMap<string, ProposedFile>,
+  fingerprint: string,
+  proposal: Proposal,
+  branchExists: boolean,
+): Promise<void> {
+  const tree = [];
+  for (const [path, file] of files) {
+    const blob = await octokit.rest.git.createBlob({ ...repository, content: Buffer.from(file.content).toString("base64"), encoding: "base64" });
+    // Keep the mode: an executable script stays executable.
+    tree.push({ path, mode: file.executable ? ("100755" as const) : ("100644" as const), type: "blob" as const, sha: blob.data.sha });
+  }
+  const created = await octokit.rest.git.createTree({ ...repository, base_tree: base.treeSha, tree });
+  const commit = await octokit.rest.git.createCommit({
+    ...repository,
+    message: commitMessage(proposal, fingerprint),
+    tree: created.data.sha,
+    parents: [base.sha],
+  });
+  if (branchExists) {
+    await octokit.rest.git.updateRef({ ...repository, ref: `heads/${branch}`, sha: commit.data.sha, force: true });
+  } else {
+    await octokit.rest.git.createRef({ ...repository, ref: `refs/heads/${branch}`, sha: commit.data.sha });
+  }
+}
+
+function commitMessage(proposal: Proposal, fingerprint: string): string {
+  const lines = proposal.group.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} → ${shortDigest(u.to)}`);
+  const shown = lines.length > 50 ? [...lines.slice(0, 50), `- … and ${lines.length - 50} more`] : lines;
+  return `${proposal.title}\n\n${shown.join("\n")}\n\nDigesta-Fingerprint: ${fingerprint}\n`;
+}
+
+/** Identifies a commit's content: the base it goes on and every file's new bytes. */
+function fingerprintOf(base: BaseCommit, files: ReadonlyMap<string, ProposedFile>): string {
+  const hash = createHash("sha256").update(base.sha);
+  for (const path of [...files.keys()].sort()) {
+    const file = files.get(path)!;
+    hash.update(`\0${path}\0${file.executable ? "x" : "-"}`).update(createHash("sha256").update(file.content).digest("hex"));
+  }
+  return hash.digest("hex").slice(0, 32);
+}
+
+async function branchHead(
+  octokit: ProbotOctokit,
+  repository: RepositoryRef,
+  branch: string,
+): Promise<{ sha: string; ours: boolean; fingerprint?: string } | undefined> {
+  let sha: string;
+  try {
+    sha = (await octokit.rest.git.getRef({ ...repository, ref: `heads/${branch}` })).data.object.sha;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
+  const commit = await octokit.rest.git.getCommit({ ...repository, commit_sha: sha });
+  const fingerprint = FINGERPRINT.exec(commit.data.message)?.[1];
+  // Digesta's branches hold exactly one commit of its own on top of the base: anything else is someone's work.
+  const ours = fingerprint !== undefined && commit.data.parents.length === 1;
+  return { sha, ours, ...(fingerprint ? { fingerprint } : {}) };
+}
+
+async function openDigestaPulls(octokit: ProbotOctokit, repository: RepositoryRef): Promise<Map<string, OpenPull>> {
+  const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repository, state: "open", per_page: 100 });
+  const found = new Map<string, OpenPull>();
+  for (const pull of pulls) {
+    const sameRepository = pull.head.repo?.full_name?.toLowerCase() === `${repository.owner}/${repository.repo}`.toLowerCase();
+    if (!sameRepository || !pull.head.ref.startsWith(BRANCH_PREFIX)) continue;
+    if (!pull.body?.startsWith(PULL_REQUEST_MARKER)) continue;
+    found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref });
+  }
+  return found;
+}
+
+/** True when the last pull request of this branch proposed exactly this and a person closed it unmerged. */
+async function closedByPerson(octokit: ProbotOctokit, repository: RepositoryRef, branch: string, proposal: Proposal): Promise<boolean> {
+  const closed = await octokit.rest.pulls.list({
+    ...repository,
+    state: "closed",
+    head: `${repository.owner}:${branch}`,
+    sort: "updated",
+    direction: "desc",
+    per_page: 1,
+  });
+  const last = closed.data[0];
+  if (!last || last.merged_at) return false;
+  return proposalIdOf(last.body) === proposalId(proposal.group.updates);
+}
+
+async function closeObsolete(
+  octokit: ProbotOctokit,
+  repository: RepositoryRef,
+  base: BaseCommit,
+  pull: OpenPull,
+  options: PublishOptions,
+): Promise<PublishOutcome> {
+  const otherGrouping =
+    (options.grouping === "all" && pull.branch.startsWith(`${BRANCH_PREFIX}image/`)) ||
+    (options.grouping === "image" && !pull.branch.startsWith(`${BRANCH_PREFIX}image/`));
+  const reason = otherGrouping
+    ? `the configuration now groups updates by \`${options.grouping}\`, so this pull request is replaced`
+    : `nothing it changes is stale any more: every digest it moves is already up to date on \`${base.branch}\` (${base.sha.slice(0, 7)})`;
+  await octokit.rest.issues.createComment({
+    ...repository,
+    issue_number: pull.number,
+    body: `Closing: ${reason}.`,
+  });
+  await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, state: "closed" });
+  const head = await branchHead(octokit, repository, pull.branch);
+  if (head?.ours) {
+    await octokit.rest.git.deleteRef({ ...repository, ref: `heads/${pull.branch}` }).catch(() => undefined);
+  }
+  options.log.info({ branch: pull.branch, pull: pull.number }, "closed obsolete pull request");
+  return { kind: "closed", branch: pull.branch, number: pull.number, reason };
+}
+
+async function decorate(octokit: ProbotOctokit, repository: RepositoryRef, number: number, options: PublishOptions, log: Logger): Promise<void> {
+  if (options.labels.length > 0) {
+    await octokit.rest.issues
+      .addLabels({ ...repository, issue_number: number, labels: [...options.labels] })
+      .catch((error: unknown) => log.warn({ status: statusOf(error) }, "could not add labels"));
+  }
+  if (options.reviewers.length > 0 || options.teamReviewers.length > 0) {
+    await octokit.rest.pulls
+      .requestReviewers({
+        ...repository,
+        pull_number: number,
+        reviewers: [...options.reviewers],
+        team_reviewers: [...options.teamReviewers],
+      })
+      .catch((error: unknown) => log.warn({ status: statusOf(error) }, "could not request reviewers (not collaborators?)"));
+  }
+}
+
+async function commentOnce(octokit: ProbotOctokit, repository: RepositoryRef, number: number, marker: string, body: string): Promise<void> {
+  let seen = false;
+  let pages = 0;
+  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, { ...repository, issue_number: number, per_page: 100 })) {
+    if (page.data.some((comment) => comment.body?.includes(marker))) {
+      seen = true;
+      break;
+    }
+    if (++pages >= 10) break;
+  }
+  if (!seen) await octokit.rest.issues.createComment({ ...repository, issue_number: number, body: `${marker}\n${body}` });
+}
+
+function leftAloneComment(branch: string, sha: string): string {
+  return (
+    `Someone pushed to \`${branch}\` (now at ${sha.slice(0, 7)}), so digesta leaves this branch as it is and no longer ` +
+    "updates this pull request: it never throws away commits it did not make. Merge or close this pull request, or " +
+    "delete the branch, and digesta opens a fresh one on its next run."
+  );
+}
+
+function refusedForWorkflows(error: unknown): boolean {
+  const status = statusOf(error);
+  const message = error instanceof Error ? error.message : "";
+  return (status === 403 || status === 422 || status === 404) && /workflow/i.test(message);
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === "number" ? status : undefined;
+}

@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import type { ImageUpdate, PinFailure } from "../plan/types.js";
+import { familiarName, imageKey, shortDigest } from "../reference/format.js";
+import type { UpdateGroup } from "../policy/grouping.js";
+import { CONFIG_PATH } from "../config/schema.js";
+
+/** GitHub refuses pull request bodies over 65 536 characters; stay clear of it. */
+export const MAX_BODY_LENGTH = 65_000;
+/** First line of every body digesta writes: how it finds its own pull requests again. */
+export const PULL_REQUEST_MARKER = "<!-- digesta:pull-request -->";
+const PROPOSAL_MARKER = /<!-- digesta:proposal=([0-9a-f]{16}) -->/;
+const MAX_PLACES = 8;
+
+export interface PullRequestInput {
+  readonly group: UpdateGroup;
+  /** When each new image was built, by `registry/repository@digest`. */
+  readonly builtAt?: ReadonlyMap<string, Date>;
+  /** Files changed on the default branch that the commit leaves out (workflows without the permission). */
+  readonly leftOut?: readonly string[];
+  /** Pins held back on purpose (cooldown), one line each. */
+  readonly heldBack?: readonly { readonly name: string; readonly reason: string }[];
+  /** Markdown of the package diffs, rendered within the budget given. */
+  readonly renderDiffs?: (budget: number) => string;
+}
+
+/** Identifies what a pull request proposes (each image and tag and the digest it moves to), whatever the wording. */
+export function proposalId(updates: readonly ImageUpdate[]): string {
+  const lines = updates.map((u) => `${imageKey(u.image)}:${u.tag}@${u.to}`).sort();
+  return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 16);
+}
+
+/** The proposal id written in a body by `renderPullRequest`, if any. */
+export function proposalIdOf(body: string | null | undefined): string | undefined {
+  return body ? PROPOSAL_MARKER.exec(body)?.[1] : undefined;
+}
+
+export function renderTitle(group: UpdateGroup): string {
+  const updates = group.updates;
+  if (updates.length === 1) return `Update ${familiarName(updates[0]!.image)}:${updates[0]!.tag} digest`;
+  const images = new Set(updates.map((u) => imageKey(u.image)));
+  if (images.size === 1) return `Update ${familiarName(updates[0]!.image)} digests (${updates.length} tags)`;
+  return `Update digests of ${images.size} images`;
+}
+
+/**
+ * The body: what moves (table: image, tag, old → new, where pinned, when built), the full digests, what was left out
+ * or could not be checked, the package diffs, and the commands. Always under GitHub's limit: the table and the lists
+ * are cut with a count of what was left out, and the diffs get whatever room remains.
+ */
+export function renderBody(input: PullRequestInput): string {
+  const { group } = input;
+  const head = [PULL_REQUEST_MARKER, `<!-- digesta:proposal=${proposalId(group.updates)} -->`, ""];
+  head.push(
+    group.updates.length === 1
+      ? "digesta found a newer digest for the tag below: the tag now points to a different image."
+      : `digesta found newer digests for the ${group.updates.length} tags below: each tag now points to a different image.`,
+    "",
+  );
+
+  const tail: string[] = [];
+  if (input.leftOut && input.leftOut.length > 0) {
+    tail.push(
+      "### Left out",
+      "These files pin the same images but are not changed here: they are GitHub Actions workflows, and changing them " +
+        "needs the app's **Workflows** permission, which this installation has not granted. Update them by hand, or " +
+        "grant the permission.",
+      "",
+      ...limitList(input.leftOut.map((p) => `- ${code(p)}`)),
+      "",
+    );
+  }
+  if (group.failed.length > 0) {
+    tail.push("### Could not check", ...limitList(group.failed.map(failureLine)), "");
+  }
+  if (input.heldBack && input.heldBack.length > 0) {
+    tail.push("### Held back", ...limitList(input.heldBack.map((h) => `- ${code(h.name)}: ${inline(h.reason)}`)), "");
+  }
+  const commands = [
+    "### Commands",
+    "- Comment `/digesta refresh` to check the tags again now.",
+    "- Comment `/digesta help` for the other commands.",
+    "",
+    `Settings (images to ignore, schedule, grouping, cooldown) live in ${code(CONFIG_PATH)}. This pull request is ` +
+      "updated in place while it is open; digesta leaves the branch alone once someone else pushes to it.",
+  ];
+
+  const fixedLength = [...head, ...tail, ...commands].join("\n").length + 200;
+  const tableBudget = Math.floor((MAX_BODY_LENGTH - fixedLength) / 2);
+  const table = renderTable(group.updates, input.builtAt, tableBudget);
+  const details = renderFullDigests(group.updates, Math.floor(tableBudget / 2));
+  let body = [...head, table, "", details, "", ...tail].join("\n");
+
+  const diffBudget = MAX_BODY_LENGTH - body.length - commands.join("\n").length - 50;
+  if (input.renderDiffs && diffBudget > 500) {
+    const diffs = input.renderDiffs(diffBudget);
+    if (diffs.trim() !== "" && diffs.length <= diffBudget) body += `${diffs}\n\n`;
+  }
+  body += commands.join("\n");
+  return body.length <= MAX_BODY_LENGTH ? body : `${body.slice(0, MAX_BODY_LENGTH - 40)}\n\n… (cut to fit GitHub's limit)`;
+}
+
+function renderTable(updates: readonly ImageUpdate[], builtAt: ReadonlyMap<string, Date> | undefined, budget: number): string {
+  const lines = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
+  let length = lines.join("\n").length;
+  for (let i = 0; i < updates.length; i++) {
+    const u = updates[i]!;
+    const built = builtAt?.get(`${imageKey(u.image)}@${u.to}`);
+    const row = `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))} | ${places(u)} | ${
+      built ? built.toISOString().slice(0, 16).replace("T", " ") + " UTC" : "unknown"
+    } |`;
+    if (length + row.length + 1 > budget) {
+      lines.push(`| … and ${updates.length - i} more | | | | |`);
+      break;
+    }
+    lines.push(row);
+    length += row.length + 1;
+  }
+  return lines.join("\n");
+}
+
+function renderFullDigests(updates: readonly ImageUpdate[], budget: number): string {
+  const lines: string[] = [];
+  let length = 0;
+  for (let i = 0; i < updates.length; i++) {
+    const u = updates[i]!;
+    const line = `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${u.platform.os}/${u.platform.architecture}${u.platform.variant ? `/${u.platform.variant}` : ""})` : ""}\n  ${code(u.from)} →\n  ${code(u.to)}`;
+    if (length + line.length > budget) {
+      lines.push(`- … and ${updates.length - i} more`);
+      break;
+    }
+    lines.push(line);
+    length += line.length + 1;
+  }
+  return ["<details><summary>Full digests</summary>", "", ...lines, "", "</details>"].join("\n");
+}
+
+function places(update: ImageUpdate): string {
+  const all = update.occurrences.map((o) => `${code(`${o.path}:${o.line}`)}`);
+  const shown = all.slice(0, MAX_PLACES).join("<br>");
+  return all.length > MAX_PLACES ? `${shown}<br>and ${all.length - MAX_PLACES} more` : shown;
+}
+
+function failureLine(failure: PinFailure): string {
+  return `- could not check ${code(`${familiarName(failure.image)}:${failure.tag}`)}: ${inline(failure.reason)}`;
+}
+
+function limitList(lines: readonly string[], max = 50): string[] {
+  return lines.length > max ? [...lines.slice(0, max), `- … and ${lines.length - max} more`] : [...lines];
+}
+
+/**
+ * Text from a repository or a registry shown as code: HTML-escaped inside `<code>` so that no backtick, pipe,
+ * mention or tag in a file name can break out of the table or ping anyone.
+ */
+export function code(text: string): string {
+  return `<code>${escapeHtml(text.slice(0, 300))}</code>`;
+}
+
+/** Free text from a registry or the network, on one line, escaped, mentions defused, bounded. */
+export function inline(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  const bounded = line.length > 300 ? `${line.slice(0, 297)}…` : line;
+  return escapeHtml(bounded).replace(/@/g, "@\u200b");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'|`\\*_[\]]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
