@@ -1,0 +1,297 @@
+// A real registry for integration tests: Debian's `docker-registry` (distribution 2.8) on a loopback port,
+// storage in a fresh temp dir, with no auth, htpasswd Basic auth or token auth (see token-server.ts).
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { startTokenServer, type Credentials, type TokenServer } from "./token-server.js";
+
+const run = promisify(execFile);
+
+export type { Credentials } from "./token-server.js";
+export type RegistryAuth = "none" | "htpasswd" | "token";
+
+export interface RegistryOptions {
+  readonly auth?: RegistryAuth;
+  /** Accounts for htpasswd or token auth; the first is the one `fetch` and `dockerConfigDir` use. Default: one random account. */
+  readonly users?: readonly Credentials[];
+  /** Token auth only. */
+  readonly token?: {
+    /** Whether requests without credentials may pull. Default false. */
+    readonly anonymousPull?: boolean;
+    /** Default 300 s. */
+    readonly lifetimeSeconds?: number;
+  };
+}
+
+export interface TestRegistry {
+  /** `127.0.0.1:PORT`, as it appears in image references. */
+  readonly host: string;
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly auth: RegistryAuth;
+  /** The account `fetch` uses (absent when auth is none). */
+  readonly username?: string;
+  readonly password?: string;
+  /** The token server (token auth only): its `requests` count what clients asked for. */
+  readonly tokenServer?: TokenServer;
+  /** Writes a Docker `config.json` with `auths` for this host into a fresh temp dir; point DOCKER_CONFIG at it. */
+  dockerConfigDir(credentials?: Credentials): Promise<string>;
+  /** Raw HTTP against the registry (`path` starts with `/v2/`), authorised as the first user; for pushing fixtures. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** What the registry has written to stderr so far (log level error). */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 15_000;
+const START_ATTEMPTS = 5;
+
+/** A port that was free a moment ago; the registry may still lose a race for it, hence the retries in `startRegistry`. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function htpasswdFile(users: readonly Credentials[]): Promise<string> {
+  const lines = await Promise.all(
+    users.map(async ({ username, password }) => (await run("htpasswd", ["-Bbn", username, password])).stdout.trim()),
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+function configYaml(options: {
+  port: number;
+  storage: string;
+  instance: string;
+  auth: RegistryAuth;
+  htpasswdPath: string;
+  token?: TokenServer;
+}): string {
+  const lines = [
+    "version: 0.1",
+    "log:",
+    "  level: error",
+    "  accesslog:",
+    "    disabled: true",
+    "storage:",
+    "  filesystem:",
+    `    rootdirectory: ${JSON.stringify(options.storage)}`,
+    "  delete:",
+    "    enabled: true",
+    "  maintenance:",
+    "    uploadpurging:",
+    "      enabled: false",
+    "http:",
+    `  addr: 127.0.0.1:${options.port}`,
+    `  secret: ${randomBytes(16).toString("hex")}`,
+    "  headers:",
+    // Lets readiness checks tell our registry from whatever else may have grabbed the port.
+    `    X-Digesta-Test-Instance: [${options.instance}]`,
+  ];
+  if (options.auth === "htpasswd") {
+    lines.push("auth:", "  htpasswd:", "    realm: digesta-test", `    path: ${JSON.stringify(options.htpasswdPath)}`);
+  } else if (options.auth === "token" && options.token) {
+    lines.push(
+      "auth:",
+      "  token:",
+      `    realm: ${JSON.stringify(options.token.realm)}`,
+      `    service: ${JSON.stringify(options.token.service)}`,
+      `    issuer: ${JSON.stringify(options.token.issuer)}`,
+      `    rootcertbundle: ${JSON.stringify(options.token.rootCertBundle)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // A crashed test worker must not leave registries behind.
+    process.once("exit", () => {
+      for (const c of running) c.kill("SIGKILL");
+    });
+  }
+}
+
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+}
+
+/** Starts the server and waits until it answers `/v2/` as this instance; `undefined` when the port was taken. */
+async function spawnRegistry(configPath: string, url: string, instance: string): Promise<Spawned | undefined> {
+  const child = spawn("docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+  track(child);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    if (stderr.length < 1_000_000) stderr += chunk;
+  });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
+  let failure: Error | undefined;
+  void spawnError.then((e) => (failure = e));
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (failure) throw new Error(`could not run docker-registry (is the Debian package installed?): ${failure.message}`);
+    if (exited) {
+      if (/address already in use/i.test(stderr)) return undefined;
+      throw new Error(`docker-registry exited during start-up: ${stderr.trim().slice(-2000)}`);
+    }
+    try {
+      const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      await response.arrayBuffer();
+      if (response.headers.get("x-digesta-test-instance") === instance) return { child, stderr: () => stderr };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`docker-registry did not answer ${url}/v2/ within ${READY_TIMEOUT_MS} ms: ${stderr.trim().slice(-2000)}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Parses `Bearer realm="…",service="…",scope="…"`. */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const space = header.indexOf(" ");
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const params: Record<string, string> = {};
+  const pattern = /([A-Za-z_]+)="([^"]*)"/g;
+  for (const match of header.slice(space + 1).matchAll(pattern)) params[match[1]!.toLowerCase()] = match[2]!;
+  return { scheme, params };
+}
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const auth = options.auth ?? "none";
+  const users: readonly Credentials[] =
+    auth === "none" ? [] : options.users?.length ? options.users : [{ username: "tester", password: randomBytes(12).toString("hex") }];
+  const user = users[0];
+  const dir = await mkdtemp(join(tmpdir(), "digesta-registry-"));
+  const cleanups: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  let tokenServer: TokenServer | undefined;
+  let spawned: Spawned | undefined;
+  let port = 0;
+
+  try {
+    const storage = join(dir, "storage");
+    await mkdir(storage);
+    const htpasswdPath = join(dir, "htpasswd");
+    if (auth === "htpasswd") await writeFile(htpasswdPath, await htpasswdFile(users));
+    if (auth === "token") {
+      tokenServer = await startTokenServer({
+        users,
+        anonymousPull: options.token?.anonymousPull,
+        lifetimeSeconds: options.token?.lifetimeSeconds,
+      });
+      const server = tokenServer;
+      cleanups.unshift(() => server.stop());
+    }
+    const instance = randomBytes(8).toString("hex");
+    for (let attempt = 1; !spawned; attempt++) {
+      if (attempt > START_ATTEMPTS) throw new Error(`docker-registry found no free loopback port in ${START_ATTEMPTS} attempts`);
+      port = await freePort();
+      const configPath = join(dir, "config.yml");
+      await writeFile(configPath, configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer }));
+      spawned = await spawnRegistry(configPath, `http://127.0.0.1:${port}`, instance);
+    }
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    throw error;
+  }
+
+  const { child, stderr } = spawned;
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const basic = user ? `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}` : undefined;
+  // The harness asks for push and pull on the repository a path names, once per repository, and again
+  // only when the registry refuses the cached token (it expired).
+  const tokens = new Map<string, string>();
+
+  async function fetchToken(challenge: string, scope: string | undefined): Promise<string | undefined> {
+    const { scheme, params } = parseChallenge(challenge);
+    if (scheme !== "bearer" || !params.realm) return undefined;
+    const query = new URLSearchParams();
+    if (params.service) query.set("service", params.service);
+    const wanted = scope ?? params.scope;
+    if (wanted) query.set("scope", wanted);
+    const response = await fetch(`${params.realm}?${query}`, { headers: basic ? { authorization: basic } : {} });
+    if (!response.ok) throw new Error(`test token server refused the harness's account: HTTP ${response.status}`);
+    const body = (await response.json()) as { token?: string };
+    if (!body.token) throw new Error("test token server answered without a token");
+    return body.token;
+  }
+
+  async function registryFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(path, url);
+    if (target.host !== host) throw new Error(`TestRegistry.fetch only talks to ${host}, not ${target.host}`);
+    const headers = new Headers(init.headers);
+    if (auth === "htpasswd" && basic) headers.set("authorization", basic);
+    const repository = /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(target.pathname)?.[1];
+    const scope = repository ? `repository:${repository}:pull,push` : undefined;
+    const key = scope ?? "";
+    const cached = auth === "token" ? tokens.get(key) : undefined;
+    if (cached) headers.set("authorization", `Bearer ${cached}`);
+    let response = await fetch(target, { ...init, headers });
+    if (response.status === 401 && auth === "token") {
+      const bearer = await fetchToken(response.headers.get("www-authenticate") ?? "", scope);
+      if (bearer) {
+        await response.arrayBuffer();
+        tokens.set(key, bearer);
+        headers.set("authorization", `Bearer ${bearer}`);
+        response = await fetch(target, { ...init, headers });
+      }
+    }
+    return response;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    host,
+    url,
+    auth,
+    username: user?.username,
+    password: user?.password,
+    tokenServer,
+    async dockerConfigDir(credentials = user) {
+      const configDir = await mkdtemp(join(dir, "docker-config-"));
+      const auths = credentials
+        ? { [host]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64") } }
+        : {};
+      await writeFile(join(configDir, "config.json"), JSON.stringify({ auths }, null, 2), { mode: 0o600 });
+      return configDir;
+    },
+    fetch: registryFetch,
+    logs: stderr,
+    stop() {
+      stopped ??= (async () => {
+        await stopChild(child);
+        for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+      })();
+      return stopped;
+    },
+  };
+}
