@@ -3,6 +3,7 @@ import type { PinResolution } from "../plan/types.js";
 import { groupPins } from "../plan/plan.js";
 import type { FollowedPin } from "../registry/follow-types.js";
 import type { Registry, TagHistoryEntry } from "../registry/types.js";
+import { isDigest } from "../reference/digest.js";
 import type { Digest, ImageName, Platform, PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence } from "../scan/types.js";
 
@@ -107,7 +108,8 @@ async function platformDigestIn(registry: Registry, name: ImageName, digest: Dig
   for (const entry of entries as { digest?: string; platform?: Partial<Platform> }[]) {
     const p = entry.platform;
     if (p && p.os === platform.os && p.architecture === platform.architecture && (p.variant ?? "") === (platform.variant ?? "")) {
-      return entry.digest as Digest;
+      if (typeof entry.digest === "string" && isDigest(entry.digest)) return entry.digest;
+      throw new Error(`${digest} lists a malformed digest for ${formatPlatform(platform)}`);
     }
   }
   throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
