@@ -1,13 +1,71 @@
 import type { Package } from "../types.js";
+import { cleanField } from "./fields.js";
+import { formatPurl } from "./purl.js";
 
 export interface ApkParseOptions {
   /** Purl namespace: "alpine", "wolfi", "chainguard"…; guessed by the caller from `etc/os-release`. Default "alpine". */
   readonly distro?: string;
 }
 
-/** Packages of an apk database (`lib/apk/db/installed`). Never throws: junk lines and incomplete records are skipped. */
+interface Draft {
+  name?: string;
+  version?: string;
+  arch?: string;
+  origin?: string;
+}
+
+/**
+ * Packages of an apk database (`lib/apk/db/installed`): records of `X:value` lines (P: name, V: version,
+ * A: arch, o: origin) separated by blank lines. Never throws: junk lines and incomplete records are skipped.
+ */
 export function parseApkInstalled(text: string, options: ApkParseOptions = {}): Package[] {
-  void text;
-  void options;
-  throw new Error("parseApkInstalled: not implemented yet");
+  const distro = options.distro ?? "alpine";
+  const packages: Package[] = [];
+  let draft: Draft = {};
+
+  const flush = (): void => {
+    const name = cleanField(draft.name);
+    const version = cleanField(draft.version);
+    if (name && version) {
+      const arch = cleanField(draft.arch);
+      const origin = cleanField(draft.origin);
+      packages.push({
+        type: "apk",
+        name,
+        version,
+        ...(arch ? { arch } : {}),
+        ...(origin ? { origin } : {}),
+        purl: formatPurl({ type: "apk", namespace: distro, name, version, qualifiers: arch ? { arch } : {} }),
+      });
+    }
+    draft = {};
+  };
+
+  for (const raw of text.split("\n")) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") {
+      flush();
+      continue;
+    }
+    if (line.length < 2 || line[1] !== ":") continue;
+    const value = line.slice(2);
+    switch (line[0]) {
+      case "P":
+        // A second P: without a blank line between: a new record.
+        if (draft.name !== undefined) flush();
+        draft.name = value;
+        break;
+      case "V":
+        draft.version ??= value;
+        break;
+      case "A":
+        draft.arch ??= value;
+        break;
+      case "o":
+        draft.origin ??= value;
+        break;
+    }
+  }
+  flush();
+  return packages;
 }

@@ -1,16 +1,58 @@
 import type { Package } from "../types.js";
+import { cleanField } from "./fields.js";
+import { formatPurl } from "./purl.js";
 
 export interface DpkgParseOptions {
   /** Purl namespace: "debian", "ubuntu"…; default "debian". */
   readonly distro?: string;
 }
 
+/** The first line of each field of one paragraph, field names lower-cased; continuation lines ignored. */
+function* paragraphs(text: string): Generator<Map<string, string>> {
+  let fields = new Map<string, string>();
+  for (const raw of text.split("\n")) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") {
+      if (fields.size > 0) yield fields;
+      fields = new Map();
+      continue;
+    }
+    // Continuation of the previous field (Description, Conffiles…): nothing digesta reads.
+    if (line.startsWith(" ") || line.startsWith("\t")) continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (!fields.has(name)) fields.set(name, line.slice(colon + 1).trim());
+  }
+  if (fields.size > 0) yield fields;
+}
+
 /**
  * Installed packages of a dpkg database: `var/lib/dpkg/status`, or one distroless `var/lib/dpkg/status.d/*` file
- * (same format, Status usually omitted). Never throws: junk and incomplete paragraphs are skipped.
+ * (same format, Status usually omitted: such paragraphs are kept). A paragraph with a Status is kept when its
+ * state is "installed" (`install ok installed`, `hold ok installed`), so removed packages whose config files
+ * linger are left out. Never throws: junk and incomplete paragraphs are skipped.
  */
 export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): Package[] {
-  void text;
-  void options;
-  throw new Error("parseDpkgStatus: not implemented yet");
+  const distro = options.distro ?? "debian";
+  const packages: Package[] = [];
+  for (const fields of paragraphs(text)) {
+    const status = fields.get("status");
+    if (status !== undefined && status.split(/\s+/)[2] !== "installed") continue;
+    const name = cleanField(fields.get("package"));
+    const version = cleanField(fields.get("version"));
+    if (!name || !version) continue;
+    const arch = cleanField(fields.get("architecture"));
+    // "Source: glibc (2.36-9)": the source package, with its version when it differs from the binary's.
+    const origin = cleanField(fields.get("source")?.split(/\s+/)[0]);
+    packages.push({
+      type: "deb",
+      name,
+      version,
+      ...(arch ? { arch } : {}),
+      ...(origin ? { origin } : {}),
+      purl: formatPurl({ type: "deb", namespace: distro, name, version, qualifiers: arch ? { arch } : {} }),
+    });
+  }
+  return packages;
 }

@@ -1,19 +1,147 @@
 import type { Package, PackageSource } from "../types.js";
+import { AttestationError } from "./attestation.js";
+import { cleanField } from "./fields.js";
+import { parsePurl, type Purl } from "./purl.js";
+
+export type SbomSource = Extract<PackageSource, "sbom-spdx" | "sbom-cyclonedx">;
 
 /** The PackageSource an in-toto predicate type stands for, or undefined when it is not an SBOM digesta reads. */
-export function sbomSourceOf(predicateType: string): Extract<PackageSource, "sbom-spdx" | "sbom-cyclonedx"> | undefined {
+export function sbomSourceOf(predicateType: string): SbomSource | undefined {
   if (predicateType.startsWith("https://spdx.dev/Document")) return "sbom-spdx";
   if (predicateType.startsWith("https://cyclonedx.org/bom")) return "sbom-cyclonedx";
   return undefined;
 }
 
+/** Purl types that name the image (or another image) itself, never a package inside it. */
+const IMAGE_PURL_TYPES = new Set(["oci", "docker"]);
+/** Distribution package types whose purl namespace is the distribution, not part of the name. */
+const DISTRO_PURL_TYPES = new Set(["apk", "deb", "rpm", "alpm", "alpine"]);
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const asString = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/** cosign's older predicates wrap the document: `{"Data": <document or its JSON text>, "Timestamp": …}`. */
+function unwrapPredicate(predicate: unknown): unknown {
+  let p = predicate;
+  if (isRecord(p) && "Data" in p && !("packages" in p) && !("components" in p)) p = p["Data"];
+  if (typeof p === "string") {
+    try {
+      p = JSON.parse(p);
+    } catch {
+      throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
+    }
+  }
+  return p;
+}
+
+/** The package one purl names, with the SBOM's own version when the purl has none. */
+export function packageFromPurl(purlText: string, fallbackVersion?: string): Package | undefined {
+  const purl: Purl | undefined = parsePurl(purlText);
+  if (!purl || IMAGE_PURL_TYPES.has(purl.type)) return undefined;
+  const name = cleanField(
+    DISTRO_PURL_TYPES.has(purl.type) || !purl.namespace
+      ? purl.name
+      : `${purl.namespace}${purl.type === "maven" ? ":" : "/"}${purl.name}`,
+  );
+  let version = cleanField(purl.version ?? fallbackVersion);
+  if (!name || !version) return undefined;
+  const epoch = purl.qualifiers["epoch"];
+  if (purl.type === "rpm" && epoch && /^\d+$/.test(epoch) && !version.includes(":")) version = `${epoch}:${version}`;
+  const arch = cleanField(purl.qualifiers["arch"]);
+  const origin = cleanField(purl.qualifiers["upstream"]);
+  return {
+    type: purl.type,
+    name,
+    version,
+    ...(arch ? { arch } : {}),
+    purl: purlText.trim(),
+    ...(origin ? { origin } : {}),
+  };
+}
+
+/** SPDX 2.x JSON: `packages[].externalRefs[]` of type purl; the packages the document describes (the image) skipped. */
+function spdxPackages(doc: Record<string, unknown>): Package[] {
+  if (!("packages" in doc) && ("@graph" in doc || "@context" in doc)) {
+    throw new AttestationError("the SPDX document is SPDX 3 (JSON-LD), which digesta does not read yet");
+  }
+  const packages = doc["packages"];
+  if (packages === undefined) return [];
+  if (!Array.isArray(packages)) throw new AttestationError("the SPDX document's packages is not a list");
+
+  const described = new Set<string>();
+  const documentDescribes = doc["documentDescribes"];
+  if (Array.isArray(documentDescribes)) for (const id of documentDescribes) if (typeof id === "string") described.add(id);
+  const documentId = asString(doc["SPDXID"]) ?? "SPDXRef-DOCUMENT";
+  const relationships = doc["relationships"];
+  if (Array.isArray(relationships)) {
+    for (const r of relationships) {
+      if (!isRecord(r) || r["relationshipType"] !== "DESCRIBES" || r["spdxElementId"] !== documentId) continue;
+      const target = asString(r["relatedSpdxElement"]);
+      if (target) described.add(target);
+    }
+  }
+
+  const out: Package[] = [];
+  for (const p of packages) {
+    if (!isRecord(p)) continue;
+    const id = asString(p["SPDXID"]);
+    if (id !== undefined && described.has(id)) continue;
+    const refs = p["externalRefs"];
+    if (!Array.isArray(refs)) continue;
+    for (const ref of refs) {
+      if (!isRecord(ref) || ref["referenceType"] !== "purl") continue;
+      const locator = asString(ref["referenceLocator"]);
+      const pkg = locator && packageFromPurl(locator, asString(p["versionInfo"]));
+      if (pkg) {
+        out.push(pkg);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** CycloneDX JSON: `components[].purl`, nested components included; the BOM's own subject is not a component. */
+function cyclonedxPackages(doc: Record<string, unknown>): Package[] {
+  const components = doc["components"];
+  if (components === undefined) return [];
+  if (!Array.isArray(components)) throw new AttestationError("the CycloneDX document's components is not a list");
+  const out: Package[] = [];
+  // An explicit stack: hostile documents may nest components arbitrarily deep.
+  const stack: unknown[] = [...components].reverse();
+  while (stack.length > 0) {
+    const c = stack.pop();
+    if (!isRecord(c)) continue;
+    const purl = asString(c["purl"]);
+    const pkg = purl && packageFromPurl(purl, asString(c["version"]));
+    if (pkg) out.push(pkg);
+    const nested = c["components"];
+    if (Array.isArray(nested)) for (let i = nested.length - 1; i >= 0; i--) stack.push(nested[i]);
+  }
+  return out;
+}
+
+/** The same package listed twice (by several tools, or once per file it owns) counts once. */
+function dedupe(packages: Package[]): Package[] {
+  const seen = new Set<string>();
+  return packages.filter((p) => {
+    const key = `${p.type}\u0000${p.name}\u0000${p.version}\u0000${p.arch ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /**
- * The packages an SBOM predicate lists (SPDX 2.x JSON or CycloneDX JSON), identified by purl.
- * Returns undefined when `predicateType` is not an SBOM type; throws AttestationError when it claims to be one
- * but the predicate is not a readable document.
+ * The packages an SBOM predicate lists (SPDX 2.x JSON or CycloneDX JSON), identified by purl: entries without a
+ * purl, and the image itself (`pkg:oci`, `pkg:docker`, what an SPDX document DESCRIBES), are skipped; duplicates
+ * count once. Returns undefined when `predicateType` is not an SBOM type; throws AttestationError when it claims
+ * to be one but the predicate is not a document digesta can read.
  */
 export function packagesFromSbom(predicateType: string, predicate: unknown): Package[] | undefined {
-  void predicateType;
-  void predicate;
-  throw new Error("packagesFromSbom: not implemented yet");
+  const source = sbomSourceOf(predicateType);
+  if (source === undefined) return undefined;
+  const doc = unwrapPredicate(predicate);
+  if (!isRecord(doc)) throw new AttestationError(`the ${source === "sbom-spdx" ? "SPDX" : "CycloneDX"} predicate is not a JSON object`);
+  return dedupe(source === "sbom-spdx" ? spdxPackages(doc) : cyclonedxPackages(doc));
 }
