@@ -1,0 +1,80 @@
+import type { ImageName } from "../../reference/types.js";
+import type { Registry } from "../../registry/types.js";
+import type { PackageListCache } from "../cache.js";
+import { reasonOf, shortDigest } from "../layers/messages.js";
+import type { PackageList } from "../types.js";
+import { SBOM_ORIGINS, type SbomCandidate, type SbomOrigin, type SbomSource } from "./candidates.js";
+import { discoverSboms, type SbomSubject } from "./discover.js";
+import { readSbom } from "./read-sbom.js";
+
+export interface SbomPair {
+  readonly previous: PackageList;
+  readonly current: PackageList;
+  readonly origin: SbomOrigin;
+}
+
+export interface SbomSearch {
+  /** SBOMs of the same origin and format for both images, when there are. */
+  readonly pair?: SbomPair;
+  readonly warnings: readonly string[];
+  /** Whether any SBOM was found for each side, used or not. */
+  readonly found: { readonly previous: boolean; readonly current: boolean };
+}
+
+export interface FindSbomOptions {
+  readonly cache?: PackageListCache;
+  readonly maxBytes?: number;
+  readonly signal?: AbortSignal;
+}
+
+const SOURCES: readonly SbomSource[] = ["sbom-spdx", "sbom-cyclonedx"];
+
+/**
+ * SBOMs for both images from the same origin and in the same format, looking at BuildKit attestation manifests,
+ * then OCI referrers, then cosign `.att` tags, and downloading only the two SBOM blobs used. Comparing an SBOM
+ * with a package database would report every package the SBOM alone lists as added, so a pair or nothing.
+ * Never throws for registry or format problems: they become warnings.
+ */
+export async function findSbomPair(
+  registry: Registry,
+  name: ImageName,
+  previous: SbomSubject,
+  current: SbomSubject,
+  options: FindSbomOptions = {},
+): Promise<SbomSearch> {
+  const warnings: string[] = [];
+  const found = { previous: false, current: false };
+  const discover = async (subject: SbomSubject, origin: SbomOrigin): Promise<SbomCandidate[]> => {
+    try {
+      return await discoverSboms(registry, name, subject, origin);
+    } catch (error) {
+      warnings.push(`could not look for ${origin} SBOM attestations of ${shortDigest(subject.digest)}: ${reasonOf(error)}`);
+      return [];
+    }
+  };
+  const readOptions = { ...(options.cache && { cache: options.cache }), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) };
+
+  for (const origin of SBOM_ORIGINS) {
+    options.signal?.throwIfAborted();
+    const [prev, cur] = await Promise.all([discover(previous, origin), discover(current, origin)]);
+    found.previous ||= prev.length > 0;
+    found.current ||= cur.length > 0;
+    for (const source of SOURCES) {
+      const p = prev.find((c) => c.source === source);
+      const c = cur.find((c) => c.source === source);
+      if (!p || !c) continue;
+      const [pl, cl] = await Promise.allSettled([
+        readSbom(registry, name, p, previous.digest, readOptions),
+        readSbom(registry, name, c, current.digest, readOptions),
+      ]);
+      if (pl.status === "fulfilled" && cl.status === "fulfilled") return { pair: { previous: pl.value, current: cl.value, origin }, warnings, found };
+      for (const [result, subject] of [
+        [pl, previous],
+        [cl, current],
+      ] as const) {
+        if (result.status === "rejected") warnings.push(`could not use the ${origin} SBOM of ${shortDigest(subject.digest)}: ${reasonOf(result.reason)}`);
+      }
+    }
+  }
+  return { warnings, found };
+}
