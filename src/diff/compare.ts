@@ -1,11 +1,146 @@
-import type { PackageDiff, PackageList } from "./types.js";
+import { formatPurl } from "./parse/purl.js";
+import type { AddedPackage, Package, PackageChange, PackageDiff, PackageList, PackageSource } from "./types.js";
+import { classifyChange, compareVersions } from "./versions/compare.js";
+
+const SOURCE_NAMES: Readonly<Record<PackageSource, string>> = {
+  "sbom-spdx": "an SPDX SBOM",
+  "sbom-cyclonedx": "a CycloneDX SBOM",
+  apk: "the apk database",
+  dpkg: "the dpkg database",
+  rpm: "the rpm database",
+};
+
+/** The purl of a package, made up from its fields when the source gave none. */
+function referenceOf(p: Package): string {
+  if (p.purl) return p.purl;
+  const slash = p.name.lastIndexOf("/");
+  return formatPurl({
+    type: p.type,
+    ...(slash > 0 ? { namespace: p.name.slice(0, slash) } : {}),
+    name: slash > 0 ? p.name.slice(slash + 1) : p.name,
+    version: p.version,
+    qualifiers: p.arch ? { arch: p.arch } : {},
+  });
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One package identity across versions: type + name + arch (a purl without version). */
+const keyOf = (type: string, name: string, arch: string | undefined): string => `${type}\u0000${name}\u0000${arch ?? ""}`;
+const nameKeyOf = (p: Package): string => `${p.type}\u0000${p.name}`;
+
+/** Packages of one list grouped by identity, each group's versions deduplicated. */
+function group(packages: readonly Package[]): Map<string, Map<string, Package>> {
+  const groups = new Map<string, Map<string, Package>>();
+  for (const p of packages) {
+    const key = keyOf(p.type, p.name, p.arch);
+    let versions = groups.get(key);
+    if (!versions) groups.set(key, (versions = new Map()));
+    if (!versions.has(p.version)) versions.set(p.version, p);
+  }
+  return groups;
+}
 
 /**
- * Added, removed and changed packages between two package lists, keyed by type + name + arch,
- * each list sorted, each change classified. Deterministic: same input, same output.
+ * One side lists a package with an arch and the other without (an SBOM that leaves it out, read against a
+ * package database): where a type + name stands under exactly one arch on each side, match them anyway.
+ */
+function reconcileArchitectures(previous: Map<string, Map<string, Package>>, current: Map<string, Map<string, Package>>): void {
+  const byName = (groups: Map<string, Map<string, Package>>): Map<string, string[]> => {
+    const out = new Map<string, string[]>();
+    for (const [key, versions] of groups) {
+      const first = versions.values().next().value as Package;
+      const list = out.get(nameKeyOf(first)) ?? [];
+      list.push(key);
+      out.set(nameKeyOf(first), list);
+    }
+    return out;
+  };
+  const previousByName = byName(previous);
+  const currentByName = byName(current);
+  for (const [name, previousKeys] of previousByName) {
+    const currentKeys = currentByName.get(name);
+    if (previousKeys.length !== 1 || currentKeys?.length !== 1) continue;
+    const [p] = previousKeys as [string];
+    const [c] = currentKeys as [string];
+    if (p === c) continue;
+    const [pa, ca] = [p.split("\u0000")[2], c.split("\u0000")[2]];
+    if (pa !== "" && ca !== "") continue; // two real architectures: a genuine change of package
+    const versions = current.get(c);
+    current.delete(c);
+    if (versions) current.set(p, versions);
+  }
+}
+
+const added = (p: Package): AddedPackage => ({
+  name: p.name,
+  version: p.version,
+  reference: referenceOf(p),
+  type: p.type,
+  ...(p.arch ? { arch: p.arch } : {}),
+});
+
+/**
+ * Added, removed and changed packages between two package lists, keyed by type + name + arch, each list
+ * sorted by name (then type, arch, version), each change classified. When one identity has several versions
+ * installed (kernels, language packages vendored twice), versions on both sides are unchanged and the others
+ * are paired highest with highest; what is left over is added or removed. Deterministic.
  */
 export function diffPackageLists(previous: PackageList, current: PackageList): PackageDiff {
-  void previous;
-  void current;
-  throw new Error("diffPackageLists: not implemented yet");
+  const before = group(previous.packages);
+  const after = group(current.packages);
+  reconcileArchitectures(before, after);
+
+  const addedOut: AddedPackage[] = [];
+  const removedOut: AddedPackage[] = [];
+  const changedOut: PackageChange[] = [];
+
+  for (const key of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(key) ?? new Map<string, Package>();
+    const now = after.get(key) ?? new Map<string, Package>();
+    const sample = (was.values().next().value ?? now.values().next().value) as Package;
+    const type = sample.type;
+    const descending = (a: Package, b: Package): number => compareVersions(type, b.version, a.version) || compareText(b.version, a.version);
+    const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
+    const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
+    const pairs = Math.min(gone.length, come.length);
+    for (let i = 0; i < pairs; i++) {
+      const p = gone[i] as Package;
+      const c = come[i] as Package;
+      const arch = c.arch ?? p.arch;
+      changedOut.push({
+        name: c.name,
+        type,
+        ...(arch ? { arch } : {}),
+        previous: { version: p.version, reference: referenceOf(p) },
+        current: { version: c.version, reference: referenceOf(c) },
+        ...classifyChange(type, p.version, c.version),
+      });
+    }
+    for (const p of gone.slice(pairs)) removedOut.push(added(p));
+    for (const c of come.slice(pairs)) addedOut.push(added(c));
+  }
+
+  const byIdentity = (a: { name: string; type: string; arch?: string }, b: { name: string; type: string; arch?: string }): number =>
+    compareText(a.name, b.name) || compareText(a.type, b.type) || compareText(a.arch ?? "", b.arch ?? "");
+  const listOrder = (a: AddedPackage, b: AddedPackage): number =>
+    byIdentity(a, b) || compareVersions(a.type, a.version, b.version) || compareText(a.version, b.version);
+  addedOut.sort(listOrder);
+  removedOut.sort(listOrder);
+  changedOut.sort(
+    (a, b) =>
+      byIdentity(a, b) ||
+      compareVersions(a.type, a.previous.version, b.previous.version) ||
+      compareText(a.previous.version, b.previous.version),
+  );
+
+  const warnings: string[] = [];
+  if (previous.source !== current.source) {
+    warnings.push(
+      `The old image's packages come from ${SOURCE_NAMES[previous.source]} and the new one's from ${SOURCE_NAMES[current.source]}; some differences may come from that.`,
+    );
+  }
+  return { packages: { added: addedOut, removed: removedOut, changed: changedOut }, warnings };
 }
