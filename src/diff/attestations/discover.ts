@@ -2,7 +2,8 @@ import type { Digest, ImageName } from "../../reference/types.js";
 import { RegistryError } from "../../registry/errors.js";
 import { MediaType, type Descriptor, type Registry } from "../../registry/types.js";
 import { sbomSourceOf } from "../parse/sbom.js";
-import { isIndex, parseManifest, type ImageIndex } from "../platform.js";
+import { parseImageManifest } from "../../registry/manifest.js";
+import { isIndex, type ImageIndex } from "../platform.js";
 import { Annotation, DOCUMENT_ARTIFACT_TYPES, type SbomCandidate, type SbomOrigin } from "./candidates.js";
 
 /** Most referrer manifests fetched per image; an image with more is not one we need to read them all of. */
@@ -36,7 +37,7 @@ export async function buildkitSboms(registry: Registry, name: ImageName, subject
   if (!entry) return [];
   const fetched = await registry.getManifest(name, entry.digest);
   if (isIndex(fetched)) return [];
-  return parseManifest(fetched).layers.flatMap((layer) => {
+  return parseImageManifest(fetched.json, `attestation manifest ${entry.digest}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.InTotoPredicateType];
     const source = predicateType && sbomSourceOf(predicateType);
     return source && layer.mediaType === MediaType.InToto ? [{ origin: "buildkit", source, predicateType, blob: layer, wrapping: "in-toto" } as const] : [];
@@ -54,7 +55,7 @@ export async function cosignSboms(registry: Registry, name: ImageName, digest: D
     throw error;
   }
   if (isIndex(fetched)) return [];
-  return parseManifest(fetched).layers.flatMap((layer) => {
+  return parseImageManifest(fetched.json, `attestation manifest ${tag}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.CosignPredicateType];
     const source = predicateType && sbomSourceOf(predicateType);
     return source ? [{ origin: "cosign", source, predicateType, blob: layer, wrapping: "dsse" } as const] : [];
@@ -79,9 +80,13 @@ export async function referrerSboms(registry: Registry, name: ImageName, digest:
   for (const referrer of worth) {
     const fetched = await registry.getManifest(name, referrer.digest);
     if (isIndex(fetched)) continue;
-    const manifest = parseManifest(fetched);
-    const artifactType = referrer.artifactType ?? manifest.artifactType ?? manifest.config.mediaType;
-    const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? manifest.annotations?.[Annotation.BundlePredicateType];
+    const manifest = parseImageManifest(fetched.json, `referrer ${referrer.digest}`);
+    const ownType = fetched.json["artifactType"];
+    const ownAnnotations = fetched.json["annotations"];
+    const ownBundleType =
+      ownAnnotations && typeof ownAnnotations === "object" ? (ownAnnotations as Record<string, unknown>)[Annotation.BundlePredicateType] : undefined;
+    const artifactType = referrer.artifactType ?? (typeof ownType === "string" ? ownType : manifest.config.mediaType);
+    const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? (typeof ownBundleType === "string" ? ownBundleType : undefined);
     const document = DOCUMENT_ARTIFACT_TYPES[artifactType];
     for (const layer of manifest.layers) {
       if (document) {
