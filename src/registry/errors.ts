@@ -12,7 +12,9 @@ export type RegistryErrorCode =
   | "INSECURE"
   | "FORBIDDEN_HOST"
   | "NO_TAG_HISTORY"
-  | "NO_PLATFORM";
+  | "NO_PLATFORM"
+  /** A name or reference that cannot be put into a registry URL (checked before any request). */
+  | "INVALID_REFERENCE";
 
 /**
  * A registry operation that failed for one image. The message is one line, names the registry and the

@@ -1,0 +1,156 @@
+import type { Logger } from "pino";
+import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
+import { RegistryError } from "./errors.js";
+import type { FollowedPin } from "./follow-types.js";
+import {
+  MAX_MANIFEST_BYTES,
+  formatPlatform,
+  isIndexMediaType,
+  parseImageManifest,
+  parseIndex,
+  parseJsonObject,
+  platformOfConfig,
+  samePlatform,
+} from "./manifest.js";
+import type { Descriptor, FetchedManifest, Registry } from "./types.js";
+
+export type { FollowedPin };
+
+export interface PinFollower {
+  follow(pin: PinnedReference): Promise<FollowedPin>;
+}
+
+export interface PinFollowerOptions {
+  readonly logger?: Logger;
+}
+
+/** Image configs are small JSON; anything past this is not one. */
+const MAX_CONFIG_BYTES = MAX_MANIFEST_BYTES;
+
+/**
+ * Follows `image:tag@digest` pins to what the tag means now, keeping the pin's kind:
+ *
+ * - The tag points to the pinned digest: up to date, nothing else is read.
+ * - The pin is one of the entries of the tag's current index: a platform pin that is already current.
+ * - The pin names an index: it moves to the tag's digest, even if the tag now names a single manifest
+ *   (the tag's author chose to drop the other platforms; the pin keeps following the tag as written).
+ * - The pin names an image manifest: its platform (from its config) is looked up in the tag's current
+ *   index; a tag that names a single manifest is taken if its platform is the same. A platform that has
+ *   gone is NO_PLATFORM: a pin never silently changes platform, nor turns from index to manifest.
+ * - The pinned digest is gone from the registry: a single-manifest tag is simply followed; for an index
+ *   tag the pin's platform cannot be known, so NOT_FOUND asks for a hand edit.
+ *
+ * Per follower (one run), each tag is resolved once, each manifest and config read at most once, and
+ * concurrent calls for the same thing share one request.
+ */
+export function createPinFollower(registry: Registry, options: PinFollowerOptions = {}): PinFollower {
+  const logger = options.logger;
+  const tags = new Map<string, Promise<Descriptor>>();
+  const manifests = new Map<string, Promise<FetchedManifest>>();
+  const platforms = new Map<string, Promise<Platform | undefined>>();
+  const follows = new Map<string, Promise<FollowedPin>>();
+
+  const memo = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
+    let found = cache.get(key);
+    if (!found) {
+      found = load();
+      cache.set(key, found);
+    }
+    return found;
+  };
+
+  const repoKey = (name: ImageName): string => `${name.registry}/${name.repository}`;
+
+  const resolveTag = (name: ImageName, tag: string): Promise<Descriptor> =>
+    memo(tags, `${repoKey(name)}:${tag}`, () => registry.headManifest(name, tag));
+
+  const manifest = (name: ImageName, digest: Digest): Promise<FetchedManifest> =>
+    memo(manifests, `${repoKey(name)}@${digest}`, () => registry.getManifest(name, digest));
+
+  /** The platform an image manifest was built for, from its config blob; undefined when the config names none. */
+  const platformOf = (name: ImageName, digest: Digest): Promise<Platform | undefined> =>
+    memo(platforms, `${repoKey(name)}@${digest}`, async () => {
+      const fetched = await manifest(name, digest);
+      const { config } = parseImageManifest(fetched.json, `${repoKey(name)}@${digest}`);
+      const bytes = await registry.getBlob(name, config.digest, MAX_CONFIG_BYTES);
+      return platformOfConfig(parseJsonObject(bytes, `${repoKey(name)}@${config.digest}: image config`));
+    });
+
+  async function follow(pin: PinnedReference): Promise<FollowedPin> {
+    const name: ImageName = { registry: pin.registry, repository: pin.repository };
+    const label = `${repoKey(name)}:${pin.tag}`;
+    const tag = await resolveTag(name, pin.tag);
+    const tagIsIndex = isIndexMediaType(tag.mediaType);
+    if (tag.digest === pin.digest) {
+      return { current: tag.digest, kind: tagIsIndex ? "index" : "manifest", tagDigest: tag.digest };
+    }
+
+    let entries: Descriptor[] = [];
+    if (tagIsIndex) {
+      entries = parseIndex((await manifest(name, tag.digest)).json, `${label} (${tag.digest})`);
+      const entry = entries.find((e) => e.digest === pin.digest);
+      if (entry) {
+        return { current: pin.digest, kind: "manifest", ...(entry.platform ? { platform: entry.platform } : {}), tagDigest: tag.digest };
+      }
+    }
+
+    let pinned: FetchedManifest;
+    try {
+      pinned = await manifest(name, pin.digest);
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === "NOT_FOUND")) throw error;
+      if (!tagIsIndex) {
+        logger?.debug({ pin: `${label}@${pin.digest}` }, "pinned digest is gone; following the single-manifest tag");
+        return { current: tag.digest, kind: "manifest", tagDigest: tag.digest };
+      }
+      throw new RegistryError(
+        "NOT_FOUND",
+        `${label}: pinned digest ${pin.digest} no longer exists on ${pin.registry}, and the tag is multi-platform, so its platform cannot be known; pin by hand`,
+        404,
+      );
+    }
+
+    if (isIndexMediaType(pinned.mediaType)) {
+      return { current: tag.digest, kind: "index", tagDigest: tag.digest };
+    }
+
+    const platform = await platformOf(name, pin.digest);
+    if (!tagIsIndex) {
+      if (platform) {
+        const tagPlatform = await platformOf(name, tag.digest);
+        if (tagPlatform && !samePlatform(platform, tagPlatform)) {
+          throw new RegistryError(
+            "NO_PLATFORM",
+            `${label}: the pin is a ${formatPlatform(platform)} image but the tag now names a ${formatPlatform(tagPlatform)} image; pin another tag or update by hand`,
+          );
+        }
+      }
+      return { current: tag.digest, kind: "manifest", ...(platform ? { platform } : {}), tagDigest: tag.digest };
+    }
+
+    if (!platform) {
+      throw new RegistryError(
+        "NO_PLATFORM",
+        `${label}: the pinned manifest ${pin.digest} declares no platform, so it cannot be matched in the tag's index; pin the index or update by hand`,
+      );
+    }
+    const match = entries.find((e) => e.platform && samePlatform(e.platform, platform));
+    if (!match) {
+      const offered = entries
+        .map((e) => e.platform)
+        .filter((p): p is Platform => p !== undefined && p.os !== "unknown")
+        .map(formatPlatform);
+      throw new RegistryError(
+        "NO_PLATFORM",
+        `${label}: the tag no longer has a ${formatPlatform(platform)} image (it has ${offered.length > 0 ? offered.join(", ") : "none"}); pin another platform or the index`,
+      );
+    }
+    return { current: match.digest, kind: "manifest", platform, tagDigest: tag.digest };
+  }
+
+  return {
+    follow(pin) {
+      return memo(follows, `${repoKey(pin)}:${pin.tag}@${pin.digest}`, () => follow(pin));
+    },
+  };
+}

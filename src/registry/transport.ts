@@ -1,0 +1,422 @@
+import { Readable, Transform } from "node:stream";
+import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LimitFunction } from "p-limit";
+import type { Logger } from "pino";
+import { type SchemePolicy, isLoopbackHost } from "./endpoint.js";
+import { RegistryError } from "./errors.js";
+
+/** What a request was for; the client counts requests by kind. */
+export type RequestKind = "ping" | "token" | "manifest" | "blob" | "referrers" | "history";
+
+export interface RegistryStats {
+  /** Every HTTP request sent (pings, tokens, retries and redirect hops included). */
+  readonly requests: number;
+  /** Requests to token services (also counted in `requests`). */
+  readonly tokenRequests: number;
+  readonly byKind: Readonly<Record<RequestKind, number>>;
+  /** Requests repeated after a 429, a 5xx or a network error. */
+  readonly retries: number;
+}
+
+export interface BackoffOptions {
+  /** First retry delay; each later one doubles, with jitter. Default 500 ms. */
+  readonly baseMs?: number;
+  /** Longest computed delay. Default 10 s. */
+  readonly maxMs?: number;
+  /** Longest wait a `Retry-After` header can impose. Default 60 s. */
+  readonly retryAfterCapMs?: number;
+}
+
+export interface TransportOptions {
+  readonly fetch: typeof fetch;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly backoff: Required<BackoffOptions>;
+  readonly scheme: SchemePolicy;
+  readonly hostPolicy?: (host: string) => Promise<void>;
+  readonly logger?: Logger;
+}
+
+export interface TransportRequest {
+  readonly method: "GET" | "HEAD" | "POST";
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly kind: RequestKind;
+  /** Names the request in messages: `registry.example.test/app:1.0`. Never holds credentials. */
+  readonly what: string;
+  /** Concurrency slot for the registry; held until the body is read, discarded or the stream ends. */
+  readonly limit?: LimitFunction;
+  /** Single attempt, no retries: probing HTTPS before falling back to HTTP. */
+  readonly probe?: boolean;
+  /** The first URL may be plain HTTP although its host is not listed (an insecure registry's own token realm). */
+  readonly allowHttp?: boolean;
+}
+
+/** A response whose body is still to be read; reading or discarding it frees the connection slot. */
+export interface Exchange {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Where the response came from, after redirects. */
+  readonly url: URL;
+  /** The whole body; TOO_LARGE (and nothing more read) past `maxBytes`. */
+  bytes(maxBytes: number): Promise<Uint8Array>;
+  /** Up to `maxBytes` of the body, the rest dropped: for error bodies. Never throws. */
+  peek(maxBytes: number): Promise<Uint8Array>;
+  discard(): void;
+  /** The body as a stream; the request timeout becomes an idle timeout (no bytes for that long). */
+  stream(): { readonly stream: Readable; abort(): void };
+}
+
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+/**
+ * HTTP for the registry client: one timeout per request, retries with backoff and jitter (honouring
+ * Retry-After), manual redirects that drop Authorization when they leave the origin, the plain-HTTP rule,
+ * the host policy, and request counting.
+ */
+export class Transport {
+  private readonly counts: Record<RequestKind, number> = { ping: 0, token: 0, manifest: 0, blob: 0, referrers: 0, history: 0 };
+  private retryCount = 0;
+  private readonly hostChecks = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: TransportOptions) {}
+
+  stats(): RegistryStats {
+    const byKind = { ...this.counts };
+    const requests = Object.values(byKind).reduce((sum, n) => sum + n, 0);
+    return { requests, tokenRequests: byKind.token, byKind, retries: this.retryCount };
+  }
+
+  async send(request: TransportRequest): Promise<Exchange> {
+    const retries = request.probe ? 0 : this.options.retries;
+    for (let attempt = 0; ; attempt++) {
+      let exchange: Exchange;
+      try {
+        exchange = await this.attempt(request);
+      } catch (error) {
+        if (error instanceof RegistryError && error.code === "NETWORK" && attempt < retries && !isPermanentNetworkError(error)) {
+          this.options.logger?.debug({ host: request.url.host, attempt }, "registry request failed; retrying");
+          this.retryCount++;
+          await sleep(this.backoffDelay(attempt));
+          continue;
+        }
+        throw error;
+      }
+      if (RETRY_STATUSES.has(exchange.status) && attempt < retries) {
+        const delay = this.retryDelay(exchange.headers.get("retry-after"), attempt);
+        exchange.discard();
+        this.options.logger?.debug({ host: request.url.host, status: exchange.status, attempt, delay }, "registry asked us to retry");
+        this.retryCount++;
+        await sleep(delay);
+        continue;
+      }
+      return exchange;
+    }
+  }
+
+  private async attempt(request: TransportRequest): Promise<Exchange> {
+    const release = request.limit ? await acquire(request.limit) : () => {};
+    const state = new AttemptState(this.options.timeoutMs, release);
+    try {
+      let url = request.url;
+      let method = request.method;
+      let body = request.body;
+      const headers = new Headers(request.headers);
+      for (let hop = 0; ; hop++) {
+        const exempt = hop === 0 && request.allowHttp === true && url.protocol === "http:";
+        if (!exempt && !this.options.scheme.allowsUrl(url)) {
+          throw new RegistryError(
+            "INSECURE",
+            `${request.what}: refusing plain HTTP to ${url.host}; list it as an insecure registry (--insecure-registry or DIGESTA_INSECURE_REGISTRIES) if it really has no TLS`,
+          );
+        }
+        await this.checkHost(url.host);
+        this.counts[request.kind]++;
+        let response: Response;
+        try {
+          response = await this.options.fetch(url, {
+            method,
+            headers,
+            ...(body !== undefined ? { body } : {}),
+            redirect: "manual",
+            signal: state.signal,
+          });
+        } catch (error) {
+          throw state.timedOut
+            ? timeoutError(request.what, url, this.options.timeoutMs)
+            : new RegistryError("NETWORK", `${request.what}: cannot reach ${url.host}: ${networkReason(error)}${tlsHint(error, url)}`);
+        }
+        const location = response.headers.get("location");
+        if (!REDIRECT_STATUSES.has(response.status) || !location) return new FetchExchange(response, url, state, request.what);
+        void response.body?.cancel().catch(() => {});
+        if (hop >= MAX_REDIRECTS) {
+          throw new RegistryError("BAD_RESPONSE", `${request.what}: more than ${MAX_REDIRECTS} redirects, starting at ${request.url.host}`);
+        }
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new RegistryError("BAD_RESPONSE", `${request.what}: ${url.host} redirected to an invalid address`);
+        }
+        // Credentials never follow a redirect off their origin (S3 and CDNs also reject requests carrying them).
+        if (next.origin !== url.origin) headers.delete("authorization");
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
+          method = "GET";
+          body = undefined;
+        }
+        url = next;
+      }
+    } catch (error) {
+      state.finish();
+      throw error;
+    }
+  }
+
+  private checkHost(host: string): Promise<void> {
+    const policy = this.options.hostPolicy;
+    if (!policy) return Promise.resolve();
+    let check = this.hostChecks.get(host);
+    if (!check) {
+      check = policy(host).catch((error: unknown) => {
+        if (error instanceof RegistryError) throw error;
+        throw new RegistryError("FORBIDDEN_HOST", `refusing to contact ${host}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      this.hostChecks.set(host, check);
+    }
+    return check;
+  }
+
+  private retryDelay(retryAfter: string | null, attempt: number): number {
+    const asked = parseRetryAfter(retryAfter, Date.now());
+    if (asked !== undefined) return Math.min(asked, this.options.backoff.retryAfterCapMs);
+    return this.backoffDelay(attempt);
+  }
+
+  private backoffDelay(attempt: number): number {
+    const { baseMs, maxMs } = this.options.backoff;
+    const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+}
+
+/** `Retry-After` as milliseconds from `now`: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** Holds a p-limit slot until the returned function is called (p-limit frees slots when a task settles). */
+function acquire(limit: LimitFunction): Promise<() => void> {
+  return new Promise((resolveAcquired) => {
+    void limit(() => new Promise<void>((release) => resolveAcquired(release)));
+  });
+}
+
+class AttemptState {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private released = false;
+  timedOut = false;
+  /** Called instead of a bare abort when the timer fires during streaming. */
+  onTimeout: (() => void) | undefined;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly release: () => void,
+  ) {
+    this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  arm(): void {
+    if (this.released) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.onTimeout?.();
+      this.controller.abort();
+    }, this.timeoutMs);
+  }
+
+  abort(): void {
+    this.controller.abort();
+    this.finish();
+  }
+
+  finish(): void {
+    clearTimeout(this.timer);
+    if (this.released) return;
+    this.released = true;
+    this.release();
+  }
+}
+
+class FetchExchange implements Exchange {
+  readonly status: number;
+  readonly headers: Headers;
+  private used = false;
+
+  constructor(
+    private readonly response: Response,
+    readonly url: URL,
+    private readonly state: AttemptState,
+    private readonly what: string,
+  ) {
+    this.status = response.status;
+    this.headers = response.headers;
+  }
+
+  async bytes(maxBytes: number): Promise<Uint8Array> {
+    this.claim();
+    const declared = Number(this.headers.get("content-length"));
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      this.state.abort();
+      throw tooLarge(this.what, maxBytes);
+    }
+    try {
+      const body = await this.read(maxBytes);
+      if (body === "too large") throw tooLarge(this.what, maxBytes);
+      return body;
+    } finally {
+      this.state.finish();
+    }
+  }
+
+  async peek(maxBytes: number): Promise<Uint8Array> {
+    this.claim();
+    try {
+      const body = await this.read(maxBytes, true);
+      return body === "too large" ? new Uint8Array() : body;
+    } catch {
+      return new Uint8Array();
+    } finally {
+      this.state.finish();
+    }
+  }
+
+  discard(): void {
+    if (this.used) return;
+    this.used = true;
+    void this.response.body?.cancel().catch(() => {});
+    this.state.finish();
+  }
+
+  stream(): { readonly stream: Readable; abort(): void } {
+    this.claim();
+    const state = this.state;
+    const output = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        state.arm();
+        callback(null, chunk);
+      },
+    });
+    state.onTimeout = () => output.destroy(timeoutError(this.what, this.url, undefined));
+    const body = this.response.body;
+    if (!body) {
+      output.end();
+    } else {
+      const source = Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
+      source.on("error", (error) => output.destroy(state.timedOut ? timeoutError(this.what, this.url, undefined) : error));
+      source.pipe(output);
+      // However the consumer stops (end, destroy, a failed pipeline), the transfer stops with it.
+      output.once("close", () => source.destroy());
+    }
+    output.once("close", () => state.abort());
+    state.arm();
+    return {
+      stream: output,
+      abort: () => {
+        output.destroy();
+        state.abort();
+      },
+    };
+  }
+
+  private claim(): void {
+    if (this.used) throw new Error("response body already consumed");
+    this.used = true;
+  }
+
+  /** Reads the body, stopping (and aborting the transfer) once it passes `maxBytes`; with `truncate`, keeps what fits. */
+  private async read(maxBytes: number, truncate = false): Promise<Uint8Array | "too large"> {
+    const body = this.response.body;
+    if (!body) return new Uint8Array();
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (total + value.byteLength > maxBytes) {
+          this.state.abort();
+          if (!truncate) return "too large";
+          chunks.push(value.subarray(0, maxBytes - total));
+          total = maxBytes;
+          break;
+        }
+        chunks.push(value);
+        total += value.byteLength;
+      }
+    } catch (error) {
+      if (this.state.timedOut) throw timeoutError(this.what, this.url, undefined);
+      throw new RegistryError("NETWORK", `${this.what}: the connection to ${this.url.host} broke while reading: ${networkReason(error)}`);
+    }
+    return Buffer.concat(chunks, total);
+  }
+}
+
+function tooLarge(what: string, maxBytes: number): RegistryError {
+  return new RegistryError("TOO_LARGE", `${what}: the response is larger than ${formatBytes(maxBytes)}; refusing to read it`);
+}
+
+function timeoutError(what: string, url: URL, timeoutMs: number | undefined): RegistryError {
+  const after = timeoutMs === undefined ? "" : ` after ${Math.round(timeoutMs / 100) / 10} s`;
+  return new RegistryError("TIMEOUT", `${what}: ${url.host} did not answer${after}; retry later or raise the timeout`);
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
+  if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KiB`;
+  return `${n} bytes`;
+}
+
+/** The innermost cause of a fetch failure, as a short code or message (undici wraps it in "fetch failed"). */
+function networkReason(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const cause = (current as { cause?: unknown } | null)?.cause;
+    if (cause === undefined || cause === null) break;
+    current = cause;
+  }
+  const code = (current as { code?: unknown } | null)?.code;
+  const message = current instanceof Error ? current.message : String(current);
+  const text = typeof code === "string" && !message.includes(code) ? `${code} ${message}` : message;
+  return text.replace(/[\r\n\t]+/g, " ").slice(0, 200);
+}
+
+const PERMANENT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ENOTFOUND|ERR_INVALID_URL/;
+
+function isPermanentNetworkError(error: RegistryError): boolean {
+  return PERMANENT_CODES.test(error.message);
+}
+
+function tlsHint(error: unknown, url: URL): string {
+  if (url.protocol !== "https:") return "";
+  const reason = networkReason(error);
+  if (/wrong version number|EPROTO|packet length too long/i.test(reason) && !isLoopbackHost(url.host)) {
+    return `; if ${url.host} serves plain HTTP, list it as an insecure registry`;
+  }
+  return "";
+}
