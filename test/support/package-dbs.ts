@@ -58,3 +58,60 @@ export function osRelease(id: string, name = id): string {
 export function manyPackages(count: number, version = "1.0.0-r0"): TestPackage[] {
   return Array.from({ length: count }, (_, i) => ({ name: `pkg-${i}`, version }));
 }
+
+/** The purl of a test package: `pkg:apk/wolfi/busybox@1.36.1-r2?arch=x86_64`. */
+export function testPurl(p: TestPackage, type = "apk", distro = "wolfi"): string {
+  const arch = p.arch ?? (type === "deb" ? "amd64" : "x86_64");
+  return `pkg:${type}/${distro}/${encodeURIComponent(p.name)}@${encodeURIComponent(p.version)}?arch=${arch}`;
+}
+
+/** An SPDX 2.3 JSON document as Syft/apko write them: the image package (described) plus one package per entry, each with a purl. */
+export function spdxDocument(packages: readonly TestPackage[], options: { type?: string; distro?: string } = {}): Record<string, unknown> {
+  return {
+    spdxVersion: "SPDX-2.3",
+    dataLicense: "CC0-1.0",
+    SPDXID: "SPDXRef-DOCUMENT",
+    name: "sbom-test",
+    documentNamespace: "https://example.org/spdx/test",
+    creationInfo: { created: "2024-01-01T00:00:00Z", creators: ["Tool: digesta-test"] },
+    documentDescribes: ["SPDXRef-Package-image"],
+    packages: [
+      {
+        SPDXID: "SPDXRef-Package-image",
+        name: "image",
+        versionInfo: "sha256:0",
+        externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: "pkg:oci/image@sha256%3A0" }],
+      },
+      ...packages.map((p, i) => ({
+        SPDXID: `SPDXRef-Package-${i}`,
+        name: p.name,
+        versionInfo: p.version,
+        externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: testPurl(p, options.type, options.distro) }],
+      })),
+    ],
+  };
+}
+
+/** A CycloneDX 1.5 JSON document listing the packages as components with purls. */
+export function cyclonedxDocument(packages: readonly TestPackage[], options: { type?: string; distro?: string } = {}): Record<string, unknown> {
+  return {
+    bomFormat: "CycloneDX",
+    specVersion: "1.5",
+    version: 1,
+    metadata: { component: { type: "container", name: "image" } },
+    components: packages.map((p) => ({ type: "library", name: p.name, version: p.version, purl: testPurl(p, options.type, options.distro) })),
+  };
+}
+
+/** A Sigstore bundle (v0.3) whose DSSE envelope carries `statement`; the signature is a placeholder. */
+export function sigstoreBundle(statement: unknown): Record<string, unknown> {
+  return {
+    mediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+    verificationMaterial: { publicKey: { hint: "test" }, tlogEntries: [] },
+    dsseEnvelope: {
+      payload: Buffer.from(JSON.stringify(statement)).toString("base64"),
+      payloadType: "application/vnd.in-toto+json",
+      signatures: [{ sig: Buffer.from("not a real signature").toString("base64"), keyid: "" }],
+    },
+  };
+}
