@@ -1,0 +1,167 @@
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { scanText } from "./scanner.js";
+import { walkFiles } from "./walk.js";
+import type { PinnedOccurrence, ScanOptions, ScanReport, SkippedOccurrence } from "./types.js";
+
+export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
+export const DEFAULT_EXCLUDES: readonly string[] = ["**/.git/**", "**/node_modules/**"];
+/** Longest stretch of synchronous reading before the event loop gets a turn. */
+const SLICE_MS = 10;
+/** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
+const BINARY_SNIFF_LENGTH = 8192;
+const INITIAL_BUFFER_SIZE = 64 * 1024;
+const KEPT_BUFFER_SIZE = 1024 * 1024;
+const MARK = Buffer.from("@sha256:", "latin1");
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+interface FileResult {
+  readonly path: string;
+  readonly pinned: PinnedOccurrence[];
+  readonly skipped: SkippedOccurrence[];
+}
+
+type SkippedFile = { readonly path: string; readonly reason: string };
+
+/**
+ * Scans every file under `root` for pinned references. Symbolic links are listed as skipped, never followed;
+ * binary, oversized and unreadable files and directories are skipped and reported, never fatal. Memory stays
+ * bounded whatever the size of the tree: files come one at a time from the walk into a reused buffer, only
+ * files containing `@sha256:` are decoded, and only their occurrences are kept. Results are sorted by path,
+ * then offset.
+ */
+export async function scanDirectory(root: string, options: ScanOptions = {}): Promise<ScanReport> {
+  const absoluteRoot = path.resolve(root);
+  await assertDirectory(root, absoluteRoot);
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+
+  const results: FileResult[] = [];
+  const skippedFiles: SkippedFile[] = [];
+  let filesScanned = 0;
+  let bytesScanned = 0;
+
+  // Files are read synchronously, in slices of a few milliseconds between which the event loop runs: on a warm
+  // cache this is three to five times faster than promise-based reads (each of which costs several thread-pool
+  // round trips). One read buffer is reused.
+  let buffer: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
+  let sliceStarted = performance.now();
+  const walk = walkFiles(absoluteRoot, {
+    ...(options.include ? { include: options.include } : {}),
+    exclude: [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])],
+  });
+  for (const entry of walk) {
+    const relative = entry.path;
+    if (entry.kind === "error") {
+      skippedFiles.push({ path: relative, reason: `directory not readable: ${errorReason(entry.error)}` });
+      continue;
+    }
+    if (entry.kind === "symlink") {
+      skippedFiles.push({ path: relative, reason: "symbolic link (not followed)" });
+      continue;
+    }
+
+    const read = readBounded(path.join(absoluteRoot, relative), buffer, maxFileSize);
+    if ("reason" in read) {
+      skippedFiles.push({ path: relative, reason: read.reason });
+    } else {
+      if (read.buffer.length <= KEPT_BUFFER_SIZE) buffer = read.buffer;
+      const bytes = read.bytes;
+      if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
+        skippedFiles.push({ path: relative, reason: "binary (NUL byte in the first 8 KiB)" });
+      } else {
+        filesScanned++;
+        bytesScanned += bytes.length;
+        if (bytes.includes(MARK)) {
+          const scan = scanText(relative, bytes.toString("latin1"));
+          if (scan.pinned.length || scan.skipped.length) results.push({ path: relative, ...scan });
+        }
+      }
+    }
+    if (performance.now() - sliceStarted > SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStarted = performance.now();
+    }
+  }
+
+  results.sort((a, b) => comparePaths(a.path, b.path));
+  skippedFiles.sort((a, b) => comparePaths(a.path, b.path));
+  return {
+    pinned: results.flatMap((r) => r.pinned),
+    skipped: results.flatMap((r) => r.skipped),
+    filesScanned,
+    bytesScanned,
+    skippedFiles,
+  };
+}
+
+async function assertDirectory(root: string, absoluteRoot: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(absoluteRoot);
+  } catch (error) {
+    throw new Error(`cannot scan ${JSON.stringify(root)}: ${errorReason(error)}`);
+  }
+  if (!info.isDirectory()) throw new Error(`cannot scan ${JSON.stringify(root)}: not a directory`);
+}
+
+/**
+ * Reads a whole regular file into `buffer` (or a larger one when it does not fit), refusing symlinks,
+ * special files and files over `maxFileSize`, and never throwing: errors come back as a reason. The walk
+ * has already seen a regular file; fstat is asked only when the file fills the buffer, to size a bigger one
+ * and to catch a special file swapped in since (which, opened non-blocking, cannot hang the read).
+ */
+function readBounded(absolute: string, buffer: Buffer, maxFileSize: number): { bytes: Buffer; buffer: Buffer } | { reason: string } {
+  let fd: number;
+  try {
+    fd = openSync(absolute, OPEN_FLAGS);
+  } catch (error) {
+    return { reason: `not readable: ${errorReason(error)}` };
+  }
+  try {
+    let target = buffer;
+    let length = 0;
+    let checked = false;
+    for (;;) {
+      const bytesRead = readSync(fd, target, length, target.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxFileSize) return { reason: `larger than ${maxFileSize} bytes` };
+      if (length < target.length) continue;
+      let size = 0;
+      if (!checked) {
+        const info = fstatSync(fd);
+        if (!info.isFile()) return { reason: "not a regular file" };
+        if (info.size > maxFileSize) return { reason: `larger than ${maxFileSize} bytes (${info.size})` };
+        checked = true;
+        size = info.size;
+      }
+      // One byte more than the size, to notice a file that grew without reading it whole.
+      const grown = Buffer.allocUnsafe(Math.min(maxFileSize + 1, Math.max(size + 1, target.length * 2)));
+      target.copy(grown, 0, 0, length);
+      target = grown;
+    }
+    return { bytes: target.subarray(0, length), buffer: target };
+  } catch (error) {
+    return { reason: `not readable: ${errorReason(error)}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function relativePath(root: string, absolute: string): string {
+  return path.relative(root, absolute).split(path.sep).join("/") || ".";
+}
+
+function errorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return "no such file or directory";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "ELOOP") return "symbolic link (not followed)";
+  if (code === "ENOTDIR") return "not a directory";
+  return code ?? (error instanceof Error ? error.message.split("\n")[0]! : String(error));
+}
+
+function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,177 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { scanDirectory } from "../../src/scan/directory.js";
+import { applyDigestEdits } from "../../src/rewrite/rewrite.js";
+import type { Digest } from "../../src/reference/types.js";
+import type { ScanReport } from "../../src/scan/types.js";
+
+const D = `sha256:${"0123456789abcdef".repeat(4)}` as Digest;
+const E = `sha256:${"fedcba9876543210".repeat(4)}` as Digest;
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) {
+    spawnSync("chmod", ["-R", "u+rwx", root]);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** A fresh directory holding `files` (path → content). */
+function tree(files: Record<string, string | Buffer>): string {
+  const root = mkdtempSync(path.join(tmpdir(), "digesta-scan-"));
+  roots.push(root);
+  for (const [relative, content] of Object.entries(files)) {
+    const absolute = path.join(root, relative);
+    mkdirSync(path.dirname(absolute), { recursive: true });
+    writeFileSync(absolute, content);
+  }
+  return root;
+}
+
+const where = (report: ScanReport) => report.pinned.map((p) => `${p.path}:${p.line}:${p.column} ${p.reference.repository}`);
+
+describe("scanDirectory", () => {
+  it("finds pins in every file, dot directories included, sorted by path then offset", async () => {
+    const root = tree({
+      "k8s/deploy.yaml": `spec:\n  containers:\n    - image: ghcr.io/acme/api:v1@${D}\n    - image: "b:2@${E}"\n`,
+      ".github/workflows/ci.yml": `steps:\n  - uses: docker://alpine:3@${D}\n`,
+      Dockerfile: `FROM golang:1.22@${D} AS build\nFROM cgr.dev/chainguard/static:latest@${E}\n`,
+      "a/b/c/run.sh": `docker run "\${IMG:-redis:7@${D}}"\n`,
+      "notes.md": `Digest only: alpine@${D}\n`,
+      "empty.txt": "",
+    });
+    const report = await scanDirectory(root);
+    expect(where(report)).toEqual([
+      ".github/workflows/ci.yml:2:20 library/alpine",
+      "Dockerfile:1:6 library/golang",
+      "Dockerfile:2:6 chainguard/static",
+      "a/b/c/run.sh:1:20 library/redis",
+      "k8s/deploy.yaml:3:14 acme/api",
+      "k8s/deploy.yaml:4:15 library/b",
+    ]);
+    expect(report.skipped.map((s) => [s.path, s.reason])).toEqual([["notes.md", "no tag to follow (digest-only reference)"]]);
+    expect(report.filesScanned).toBe(6);
+    expect(report.bytesScanned).toBeGreaterThan(200);
+    expect(report.skippedFiles).toEqual([]);
+  });
+
+  it("leaves out .git and node_modules at any depth, and applies include and exclude globs", async () => {
+    const files = {
+      ".git/config": `x: a:1@${D}`,
+      "node_modules/x/a.yaml": `x: a:1@${D}`,
+      "web/node_modules/y/a.yaml": `x: a:1@${D}`,
+      "docs/a.yaml": `x: a:1@${D}`,
+      "src/a.yaml": `x: a:1@${D}`,
+      "src/b.json": `{"x": "a:1@${D}"}`,
+      "c.yaml": `x: a:1@${D}`,
+    };
+    const paths = async (options?: Parameters<typeof scanDirectory>[1]) =>
+      (await scanDirectory(tree(files), options)).pinned.map((p) => p.path);
+    expect(await paths()).toEqual(["c.yaml", "docs/a.yaml", "src/a.yaml", "src/b.json"]);
+    expect(await paths({ exclude: ["docs/**"] })).toEqual(["c.yaml", "src/a.yaml", "src/b.json"]);
+    expect(await paths({ exclude: ["docs"] })).toEqual(["c.yaml", "src/a.yaml", "src/b.json"]);
+    expect(await paths({ include: ["**/*.yaml"] })).toEqual(["c.yaml", "docs/a.yaml", "src/a.yaml"]);
+    expect(await paths({ include: ["./src/**"], exclude: ["**/*.json"] })).toEqual(["src/a.yaml"]);
+  });
+
+  it("skips binary and oversized files and says why, scanning a file of exactly the limit", async () => {
+    const root = tree({
+      "image.png": Buffer.concat([Buffer.from([0x89, 0x50, 0x00, 0x01]), Buffer.from(`a:1@${D}`)]),
+      "late-nul.txt": `a:1@${D}\n${"x".repeat(9000)}\u0000`,
+      "big.yaml": `a:1@${D}\n${"#".repeat(100)}`,
+      "limit.yaml": `a:1@${D}\n`.padEnd(100, "#"),
+    });
+    const report = await scanDirectory(root, { maxFileSize: 100 });
+    expect(report.skippedFiles).toEqual([
+      { path: "big.yaml", reason: expect.stringMatching(/^larger than 100 bytes/) },
+      { path: "image.png", reason: "binary (NUL byte in the first 8 KiB)" },
+      { path: "late-nul.txt", reason: expect.stringMatching(/^larger than 100 bytes/) },
+    ]);
+    expect(report.pinned.map((p) => p.path)).toEqual(["limit.yaml"]);
+    const roomy = await scanDirectory(root);
+    expect(roomy.pinned.map((p) => p.path)).toEqual(["big.yaml", "late-nul.txt", "limit.yaml"]);
+  });
+
+  it("reads files larger than its buffers whole", async () => {
+    const filler = `# ${"y".repeat(78)}\n`;
+    const root = tree({
+      "medium.yaml": `${filler.repeat(3000)}image: a:1@${D}\n`,
+      "large.yaml": `image: b:1@${D}\n${filler.repeat(30_000)}image: c:1@${E}`,
+    });
+    const report = await scanDirectory(root);
+    expect(where(report)).toEqual(["large.yaml:1:8 library/b", "large.yaml:30002:8 library/c", "medium.yaml:3001:8 library/a"]);
+  });
+
+  it("reports symbolic links without following them, in or out of the root", async () => {
+    const outside = tree({ "secret.yaml": `a:1@${D}`, "dir/x.yaml": `b:1@${D}` });
+    const root = tree({ "real.yaml": `c:1@${D}` });
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "link.yaml"));
+    symlinkSync(path.join(outside, "dir"), path.join(root, "linkdir"));
+    symlinkSync("real.yaml", path.join(root, "inside.yaml"));
+    const report = await scanDirectory(root);
+    expect(report.pinned.map((p) => p.path)).toEqual(["real.yaml"]);
+    expect(report.skippedFiles).toEqual([
+      { path: "inside.yaml", reason: "symbolic link (not followed)" },
+      { path: "link.yaml", reason: "symbolic link (not followed)" },
+      { path: "linkdir", reason: "symbolic link (not followed)" },
+    ]);
+  });
+
+  it("does not hang on a FIFO", async () => {
+    const root = tree({ "a.yaml": `a:1@${D}` });
+    expect(spawnSync("mkfifo", [path.join(root, "pipe")]).status).toBe(0);
+    const report = await scanDirectory(root);
+    expect(report.pinned.map((p) => p.path)).toEqual(["a.yaml"]);
+  });
+
+  it("reports unreadable files and directories and scans the rest", async () => {
+    const root = tree({ "ok.yaml": `a:1@${D}`, "locked.yaml": `b:1@${D}`, "closed/x.yaml": `c:1@${D}` });
+    chmodSync(path.join(root, "locked.yaml"), 0o000);
+    chmodSync(path.join(root, "closed"), 0o000);
+    const report = await scanAsUnprivileged(root);
+    expect(report.pinned.map((p) => p.path)).toEqual(["ok.yaml"]);
+    expect(report.skippedFiles).toEqual([
+      { path: "closed", reason: "directory not readable: permission denied" },
+      { path: "locked.yaml", reason: "not readable: permission denied" },
+    ]);
+  });
+
+  it("keeps every other byte when a found digest is rewritten", async () => {
+    const original = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`# caf\u00e9 \u201cquoted\u201d\r\nimage: a:1@${D}\r\n\tx: 'b:2@${D}'`, "utf8"),
+      Buffer.from([0xff, 0x80]),
+    ]);
+    const root = tree({ "f.yaml": original });
+    const report = await scanDirectory(root);
+    const edits = report.pinned.map((p) => ({ digestOffset: p.digestOffset, from: D, to: E }));
+    expect(edits).toHaveLength(2);
+    const text = readFileSync(path.join(root, "f.yaml"), "latin1");
+    const rewritten = Buffer.from(applyDigestEdits(text, edits), "latin1");
+    expect(rewritten).toEqual(Buffer.from(original.toString("latin1").replaceAll(D, E), "latin1"));
+  });
+
+  it("refuses a root that does not exist or is not a directory, in one line", async () => {
+    const root = tree({ "file.txt": "x" });
+    await expect(scanDirectory(path.join(root, "missing"))).rejects.toThrow(/^cannot scan ".*missing": no such file or directory$/);
+    await expect(scanDirectory(path.join(root, "file.txt"))).rejects.toThrow(/: not a directory$/);
+  });
+});
+
+/**
+ * Permission bits do not stop root, so as root the scan runs in a child process with an unprivileged uid;
+ * otherwise it runs here.
+ */
+async function scanAsUnprivileged(root: string): Promise<ScanReport> {
+  if (process.getuid?.() !== 0) return scanDirectory(root);
+  chmodSync(root, 0o755);
+  const module = fileURLToPath(new URL("../../src/scan/directory.ts", import.meta.url));
+  const script = `import(${JSON.stringify(module)}).then(async (m) => console.log(JSON.stringify(await m.scanDirectory(${JSON.stringify(root)}))))`;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { uid: 65534, gid: 65534, encoding: "utf8" });
+  if (child.status !== 0) throw new Error(`unprivileged scan failed: ${child.stderr}`);
+  return JSON.parse(child.stdout) as ScanReport;
+}
