@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { createPrivateAddressPolicy } from "../../src/registry/host-policy.js";
+import { registryError } from "./fixtures.js";
+
+/** A resolver answering from a table, so the tests need no DNS. */
+const table: Record<string, { address: string; family: number }[]> = {
+  "public.example.test": [{ address: "93.184.216.34", family: 4 }],
+  "mixed.example.test": [
+    { address: "93.184.216.34", family: 4 },
+    { address: "10.1.2.3", family: 4 },
+  ],
+  "v6private.example.test": [{ address: "fd12:3456::1", family: 6 }],
+  "mapped.example.test": [{ address: "::ffff:192.168.1.1", family: 6 }],
+  "metadata.example.test": [{ address: "169.254.169.254", family: 4 }],
+  localhost: [
+    { address: "::1", family: 6 },
+    { address: "127.0.0.1", family: 4 },
+  ],
+};
+const lookup = async (hostname: string) => {
+  const found = table[hostname];
+  if (!found) throw Object.assign(new Error("not found"), { code: "ENOTFOUND" });
+  return found;
+};
+
+describe("createPrivateAddressPolicy", () => {
+  const policy = createPrivateAddressPolicy({ lookup, allow: ["localhost:5000", "mixed.example.test"] });
+
+  it("lets public hosts through", async () => {
+    await expect(policy("public.example.test")).resolves.toBeUndefined();
+    await expect(policy("public.example.test:443")).resolves.toBeUndefined();
+    await expect(policy("93.184.216.34")).resolves.toBeUndefined();
+  });
+
+  it.each([
+    "127.0.0.1",
+    "127.8.9.10:5000",
+    "[::1]:5000",
+    "10.0.0.1",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.0.10",
+    "169.254.169.254",
+    "[fe80::1]",
+    "[fc00::1]",
+    "0.0.0.0",
+    "v6private.example.test",
+    "mapped.example.test",
+    "metadata.example.test",
+    "localhost",
+  ])("refuses %s", async (host) => {
+    const error = await registryError(createPrivateAddressPolicy({ lookup })(host));
+    expect(error.code).toBe("FORBIDDEN_HOST");
+    expect(error.message).toContain("private address");
+  });
+
+  it("refuses a host when any of its addresses is private", async () => {
+    const strict = createPrivateAddressPolicy({ lookup });
+    expect((await registryError(strict("mixed.example.test"))).code).toBe("FORBIDDEN_HOST");
+  });
+
+  it("allows listed hosts, with or without their port", async () => {
+    await expect(policy("localhost:5000")).resolves.toBeUndefined();
+    await expect(policy("mixed.example.test:8443")).resolves.toBeUndefined();
+    expect((await registryError(policy("localhost:6000"))).code).toBe("FORBIDDEN_HOST");
+  });
+
+  it("does not treat 172.32/12 neighbours as private", async () => {
+    await expect(policy("172.32.0.1")).resolves.toBeUndefined();
+    await expect(policy("172.15.255.255")).resolves.toBeUndefined();
+  });
+
+  it("reports a name that does not resolve as a network problem", async () => {
+    const error = await registryError(policy("nowhere.example.test"));
+    expect(error.code).toBe("NETWORK");
+    expect(error.message).toContain("ENOTFOUND");
+  });
+});
