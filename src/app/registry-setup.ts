@@ -1,0 +1,63 @@
+import type { Logger } from "pino";
+import { createPackageListCache } from "../diff/cache.js";
+import { diffImages } from "../diff/image-diff.js";
+import { createRegistryClient, type BackoffOptions } from "../registry/client.js";
+import type { CredentialSource } from "../registry/credentials.js";
+import { createPinFollower } from "../registry/follow.js";
+import { createPrivateAddressPolicy } from "../registry/host-policy.js";
+import { createRegistrySession, type RegistrySession } from "./session.js";
+
+export interface RegistrySettings {
+  /**
+   * Registry hosts (`host` or `host:port`) the app may reach although they resolve to loopback, link-local or
+   * private addresses. Every other such host is refused, so a repository cannot make the app probe the network
+   * it runs in. From `DIGESTA_ALLOW_PRIVATE_REGISTRIES`.
+   */
+  readonly allowPrivateRegistries?: readonly string[];
+  /** Hosts reached over plain HTTP (`DIGESTA_INSECURE_REGISTRIES` is read by the client too). */
+  readonly insecureRegistries?: readonly string[];
+  /** The operator's registry credentials; default the Docker config (`DOCKER_CONFIG`), never a repository's. */
+  readonly credentials?: CredentialSource;
+  readonly logger?: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Retries after a 429, a 5xx or a network error, and their delays (the client's defaults otherwise). */
+  readonly retries?: number;
+  readonly backoff?: BackoffOptions;
+}
+
+/** The settings an operator gives through the environment. */
+export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
+  return { allowPrivateRegistries: listOf(env["DIGESTA_ALLOW_PRIVATE_REGISTRIES"]), env };
+}
+
+/**
+ * One registry client for the app's life (connections, tokens, per-registry limits, the private-address policy)
+ * and one package cache (layers shared by many images are read once); each call gives a fresh session with its own
+ * pin follower, so a sweep sees tags as they are now and resolves each once.
+ */
+export function createSessionFactory(settings: RegistrySettings = {}): () => RegistrySession {
+  const registry = createRegistryClient({
+    hostPolicy: createPrivateAddressPolicy({ allow: settings.allowPrivateRegistries ?? [] }),
+    ...(settings.insecureRegistries ? { insecureRegistries: settings.insecureRegistries } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    ...(settings.logger ? { logger: settings.logger } : {}),
+    ...(settings.env ? { env: settings.env } : {}),
+    ...(settings.retries !== undefined ? { retries: settings.retries } : {}),
+    ...(settings.backoff ? { backoff: settings.backoff } : {}),
+  });
+  const cache = createPackageListCache();
+  return () =>
+    createRegistrySession({
+      registry,
+      follower: createPinFollower(registry, settings.logger ? { logger: settings.logger } : {}),
+      diff: (image, tag, from, to, platform) =>
+        diffImages(registry, image, from, to, { platform, cache, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
+    });
+}
+
+function listOf(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
