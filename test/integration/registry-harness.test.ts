@@ -231,7 +231,7 @@ describe("registry harness, token auth with anonymous pull", () => {
     expect(push.status).toBe(401);
   });
 
-  it("removes its storage when stopped", async () => {
+  it("stops answering once stopped", async () => {
     const extra = await startRegistry();
     const url = extra.url;
     await extra.stop();

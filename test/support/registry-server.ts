@@ -2,7 +2,8 @@
 // storage in a fresh temp dir, with no auth, htpasswd Basic auth or token auth (see token-server.ts).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { constants, rmSync } from "node:fs";
+import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,16 @@ export interface TestRegistry {
 
 const READY_TIMEOUT_MS = 15_000;
 const START_ATTEMPTS = 5;
+
+/** RAM-backed /dev/shm where there is one: the registry's uploads commit several files each, and disks are slower. */
+async function scratchRoot(): Promise<string> {
+  try {
+    await access("/dev/shm", constants.W_OK);
+    return "/dev/shm";
+  } catch {
+    return tmpdir();
+  }
+}
 
 /** A port that was free a moment ago; the registry may still lose a race for it, hence the retries in `startRegistry`. */
 async function freePort(): Promise<number> {
@@ -114,17 +125,21 @@ function configYaml(options: {
 }
 
 const running = new Set<ChildProcess>();
+const scratchDirs = new Set<string>();
 let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A test worker that exits without stopping its registries must not leave processes or RAM-backed dirs behind.
+  process.once("exit", () => {
+    for (const c of running) c.kill("SIGKILL");
+    for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
 function track(child: ChildProcess): void {
+  installExitHook();
   running.add(child);
   child.once("exit", () => running.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A crashed test worker must not leave registries behind.
-    process.once("exit", () => {
-      for (const c of running) c.kill("SIGKILL");
-    });
-  }
 }
 
 interface Spawned {
@@ -190,8 +205,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const users: readonly Credentials[] =
     auth === "none" ? [] : options.users?.length ? options.users : [{ username: "tester", password: randomBytes(12).toString("hex") }];
   const user = users[0];
-  const dir = await mkdtemp(join(tmpdir(), "digesta-registry-"));
-  const cleanups: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  const dir = await mkdtemp(join(await scratchRoot(), "digesta-registry-"));
+  installExitHook();
+  scratchDirs.add(dir);
+  const cleanups: (() => Promise<void>)[] = [
+    async () => {
+      await rm(dir, { recursive: true, force: true });
+      scratchDirs.delete(dir);
+    },
+  ];
   let tokenServer: TokenServer | undefined;
   let spawned: Spawned | undefined;
   let port = 0;
