@@ -57,6 +57,7 @@ export interface RegistryClient extends Registry {
 
 /** Biggest blob `getBlob` reads when the caller sets no limit. */
 export const DEFAULT_MAX_BLOB_BYTES = 16 * 1024 * 1024;
+const FAILED_PING_MEMORY_MS = 60_000;
 const HISTORY_ABSENT = new Set([400, 404, 405]);
 const HEAD_UNSUPPORTED = new Set([404, 405, 501]);
 const REFERRERS_UNSUPPORTED = new Set([404, 405, 501]);
@@ -94,6 +95,7 @@ interface Connection {
 /** One registry: its scheme and challenge (found by one ping per run), its authenticator and its concurrency limit. */
 class RegistrySession {
   private connection: Promise<Connection> | undefined;
+  private failedAt: number | undefined;
   private readonly limit: LimitFunction;
 
   constructor(
@@ -136,13 +138,25 @@ class RegistrySession {
   }
 
   private connect(): Promise<Connection> {
-    this.connection ??= this.ping();
+    const now = this.deps.now();
+    if (this.failedAt !== undefined && now - this.failedAt > FAILED_PING_MEMORY_MS) {
+      this.connection = undefined;
+      this.failedAt = undefined;
+    }
+    if (!this.connection) {
+      const attempt = this.ping();
+      attempt.catch(() => {
+        this.failedAt = this.deps.now();
+      });
+      this.connection = attempt;
+    }
     return this.connection;
   }
 
   /**
    * `GET /v2/` once: HTTPS, or for hosts allowed plain HTTP (loopback, insecure registries) HTTPS first and
-   * HTTP when HTTPS cannot connect, as Docker does. A failed ping is remembered for the run.
+   * HTTP when HTTPS cannot connect, as Docker does. A failed ping (after its retries) is remembered for a
+   * minute, so thousands of pins on a registry that is down fail fast instead of each retrying.
    */
   private async ping(): Promise<Connection> {
     const host = registryEndpoint(this.registry);
@@ -175,7 +189,7 @@ class RegistrySession {
         throw await failureFrom(exchange, { what: this.registry, action: "registry ping", registry: this.registry });
       }
       exchange.discard();
-      this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol, auth: challenge?.scheme }, "pinged registry");
+      this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol, challenge: challenge?.scheme }, "pinged registry");
       return { origin, auth: new Authenticator(this.registry, origin, challenge, this.deps) };
     }
     throw new RegistryError("NETWORK", `${this.registry}: cannot reach the registry`);
@@ -197,6 +211,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       retryAfterCapMs: options.backoff?.retryAfterCapMs ?? 60_000,
     },
     scheme,
+    now: options.now ?? Date.now,
     ...(options.hostPolicy ? { hostPolicy: options.hostPolicy } : {}),
     ...(logger ? { logger } : {}),
   });

@@ -35,6 +35,8 @@ export interface TransportOptions {
   readonly backoff: Required<BackoffOptions>;
   readonly scheme: SchemePolicy;
   readonly hostPolicy?: (host: string) => Promise<void>;
+  /** Clock in ms, for how long host-policy answers are kept. */
+  readonly now: () => number;
   readonly logger?: Logger;
 }
 
@@ -72,6 +74,7 @@ export interface Exchange {
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
+const HOST_CHECK_MEMORY_MS = 60_000;
 
 /**
  * HTTP for the registry client: one timeout per request, retries with backoff and jitter (honouring
@@ -81,7 +84,8 @@ const MAX_REDIRECTS = 5;
 export class Transport {
   private readonly counts: Record<RequestKind, number> = { ping: 0, token: 0, manifest: 0, blob: 0, referrers: 0, history: 0 };
   private retryCount = 0;
-  private readonly hostChecks = new Map<string, Promise<void>>();
+  /** Host-policy answers, kept a minute: DNS may change under a long-running app. */
+  private readonly hostChecks = new Map<string, { readonly at: number; readonly check: Promise<void> }>();
 
   constructor(private readonly options: TransportOptions) {}
 
@@ -179,14 +183,14 @@ export class Transport {
   private checkHost(host: string): Promise<void> {
     const policy = this.options.hostPolicy;
     if (!policy) return Promise.resolve();
-    let check = this.hostChecks.get(host);
-    if (!check) {
-      check = policy(host).catch((error: unknown) => {
-        if (error instanceof RegistryError) throw error;
-        throw new RegistryError("FORBIDDEN_HOST", `refusing to contact ${host}: ${error instanceof Error ? error.message : String(error)}`);
-      });
-      this.hostChecks.set(host, check);
-    }
+    const now = this.options.now();
+    const cached = this.hostChecks.get(host);
+    if (cached && now - cached.at < HOST_CHECK_MEMORY_MS) return cached.check;
+    const check = policy(host).catch((error: unknown) => {
+      if (error instanceof RegistryError) throw error;
+      throw new RegistryError("FORBIDDEN_HOST", `refusing to contact ${host}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    this.hostChecks.set(host, { at: now, check });
     return check;
   }
 

@@ -129,6 +129,20 @@ describe("retries", () => {
     await expect(testClient().headManifest(APP, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
   });
 
+  it("remembers a registry that cannot be reached for a minute, then tries again", async () => {
+    let now = 0;
+    nock(ORIGIN).get("/v2/").replyWithError({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" });
+    const client = testClient({ retries: 0, now: () => now });
+    expect((await registryError(client.headManifest(APP, "1.0"))).code).toBe("NETWORK");
+    expect((await registryError(client.headManifest(APP, "2.0"))).code).toBe("NETWORK");
+    expect(client.stats().requests).toBe(1);
+
+    now += 61_000;
+    nock(ORIGIN).get("/v2/").reply(200, "{}");
+    nock(ORIGIN).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    await expect(client.headManifest(APP, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+  });
+
   it("reads Retry-After as seconds or an HTTP date", () => {
     const now = Date.parse("2024-01-01T00:00:00Z");
     expect(parseRetryAfter("7", now)).toBe(7000);
