@@ -24,14 +24,6 @@ interface TreeStats {
   readonly references: number;
 }
 
-interface ChildResult {
-  readonly ms: number;
-  readonly files: number;
-  readonly bytes: number;
-  readonly pinned: number;
-  readonly maxRssKiB: number;
-}
-
 // ---- tree generation (deterministic) -------------------------------------------------------------------------
 
 function prng(seed: number): () => number {
@@ -147,40 +139,65 @@ function ensureTree(): TreeStats {
 
 // ---- measuring -----------------------------------------------------------------------------------------------
 
+interface Run {
+  readonly ms: number;
+  /** User + system CPU time: steadier than wall time on a busy machine. */
+  readonly cpuMs: number;
+  readonly pins: number;
+  readonly maxRssKiB: number;
+}
+
+interface DigestaRun extends Run {
+  readonly files: number;
+  readonly bytes: number;
+  /** RSS of the child before it scans: Node, tsx and the modules loaded. */
+  readonly baseRssKiB: number;
+}
+
 /** One scan in a fresh Node process, so its peak RSS is the scan's own. */
-function runDigesta(dir: string): ChildResult {
-  const child = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", dir], {
+function runDigesta(dir: string, nodeFlags: string[] = []): DigestaRun {
+  const child = spawnSync(process.execPath, [...nodeFlags, "--import", "tsx", fileURLToPath(import.meta.url), "--child", dir], {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024,
   });
   if (child.status !== 0) throw new Error(`digesta scan failed: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as ChildResult;
+  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as DigestaRun;
 }
 
-function runRipgrep(dir: string): { ms: number; matches: number; maxRssKiB?: number } {
+function runRipgrep(dir: string): Run {
   const args = ["--no-config", "--hidden", "--no-ignore", "--count-matches", "-e", RG_PATTERN, dir];
-  const timed = existsSync("/usr/bin/time");
   const started = performance.now();
-  const child = timed
-    ? spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", "rg", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
-    : spawnSync("rg", args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const child = spawnSync("/usr/bin/time", ["-f", "TIME %M %U %S", "rg", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const ms = performance.now() - started;
   if (child.status !== 0 && child.status !== 1) throw new Error(`rg failed: ${child.stderr.trim()}`);
-  let matches = 0;
+  let pins = 0;
   for (const line of child.stdout.split("\n")) {
     const count = Number(line.slice(line.lastIndexOf(":") + 1));
-    if (line && Number.isFinite(count)) matches += count;
+    if (line && Number.isFinite(count)) pins += count;
   }
-  const rss = /MAXRSS (\d+)/.exec(child.stderr)?.[1];
-  return { ms, matches, ...(rss ? { maxRssKiB: Number(rss) } : {}) };
+  const [, rss, user, system] = /TIME (\d+) ([\d.]+) ([\d.]+)/.exec(child.stderr) ?? [];
+  return { ms, cpuMs: (Number(user) + Number(system)) * 1000, pins, maxRssKiB: Number(rss) };
 }
 
-function best<T extends { ms: number }>(run: () => T): { best: T; peakRssKiB: number } {
-  run(); // warm the page cache
-  const results = Array.from({ length: RUNS }, run);
-  const fastest = results.reduce((a, b) => (b.ms < a.ms ? b : a));
-  const peakRssKiB = Math.max(...results.map((r) => (r as { maxRssKiB?: number }).maxRssKiB ?? 0));
-  return { best: fastest, peakRssKiB };
+/** Warms the page cache with one run of each, then runs them in turn RUNS times (so both see the same load). */
+function measure<T extends Record<string, () => Run>>(runners: T): { [K in keyof T]: { best: ReturnType<T[K]>; cpuMs: number; peakRssKiB: number } } {
+  const names = Object.keys(runners) as (keyof T)[];
+  const runs = new Map<keyof T, Run[]>(names.map((name) => [name, []]));
+  for (const name of names) runners[name]!();
+  for (let round = 0; round < RUNS; round++) for (const name of names) runs.get(name)!.push(runners[name]!());
+  return Object.fromEntries(
+    names.map((name) => {
+      const list = runs.get(name)!;
+      return [
+        name,
+        {
+          best: list.reduce((a, b) => (b.ms < a.ms ? b : a)),
+          cpuMs: Math.min(...list.map((r) => r.cpuMs)),
+          peakRssKiB: Math.max(...list.map((r) => r.maxRssKiB)),
+        },
+      ];
+    }),
+  ) as never;
 }
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -188,44 +205,65 @@ const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFracti
 
 export async function benchScan(): Promise<void> {
   const stats = ensureTree();
-  const rgAvailable = spawnSync("rg", ["--version"]).status === 0;
   console.log(`tree: ${fmt(stats.files)} files, ${fmt(mb(stats.bytes))} MB, ${fmt(stats.references)} pins generated`);
+  const rgAvailable = spawnSync("rg", ["--version"]).status === 0 && existsSync("/usr/bin/time");
+  const half = path.join(TREE, "a");
 
-  const full = best(() => runDigesta(TREE));
-  const half = best(() => runDigesta(path.join(TREE, "a")));
-  const d = full.best;
-  console.log(
-    `digesta  ${fmt(d.ms)} ms  ${fmt(d.files / (d.ms / 1000))} files/s  ${fmt(mb(d.bytes) / (d.ms / 1000))} MB/s  ` +
-      `peak RSS ${fmt(full.peakRssKiB / 1024)} MB  pins ${fmt(d.pinned)}`,
-  );
-  console.log(
-    `digesta, half the tree (${fmt(half.best.files)} files): ${fmt(half.best.ms)} ms, peak RSS ${fmt(half.peakRssKiB / 1024)} MB ` +
-      `(full tree: ${fmt(full.peakRssKiB / 1024)} MB)`,
-  );
-  if (d.pinned !== stats.references) console.log(`!! digesta found ${d.pinned} pins, the generator wrote ${stats.references}`);
+  const result = measure({
+    digesta: () => runDigesta(TREE),
+    ...(rgAvailable ? { ripgrep: () => runRipgrep(TREE) } : {}),
+    half: () => runDigesta(half),
+  } as Record<string, () => Run>);
+  const digesta = result.digesta! as { best: DigestaRun; cpuMs: number; peakRssKiB: number };
+  const halfRun = result.half! as { best: DigestaRun; cpuMs: number; peakRssKiB: number };
+  const d = digesta.best;
+  const line = (name: string, r: { best: Run; cpuMs: number; peakRssKiB: number }, files: number, bytes: number) =>
+    console.log(
+      `${name.padEnd(8)} ${fmt(r.best.ms).padStart(6)} ms wall  ${fmt(r.cpuMs).padStart(6)} ms CPU  ` +
+        `${fmt(files / (r.best.ms / 1000)).padStart(7)} files/s  ${fmt(mb(bytes) / (r.best.ms / 1000)).padStart(5)} MB/s  ` +
+        `peak RSS ${fmt(r.peakRssKiB / 1024)} MB  pins ${fmt(r.best.pins)}`,
+    );
+  line("digesta", digesta, d.files, d.bytes);
+  if (result.ripgrep) line("ripgrep", result.ripgrep, stats.files, stats.bytes);
 
-  if (!rgAvailable) {
-    console.log("ripgrep (rg) not installed: no comparison");
+  // Peak RSS against tree size: the scan itself holds one file and one directory listing; what grows is the
+  // result list and V8's young generation, which V8 enlarges (up to a fixed cap) as results survive. Capping
+  // the young generation shows the first alone.
+  const capped = ["--max-semi-space-size=1"];
+  const cappedFull = runDigesta(TREE, capped);
+  const cappedHalf = runDigesta(half, capped);
+  console.log(
+    `peak RSS, full tree ${fmt(digesta.peakRssKiB / 1024)} MB, half ${fmt(halfRun.peakRssKiB / 1024)} MB ` +
+      `(${fmt(halfRun.best.files)} files, ${fmt(halfRun.best.ms)} ms); Node + tsx before scanning ${fmt(d.baseRssKiB / 1024)} MB; ` +
+      `with V8's young generation capped (${capped.join(" ")}): full ${fmt(cappedFull.maxRssKiB / 1024)} MB, half ${fmt(cappedHalf.maxRssKiB / 1024)} MB`,
+  );
+  if (d.pins !== stats.references) console.log(`!! digesta found ${d.pins} pins, the generator wrote ${stats.references}`);
+  if (!result.ripgrep) {
+    console.log("ripgrep (rg) or /usr/bin/time not installed: no comparison");
     return;
   }
-  const rg = best(() => runRipgrep(TREE));
+  const rg = result.ripgrep;
   console.log(
-    `ripgrep  ${fmt(rg.best.ms)} ms  ${fmt(stats.files / (rg.best.ms / 1000))} files/s  ${fmt(mb(stats.bytes) / (rg.best.ms / 1000))} MB/s  ` +
-      `peak RSS ${rg.peakRssKiB ? `${fmt(rg.peakRssKiB / 1024)} MB` : "?"}  pins ${fmt(rg.best.matches)}`,
+    `digesta/ripgrep: wall ${fmt(d.ms / rg.best.ms, 2)}×, CPU ${fmt(digesta.cpuMs / rg.cpuMs, 2)}× (goal: wall ≤ 2×; ` +
+      `digesta timed in-process around scanDirectory, ripgrep as a whole process)`,
   );
-  console.log(`digesta/ripgrep wall time: ${fmt(d.ms / rg.best.ms, 2)}× (goal ≤ 2×; digesta timed in-process, ripgrep including its start-up)`);
-  console.log(rg.best.matches === d.pinned ? "both found the same number of pins" : `!! counts differ: digesta ${d.pinned}, ripgrep ${rg.best.matches}`);
+  console.log(rg.best.pins === d.pins ? "both found the same number of pins" : `!! counts differ: digesta ${d.pins}, ripgrep ${rg.best.pins}`);
 }
 
 async function child(dir: string): Promise<void> {
+  const baseRssKiB = process.memoryUsage().rss / 1024;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const report = await scanDirectory(dir);
   const ms = performance.now() - started;
-  const result: ChildResult = {
+  const used = process.cpuUsage(cpu);
+  const result: DigestaRun = {
     ms,
+    cpuMs: (used.user + used.system) / 1000,
     files: report.filesScanned,
     bytes: report.bytesScanned,
-    pinned: report.pinned.length,
+    pins: report.pinned.length,
+    baseRssKiB,
     maxRssKiB: process.resourceUsage().maxRSS,
   };
   console.log(JSON.stringify(result));

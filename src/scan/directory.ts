@@ -11,6 +11,8 @@ export const DEFAULT_EXCLUDES: readonly string[] = ["**/.git/**", "**/node_modul
 const SLICE_MS = 10;
 /** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
 const BINARY_SNIFF_LENGTH = 8192;
+/** A hostile file packed with references must not fill memory with occurrences; no real file has this many. */
+export const MAX_REFERENCES_PER_FILE = 10_000;
 const INITIAL_BUFFER_SIZE = 64 * 1024;
 const KEPT_BUFFER_SIZE = 1024 * 1024;
 const MARK = Buffer.from("@sha256:", "latin1");
@@ -61,7 +63,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       continue;
     }
 
-    const read = readBounded(path.join(absoluteRoot, relative), buffer, maxFileSize);
+    const read = readBounded(absoluteRoot + path.sep + relative, buffer, maxFileSize);
     if ("reason" in read) {
       skippedFiles.push({ path: relative, reason: read.reason });
     } else {
@@ -74,7 +76,10 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
         bytesScanned += bytes.length;
         if (bytes.includes(MARK)) {
           const scan = scanText(relative, bytes.toString("latin1"));
-          if (scan.pinned.length || scan.skipped.length) results.push({ path: relative, ...scan });
+          const found = scan.pinned.length + scan.skipped.length;
+          if (found > MAX_REFERENCES_PER_FILE) {
+            skippedFiles.push({ path: relative, reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file` });
+          } else if (found > 0) results.push({ path: relative, ...scan });
         }
       }
     }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { scanDirectory } from "../../src/scan/directory.js";
+import { MAX_REFERENCES_PER_FILE, scanDirectory } from "../../src/scan/directory.js";
 import { applyDigestEdits } from "../../src/rewrite/rewrite.js";
 import type { Digest } from "../../src/reference/types.js";
 import type { ScanReport } from "../../src/scan/types.js";
@@ -94,6 +94,13 @@ describe("scanDirectory", () => {
     expect(report.pinned.map((p) => p.path)).toEqual(["limit.yaml"]);
     const roomy = await scanDirectory(root);
     expect(roomy.pinned.map((p) => p.path)).toEqual(["big.yaml", "late-nul.txt", "limit.yaml"]);
+  });
+
+  it("skips a file packed with more references than any real file holds", async () => {
+    const root = tree({ "packed.txt": `a:1@${D}\n`.repeat(MAX_REFERENCES_PER_FILE + 1), "ok.yaml": `a:1@${D}` });
+    const report = await scanDirectory(root);
+    expect(report.pinned.map((p) => p.path)).toEqual(["ok.yaml"]);
+    expect(report.skippedFiles).toEqual([{ path: "packed.txt", reason: expect.stringMatching(/^more than 10000 references \(10001\)/) }]);
   });
 
   it("reads files larger than its buffers whole", async () => {
