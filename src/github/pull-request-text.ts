@@ -88,7 +88,7 @@ export function renderBody(input: PullRequestInput): string {
   const tableBudget = Math.floor((MAX_BODY_LENGTH - fixedLength) / 2);
   const table = renderTable(group.updates, input.builtAt, tableBudget);
   const details = renderFullDigests(group.updates, Math.floor(tableBudget / 2));
-  let body = [...head, table, "", details, "", ...tail].join("\n");
+  let body = `${[...head, table, "", details, "", ...tail].join("\n").trimEnd()}\n\n`;
 
   const diffBudget = MAX_BODY_LENGTH - body.length - commands.join("\n").length - 50;
   if (input.renderDiffs && diffBudget > 500) {
