@@ -189,6 +189,28 @@ describe("blobs", () => {
   });
 });
 
+describe("streamed blob stalls", () => {
+  it("ends a stream that stops delivering bytes with TIMEOUT", async () => {
+    let sent = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) controller.enqueue(new Uint8Array(10));
+        sent = true;
+        return new Promise(() => {}); // and then nothing, ever
+      },
+    });
+    const fakeFetch: typeof fetch = async (input) =>
+      String(input).endsWith("/v2/") ? new Response("{}") : new Response(stalled, { status: 200 });
+    const blob = await testClient({ fetch: fakeFetch, timeoutMs: 50 }).openBlob(APP, sha256("whatever"));
+    const consumed = (async () => {
+      for await (const chunk of blob.stream) void chunk;
+    })();
+    const error = await registryError(consumed);
+    expect(error.code).toBe("TIMEOUT");
+    nock.cleanAll();
+  });
+});
+
 describe("referrers", () => {
   const sbom = { mediaType: MediaType.OciManifest, digest: sha256("sbom"), size: 10, artifactType: "application/spdx+json" };
   const sig = { mediaType: MediaType.OciManifest, digest: sha256("sig"), size: 10, artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json" };
