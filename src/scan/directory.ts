@@ -15,7 +15,7 @@ const BINARY_SNIFF_LENGTH = 8192;
 export const MAX_REFERENCES_PER_FILE = 10_000;
 const INITIAL_BUFFER_SIZE = 64 * 1024;
 const KEPT_BUFFER_SIZE = 1024 * 1024;
-const MARK = Buffer.from("@sha256:", "latin1");
+const DIGEST_MARK = Buffer.from("@sha256:", "latin1");
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 interface FileResult {
@@ -74,7 +74,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       } else {
         filesScanned++;
         bytesScanned += bytes.length;
-        if (bytes.includes(MARK)) {
+        if (bytes.includes(DIGEST_MARK)) {
           const scan = scanText(relative, bytes.toString("latin1"));
           const found = scan.pinned.length + scan.skipped.length;
           if (found > MAX_REFERENCES_PER_FILE) {
