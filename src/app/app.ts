@@ -152,7 +152,10 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
 
     loaded.on(["installation.created", "installation.new_permissions_accepted", "installation.unsuspend"], async (context) => {
       const installationId = context.payload.installation.id;
-      const repositories = context.payload.repositories ?? [];
+      // `new_permissions_accepted` and `unsuspend` do not list the repositories: ask GitHub.
+      const repositories =
+        context.payload.repositories ??
+        (await context.octokit.paginate(context.octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 }));
       await refreshAll(
         repositories.map((r) => {
           const [owner = "", repo = r.name] = r.full_name.split("/");

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated, push, repositoriesAdded } from "../fixtures/webhooks/payloads.js";
 import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
@@ -272,6 +272,33 @@ describe("the GitHub App", () => {
     expect(runLines.length).toBeGreaterThanOrEqual(2);
     for (const line of runLines) expect(line).toMatchObject({ installation: INSTALLATION, repository: `${OWNER}/${repo.name}` });
     expect(JSON.stringify(app.logs)).not.toMatch(/ghs_fake/);
+  });
+
+  it("runs repositories from the in-process scheduler when their own schedule is due", async () => {
+    await app.close();
+    let clock = new Date("2026-03-09T00:00:00Z"); // a Monday
+    app = await startApp(reg, { schedulerIntervalMs: 10, now: () => clock });
+    const daily = standardRepository("daily");
+    const mondays = createRepository("mondays", {
+      "Dockerfile": `FROM ${pin("team/worker", "stable", worker.v1.digest)}\n`,
+      ".github/digesta.yml": "schedule: '0 6 * * 1'\n",
+    });
+    const downloads = (name: string) => app.fake.requests.filter((r) => r.host === "codeload.github.com" && r.path.startsWith(`/${OWNER}/${name}/`)).length;
+
+    // Wednesday: both are due (neither has run: the default, daily, applies until digesta has read their configuration).
+    clock = new Date("2026-03-11T12:00:00Z");
+    await vi.waitFor(() => expect(downloads(daily.name) + downloads(mondays.name)).toBe(2), { timeout: 20_000, interval: 20 });
+    await app.digesta.idle();
+    expect(app.fake.openPulls(OWNER, daily.name)).toHaveLength(1);
+    expect(app.fake.openPulls(OWNER, mondays.name)).toHaveLength(1);
+
+    // Thursday: the daily one runs again; the Monday one waits for Monday 06:00.
+    clock = new Date("2026-03-12T23:59:00Z");
+    await vi.waitFor(() => expect(downloads(daily.name)).toBe(2), { timeout: 20_000, interval: 20 });
+    await app.digesta.idle();
+    expect(downloads(mondays.name)).toBe(1);
+    clock = new Date("2026-03-16T06:01:00Z");
+    await vi.waitFor(() => expect(downloads(mondays.name)).toBe(2), { timeout: 20_000, interval: 20 });
   });
 
   describe("the sweep endpoint", () => {
