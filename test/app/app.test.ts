@@ -163,6 +163,49 @@ describe("the GitHub App", () => {
     }
   });
 
+  it("does not reopen a proposal a person closed, but proposes again once a tag moves", async () => {
+    const repo = createRepository("closed-by-hand", { "Dockerfile": `FROM ${pin("team/worker", "stable", worker.v1.digest)}\n` });
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [first] = app.fake.pulls(OWNER, repo.name);
+    first!.state = "closed"; // a person closed it without merging
+
+    await app.digesta.sweep({ force: true });
+    await app.digesta.idle();
+    expect(app.fake.openPulls(OWNER, repo.name)).toEqual([]);
+
+    const v3 = await pushBuild(reg, "team/worker", "stable", { generation: 3 });
+    try {
+      await app.digesta.sweep({ force: true });
+      await app.digesta.idle();
+      const open = app.fake.openPulls(OWNER, repo.name);
+      expect(open).toHaveLength(1);
+      expect(open[0]!.number).not.toBe(first!.number);
+      expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["Dockerfile"]).toContain(v3.digest);
+    } finally {
+      await pushBuild(reg, "team/worker", "stable", { generation: 2 });
+    }
+  });
+
+  it("replaces the single pull request by one per image when the configuration says so", async () => {
+    const repo = standardRepository("regrouped");
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [all] = app.fake.pulls(OWNER, repo.name);
+    const before = app.fake.branchHead(OWNER, repo.name, "main")!;
+    const after = app.fake.commit(OWNER, repo.name, { ".github/digesta.yml": "group: image\n" });
+    await app.receive(push(INSTALLATION, repo, "main", before, after));
+
+    expect(app.fake.pulls(OWNER, repo.name).find((p) => p.number === all!.number)!.state).toBe("closed");
+    expect(app.fake.comments(OWNER, repo.name, all!.number)[0]!.body).toContain("groups updates by `image`");
+    const port = reg.host.split(":")[1];
+    expect(app.fake.openPulls(OWNER, repo.name).map((p) => p.head).sort()).toEqual([
+      `digesta/image/127.0.0.1-${port}/team/web`,
+      `digesta/image/127.0.0.1-${port}/team/worker`,
+    ]);
+    expect(app.fake.files(OWNER, repo.name, `digesta/image/127.0.0.1-${port}/team/worker`)["deploy/app.yaml"]).toBe(
+      `containers:\n  - image: ${pin("team/web", "1", web.v1.digest)}\n  - image: ${pin("team/worker", "stable", worker.v2.digest)}\n`,
+    );
+  });
+
   it("opens a configuration issue listing what is wrong by line, and closes it once the file is fixed", async () => {
     const repo = createRepository("broken", {
       "Dockerfile": `FROM ${pin("team/web", "1", web.v1.digest)}\n`,
