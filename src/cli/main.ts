@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, oneLine } from "./errors.js";
 import { diffCommand, historyCommand, resolveCommand } from "./commands/registry.js";
+import { githubCommand } from "./commands/github.js";
 import { scanCommand } from "./commands/scan.js";
 import { checkCommand, updateCommand } from "./commands/update.js";
 import { VERSION } from "../version.js";
@@ -65,6 +66,14 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .option("--platform <os/arch>", "platform to compare in multi-platform images")
     .option("--json", "print JSON in the shape of Chainguard's image diff API")
     .action((old: string, next: string | undefined, options) => run((context) => diffCommand(context, old, next, options)));
+
+  cli
+    .command("github")
+    .description("refresh one GitHub repository as the app does, with GITHUB_TOKEN (for a scheduled workflow)")
+    .requiredOption("--repo <owner/name>", "the repository")
+    .addOption(new Option("--api-url <url>", "GitHub Enterprise Server API, e.g. https://github.example.com/api/v3").env("GITHUB_API_URL"))
+    .option("--json", "print the outcome as JSON")
+    .action((options) => run((context) => githubCommand(context, options)));
 
   return cli;
 }

@@ -142,8 +142,14 @@ describe("bad input", () => {
     [["update", ".", "--before", "yesterday-ish"], /^digesta: --before "yesterday-ish" is not a time/],
     [["diff", "nginx:1"], /^digesta: "nginx:1" has no digest/],
     [["frobnicate"], /unknown command/],
+    [["github", "--repo", "not a repo"], /^digesta: --repo "not a repo" is not OWNER\/NAME/],
+    [["github", "--repo", "octo/app"], /^digesta: GITHUB_TOKEN is not set/],
   ])("digesta %j gets a one-line error and exit 2", async (argv, message) => {
-    const run = await runCli(...argv);
+    const token = process.env["GITHUB_TOKEN"];
+    delete process.env["GITHUB_TOKEN"];
+    const run = await runCli(...argv).finally(() => {
+      if (token !== undefined) process.env["GITHUB_TOKEN"] = token;
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).not.toMatch(/\n\s+at /);
