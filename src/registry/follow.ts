@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
+import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
 import type { FollowedPin } from "./follow-types.js";
 import {
@@ -22,7 +23,15 @@ export interface PinFollower {
 
 export interface PinFollowerOptions {
   readonly logger?: Logger;
+  /**
+   * Registries whose tags are looked up with HEAD before any GET. Default: Docker Hub only, which counts manifest
+   * GETs, not HEADs, against its pull rate limits. Elsewhere one GET of the tag gives both its digest and, for an
+   * index, the entries that platform pins are matched against: one manifest request per tag instead of two.
+   */
+  readonly headFirst?: (registry: string) => boolean;
 }
+
+const DOCKER_HUB_ONLY = (registry: string): boolean => registry === DOCKER_HUB;
 
 /** Image configs are small JSON; anything past this is not one. */
 const MAX_CONFIG_BYTES = MAX_MANIFEST_BYTES;
@@ -61,8 +70,14 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
 
   const repoKey = (name: ImageName): string => `${name.registry}/${name.repository}`;
 
+  const headFirst = options.headFirst ?? DOCKER_HUB_ONLY;
   const resolveTag = (name: ImageName, tag: string): Promise<Descriptor> =>
-    memo(tags, `${repoKey(name)}:${tag}`, () => registry.headManifest(name, tag));
+    memo(tags, `${repoKey(name)}:${tag}`, async () => {
+      if (headFirst(name.registry)) return registry.headManifest(name, tag);
+      const fetched = await registry.getManifest(name, tag);
+      manifests.set(`${repoKey(name)}@${fetched.digest}`, Promise.resolve(fetched));
+      return { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.byteLength };
+    });
 
   const manifest = (name: ImageName, digest: Digest): Promise<FetchedManifest> =>
     memo(manifests, `${repoKey(name)}@${digest}`, () => registry.getManifest(name, digest));

@@ -82,10 +82,17 @@ function movedRegistry(): FakeRegistry {
 }
 
 describe("createPinFollower", () => {
-  it("reads nothing past the tag when the pin is current", async () => {
+  it("reads nothing past the tag when the pin is current: one GET of the tag", async () => {
     const registry = movedRegistry();
     const followed = await createPinFollower(registry).follow(pin("1", newIndex.digest));
     expect(followed).toEqual({ current: newIndex.digest, kind: "index", tagDigest: newIndex.digest });
+    expect(registry.calls).toEqual({ headManifest: 0, getManifest: 1, getBlob: 0 });
+  });
+
+  it("looks Docker Hub tags up with HEAD, which its pull rate limits do not count", async () => {
+    const registry = movedRegistry();
+    const hubPin = { ...pin("1", newIndex.digest), registry: "docker.io" };
+    expect((await createPinFollower(registry).follow(hubPin)).current).toBe(newIndex.digest);
     expect(registry.calls).toEqual({ headManifest: 1, getManifest: 0, getBlob: 0 });
   });
 
@@ -100,7 +107,8 @@ describe("createPinFollower", () => {
     const registry = movedRegistry();
     const followed = await createPinFollower(registry).follow(pin("1", now[1].manifest.digest));
     expect(followed).toEqual({ current: now[1].manifest.digest, kind: "manifest", platform: ARM64, tagDigest: newIndex.digest });
-    expect(registry.fetched).toEqual([newIndex.digest]);
+    // Only the tag itself, whose body is the index the pin is found in.
+    expect(registry.fetched).toEqual(["1"]);
     expect(registry.calls.getBlob).toBe(0);
   });
 
@@ -183,9 +191,9 @@ describe("createPinFollower", () => {
     expect(results[0]!.current).toBe(now[2].manifest.digest);
     expect(results[10]!.current).toBe(now[1].manifest.digest);
     expect(results[17]!.current).toBe(now[2].manifest.digest);
-    expect(registry.calls.headManifest).toBe(2);
-    // The new index, the two pinned images and the old index: each once.
-    expect([...registry.fetched].sort()).toEqual([newIndex.digest, old[2].manifest.digest, old[1].manifest.digest, oldIndex.digest].sort());
+    expect(registry.calls.headManifest).toBe(0);
+    // Each tag (whose body is the new index), the two pinned images and the old index: each once.
+    expect([...registry.fetched].sort()).toEqual(["1", "stable", old[2].manifest.digest, old[1].manifest.digest, oldIndex.digest].sort());
     expect(registry.calls.getBlob).toBe(2);
   });
 });
@@ -200,8 +208,8 @@ describe("pin following over HTTP", () => {
   it("sends one manifest request per unique tag and one token per repository", async () => {
     nock(ORIGIN).get("/v2/").reply(401, "", { "www-authenticate": `Bearer realm="https://auth.example.test/token",service="${HOST}"` });
     nock("https://auth.example.test").get("/token").query(true).reply(200, { token: "t" });
-    nock(ORIGIN).head("/v2/team/app/manifests/1").reply(200, "", manifestHeaders(newIndex, MediaType.OciIndex));
-    nock(ORIGIN).head("/v2/team/app/manifests/2").reply(200, "", manifestHeaders(newIndex, MediaType.OciIndex));
+    nock(ORIGIN).get("/v2/team/app/manifests/1").reply(200, newIndex.body, manifestHeaders(newIndex, MediaType.OciIndex));
+    nock(ORIGIN).get("/v2/team/app/manifests/2").reply(200, newIndex.body, manifestHeaders(newIndex, MediaType.OciIndex));
     const client = testClient();
     const follower = createPinFollower(client);
     const pins = [pin("1", newIndex.digest), pin("1", newIndex.digest), pin("2", newIndex.digest)];
