@@ -1,5 +1,6 @@
 import pLimit from "p-limit";
 import type { ApplicationFunction, Logger, Probot, ProbotOctokit } from "probot";
+import { registerConversations, type Conversations } from "./conversations.js";
 import { refreshRepository, type RefreshOutcome } from "./refresh.js";
 import { pushMayTouchPins } from "./push-filter.js";
 import { RunGuard } from "./run-guard.js";
@@ -66,6 +67,7 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
   let botLogin: Promise<string | undefined> | undefined;
   let sweeping: Promise<SweepReport> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let conversations: Conversations | undefined;
 
   const appLog = (): Logger => {
     if (!log) throw new Error("digesta: the app is not loaded into Probot yet");
@@ -204,6 +206,14 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       await refresh({ ...target, reason: "push" }, undefined, context.octokit);
     });
 
+    // The package-changes comment on pull requests that move a digest, and `/digesta` commands in comments.
+    conversations = registerConversations(loaded, {
+      createSession: options.createSession,
+      refresh: (target, octokit) => refresh(target, undefined, octokit),
+      botLogin: ownLogin,
+      log: appLog,
+    });
+
     addHandler(createSweepHandler({ secret: options.sweepSecret, sweep, log: log }));
 
     if (options.schedulerIntervalMs !== false) {
@@ -222,7 +232,7 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
     sweep,
     idle: async () => {
       while (sweeping) await sweeping.catch(() => undefined);
-      await guard.idle();
+      await Promise.all([guard.idle(), conversations?.idle()]);
     },
     stop: () => {
       if (timer) clearInterval(timer);

@@ -1,0 +1,133 @@
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+import { loadRepositoryConfig } from "../config/load.js";
+import { DEFAULT_CONFIG, type DigestaConfig } from "../config/schema.js";
+import { PACKAGE_CHANGES_MARKER, renderPackageChangesComment } from "../conversation/comment-text.js";
+import { findDigestMoves, type DigestMove } from "../conversation/moves.js";
+import type { ImageDiff } from "../diff/types.js";
+import { findMarkedComment, upsertMarkedComment, type UpsertOutcome } from "../github/comment.js";
+import { readPullRequestFiles, type PullFileOptions } from "../github/pull-files.js";
+import type { RepositoryRef } from "../github/publish.js";
+import { createIgnoreMatcher } from "../policy/ignore.js";
+import { imageKey } from "../reference/format.js";
+import type { RegistrySession } from "./session.js";
+
+export interface PackageChangesLimits extends Pick<PullFileOptions, "maxFiles" | "maxFileSize"> {
+  /** Moved images compared per pull request (each comparison may download layers). Default 20. */
+  readonly maxImages?: number;
+}
+
+export interface PackageChangesContext {
+  readonly octokit: ProbotOctokit;
+  readonly repository: RepositoryRef;
+  readonly number: number;
+  readonly session: RegistrySession;
+  readonly log: Logger;
+  readonly botLogin?: string;
+  readonly limits?: PackageChangesLimits;
+}
+
+export type PackageChangesOutcome =
+  | { readonly status: "skipped"; readonly reason: string }
+  | { readonly status: "commented"; readonly moves: number; readonly comment: UpsertOutcome };
+
+const DEFAULT_MAX_IMAGES = 20;
+const DIFF_CONCURRENCY = 4;
+
+/**
+ * The package-changes comment of one pull request, made to match its head now: the digests it moves (from the two
+ * versions of each changed file), the package diff of each moved image, in one comment found again by its marker
+ * and edited in place. A pull request that never moved anything gets no comment; one that no longer does gets its
+ * comment turned into a line saying so. It reads the pull request afresh, so a run merged after several pushes
+ * describes the last.
+ */
+export async function updatePackageChanges(context: PackageChangesContext): Promise<PackageChangesOutcome> {
+  const { octokit, repository, number, log } = context;
+  const { data: pull } = await octokit.rest.pulls.get({ ...repository, pull_number: number });
+  if (pull.state !== "open") return { status: "skipped", reason: "the pull request is closed" };
+  const config = await configOrDefaults(octokit, repository, log);
+  if (!config.enabled) return { status: "skipped", reason: "digesta is turned off for this repository" };
+
+  const read = await readPullRequestFiles(
+    octokit,
+    repository,
+    { number, baseSha: pull.base.sha, headSha: pull.head.sha },
+    {
+      include: config.paths.include,
+      exclude: config.paths.exclude,
+      ...(context.limits?.maxFiles !== undefined ? { maxFiles: context.limits.maxFiles } : {}),
+      ...(context.limits?.maxFileSize !== undefined ? { maxFileSize: context.limits.maxFileSize } : {}),
+    },
+  );
+  const moves = findDigestMoves(read.files, { skip: createIgnoreMatcher(config.ignore) });
+  const notes = [
+    ...(read.capped ? [`This pull request changes more than ${read.listed} files; digesta read only the first ${read.listed}.`] : []),
+    ...read.unread.map((file) => `${file.path} was not read: ${file.reason}.`),
+  ];
+
+  const existing = await findMarkedComment(octokit, repository, number, PACKAGE_CHANGES_MARKER, context.botLogin);
+  if (moves.length === 0 && !existing) return { status: "skipped", reason: "the pull request moves no digest" };
+
+  const maxImages = context.limits?.maxImages ?? DEFAULT_MAX_IMAGES;
+  const compared = moves.slice(0, maxImages);
+  const diffs = config.diff.enabled ? await packageDiffs(compared, config, context) : compared.map((move) => placeholder(move, []));
+  const body = renderPackageChangesComment({
+    headSha: pull.head.sha,
+    diffs,
+    notDiffed: moves.slice(maxImages).map((move) => `${imageKey(move.image)}:${move.toTag}`),
+    ...(config.diff.enabled ? {} : { diffOff: "The package diff is turned off for this repository (diff.enabled: false in .github/digesta.yml)." }),
+    notes,
+  });
+  const comment = await upsertMarkedComment(octokit, repository, number, PACKAGE_CHANGES_MARKER, body, {
+    ...(context.botLogin ? { botLogin: context.botLogin } : {}),
+    existing: existing ?? null,
+  });
+  log.info({ pull: number, moves: moves.length, comment, filesRead: read.files.length }, "package changes comment");
+  return { status: "commented", moves: moves.length, comment };
+}
+
+/** The repository's configuration; a broken one is the refresh's business (its issue), so the comment goes on with the defaults. */
+async function configOrDefaults(octokit: ProbotOctokit, repository: RepositoryRef, log: Logger): Promise<DigestaConfig> {
+  const loaded = await loadRepositoryConfig(octokit, repository);
+  if (loaded.ok) return loaded.config;
+  log.info({ problems: loaded.problems.length }, "configuration is broken; package changes use the defaults");
+  return DEFAULT_CONFIG;
+}
+
+/** One diff per move; an image whose packages cannot be read gets a line saying so, never a failed run. */
+async function packageDiffs(moves: readonly DigestMove[], config: DigestaConfig, context: PackageChangesContext): Promise<ImageDiff[]> {
+  const differ = context.session.diff;
+  if (!differ) return moves.map((move) => placeholder(move, ["package diff unavailable in this installation of digesta"]));
+  const limit = pLimit(DIFF_CONCURRENCY);
+  return Promise.all(
+    moves.map((move) =>
+      limit(async (): Promise<ImageDiff> => {
+        try {
+          const diff = await differ(move.image, move.toTag, move.from, move.to, config.diff.platform);
+          return { ...diff, tag: tagText(move) };
+        } catch (error) {
+          const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+          context.log.info({ image: imageKey(move.image), reason }, "package diff unavailable");
+          return placeholder(move, [`could not read the packages: ${reason}`]);
+        }
+      }),
+    ),
+  );
+}
+
+function placeholder(move: DigestMove, warnings: string[]): ImageDiff {
+  return {
+    image: imageKey(move.image),
+    tag: tagText(move),
+    from: move.from,
+    to: move.to,
+    packages: { added: [], removed: [], changed: [] },
+    warnings,
+    source: { previous: "none", current: "none" },
+  };
+}
+
+function tagText(move: DigestMove): string {
+  return move.fromTag === move.toTag ? move.toTag : `${move.fromTag} → ${move.toTag}`;
+}

@@ -1,0 +1,60 @@
+import { renderImageDiffs } from "../diff/markdown.js";
+import type { ImageDiff } from "../diff/types.js";
+import { code, inline, MAX_BODY_LENGTH } from "../github/pull-request-text.js";
+
+/** First line of the package-changes comment: how digesta finds it again on the next push. */
+export const PACKAGE_CHANGES_MARKER = "<!-- digesta:package-changes -->";
+
+export interface PackageChangesInput {
+  /** The head commit the comment describes. */
+  readonly headSha: string;
+  /** One per moved image, in the order to show. */
+  readonly diffs: readonly ImageDiff[];
+  /** Moves found but not diffed (over the cap), as `image` names. */
+  readonly notDiffed?: readonly string[];
+  /** Why the package diff is not shown at all (the repository turned it off), if so. */
+  readonly diffOff?: string;
+  /** Things the reader should know: files not read, and why. One line each, plain text (escaped here). */
+  readonly notes?: readonly string[];
+}
+
+const FOOTER = "<sub>digesta edits this comment on each push. Comment <code>/digesta help</code> for its commands.</sub>";
+
+/**
+ * The comment on a pull request that moves digests: the package diff of each moved image, within GitHub's size
+ * limit; or, once the pull request moves nothing any more, a line saying so.
+ */
+export function renderPackageChangesComment(input: PackageChangesInput): string {
+  const head = [PACKAGE_CHANGES_MARKER, "### Package changes", ""];
+  const at = `as of ${code(input.headSha.slice(0, 7))}`;
+  const moved = input.diffs.length + (input.notDiffed?.length ?? 0);
+  if (moved === 0) {
+    head.push(`This pull request no longer moves any image digest (${at}).`);
+  } else {
+    head.push(`This pull request moves the digest of ${moved === 1 ? "one image" : `${moved} images`} (${at}).`);
+  }
+  head.push("");
+
+  const tail: string[] = [];
+  if (input.notDiffed && input.notDiffed.length > 0) {
+    tail.push(`Not compared (digesta compares at most ${input.diffs.length} images per pull request):`);
+    tail.push(...limit(input.notDiffed.map((name) => `- ${code(name)}`), 20), "");
+  }
+  for (const note of (input.notes ?? []).slice(0, 20)) tail.push(`- ${inline(note)}`);
+  if ((input.notes?.length ?? 0) > 0) tail.push("");
+  tail.push(FOOTER);
+
+  const fixed = [...head, ...tail].join("\n").length + 10;
+  let middle = "";
+  if (input.diffOff && input.diffs.length > 0) {
+    middle = `${inline(input.diffOff)}\n\n${limit(input.diffs.map((d) => `- ${code(`${d.image}${d.tag ? `:${d.tag}` : ""}`)} ${code(d.from.slice(7, 19))} → ${code(d.to.slice(7, 19))}`), 50).join("\n")}\n\n`;
+  } else if (input.diffs.length > 0) {
+    middle = `${renderImageDiffs(input.diffs, { budget: MAX_BODY_LENGTH - fixed })}\n\n`;
+  }
+  const body = `${head.join("\n")}${middle}${tail.join("\n")}`;
+  return body.length <= MAX_BODY_LENGTH ? body : `${body.slice(0, MAX_BODY_LENGTH - 40)}\n\n… (cut to fit GitHub's limit)`;
+}
+
+function limit(lines: readonly string[], max: number): string[] {
+  return lines.length > max ? [...lines.slice(0, max), `- … and ${lines.length - max} more`] : [...lines];
+}
