@@ -280,3 +280,49 @@ describe("readPackageDatabase", () => {
     expect(store.opened.filter((d) => d === withDb!.digest)).toHaveLength(2);
   });
 });
+
+describe("createPackageListCache", () => {
+  const digest = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
+  const findings = (complete: boolean, text = "x") => ({
+    complete,
+    files: [{ path: "lib/apk/db/installed", file: { kind: "apk" as const }, text }],
+    whiteouts: [],
+    oversized: [],
+  });
+
+  it("forgets the least recently used entries beyond maxEntries", () => {
+    const cache = createPackageListCache({ maxEntries: 2 });
+    cache.setLayer(digest(1), findings(true));
+    cache.setLayer(digest(2), findings(true));
+    expect(cache.getLayer(digest(1))).toBeDefined(); // 1 is now the most recent
+    cache.setLayer(digest(3), findings(true));
+    expect(cache.getLayer(digest(2))).toBeUndefined();
+    expect(cache.getLayer(digest(1))).toBeDefined();
+    expect(cache.size).toBe(2);
+  });
+
+  it("stays under maxBytes, and keeps nothing bigger than it", () => {
+    const cache = createPackageListCache({ maxBytes: 10_000 });
+    cache.setLayer(digest(1), findings(true, "a".repeat(3000)));
+    cache.setLayer(digest(2), findings(true, "b".repeat(3000)));
+    expect(cache.getLayer(digest(1))).toBeUndefined();
+    expect(cache.getLayer(digest(2))).toBeDefined();
+    cache.setLayer(digest(3), findings(true, "c".repeat(20_000)));
+    expect(cache.getLayer(digest(3))).toBeUndefined();
+  });
+
+  it("keeps what a whole read learnt over what a stopped read learnt", () => {
+    const cache = createPackageListCache();
+    cache.setLayer(digest(1), findings(true, "whole"));
+    cache.setLayer(digest(1), findings(false, "partial"));
+    expect(cache.getLayer(digest(1))?.files[0]?.text).toBe("whole");
+  });
+
+  it("keys SBOM results by the image they were checked against", () => {
+    const cache = createPackageListCache();
+    const list = { source: "sbom-spdx" as const, packages: [{ type: "apk", name: "busybox", version: "1" }] };
+    cache.setSbom(digest(9), digest(1), list);
+    expect(cache.getSbom(digest(9), digest(1))).toBe(list);
+    expect(cache.getSbom(digest(9), digest(2))).toBeUndefined();
+  });
+});
