@@ -37,7 +37,7 @@ export function renderPackageChangesComment(input: PackageChangesInput): string 
 
   const tail: string[] = [];
   if (input.notDiffed && input.notDiffed.length > 0) {
-    tail.push(`Not compared (digesta compares at most ${input.diffs.length} images per pull request):`);
+    tail.push(`Not compared (over the limit of ${input.diffs.length} images per pull request):`);
     tail.push(...limit(input.notDiffed.map((name) => `- ${code(name)}`), 20), "");
   }
   for (const note of (input.notes ?? []).slice(0, 20)) tail.push(`- ${inline(note)}`);
@@ -51,7 +51,7 @@ export function renderPackageChangesComment(input: PackageChangesInput): string 
   } else if (input.diffs.length > 0) {
     middle = `${renderImageDiffs(input.diffs, { budget: MAX_BODY_LENGTH - fixed })}\n\n`;
   }
-  const body = `${head.join("\n")}${middle}${tail.join("\n")}`;
+  const body = `${head.join("\n")}\n${middle}${tail.join("\n")}`;
   return body.length <= MAX_BODY_LENGTH ? body : `${body.slice(0, MAX_BODY_LENGTH - 40)}\n\n… (cut to fit GitHub's limit)`;
 }
 

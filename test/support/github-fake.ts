@@ -53,7 +53,14 @@ export interface CommentRecord {
   readonly issue: number;
   body: string;
   readonly author: string;
+  /** Reactions left on the comment, in order (`eyes`, `rocket`, `confused`…), with who left them. */
+  readonly reactions: { readonly content: string; readonly author: string }[];
+  /** How many times the comment was edited. */
+  edits: number;
 }
+
+/** A collaborator's role on a repository, as the permission API names it. */
+export type CollaboratorRole = "admin" | "maintain" | "write" | "triage" | "read";
 
 interface Repository {
   readonly id: number;
@@ -65,6 +72,7 @@ interface Repository {
   readonly pulls: Map<number, PullRecord>;
   readonly issues: Map<number, IssueRecord>;
   readonly comments: CommentRecord[];
+  readonly collaborators: Map<string, CollaboratorRole>;
   nextNumber: number;
 }
 
@@ -149,6 +157,7 @@ export class GitHubFake {
       pulls: new Map(),
       issues: new Map(),
       comments: [],
+      collaborators: new Map(),
       nextNumber: 1,
     };
     this.#repositories.set(key(owner, name), repository);
@@ -187,6 +196,65 @@ export class GitHubFake {
     repository.refs.set(`heads/${pull.base}`, merge);
     pull.state = "closed";
     pull.merged = true;
+  }
+
+  /** A person opens a pull request from `head` into `base` (the default branch unless told). */
+  openPullRequest(owner: string, name: string, options: { head: string; base?: string; title?: string; body?: string; author?: string }): number {
+    const repository = this.#repository(owner, name);
+    if (!repository.refs.has(`heads/${options.head}`)) throw new Error(`no branch ${options.head}`);
+    const pull: PullRecord = {
+      number: repository.nextNumber++,
+      title: options.title ?? `Changes from ${options.head}`,
+      body: options.body ?? "",
+      state: "open",
+      merged: false,
+      head: options.head,
+      base: options.base ?? repository.defaultBranch,
+      author: options.author ?? "octocat",
+      labels: [],
+      reviewers: [],
+      teamReviewers: [],
+    };
+    repository.pulls.set(pull.number, pull);
+    return pull.number;
+  }
+
+  /** Opens an issue as a person. */
+  openIssue(owner: string, name: string, options: { title: string; body?: string; author?: string }): number {
+    const repository = this.#repository(owner, name);
+    const issue: IssueRecord = { number: repository.nextNumber++, title: options.title, body: options.body ?? "", state: "open", author: options.author ?? "octocat", labels: [] };
+    repository.issues.set(issue.number, issue);
+    return issue.number;
+  }
+
+  /** Someone comments on an issue or pull request; returns the comment's id (for the webhook payload). */
+  addComment(owner: string, name: string, number: number, body: string, author: string): number {
+    const repository = this.#repository(owner, name);
+    if (!repository.pulls.has(number) && !repository.issues.has(number)) throw new Error(`no issue or pull request ${number}`);
+    const comment: CommentRecord = { id: this.#nextCommentId++, issue: number, body, author, reactions: [], edits: 0 };
+    repository.comments.push(comment);
+    return comment.id;
+  }
+
+  /** Gives `login` a role on the repository (what the collaborator permission API answers). */
+  setCollaborator(owner: string, name: string, login: string, role: CollaboratorRole): void {
+    this.#repository(owner, name).collaborators.set(login.toLowerCase(), role);
+  }
+
+  /** The head commit of a pull request's branch and the head of its base branch. */
+  pullShas(owner: string, name: string, number: number): { head: string; base: string } {
+    const repository = this.#repository(owner, name);
+    const pull = repository.pulls.get(number);
+    if (!pull) throw new Error(`no pull request ${number}`);
+    return { head: repository.refs.get(`heads/${pull.head}`)!, base: repository.refs.get(`heads/${pull.base}`)! };
+  }
+
+  /** Creates a branch at a commit (the default branch's head unless told). */
+  createBranch(owner: string, name: string, branch: string, from?: string): string {
+    const repository = this.#repository(owner, name);
+    const sha = from ?? repository.refs.get(`heads/${repository.defaultBranch}`)!;
+    repository.refs.set(`heads/${branch}`, sha);
+    return sha;
   }
 
   // ------------------------------------------------------------------------------------------ state
@@ -327,10 +395,19 @@ export class GitHubFake {
       if (!entry) throw new HttpError(404, "Not Found");
       const content = this.#blobs.get(entry.sha)!;
       if (accept.includes("raw")) return [200, content.toString("utf8"), { "content-type": "text/plain; charset=utf-8" }];
-      return [200, { type: "file", path: m[1], sha: entry.sha, encoding: "base64", content: content.toString("base64") }];
+      // Over 1 MiB GitHub sends the metadata without the content.
+      if (content.length > 1024 * 1024) return [200, { type: "file", path: m[1], sha: entry.sha, size: content.length, encoding: "none", content: "" }];
+      return [200, { type: "file", path: m[1], sha: entry.sha, size: content.length, encoding: "base64", content: content.toString("base64") }];
     }
     if ((m = /^\/compare\/([0-9a-f]+)\.\.\.([0-9a-f]+)$/.exec(rest)) && method === "GET") {
-      return [200, { files: this.#compare(m[1]!, m[2]!) }];
+      const mergeBase = this.#mergeBase(m[1]!, m[2]!);
+      return [200, { merge_base_commit: mergeBase ? { sha: mergeBase } : null, files: this.#compare(m[1]!, m[2]!) }];
+    }
+    if ((m = /^\/collaborators\/([^/]+)\/permission$/.exec(rest)) && method === "GET") {
+      const role = repository.collaborators.get(m[1]!.toLowerCase());
+      if (!role) throw new HttpError(404, `${m[1]} is not a user`);
+      const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
+      return [200, { permission, role_name: role, user: { login: m[1] } }];
     }
 
     // Git data.
@@ -434,6 +511,21 @@ export class GitHubFake {
       }
       return [200, this.#pullJson(repository, pull)];
     }
+    if ((m = /^\/pulls\/(\d+)\/files$/.exec(rest)) && method === "GET") {
+      const pull = repository.pulls.get(Number(m[1]));
+      if (!pull) throw new HttpError(404, "Not Found");
+      const head = repository.refs.get(`heads/${pull.head}`)!;
+      const base = this.#mergeBase(repository.refs.get(`heads/${pull.base}`)!, head)!;
+      const files = this.#compare(base, head).sort((a, b) => a.filename.localeCompare(b.filename));
+      const perPage = Number(q.get("per_page") ?? 30);
+      const page = Number(q.get("page") ?? 1);
+      const slice = files.slice((page - 1) * perPage, page * perPage);
+      const headers: Record<string, string> = {};
+      if (page * perPage < files.length) {
+        headers["link"] = `<${API}/repos/${repository.owner}/${repository.name}/pulls/${pull.number}/files?per_page=${perPage}&page=${page + 1}>; rel="next"`;
+      }
+      return [200, slice, headers];
+    }
     if ((m = /^\/pulls\/(\d+)\/requested_reviewers$/.exec(rest)) && method === "POST") {
       const pull = repository.pulls.get(Number(m[1]));
       if (!pull) throw new HttpError(404, "Not Found");
@@ -480,13 +572,30 @@ export class GitHubFake {
       const number = Number(m[1]);
       if (!repository.pulls.has(number) && !repository.issues.has(number)) throw new HttpError(404, "Not Found");
       if (method === "POST") {
-        const comment: CommentRecord = { id: this.#nextCommentId++, issue: number, body: String(body["body"]), author: caller.login };
+        const comment: CommentRecord = { id: this.#nextCommentId++, issue: number, body: String(body["body"]), author: caller.login, reactions: [], edits: 0 };
         repository.comments.push(comment);
-        return [201, { id: comment.id, body: comment.body, user: { login: comment.author, type: "Bot" } }];
+        return [201, this.#commentJson(comment)];
       }
       if (method === "GET") {
-        return [200, repository.comments.filter((c) => c.issue === number).map((c) => ({ id: c.id, body: c.body, user: { login: c.author } }))];
+        return [200, repository.comments.filter((c) => c.issue === number).map((c) => this.#commentJson(c))];
       }
+    }
+    if ((m = /^\/issues\/comments\/(\d+)$/.exec(rest)) && method === "PATCH") {
+      const comment = repository.comments.find((c) => c.id === Number(m![1]));
+      if (!comment) throw new HttpError(404, "Not Found");
+      if (comment.author !== caller.login) throw new HttpError(403, "Resource not accessible by integration");
+      comment.body = String(body["body"]);
+      comment.edits++;
+      return [200, this.#commentJson(comment)];
+    }
+    if ((m = /^\/issues\/comments\/(\d+)\/reactions$/.exec(rest)) && method === "POST") {
+      const comment = repository.comments.find((c) => c.id === Number(m![1]));
+      if (!comment) throw new HttpError(404, "Not Found");
+      const content = String(body["content"]);
+      if (!["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"].includes(content)) throw new HttpError(422, "Validation Failed");
+      const existing = comment.reactions.some((r) => r.content === content && r.author === caller.login);
+      if (!existing) comment.reactions.push({ content, author: caller.login });
+      return [existing ? 200 : 201, { id: comment.reactions.length, content, user: { login: caller.login } }];
     }
     throw new HttpError(404, `Not Found: ${method} ${path}`);
   }
@@ -593,6 +702,16 @@ export class GitHubFake {
     return files;
   }
 
+  /** The first ancestor of `head` (breadth first) that `base` also has. */
+  #mergeBase(base: string, head: string): string | undefined {
+    const ofBase = new Set(this.#ancestors(base));
+    return this.#ancestors(head).find((sha) => ofBase.has(sha));
+  }
+
+  #commentJson(c: CommentRecord) {
+    return { id: c.id, body: c.body, user: { login: c.author, type: c.author.endsWith("[bot]") ? "Bot" : "User" } };
+  }
+
   #ancestors(sha: string): string[] {
     const seen: string[] = [];
     const queue = [sha];
@@ -669,7 +788,7 @@ export class GitHubFake {
       merged_at: p.merged ? "2024-01-01T00:00:00Z" : null,
       user: { login: p.author },
       head: { ref: p.head, sha: r.refs.get(`heads/${p.head}`) ?? null, repo: this.#repositoryJson(r) },
-      base: { ref: p.base, repo: this.#repositoryJson(r) },
+      base: { ref: p.base, sha: r.refs.get(`heads/${p.base}`) ?? null, repo: this.#repositoryJson(r) },
       labels: p.labels.map((name) => ({ name })),
       requested_reviewers: p.reviewers.map((login) => ({ login })),
     };
