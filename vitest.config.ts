@@ -8,5 +8,6 @@ export default defineConfig({
     // Integration suites start their own registry servers; keep the two cores from thrashing.
     maxWorkers: 2,
     setupFiles: ["test/setup/network.ts"],
+    reporters: ["default", "./test/setup/summary-reporter.ts"],
   },
 });
