@@ -131,12 +131,13 @@ async function diff(command: Extract<Command, { kind: "diff" }>, event: CommentE
   const config = await configOrDefaults(deps.octokit, event.repository);
   let to: Digest;
   let platform: Platform = config.diff.platform;
+  // An unknown image or digest is the user's to fix: say so plainly rather than show a diff of warnings.
+  for (const digest of command.to ? [command.from.digest, command.to] : [command.from.digest]) {
+    const problem = await unreadable(session, name, digest);
+    if (problem) return { ok: false, reply: problem };
+  }
   if (command.to) {
     to = command.to;
-    for (const digest of [command.from.digest, to]) {
-      const problem = await unreadable(session, name, digest);
-      if (problem) return { ok: false, reply: problem };
-    }
   } else {
     const pin = command.from as PinnedReference;
     try {

@@ -130,7 +130,7 @@ describe("/digesta commands in comments", () => {
     expect(reactions(repo, issue, id)).toEqual(["eyes", "rocket"]);
   });
 
-  it("says what went wrong, with 😕, for an unknown image, a malformed reference and a private address", async () => {
+  it("says what went wrong, with 😕, for an unknown image or digest, a malformed reference and a private address", async () => {
     const repo = repository("diff-wrong");
     const issue = app.fake.openIssue(OWNER, repo.name, { title: "diffs" });
     const missing = `sha256:${"e".repeat(64)}`;
@@ -139,14 +139,16 @@ describe("/digesta commands in comments", () => {
       await comment(repo, issue, `/digesta diff ${reg.host}/team/nothing-here@${missing} ${reg.host}/team/nothing-here@${web.v2.digest}`),
       await comment(repo, issue, "/digesta diff NotAnImage!!@sha256:1234"),
       await comment(repo, issue, `/digesta diff localhost:${port}/team/web:1@${web.v1.digest}`),
+      await comment(repo, issue, `/digesta diff ${reg.host}/team/web:1@${missing}`),
     ];
 
     const answers = replies(repo, issue);
-    expect(answers).toHaveLength(3);
+    expect(answers).toHaveLength(4);
     expect(answers[0]).toMatch(/^digesta could not read <code>127\.0\.0\.1:\d+\/team\/nothing-here@sha256:e{64}<\/code>: .*404/);
     expect(answers[1]).toMatch(/is not an image reference/);
     expect(answers[1]).toContain("/digesta help");
-    expect(answers[2]).toMatch(/^digesta could not follow <code>localhost:\d+\/team\/web:1@sha256:[0-9a-f]{64}<\/code>: .*(private|loopback)/);
+    expect(answers[2]).toMatch(/^digesta could not read <code>localhost:\d+\/team\/web@sha256:[0-9a-f]{64}<\/code>: .*(private|loopback)/);
+    expect(answers[3]).toMatch(/^digesta could not read <code>127\.0\.0\.1:\d+\/team\/web@sha256:e{64}<\/code>: .*404/);
     for (const id of ids) expect(reactions(repo, issue, id)).toEqual(["eyes", "confused"]);
   });
 
