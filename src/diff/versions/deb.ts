@@ -1,4 +1,5 @@
 import { compareDigitRuns, sign } from "./digits.js";
+import { splitEpochVersionRelease } from "./evr.js";
 
 /** A Debian version split as dpkg does: `[epoch:]upstream[-revision]`. */
 export interface DebVersion {
@@ -10,16 +11,8 @@ export interface DebVersion {
 }
 
 export function parseDebVersion(v: string): DebVersion {
-  let rest = v.trim();
-  let epoch = "0";
-  const colon = rest.indexOf(":");
-  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
-    epoch = rest.slice(0, colon);
-    rest = rest.slice(colon + 1);
-  }
-  const hyphen = rest.lastIndexOf("-");
-  if (hyphen >= 0) return { epoch, upstream: rest.slice(0, hyphen), revision: rest.slice(hyphen + 1) };
-  return { epoch, upstream: rest, revision: "" };
+  const { epoch, version, release } = splitEpochVersionRelease(v);
+  return { epoch, upstream: version, revision: release };
 }
 
 // dpkg's character weight: `~` before the end of the string, the end before letters, letters before the rest.

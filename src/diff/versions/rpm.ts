@@ -1,24 +1,8 @@
 import { compareDigitRuns, compareStrings } from "./digits.js";
+import { splitEpochVersionRelease } from "./evr.js";
 
-/** An rpm EVR: `[epoch:]version[-release]`. */
-export interface RpmVersion {
-  readonly epoch: string;
-  readonly version: string;
-  readonly release: string;
-}
-
-export function parseRpmVersion(v: string): RpmVersion {
-  let rest = v.trim();
-  let epoch = "0";
-  const colon = rest.indexOf(":");
-  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
-    epoch = rest.slice(0, colon);
-    rest = rest.slice(colon + 1);
-  }
-  const hyphen = rest.lastIndexOf("-");
-  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
-  return { epoch, version: rest, release: "" };
-}
+/** An rpm EVR, `[epoch:]version[-release]`, split. */
+export const parseRpmVersion = splitEpochVersionRelease;
 
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "9";
 const isAlpha = (c: string | undefined): boolean => c !== undefined && ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z"));

@@ -1,0 +1,21 @@
+/** A version split as dpkg and rpm both split it: `[epoch:]version[-release]`. */
+export interface EpochVersionRelease {
+  /** Digits; "0" when absent. */
+  readonly epoch: string;
+  readonly version: string;
+  /** After the last hyphen; "" when absent. */
+  readonly release: string;
+}
+
+export function splitEpochVersionRelease(v: string): EpochVersionRelease {
+  let rest = v.trim();
+  let epoch = "0";
+  const colon = rest.indexOf(":");
+  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
+    epoch = rest.slice(0, colon);
+    rest = rest.slice(colon + 1);
+  }
+  const hyphen = rest.lastIndexOf("-");
+  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
+  return { epoch, version: rest, release: "" };
+}
