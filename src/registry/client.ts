@@ -233,18 +233,24 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return found;
   };
 
-  async function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
+  /** A manifest request for a tag or digest, both checked before they go into the URL. */
+  async function manifestExchange(method: "GET" | "HEAD", name: ImageName, reference: string): Promise<{ exchange: Exchange; what: string }> {
     assertValidName(name);
     assertValidReference(name, reference);
     const what = describe(name, reference);
     const exchange = await session(name).request({
-      method: "GET",
+      method,
       path: `/v2/${name.repository}/manifests/${reference}`,
       accept: MANIFEST_ACCEPT,
       kind: "manifest",
       what,
       scope: pullScope(name.repository),
     });
+    return { exchange, what };
+  }
+
+  async function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
+    const { exchange, what } = await manifestExchange("GET", name, reference);
     if (exchange.status !== 200) {
       throw await failureFrom(exchange, { what, action: "manifest request", registry: name.registry, ...notFoundHint(exchange, reference) });
     }
@@ -264,17 +270,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   }
 
   async function headManifest(name: ImageName, reference: string): Promise<Descriptor> {
-    assertValidName(name);
-    assertValidReference(name, reference);
-    const what = describe(name, reference);
-    const exchange = await session(name).request({
-      method: "HEAD",
-      path: `/v2/${name.repository}/manifests/${reference}`,
-      accept: MANIFEST_ACCEPT,
-      kind: "manifest",
-      what,
-      scope: pullScope(name.repository),
-    });
+    const { exchange, what } = await manifestExchange("HEAD", name, reference);
     if (exchange.status === 200) {
       exchange.discard();
       const digest = exchange.headers.get("docker-content-digest") ?? "";
