@@ -373,6 +373,40 @@ export interface PushedAttestation extends PushedManifest {
 }
 
 /**
+ * An attestation manifest as BuildKit and cosign store them: an OCI image manifest with one annotated layer per
+ * attestation, its config naming `os`/`architecture` `configPlatform`. Pushed under `tag`, else its digest.
+ */
+async function pushAttestationManifest(
+  reg: TestRegistry,
+  repository: string,
+  spec: {
+    readonly configPlatform: string;
+    readonly layerMediaType: string;
+    readonly layers: readonly { readonly body: Uint8Array; readonly annotations: Record<string, string> }[];
+    readonly tag?: string;
+  },
+): Promise<PushedManifest> {
+  const blobs = await Promise.all(spec.layers.map((l) => pushBlob(reg, repository, l.body)));
+  const { configPlatform: platform } = spec;
+  const config = encoder.encode(
+    JSON.stringify({ architecture: platform, os: platform, config: {}, rootfs: { type: "layers", diff_ids: blobs.map((b) => b.digest) } }),
+  );
+  const configBlob = await pushBlob(reg, repository, config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size },
+    layers: blobs.map((b, i) => ({
+      mediaType: spec.layerMediaType,
+      digest: b.digest,
+      size: b.size,
+      annotations: spec.layers[i]!.annotations,
+    })),
+  };
+  return pushManifest(reg, repository, manifest, MediaType.OciManifest, spec.tag);
+}
+
+/**
  * A BuildKit attestation manifest for the platform manifest `subject`: layers of `application/vnd.in-toto+json`
  * annotated with `in-toto.io/predicate-type`. Put `entry` in the index (platform unknown/unknown, annotations
  * `vnd.docker.reference.type: attestation-manifest` and `vnd.docker.reference.digest`).
@@ -383,24 +417,11 @@ export async function pushBuildkitAttestation(
   subject: { digest: Digest },
   attestations: readonly Attestation[],
 ): Promise<PushedAttestation> {
-  const bodies = attestations.map((a) => statementBytes(subject, a));
-  const blobs = await Promise.all(bodies.map((b) => pushBlob(reg, repository, b)));
-  const config = encoder.encode(
-    JSON.stringify({ architecture: "unknown", os: "unknown", config: {}, rootfs: { type: "layers", diff_ids: blobs.map((b) => b.digest) } }),
-  );
-  const configBlob = await pushBlob(reg, repository, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size },
-    layers: blobs.map((b, i) => ({
-      mediaType: MediaType.InToto,
-      digest: b.digest,
-      size: b.size,
-      annotations: { "in-toto.io/predicate-type": attestations[i]!.predicateType },
-    })),
-  };
-  const pushed = await pushManifest(reg, repository, manifest, MediaType.OciManifest);
+  const pushed = await pushAttestationManifest(reg, repository, {
+    configPlatform: "unknown",
+    layerMediaType: MediaType.InToto,
+    layers: attestations.map((a) => ({ body: statementBytes(subject, a), annotations: { "in-toto.io/predicate-type": a.predicateType } })),
+  });
   const entry: IndexEntry = {
     ...descriptorOf(pushed),
     platform: UNKNOWN_PLATFORM,
@@ -425,33 +446,23 @@ export async function pushCosignAttestation(
   subject: { digest: Digest },
   attestations: readonly Attestation[],
 ): Promise<PushedManifest & { tag: string }> {
-  const envelopes = attestations.map((a) =>
-    encoder.encode(
-      JSON.stringify({
-        payloadType: "application/vnd.in-toto+json",
-        payload: Buffer.from(statementBytes(subject, a)).toString("base64"),
-        signatures: [{ keyid: "", sig: Buffer.from("not a real signature").toString("base64") }],
-      }),
-    ),
-  );
-  const blobs = await Promise.all(envelopes.map((e) => pushBlob(reg, repository, e)));
-  const config = encoder.encode(
-    JSON.stringify({ architecture: "", os: "", config: {}, rootfs: { type: "layers", diff_ids: blobs.map((b) => b.digest) } }),
-  );
-  const configBlob = await pushBlob(reg, repository, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size },
-    layers: blobs.map((b, i) => ({
-      mediaType: MediaType.DsseEnvelope,
-      digest: b.digest,
-      size: b.size,
-      annotations: { "dev.cosignproject.cosign/signature": "", predicateType: attestations[i]!.predicateType },
-    })),
-  };
   const tag = cosignAttestationTag(subject.digest);
-  return { ...(await pushManifest(reg, repository, manifest, MediaType.OciManifest, tag)), tag };
+  const pushed = await pushAttestationManifest(reg, repository, {
+    configPlatform: "",
+    layerMediaType: MediaType.DsseEnvelope,
+    layers: attestations.map((a) => ({
+      body: encoder.encode(
+        JSON.stringify({
+          payloadType: "application/vnd.in-toto+json",
+          payload: Buffer.from(statementBytes(subject, a)).toString("base64"),
+          signatures: [{ keyid: "", sig: Buffer.from("not a real signature").toString("base64") }],
+        }),
+      ),
+      annotations: { "dev.cosignproject.cosign/signature": "", predicateType: a.predicateType },
+    })),
+    tag,
+  });
+  return { ...pushed, tag };
 }
 
 export interface ReferrerSpec {
