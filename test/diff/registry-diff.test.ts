@@ -78,12 +78,23 @@ const filler = (tag: string) => layer([file(`usr/share/${tag}/README`, `${tag}\n
 const apkLayer = (packages: TestPackage[], options: { compression?: "gzip" | "zstd" } = {}) =>
   layer([file("etc/os-release", osRelease("wolfi")), file("lib/apk/db/installed", apkInstalled(packages))], options);
 
-/** An image of `layers`, plus attestations wherever asked. */
+/** An image of `layers`, built at `created`. */
 async function image(repository: string, layers: Layer[], created = "2024-01-01T00:00:00Z"): Promise<PushedImage> {
   return pushImage(reg, repository, { layers, created });
 }
 
 const blobRequests = (c: RegistryClient): number => c.stats().byKind.blob;
+
+/** The old image (OLD packages, built in January) and the new one (NEW, February), and each beside its packages. */
+async function apkImages(repository: string) {
+  const before = await image(repository, [await apkLayer(OLD)], "2024-01-01T00:00:00Z");
+  const after = await image(repository, [await apkLayer(NEW)], "2024-02-01T00:00:00Z");
+  const sides = [
+    [before, OLD],
+    [after, NEW],
+  ] as const;
+  return { before, after, sides };
+}
 
 describe("diffImages against a registry", () => {
   it("compares apk databases found at different depths", async () => {
@@ -163,12 +174,8 @@ describe("diffImages against a registry", () => {
 
   it("reads cosign .att attestations whose predicate is JSON text", async () => {
     const repo = "diff/cosign";
-    const before = await image(repo, [await apkLayer(OLD)], "2024-01-01T00:00:00Z");
-    const after = await image(repo, [await apkLayer(NEW)], "2024-02-01T00:00:00Z");
-    for (const [img, packages] of [
-      [before, OLD],
-      [after, NEW],
-    ] as const) {
+    const { before, after, sides } = await apkImages(repo);
+    for (const [img, packages] of sides) {
       await pushCosignAttestation(reg, repo, img, [
         { predicateType: "https://slsa.dev/provenance/v1", predicate: {} },
         { predicateType: SPDX, predicate: JSON.stringify(spdxDocument(packages)) },
@@ -183,12 +190,8 @@ describe("diffImages against a registry", () => {
 
   it("reads CycloneDX Sigstore bundles attached as OCI referrers", async () => {
     const repo = "diff/referrers";
-    const before = await image(repo, [await apkLayer(OLD)], "2024-01-01T00:00:00Z");
-    const after = await image(repo, [await apkLayer(NEW)], "2024-02-01T00:00:00Z");
-    for (const [img, packages] of [
-      [before, OLD],
-      [after, NEW],
-    ] as const) {
+    const { before, after, sides } = await apkImages(repo);
+    for (const [img, packages] of sides) {
       const signature = await pushReferrer(reg, repo, {
         subject: img,
         artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json",
@@ -211,8 +214,7 @@ describe("diffImages against a registry", () => {
 
   it("falls back to the layers of both images when only one has an SBOM", async () => {
     const repo = "diff/one-sbom";
-    const before = await image(repo, [await apkLayer(OLD)], "2024-01-01T00:00:00Z");
-    const after = await image(repo, [await apkLayer(NEW)], "2024-02-01T00:00:00Z");
+    const { before, after } = await apkImages(repo);
     await pushCosignAttestation(reg, repo, after, [{ predicateType: SPDX, predicate: spdxDocument(NEW) }]);
     const diff = await diffImages(client(), nameOf(repo), before.digest, after.digest);
     expect(summary(diff)).toEqual(EXPECTED_APK_CHANGE);
@@ -222,8 +224,7 @@ describe("diffImages against a registry", () => {
 
   it("ignores an SBOM whose subject is another image, with a warning", async () => {
     const repo = "diff/wrong-subject";
-    const before = await image(repo, [await apkLayer(OLD)], "2024-01-01T00:00:00Z");
-    const after = await image(repo, [await apkLayer(NEW)], "2024-02-01T00:00:00Z");
+    const { before, after } = await apkImages(repo);
     await pushCosignAttestation(reg, repo, before, [{ predicateType: SPDX, predicate: spdxDocument(OLD) }]);
     const other = { digest: sha256("some other image") };
     await pushCosignAttestation(reg, repo, after, [
