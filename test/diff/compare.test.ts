@@ -1,14 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { diffPackageLists } from "../../src/diff/compare.js";
-import type { Package, PackageList } from "../../src/diff/types.js";
+import type { ChangeClassification, Package, PackageList } from "../../src/diff/types.js";
 
-const apk = (name: string, version: string, arch = "x86_64"): Package => ({
-  type: "apk",
+const apkPurl = (name: string, version: string, arch = "x86_64"): string => `pkg:apk/wolfi/${name}@${version}?arch=${arch}`;
+const apk = (name: string, version: string, arch = "x86_64"): Package => ({ type: "apk", name, version, arch, purl: apkPurl(name, version, arch) });
+/** What the diff says of an x86_64 apk package added or removed, and of one that changed. */
+const apkEntry = (name: string, version: string) => ({ name, version, reference: apkPurl(name, version), type: "apk", arch: "x86_64" });
+const apkChange = (name: string, previous: string, current: string, classification: ChangeClassification, major: boolean) => ({
   name,
-  version,
-  arch,
-  purl: `pkg:apk/wolfi/${name}@${version}?arch=${arch}`,
+  type: "apk",
+  arch: "x86_64",
+  previous: { version: previous, reference: apkPurl(name, previous) },
+  current: { version: current, reference: apkPurl(name, current) },
+  classification,
+  major,
 });
 const list = (packages: Package[], source: PackageList["source"] = "apk"): PackageList => ({ source, packages });
 
@@ -18,36 +24,12 @@ describe("diffPackageLists", () => {
     const current = list([apk("zlib", "1.3-r0"), apk("musl", "1.2.4-r2"), apk("busybox", "1.36.1-r3"), apk("openssl", "3.0.0-r0"), apk("new", "2.0-r0")]);
     expect(diffPackageLists(previous, current)).toEqual({
       packages: {
-        added: [{ name: "new", version: "2.0-r0", reference: "pkg:apk/wolfi/new@2.0-r0?arch=x86_64", type: "apk", arch: "x86_64" }],
-        removed: [{ name: "gone", version: "1.0-r0", reference: "pkg:apk/wolfi/gone@1.0-r0?arch=x86_64", type: "apk", arch: "x86_64" }],
+        added: [apkEntry("new", "2.0-r0")],
+        removed: [apkEntry("gone", "1.0-r0")],
         changed: [
-          {
-            name: "busybox",
-            type: "apk",
-            arch: "x86_64",
-            previous: { version: "1.36.1-r2", reference: "pkg:apk/wolfi/busybox@1.36.1-r2?arch=x86_64" },
-            current: { version: "1.36.1-r3", reference: "pkg:apk/wolfi/busybox@1.36.1-r3?arch=x86_64" },
-            classification: "rebuild",
-            major: false,
-          },
-          {
-            name: "musl",
-            type: "apk",
-            arch: "x86_64",
-            previous: { version: "1.2.4-r3", reference: "pkg:apk/wolfi/musl@1.2.4-r3?arch=x86_64" },
-            current: { version: "1.2.4-r2", reference: "pkg:apk/wolfi/musl@1.2.4-r2?arch=x86_64" },
-            classification: "downgrade",
-            major: false,
-          },
-          {
-            name: "openssl",
-            type: "apk",
-            arch: "x86_64",
-            previous: { version: "1.1.1w-r0", reference: "pkg:apk/wolfi/openssl@1.1.1w-r0?arch=x86_64" },
-            current: { version: "3.0.0-r0", reference: "pkg:apk/wolfi/openssl@3.0.0-r0?arch=x86_64" },
-            classification: "upgrade",
-            major: true,
-          },
+          apkChange("busybox", "1.36.1-r2", "1.36.1-r3", "rebuild", false),
+          apkChange("musl", "1.2.4-r3", "1.2.4-r2", "downgrade", false),
+          apkChange("openssl", "1.1.1w-r0", "3.0.0-r0", "upgrade", true),
         ],
       },
       warnings: [],
