@@ -4,7 +4,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Digest, ImageName } from "../../src/reference/types.js";
 import { createRegistryClient, type RegistryClient } from "../../src/registry/client.js";
-import { RegistryError } from "../../src/registry/errors.js";
 import { MediaType } from "../../src/registry/types.js";
 import {
   MULTI_ARCH,
@@ -15,19 +14,10 @@ import {
   pushReferrersTagIndex,
   sha256,
 } from "../support/images.js";
+import { registryError } from "../registry/fixtures.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 
 const name = (reg: TestRegistry, repository: string): ImageName => ({ registry: reg.host, repository });
-
-/** The RegistryError a promise rejects with (fails the test when it resolves or throws something else). */
-async function registryError(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
-}
 
 /** A client that reads credentials from a Docker config in `dockerConfig` only (never the developer's own). */
 function client(dockerConfig?: string, extra: Parameters<typeof createRegistryClient>[0] = {}): RegistryClient {

@@ -2,7 +2,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Digest, PinnedReference } from "../../src/reference/types.js";
 import { createRegistryClient } from "../../src/registry/client.js";
-import { RegistryError } from "../../src/registry/errors.js";
 import { createPinFollower } from "../../src/registry/follow.js";
 import {
   LINUX_AMD64,
@@ -13,20 +12,12 @@ import {
   movingTag,
   pushBuild,
 } from "../support/images.js";
+import { registryError } from "../registry/fixtures.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 
 function fresh(reg: TestRegistry, dockerConfig?: string) {
   const client = createRegistryClient({ env: { DOCKER_CONFIG: dockerConfig ?? "/nonexistent/digesta-test" }, retries: 0 });
   return { client, follower: createPinFollower(client) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
 }
 
 describe("following pins on a real registry", () => {
@@ -103,7 +94,7 @@ describe("following pins on a real registry", () => {
     const first = await pushBuild(reg, "follow/dropped", "1", { platforms: MULTI_ARCH, generation: 1 });
     await pushBuild(reg, "follow/dropped", "1", { platforms: [LINUX_AMD64, LINUX_ARM64], generation: 2 });
     const { follower } = fresh(reg);
-    const error = await rejection(follower.follow(pin("follow/dropped", "1", first.platforms["linux/arm/v7"]!)));
+    const error = await registryError(follower.follow(pin("follow/dropped", "1", first.platforms["linux/arm/v7"]!)));
     expect(error.code).toBe("NO_PLATFORM");
     expect(error.message).toContain("linux/arm/v7");
     expect(error.message).toContain("follow/dropped:1");
@@ -117,14 +108,14 @@ describe("following pins on a real registry", () => {
     await deleteManifest(reg, "follow/deleted", multi.before.platforms["linux/arm64"]!);
     const { follower } = fresh(reg);
     expect(await follower.follow(pin("follow/deleted", "single", single.before.digest))).toMatchObject({ current: single.after.digest });
-    const error = await rejection(follower.follow(pin("follow/deleted", "multi", multi.before.platforms["linux/arm64"]!)));
+    const error = await registryError(follower.follow(pin("follow/deleted", "multi", multi.before.platforms["linux/arm64"]!)));
     expect(error.code).toBe("NOT_FOUND");
   });
 
   it("says NOT_FOUND for a pin whose tag is gone", async () => {
     const { before } = await movingTag(reg, "follow/gone", "1");
     const { follower } = fresh(reg);
-    const error = await rejection(follower.follow(pin("follow/gone", "no-such-tag", before.digest)));
+    const error = await registryError(follower.follow(pin("follow/gone", "no-such-tag", before.digest)));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain("follow/gone:no-such-tag");
   });
