@@ -154,10 +154,6 @@ function readBounded(absolute: string, buffer: Buffer, maxFileSize: number): { b
   }
 }
 
-function relativePath(root: string, absolute: string): string {
-  return path.relative(root, absolute).split(path.sep).join("/") || ".";
-}
-
 function errorReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ENOENT") return "no such file or directory";
