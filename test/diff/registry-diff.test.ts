@@ -148,12 +148,12 @@ describe("diffImages against a registry", () => {
     const build = async (packages: TestPackage[], generation: string) => {
       const amd64 = await pushImage(reg, repo, { layers: [await apkLayer(packages)], platform: LINUX_AMD64, created: generation });
       const arm64 = await pushImage(reg, repo, { layers: [await apkLayer(packages)], platform: LINUX_ARM64, created: generation });
-      const attest = (img: PushedImage): Attestation[] => [
+      const attestations: Attestation[] = [
         { predicateType: "https://slsa.dev/provenance/v0.2", predicate: { builder: { id: "test" } } },
         { predicateType: SPDX, predicate: spdxDocument(packages) },
       ];
-      const a1 = await pushBuildkitAttestation(reg, repo, amd64, attest(amd64));
-      const a2 = await pushBuildkitAttestation(reg, repo, arm64, attest(arm64));
+      const a1 = await pushBuildkitAttestation(reg, repo, amd64, attestations);
+      const a2 = await pushBuildkitAttestation(reg, repo, arm64, attestations);
       return pushIndex(reg, repo, [
         descriptorOf(amd64, { platform: LINUX_AMD64 }),
         descriptorOf(arm64, { platform: LINUX_ARM64 }),

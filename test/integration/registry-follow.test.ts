@@ -15,7 +15,8 @@ import {
 import { registryError } from "../registry/fixtures.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 
-function fresh(reg: TestRegistry, dockerConfig?: string) {
+/** A client that reads credentials from a Docker config in `dockerConfig` only, and a follower over it. */
+function fresh(dockerConfig?: string) {
   const client = createRegistryClient({ env: { DOCKER_CONFIG: dockerConfig ?? "/nonexistent/digesta-test" }, retries: 0 });
   return { client, follower: createPinFollower(client) };
 }
@@ -31,20 +32,20 @@ describe("following pins on a real registry", () => {
 
   it("moves an index pin to the tag's new index", async () => {
     const { before, after } = await movingTag(reg, "follow/index", "1", { platforms: MULTI_ARCH });
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/index", "1", before.digest))).toEqual({ current: after.digest, kind: "index", tagDigest: after.digest });
   });
 
   it("keeps an index pin that is already current", async () => {
     const { after } = await movingTag(reg, "follow/current", "1", { platforms: MULTI_ARCH });
-    const { follower, client } = fresh(reg);
+    const { follower, client } = fresh();
     expect(await follower.follow(pin("follow/current", "1", after.digest))).toEqual({ current: after.digest, kind: "index", tagDigest: after.digest });
     expect(client.stats().byKind.manifest).toBe(1);
   });
 
   it("moves a linux/arm64 pin to the new arm64 manifest, and an arm/v7 pin to the new arm/v7 one", async () => {
     const { before, after } = await movingTag(reg, "follow/platform", "1", { platforms: MULTI_ARCH });
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/platform", "1", before.platforms["linux/arm64"]!))).toEqual({
       current: after.platforms["linux/arm64"],
       kind: "manifest",
@@ -64,7 +65,7 @@ describe("following pins on a real registry", () => {
 
   it("follows platform pins in Docker manifest lists", async () => {
     const { before, after } = await movingTag(reg, "follow/docker", "1", { platforms: MULTI_ARCH, format: "docker" });
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/docker", "1", before.platforms["linux/arm64"]!))).toMatchObject({
       current: after.platforms["linux/arm64"],
       tagDigest: after.digest,
@@ -74,7 +75,7 @@ describe("following pins on a real registry", () => {
 
   it("follows platform pins past BuildKit attestation entries in the index", async () => {
     const { before, after } = await movingTag(reg, "follow/attested", "1", { platforms: [LINUX_AMD64, LINUX_ARM64], attestations: true });
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/attested", "1", before.platforms["linux/arm64"]!))).toMatchObject({
       current: after.platforms["linux/arm64"],
     });
@@ -82,7 +83,7 @@ describe("following pins on a real registry", () => {
 
   it("moves a single-manifest pin to the tag's new manifest", async () => {
     const { before, after } = await movingTag(reg, "follow/single", "1");
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/single", "1", before.digest))).toMatchObject({
       current: after.digest,
       kind: "manifest",
@@ -93,7 +94,7 @@ describe("following pins on a real registry", () => {
   it("says NO_PLATFORM when the new index dropped the pinned platform", async () => {
     const first = await pushBuild(reg, "follow/dropped", "1", { platforms: MULTI_ARCH, generation: 1 });
     await pushBuild(reg, "follow/dropped", "1", { platforms: [LINUX_AMD64, LINUX_ARM64], generation: 2 });
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     const error = await registryError(follower.follow(pin("follow/dropped", "1", first.platforms["linux/arm/v7"]!)));
     expect(error.code).toBe("NO_PLATFORM");
     expect(error.message).toContain("linux/arm/v7");
@@ -106,7 +107,7 @@ describe("following pins on a real registry", () => {
     await deleteManifest(reg, "follow/deleted", single.before.digest);
     const multi = await movingTag(reg, "follow/deleted", "multi", { platforms: MULTI_ARCH });
     await deleteManifest(reg, "follow/deleted", multi.before.platforms["linux/arm64"]!);
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     expect(await follower.follow(pin("follow/deleted", "single", single.before.digest))).toMatchObject({ current: single.after.digest });
     const error = await registryError(follower.follow(pin("follow/deleted", "multi", multi.before.platforms["linux/arm64"]!)));
     expect(error.code).toBe("NOT_FOUND");
@@ -114,7 +115,7 @@ describe("following pins on a real registry", () => {
 
   it("says NOT_FOUND for a pin whose tag is gone", async () => {
     const { before } = await movingTag(reg, "follow/gone", "1");
-    const { follower } = fresh(reg);
+    const { follower } = fresh();
     const error = await registryError(follower.follow(pin("follow/gone", "no-such-tag", before.digest)));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain("follow/gone:no-such-tag");
@@ -148,7 +149,7 @@ describe("following 1,000 pins over a handful of tags", () => {
   const pinOf = (b: (typeof builds)[number], digest: Digest): PinnedReference => ({ registry: reg.host, repository: b.repository, tag: b.tag, digest });
 
   it("makes one manifest request per unique tag and one token request per repository when the pins are current", async () => {
-    const { client, follower } = fresh(reg, dockerConfig);
+    const { client, follower } = fresh(dockerConfig);
     const pins = Array.from({ length: 1000 }, (_, i) => {
       const b = builds[i % builds.length]!;
       return pinOf(b, b.after.digest);
@@ -171,13 +172,13 @@ describe("following 1,000 pins over a handful of tags", () => {
       return { pin: pinOf(b, kind === "index" ? b.before.digest : b.before.platforms[kind]!), expected };
     });
 
-    const many = fresh(reg, dockerConfig);
+    const many = fresh(dockerConfig);
     const results = await Promise.all(pins.map(({ pin }) => many.follower.follow(pin)));
     results.forEach((result, i) => expect(result.current).toBe(pins[i]!.expected));
 
     const distinct = [...new Map(pins.map(({ pin }) => [`${pin.repository}:${pin.tag}@${pin.digest}`, pin])).values()];
     expect(distinct.length).toBe(builds.length * kinds.length);
-    const once = fresh(reg, dockerConfig);
+    const once = fresh(dockerConfig);
     for (const p of distinct) await once.follower.follow(p);
 
     expect(many.client.stats().byKind).toEqual(once.client.stats().byKind);
