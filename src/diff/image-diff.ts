@@ -1,4 +1,5 @@
 import type { Logger } from "../logging/logger.js";
+import { formatPlatform } from "../reference/format.js";
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 import { findSbomPair } from "./attestations/find-sbom.js";
@@ -6,7 +7,7 @@ import { createPackageListCache, type PackageListCache } from "./cache.js";
 import { diffPackageLists } from "./compare.js";
 import { readPackageDatabase, type PackageDatabaseResult } from "./layers/package-database.js";
 import { reasonOf, shortDigest } from "./layers/messages.js";
-import { DEFAULT_PLATFORM, fetchPinned, formatPlatform, platformOfImage, resolvePlatformImage, type PinnedManifest, type PlatformImage } from "./platform.js";
+import { DEFAULT_PLATFORM, fetchPinned, platformOfImage, resolvePlatformImage, type PinnedManifest, type PlatformImage } from "./platform.js";
 import type { ImageDiff, ImageDiffSource, PackageList } from "./types.js";
 
 export interface DiffImagesOptions {

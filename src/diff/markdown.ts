@@ -1,3 +1,4 @@
+import { formatPlatform } from "../reference/format.js";
 import type { AddedPackage, ImageDiff, ImageDiffSource, PackageChange } from "./types.js";
 
 export interface RenderOptions {
@@ -51,8 +52,7 @@ export function escapeMarkdown(s: string, max = MAX_NAME_CHARS): string {
 const shortDigest = (d: string): string => escapeMarkdown(d.replace(/^sha256:/, "").slice(0, 12), 12);
 
 function platformText(diff: ImageDiff): string | undefined {
-  const p = diff.platform;
-  return p && [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+  return diff.platform && formatPlatform(diff.platform);
 }
 
 function sourceText(diff: ImageDiff): string | undefined {

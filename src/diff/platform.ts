@@ -1,8 +1,9 @@
 import type { Digest, ImageName, Platform } from "../reference/types.js";
-import { formatPlatform, isIndexMediaType, parseImageManifest, parseIndex, platformOfConfig, samePlatform, type ImageManifest } from "../registry/manifest.js";
+import { formatPlatform } from "../reference/format.js";
+import { isIndexMediaType, parseImageManifest, parseIndex, platformOfConfig, samePlatform, type ImageManifest } from "../registry/manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "../registry/types.js";
 
-export { formatPlatform, type ImageManifest };
+export type { ImageManifest };
 
 export const DEFAULT_PLATFORM: Platform = { os: "linux", architecture: "amd64" };
 

@@ -4,6 +4,7 @@ import { groupPins } from "../plan/plan.js";
 import type { FollowedPin } from "../registry/follow-types.js";
 import type { Registry, TagHistoryEntry } from "../registry/types.js";
 import { isDigest } from "../reference/digest.js";
+import { formatPlatform } from "../reference/format.js";
 import type { Digest, ImageName, Platform, PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence } from "../scan/types.js";
 
@@ -113,10 +114,6 @@ async function platformDigestIn(registry: Registry, name: ImageName, digest: Dig
     }
   }
   throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
-}
-
-export function formatPlatform(platform: Platform): string {
-  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/");
 }
 
 function reasonOf(error: unknown): string {

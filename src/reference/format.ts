@@ -1,5 +1,5 @@
 import { DOCKER_HUB } from "./name.js";
-import type { Digest, ImageName, ImageReference } from "./types.js";
+import type { Digest, ImageName, ImageReference, Platform } from "./types.js";
 
 /** The canonical text of a reference: `docker.io/library/nginx:1.25@sha256:…`. */
 export function formatReference(ref: ImageReference): string {
@@ -14,6 +14,11 @@ export function familiarName(name: ImageName): string {
   if (name.registry !== DOCKER_HUB) return `${name.registry}/${name.repository}`;
   const rest = name.repository.startsWith("library/") ? name.repository.slice(8) : name.repository;
   return rest.includes("/") ? name.repository : rest;
+}
+
+/** `linux/amd64`, `linux/arm/v7`. */
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/");
 }
 
 /** `sha256:` and the first `length` hex digits, for display. */

@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
+import { formatPlatform } from "../reference/format.js";
 import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
 import type { FollowedPin } from "./follow-types.js";
 import {
   MAX_MANIFEST_BYTES,
-  formatPlatform,
   isIndexMediaType,
   parseImageManifest,
   parseIndex,

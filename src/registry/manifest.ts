@@ -143,10 +143,6 @@ function normalVariant(platform: Platform): string {
   return variant;
 }
 
-export function formatPlatform(platform: Platform): string {
-  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/");
-}
-
 type ParsedDescriptor = z.infer<typeof descriptorSchema>;
 
 function toDescriptor(d: ParsedDescriptor): Descriptor {

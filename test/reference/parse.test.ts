@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   familiarName,
+  formatPlatform,
   formatReference,
   imageKey,
   InvalidReferenceError,
@@ -149,6 +150,11 @@ describe("names", () => {
     expect(familiarName(parseReference("bitnami/redis"))).toBe("bitnami/redis");
     expect(familiarName(parseReference("docker.io/library/a/b"))).toBe("library/a/b");
     expect(familiarName(parseReference("cgr.dev/chainguard/static"))).toBe("cgr.dev/chainguard/static");
+  });
+
+  it("formats platforms as os/architecture[/variant]", () => {
+    expect(formatPlatform({ os: "linux", architecture: "amd64" })).toBe("linux/amd64");
+    expect(formatPlatform({ os: "linux", architecture: "arm", variant: "v7" })).toBe("linux/arm/v7");
   });
 
   it("maps Docker Hub to its API host and leaves others alone", () => {
