@@ -2,9 +2,10 @@ import pLimit from "p-limit";
 import type { PinResolution } from "../plan/types.js";
 import { groupPins } from "../plan/plan.js";
 import type { FollowedPin } from "../registry/follow-types.js";
+import { digestAt } from "../registry/history.js";
+import { parseIndex, samePlatform } from "../registry/manifest.js";
 import type { Registry, TagHistoryEntry } from "../registry/types.js";
-import { isDigest } from "../reference/digest.js";
-import { formatPlatform } from "../reference/format.js";
+import { formatPlatform, imageKey, tagKey } from "../reference/format.js";
 import type { Digest, ImageName, Platform, PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence } from "../scan/types.js";
 
@@ -78,42 +79,27 @@ async function digestBefore(
   histories: Map<string, Promise<TagHistoryEntry[]>>,
 ): Promise<Digest> {
   const name: ImageName = { registry: ref.registry, repository: ref.repository };
-  const tagKey = `${ref.registry}/${ref.repository}:${ref.tag}`;
-  let history = histories.get(tagKey);
+  const key = tagKey(name, ref.tag);
+  let history = histories.get(key);
   if (!history) {
     history = before.registry.tagHistory(name, ref.tag);
-    histories.set(tagKey, history);
+    histories.set(key, history);
   }
-  const tagDigest = tagDigestAt(await history, before.time);
+  const tagDigest = digestAt(await history, before.time);
   if (!tagDigest) {
-    throw new Error(`${tagKey} has no history before ${before.time.toISOString()}; pick a later time`);
+    throw new Error(`${key} has no history before ${before.time.toISOString()}; pick a later time`);
   }
   if (followed.kind === "index" || !followed.platform) return tagDigest;
   return platformDigestIn(before.registry, name, tagDigest, followed.platform);
 }
 
-/** The digest a tag pointed to at `time`: the last update at or before it. History is sorted oldest first. */
-export function tagDigestAt(history: readonly TagHistoryEntry[], time: Date): Digest | undefined {
-  let found: Digest | undefined;
-  for (const entry of history) {
-    if (entry.updateTimestamp.getTime() > time.getTime()) break;
-    found = entry.digest;
-  }
-  return found;
-}
-
+/** The image of `platform` in the index `digest` (matched as the follower matches it), or `digest` when it is no index. */
 async function platformDigestIn(registry: Registry, name: ImageName, digest: Digest, platform: Platform): Promise<Digest> {
   const manifest = await registry.getManifest(name, digest);
-  const entries = manifest.json["manifests"];
-  if (!Array.isArray(entries)) return digest;
-  for (const entry of entries as { digest?: string; platform?: Partial<Platform> }[]) {
-    const p = entry.platform;
-    if (p && p.os === platform.os && p.architecture === platform.architecture && (p.variant ?? "") === (platform.variant ?? "")) {
-      if (typeof entry.digest === "string" && isDigest(entry.digest)) return entry.digest;
-      throw new Error(`${digest} lists a malformed digest for ${formatPlatform(platform)}`);
-    }
-  }
-  throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
+  if (!Array.isArray(manifest.json["manifests"])) return digest;
+  const entry = parseIndex(manifest.json, `${imageKey(name)}@${digest}`).find((e) => e.platform && samePlatform(e.platform, platform));
+  if (!entry) throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
+  return entry.digest;
 }
 
 function reasonOf(error: unknown): string {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { resolvePins, tagDigestAt } from "../../src/engine/resolve.js";
+import { resolvePins } from "../../src/engine/resolve.js";
 import { pinKey } from "../../src/plan/plan.js";
 import type { FollowedPin } from "../../src/registry/follow-types.js";
 import type { PinnedReference } from "../../src/reference/types.js";
 import { RegistryError } from "../../src/registry/errors.js";
-import type { Registry } from "../../src/registry/types.js";
+import { digestAt } from "../../src/registry/history.js";
+import { MediaType, type Registry, type TagHistoryEntry } from "../../src/registry/types.js";
 import { digest, pinnedOccurrence } from "../factories/pins.js";
 
 function follower(answer: (pin: PinnedReference) => FollowedPin) {
@@ -16,6 +17,19 @@ function follower(answer: (pin: PinnedReference) => FollowedPin) {
       return answer(pin);
     },
   };
+}
+
+/** A registry with one tag history, whose every digest is an index of `entries`. */
+function historyRegistry(history: readonly TagHistoryEntry[], entries: readonly unknown[]): Registry {
+  return {
+    tagHistory: async () => history,
+    getManifest: async (_name: unknown, reference: string) => ({
+      digest: reference,
+      mediaType: MediaType.OciIndex,
+      bytes: new Uint8Array(),
+      json: { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: entries },
+    }),
+  } as unknown as Registry;
 }
 
 describe("resolvePins", () => {
@@ -53,15 +67,7 @@ describe("resolvePins", () => {
       { updateTimestamp: new Date("2026-02-01T00:00:00Z"), digest: digest("2") },
       { updateTimestamp: new Date("2026-03-01T00:00:00Z"), digest: digest("3") },
     ];
-    const registry = {
-      tagHistory: async () => history,
-      getManifest: async () => ({
-        digest: digest("2"),
-        mediaType: "application/vnd.oci.image.index.v1+json",
-        bytes: new Uint8Array(),
-        json: { manifests: [{ digest: digest("9"), platform: { os: "linux", architecture: "arm64" } }] },
-      }),
-    } as unknown as Registry;
+    const registry = historyRegistry(history, [{ mediaType: MediaType.OciManifest, size: 500, digest: digest("9"), platform: { os: "linux", architecture: "arm64" } }]);
     const indexPin = pinnedOccurrence({ reference: { tag: "index" } });
     const armPin = pinnedOccurrence({ reference: { tag: "arm" } });
     const fake = follower((pin) =>
@@ -73,17 +79,37 @@ describe("resolvePins", () => {
     expect(resolutions.get(pinKey(indexPin.reference))).toMatchObject({ ok: true, current: digest("2") });
     expect(resolutions.get(pinKey(armPin.reference))).toMatchObject({ ok: true, current: digest("9"), kind: "manifest" });
   });
+
+  it("with a time, matches a platform pin as the follower does (arm64 is arm64/v8) and fails one the old index lacks or garbles", async () => {
+    const history = [{ updateTimestamp: new Date("2026-01-01T00:00:00Z"), digest: digest("1") }];
+    const at = { time: new Date("2026-02-01T00:00:00Z") };
+    const platformPin = (platform: { os: string; architecture: string; variant?: string }) =>
+      follower(() => ({ current: digest("8"), kind: "manifest", platform, tagDigest: digest("3") }));
+    const pin = pinnedOccurrence();
+    const arm64 = { mediaType: MediaType.OciManifest, size: 500, digest: digest("9"), platform: { os: "linux", architecture: "arm64" } };
+
+    const good = historyRegistry(history, [arm64]);
+    const v8 = await resolvePins([pin], platformPin({ os: "linux", architecture: "arm64", variant: "v8" }), { before: { ...at, registry: good } });
+    expect(v8.get(pinKey(pin.reference))).toEqual({ ok: true, current: digest("9"), kind: "manifest", platform: { os: "linux", architecture: "arm64", variant: "v8" } });
+
+    const s390x = await resolvePins([pin], platformPin({ os: "linux", architecture: "s390x" }), { before: { ...at, registry: good } });
+    expect(s390x.get(pinKey(pin.reference))).toEqual({ ok: false, reason: `${digest("1")} has no linux/s390x image; a platform pin cannot move to it` });
+
+    const garbled = historyRegistry(history, [{ ...arm64, digest: "sha256:not-a-digest" }]);
+    const bad = await resolvePins([pin], platformPin({ os: "linux", architecture: "arm64" }), { before: { ...at, registry: garbled } });
+    expect(bad.get(pinKey(pin.reference))).toMatchObject({ ok: false, reason: expect.stringMatching(/not a valid image index/) });
+  });
 });
 
-describe("tagDigestAt", () => {
+describe("digestAt", () => {
   const history = [
     { updateTimestamp: new Date("2026-01-01T00:00:00Z"), digest: digest("1") },
     { updateTimestamp: new Date("2026-02-01T00:00:00Z"), digest: digest("2") },
   ];
   it("gives the last digest at or before the time, and nothing before the first", () => {
-    expect(tagDigestAt(history, new Date("2025-12-31T23:59:59Z"))).toBeUndefined();
-    expect(tagDigestAt(history, new Date("2026-01-01T00:00:00Z"))).toBe(digest("1"));
-    expect(tagDigestAt(history, new Date("2026-01-31T00:00:00Z"))).toBe(digest("1"));
-    expect(tagDigestAt(history, new Date("2027-01-01T00:00:00Z"))).toBe(digest("2"));
+    expect(digestAt(history, new Date("2025-12-31T23:59:59Z"))).toBeUndefined();
+    expect(digestAt(history, new Date("2026-01-01T00:00:00Z"))).toBe(digest("1"));
+    expect(digestAt(history, new Date("2026-01-31T00:00:00Z"))).toBe(digest("1"));
+    expect(digestAt(history, new Date("2027-01-01T00:00:00Z"))).toBe(digest("2"));
   });
 });
