@@ -10,8 +10,3 @@ export const ExitCode = {
   /** Bad input, or some images could not be checked or some files not written. */
   Error: 2,
 } as const;
-
-export function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return (message.split("\n")[0] ?? "").trim() || "unknown error";
-}

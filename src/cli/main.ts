@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
-import { ExitCode, oneLine } from "./errors.js";
+import { ExitCode } from "./errors.js";
+import { errorLine } from "../errors/error-line.js";
 import { diffCommand, historyCommand, resolveCommand } from "./commands/registry.js";
 import { githubCommand } from "./commands/github.js";
 import { scanCommand } from "./commands/scan.js";
@@ -92,7 +93,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
     }
-    io.stderr.write(`digesta: ${oneLine(error)}\n`);
+    io.stderr.write(`digesta: ${errorLine(error)}\n`);
     context?.logger.debug({ err: error }, "command failed");
     return ExitCode.Error;
   }

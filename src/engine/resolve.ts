@@ -1,4 +1,5 @@
 import pLimit from "p-limit";
+import { errorLine } from "../errors/error-line.js";
 import type { PinResolution } from "../plan/types.js";
 import { groupPins } from "../plan/plan.js";
 import type { FollowedPin } from "../registry/follow-types.js";
@@ -68,7 +69,7 @@ async function resolveOne(
       ...(followed.platform ? { platform: followed.platform } : {}),
     };
   } catch (error) {
-    return { ok: false, reason: reasonOf(error) };
+    return { ok: false, reason: errorLine(error) };
   }
 }
 
@@ -100,9 +101,4 @@ async function platformDigestIn(registry: Registry, name: ImageName, digest: Dig
   const entry = parseIndex(manifest.json, `${imageKey(name)}@${digest}`).find((e) => e.platform && samePlatform(e.platform, platform));
   if (!entry) throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
   return entry.digest;
-}
-
-function reasonOf(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0] ?? "unknown error";
 }

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { errorLine } from "../errors/error-line.js";
 import { scanText } from "./scanner.js";
 import { walkFiles } from "./walk.js";
 import type { PinnedOccurrence, ScanOptions, ScanReport, SkippedOccurrence } from "./types.js";
@@ -160,7 +161,7 @@ function errorReason(error: unknown): string {
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   if (code === "ELOOP") return "symbolic link (not followed)";
   if (code === "ENOTDIR") return "not a directory";
-  return code ?? (error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  return code ?? errorLine(error);
 }
 
 function comparePaths(a: string, b: string): number {

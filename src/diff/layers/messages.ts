@@ -1,3 +1,5 @@
+import { errorLine } from "../../errors/error-line.js";
+
 /** `sha256:0123456789ab…`: enough of a digest for a person to tell images apart in a warning. */
 export function shortDigest(digest: string): string {
   const colon = digest.indexOf(":");
@@ -6,8 +8,7 @@ export function shortDigest(digest: string): string {
 
 /** An error's one-line message, for a warning (registry errors already keep credentials out of theirs). */
 export function reasonOf(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n", 1)[0]!.slice(0, 300);
+  return errorLine(error, 300);
 }
 
 export function formatBytes(bytes: number): string {
