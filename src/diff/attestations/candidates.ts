@@ -1,11 +1,9 @@
 import type { Descriptor } from "../../registry/types.js";
-import type { PackageSource } from "../types.js";
+import type { SbomSource } from "../parse/sbom.js";
 
 /** Where an SBOM attestation was found, in the order digesta looks. */
 export type SbomOrigin = "buildkit" | "referrers" | "cosign";
 export const SBOM_ORIGINS: readonly SbomOrigin[] = ["buildkit", "referrers", "cosign"];
-
-export type SbomSource = Extract<PackageSource, "sbom-spdx" | "sbom-cyclonedx">;
 
 /** How the SBOM sits in its blob. */
 export type SbomWrapping =

@@ -3,7 +3,8 @@ import type { Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
 import { reasonOf, shortDigest } from "../layers/messages.js";
 import type { PackageList } from "../types.js";
-import { SBOM_ORIGINS, type SbomCandidate, type SbomOrigin, type SbomSource } from "./candidates.js";
+import type { SbomSource } from "../parse/sbom.js";
+import { SBOM_ORIGINS, type SbomCandidate, type SbomOrigin } from "./candidates.js";
 import { discoverSboms, type SbomSubject } from "./discover.js";
 import { readSbom } from "./read-sbom.js";
 
