@@ -7,7 +7,8 @@ import { createPackageListCache, type PackageListCache } from "./cache.js";
 import { diffPackageLists } from "./compare.js";
 import { readPackageDatabase, type PackageDatabaseResult } from "./layers/package-database.js";
 import { reasonOf, shortDigest } from "./layers/messages.js";
-import { DEFAULT_PLATFORM, fetchPinned, platformOfImage, resolvePlatformImage, type PinnedManifest, type PlatformImage } from "./platform.js";
+import { readImagePlatform } from "../registry/image-config.js";
+import { DEFAULT_PLATFORM, fetchPinned, resolvePlatformImage, type PinnedManifest, type PlatformImage } from "./platform.js";
 import type { ImageDiff, ImageDiffSource, PackageList } from "./types.js";
 
 export interface DiffImagesOptions {
@@ -160,7 +161,7 @@ async function choosePlatform(
   const single = from.kind === "image" ? from : to.kind === "image" ? to : undefined;
   if (!single) return configured;
   try {
-    return (await platformOfImage(registry, name, single.manifest)) ?? configured;
+    return (await readImagePlatform(registry, name, single.manifest.config.digest)) ?? configured;
   } catch (error) {
     warnings.push(`could not read the platform of ${shortDigest(single.digest)} (${reasonOf(error)}); comparing ${formatPlatform(configured)}`);
     return configured;

@@ -1,14 +1,11 @@
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import { formatPlatform } from "../reference/format.js";
-import { isIndexMediaType, parseImageManifest, parseIndex, platformOfConfig, samePlatform, type ImageManifest } from "../registry/manifest.js";
+import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform, type ImageManifest } from "../registry/manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "../registry/types.js";
 
 export type { ImageManifest };
 
 export const DEFAULT_PLATFORM: Platform = { os: "linux", architecture: "amd64" };
-
-/** The biggest image config read to learn an image's platform. */
-const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export interface ImageIndex {
   readonly manifests: readonly Descriptor[];
@@ -51,18 +48,6 @@ export async function fetchPinned(registry: Registry, name: ImageName, digest: D
   const fetched = await registry.getManifest(name, digest);
   if (isIndex(fetched)) return { kind: "index", digest, index: { manifests: parseIndex(fetched.json, `index ${digest}`) } };
   return { kind: "image", digest, manifest: parseImageManifest(fetched.json, `manifest ${digest}`) };
-}
-
-/** The platform an image manifest was built for, from its config (`os`, `architecture`, `variant`). */
-export async function platformOfImage(registry: Registry, name: ImageName, manifest: ImageManifest): Promise<Platform | undefined> {
-  const bytes = await registry.getBlob(name, manifest.config.digest, MAX_CONFIG_BYTES);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch {
-    return undefined;
-  }
-  return json && typeof json === "object" && !Array.isArray(json) ? platformOfConfig(json as Record<string, unknown>) : undefined;
 }
 
 /** There is no image for the platform wanted in the index; the message lists those there are. */

@@ -1,10 +1,11 @@
 import type { Digest, ImageName, Platform } from "../reference/types.js";
+import { isDigest } from "../reference/digest.js";
+import { MAX_CONFIG_BYTES, readImageConfig } from "../registry/image-config.js";
 import type { Registry } from "../registry/types.js";
 
 /** When the image behind a digest was built, from its config's `created`; undefined where unknown or unreadable. */
 export type BuildTimeLookup = (image: ImageName, digest: Digest) => Promise<Date | undefined>;
 
-const MAX_CONFIG_BYTES = 1024 * 1024;
 // Reproducible builds stamp the epoch (or a date close to it): that says nothing about when the image was made.
 const EARLIEST_PLAUSIBLE = Date.UTC(2000, 0, 1);
 
@@ -34,12 +35,11 @@ async function readCreated(registry: Registry, image: ImageName, digest: Digest,
     manifest = await registry.getManifest(image, child);
   }
   const config = manifest.json["config"] as { digest?: unknown; size?: unknown } | undefined;
-  if (!config || typeof config.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(config.digest)) return undefined;
+  if (!config || typeof config.digest !== "string" || !isDigest(config.digest)) return undefined;
   if (typeof config.size === "number" && config.size > MAX_CONFIG_BYTES) return undefined;
-  const bytes = await registry.getBlob(image, config.digest as Digest, MAX_CONFIG_BYTES);
-  const parsed = JSON.parse(new TextDecoder().decode(bytes)) as { created?: unknown };
-  if (typeof parsed.created !== "string") return undefined;
-  const created = new Date(parsed.created);
+  const { created: stamp } = await readImageConfig(registry, image, config.digest);
+  if (typeof stamp !== "string") return undefined;
+  const created = new Date(stamp);
   const time = created.getTime();
   return Number.isFinite(time) && time >= EARLIEST_PLAUSIBLE ? created : undefined;
 }
@@ -52,5 +52,5 @@ function pickPlatform(entries: unknown[], platform: Platform): Digest | undefine
   const same = (p: Partial<Platform> | undefined) =>
     p?.os === platform.os && p.architecture === platform.architecture && (platform.variant === undefined || p.variant === platform.variant);
   const chosen = images.find((e) => same(e.platform)) ?? images.find((e) => e.platform?.os !== "unknown");
-  return chosen && /^sha256:[0-9a-f]{64}$/.test(chosen.digest) ? (chosen.digest as Digest) : undefined;
+  return chosen && isDigest(chosen.digest) ? chosen.digest : undefined;
 }

@@ -4,15 +4,8 @@ import { formatPlatform } from "../reference/format.js";
 import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
 import type { FollowedPin } from "./follow-types.js";
-import {
-  MAX_MANIFEST_BYTES,
-  isIndexMediaType,
-  parseImageManifest,
-  parseIndex,
-  parseJsonObject,
-  platformOfConfig,
-  samePlatform,
-} from "./manifest.js";
+import { readImagePlatform } from "./image-config.js";
+import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "./manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "./types.js";
 
 export type { FollowedPin };
@@ -32,9 +25,6 @@ export interface PinFollowerOptions {
 }
 
 const DOCKER_HUB_ONLY = (registry: string): boolean => registry === DOCKER_HUB;
-
-/** Image configs are small JSON; anything past this is not one. */
-const MAX_CONFIG_BYTES = MAX_MANIFEST_BYTES;
 
 /**
  * Follows `image:tag@digest` pins to what the tag means now, keeping the pin's kind:
@@ -87,8 +77,7 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
     memo(platforms, `${repoKey(name)}@${digest}`, async () => {
       const fetched = await manifest(name, digest);
       const { config } = parseImageManifest(fetched.json, `${repoKey(name)}@${digest}`);
-      const bytes = await registry.getBlob(name, config.digest, MAX_CONFIG_BYTES);
-      return platformOfConfig(parseJsonObject(bytes, `${repoKey(name)}@${config.digest}: image config`));
+      return readImagePlatform(registry, name, config.digest);
     });
 
   async function follow(pin: PinnedReference): Promise<FollowedPin> {
