@@ -91,6 +91,13 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** "2 major updates, 1 downgrade": the changes that need a look, or "" when none do. */
+function attentionCounts(changed: readonly PackageChange[]): string {
+  const majors = changed.filter(isMajor).length;
+  const downgrades = changed.filter((c) => c.classification === "downgrade").length;
+  return [majors && plural(majors, "major update"), downgrades && plural(downgrades, "downgrade")].filter(Boolean).join(", ");
+}
+
 /** The package's name cell: its type shown when the image mixes package types. */
 function nameCell(p: { name: string; type: string }, showType: boolean): string {
   return showType ? `${escapeMarkdown(p.name)} (${escapeMarkdown(p.type, 20)})` : escapeMarkdown(p.name);
@@ -142,10 +149,7 @@ function renderSection(diff: ImageDiff, cap: number, open: boolean): string {
 
   const attention = changed.filter((c) => c.classification === "downgrade" || isMajor(c));
   if (attention.length > 0) {
-    const majors = attention.filter(isMajor).length;
-    const downgrades = attention.length - majors;
-    const counts = [majors && plural(majors, "major update"), downgrades && plural(downgrades, "downgrade")].filter(Boolean).join(", ");
-    out.push(`\n**Needs a look:** ${counts}\n`);
+    out.push(`\n**Needs a look:** ${attentionCounts(attention)}\n`);
     if (cap > 0) {
       const shown = [...attention].sort((a, b) => importance(a) - importance(b)).slice(0, cap);
       for (const c of shown) {
@@ -185,10 +189,7 @@ function rowCount(diffs: readonly ImageDiff[], cap: number): number {
 function countsOnlyLine(diff: ImageDiff): string {
   const none = noChangeText(diff);
   if (none !== undefined) return `- ${summaryParts(diff)}`;
-  const changed = diff.packages.changed;
-  const majors = changed.filter(isMajor).length;
-  const downgrades = changed.filter((c) => c.classification === "downgrade").length;
-  const extra = [majors && plural(majors, "major update"), downgrades && plural(downgrades, "downgrade")].filter(Boolean).join(", ");
+  const extra = attentionCounts(diff.packages.changed);
   return `- ${summaryParts(diff)}${extra ? ` (${extra})` : ""}`;
 }
 
@@ -255,9 +256,7 @@ export function renderImageDiffText(diff: ImageDiff): string {
     lines.push(`  ${none}`);
   } else {
     const { added, removed, changed } = diff.packages;
-    const majors = changed.filter(isMajor).length;
-    const downgrades = changed.filter((c) => c.classification === "downgrade").length;
-    const extra = [majors && plural(majors, "major update"), downgrades && plural(downgrades, "downgrade")].filter(Boolean).join(", ");
+    const extra = attentionCounts(changed);
     lines.push(`  ${added.length} added, ${removed.length} removed, ${changed.length} changed${extra ? ` (${extra})` : ""}${source ? `  [${source}]` : ""}`);
     const showType = new Set([...added, ...removed, ...changed].map((p) => p.type)).size > 1;
     const name = (p: { name: string; type: string }): string => (showType ? `${plain(p.name)} (${plain(p.type, 20)})` : plain(p.name));
