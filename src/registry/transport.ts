@@ -166,11 +166,17 @@ export class Transport {
         } catch {
           throw new RegistryError("BAD_RESPONSE", `${request.what}: ${url.host} redirected to an invalid address`);
         }
-        // Credentials never follow a redirect off their origin (S3 and CDNs also reject requests carrying them).
-        if (next.origin !== url.origin) headers.delete("authorization");
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
           method = "GET";
           body = undefined;
+        }
+        // Credentials never follow a redirect off their origin (S3 and CDNs also reject requests carrying them); nor
+        // does a body, which 307 and 308 would resend: a token request's body carries the identity token.
+        if (next.origin !== url.origin) {
+          if (body !== undefined) {
+            throw new RegistryError("BAD_RESPONSE", `${request.what}: ${url.host} redirected a request with a body to ${next.host}; refusing to send it there`);
+          }
+          headers.delete("authorization");
         }
         url = next;
       }

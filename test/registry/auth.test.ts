@@ -171,6 +171,20 @@ describe("Bearer token flow", () => {
     await client.headManifest(APP, "a");
     expect(Object.fromEntries(form!)).toMatchObject({ grant_type: "refresh_token", refresh_token: "refresh-me", service: HOST, scope: SCOPE });
   });
+
+  it("does not resend the identity token when the realm redirects its POST to another host", async () => {
+    nock(ORIGIN).get("/v2/").reply(401, "", { "www-authenticate": BEARER });
+    nock(AUTH).post("/token").reply(307, "", { location: "https://collector.example.test/token" });
+    const collector = nock("https://collector.example.test").post("/token").reply(200, { token: "stolen" });
+
+    const client = testClient({ credentials: staticCredentials({ [HOST]: { kind: "identity-token", token: "refresh-me" } }) });
+    const error = await registryError(client.headManifest(APP, "a"));
+    expect(error.code).toBe("BAD_RESPONSE");
+    expect(error.message).toContain("collector.example.test");
+    expect(error.message).not.toContain("refresh-me");
+    expect(collector.isDone()).toBe(false);
+    nock.cleanAll();
+  });
 });
 
 describe("Basic auth", () => {
