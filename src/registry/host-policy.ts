@@ -18,10 +18,21 @@ function privateRanges(): BlockList {
   list.addSubnet("192.168.0.0", 16, "ipv4");
   list.addSubnet("169.254.0.0", 16, "ipv4");
   list.addSubnet("0.0.0.0", 8, "ipv4");
+  // Shared address space: carrier-grade NAT, and some clouds' internal services (Alibaba's metadata is 100.100.100.200).
+  list.addSubnet("100.64.0.0", 10, "ipv4");
+  list.addSubnet("198.18.0.0", 15, "ipv4");
+  // Multicast, reserved and broadcast.
+  list.addSubnet("224.0.0.0", 3, "ipv4");
   list.addAddress("::", "ipv6");
   list.addAddress("::1", "ipv6");
   list.addSubnet("fe80::", 10, "ipv6");
+  list.addSubnet("fec0::", 10, "ipv6");
   list.addSubnet("fc00::", 7, "ipv6");
+  list.addSubnet("ff00::", 8, "ipv6");
+  // IPv6 forms that carry an IPv4 address a gateway may forward to (NAT64, 6to4): the IPv4 inside may be private.
+  list.addSubnet("64:ff9b::", 96, "ipv6");
+  list.addSubnet("64:ff9b:1::", 48, "ipv6");
+  list.addSubnet("2002::", 16, "ipv6");
   return list;
 }
 

@@ -44,6 +44,14 @@ describe("createPrivateAddressPolicy", () => {
     "[fe80::1]",
     "[fc00::1]",
     "0.0.0.0",
+    "100.100.100.200",
+    "198.18.0.1",
+    "224.0.0.1",
+    "255.255.255.255",
+    "[fec0::1]",
+    "[ff02::1]",
+    "[64:ff9b::a9fe:a9fe]",
+    "[2002:a00:1::1]",
     "v6private.example.test",
     "mapped.example.test",
     "metadata.example.test",
@@ -68,6 +76,8 @@ describe("createPrivateAddressPolicy", () => {
   it("does not treat 172.32/12 neighbours as private", async () => {
     await expect(policy("172.32.0.1")).resolves.toBeUndefined();
     await expect(policy("172.15.255.255")).resolves.toBeUndefined();
+    await expect(policy("100.128.0.1")).resolves.toBeUndefined();
+    await expect(policy("[2606:4700::1111]")).resolves.toBeUndefined();
   });
 
   it("reports a name that does not resolve as a network problem", async () => {
