@@ -228,6 +228,15 @@ describe("readPackageDatabase", () => {
     expect(result.warnings[0]).toMatch(/^could not read layer sha256:eeeeeeeeeeee…: layer is not valid gzip/);
   });
 
+  it("stops reading a layer the registry sends more bytes of than its manifest declares", async () => {
+    const store = new LayerStore();
+    const [declared] = store.add(await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX]))]));
+    const result = await readPackageDatabase(store, NAME, [{ ...declared!, size: 16 }]);
+    expect(result.source).toBe("none");
+    expect(result.warnings).toEqual([`could not read layer ${declared!.digest.slice(0, 19)}…: the layer is larger than the 16 bytes its manifest declares`]);
+    expect(result.bytesRead).toBe(0);
+  });
+
   it("warns about a database over the size limit instead of holding it", async () => {
     const store = new LayerStore();
     const layers = store.add(await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX, SSL]))]));

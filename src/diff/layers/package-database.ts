@@ -78,7 +78,12 @@ export async function readPackageDatabase(
       }
       layersDownloaded++;
       try {
-        const scan = await scanLayer(blob.stream, { hidden: (p) => deletions.hides(p), maxFileBytes, ...(options.signal && { signal: options.signal }) });
+        const scan = await scanLayer(blob.stream, {
+          hidden: (p) => deletions.hides(p),
+          maxFileBytes,
+          maxBytes: layer.size,
+          ...(options.signal && { signal: options.signal }),
+        });
         bytesRead += scan.bytesRead;
         findings = scan.findings;
       } catch (error) {

@@ -32,6 +32,8 @@ export interface LayerScanOptions {
   readonly maxFileBytes?: number;
   /** Largest os-release read. */
   readonly maxOsReleaseBytes?: number;
+  /** Compressed bytes the layer may hold (its descriptor's size): a registry sending more is refused, not read on. */
+  readonly maxBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -65,10 +67,12 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
   const { head, stream } = await peek(source, 4);
   const compression = detectCompression(head);
   let bytesRead = 0;
+  const maxBytes = options.maxBytes ?? Infinity;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytesRead += chunk.length;
-      callback(null, chunk);
+      if (bytesRead > maxBytes) callback(new LayerFormatError(`the layer is larger than the ${maxBytes} bytes its manifest declares`));
+      else callback(null, chunk);
     },
   });
   const extract = tar.extract();
