@@ -1,3 +1,4 @@
+import { createPackageListCache } from "../../diff/cache.js";
 import { diffImages } from "../../diff/image-diff.js";
 import { renderImageDiffText } from "../../diff/markdown.js";
 import type { ImageDiff } from "../../diff/types.js";
@@ -69,10 +70,14 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
 
 async function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform | undefined): Promise<ImageDiff[]> {
   const diffs: ImageDiff[] = [];
+  // Images of one repository, or on one base, share layers: each is read once for all the diffs.
+  const cache = createPackageListCache();
   for (const update of updates) {
+    const wanted = update.platform ?? platform;
     diffs.push(
       await diffImages(context.registry, update.image, update.from, update.to, {
-        ...((update.platform ?? platform) ? { platform: update.platform ?? platform } : {}),
+        ...(wanted ? { platform: wanted } : {}),
+        cache,
         logger: context.logger,
       }),
     );
