@@ -1,10 +1,15 @@
+import pLimit from "p-limit";
 import { groupPins } from "../plan/plan.js";
 import type { PinResolution } from "../plan/types.js";
 import { resolvePins, type PinFollowerLike } from "../engine/resolve.js";
 import type { Registry, TagHistoryEntry } from "../registry/types.js";
+import { tagKey } from "../reference/format.js";
 import type { ImageName } from "../reference/types.js";
 import type { PinnedOccurrence } from "../scan/types.js";
 import type { BuildTimeLookup } from "./build-time.js";
+
+/** Moved pins whose history or build time is looked up at once (the registry client also bounds requests per registry). */
+const LOOKUP_CONCURRENCY = 16;
 
 export interface CooldownOptions {
   /** Milliseconds a new digest must have existed before it is proposed. */
@@ -31,7 +36,7 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
   const remembering: Registry = Object.create(registry, {
     tagHistory: {
       value: (name: ImageName, tag: string) => {
-        const key = `${name.registry}/${name.repository}:${tag}`;
+        const key = tagKey(name, tag);
         let history = histories.get(key);
         if (!history) {
           history = registry.tagHistory(name, tag);
@@ -49,25 +54,33 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
       if (minAge <= 0) return result;
       const cutoff = new Date(now.getTime() - minAge);
       const withHistory: PinnedOccurrence[] = [];
-      for (const [key, occurrences] of groupPins(pins)) {
+      // Moved pins are looked at concurrently (each one's history and build time are registry requests), a few at once.
+      const limit = pLimit(LOOKUP_CONCURRENCY);
+      const moved = [...groupPins(pins)].flatMap(([key, occurrences]) => {
         const resolution = resolutions.get(key);
         const ref = occurrences[0]!.reference;
-        if (!resolution?.ok || resolution.current === ref.digest) continue;
-        const name = { registry: ref.registry, repository: ref.repository };
-        if (await hasHistory(remembering, name, ref.tag)) {
-          withHistory.push(...occurrences);
-          continue;
-        }
-        const created = await builtAt(name, resolution.current);
-        if (created && created.getTime() > cutoff.getTime()) {
-          const eligible = new Date(created.getTime() + minAge);
-          result.set(key, {
-            ok: false,
-            skip: true,
-            reason: `cooldown: the new digest was built ${created.toISOString()}; proposed from ${eligible.toISOString()}`,
-          });
-        }
-      }
+        return resolution?.ok && resolution.current !== ref.digest ? [{ key, occurrences, ref, current: resolution.current }] : [];
+      });
+      await Promise.all(
+        moved.map(({ key, occurrences, ref, current }) =>
+          limit(async () => {
+            const name = { registry: ref.registry, repository: ref.repository };
+            if (await hasHistory(remembering, name, ref.tag)) {
+              withHistory.push(...occurrences);
+              return;
+            }
+            const created = await builtAt(name, current);
+            if (created && created.getTime() > cutoff.getTime()) {
+              const eligible = new Date(created.getTime() + minAge);
+              result.set(key, {
+                ok: false,
+                skip: true,
+                reason: `cooldown: the new digest was built ${created.toISOString()}; proposed from ${eligible.toISOString()}`,
+              });
+            }
+          }),
+        ),
+      );
       if (withHistory.length > 0) {
         const settled = await resolvePins(withHistory, follower, { before: { time: cutoff, registry: remembering } });
         for (const [key, resolution] of settled) {
