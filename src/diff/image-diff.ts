@@ -1,5 +1,5 @@
 import type { Logger } from "../logging/logger.js";
-import { formatPlatform } from "../reference/format.js";
+import { formatPlatform, imageKey } from "../reference/format.js";
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 import { findSbomPair } from "./attestations/find-sbom.js";
@@ -42,7 +42,7 @@ export async function diffImages(
   options: DiffImagesOptions = {},
 ): Promise<ImageDiff> {
   const base = {
-    image: `${name.registry}/${name.repository}`,
+    image: imageKey(name),
     ...(options.tag !== undefined && { tag: options.tag }),
     from,
     to,

@@ -1,4 +1,5 @@
-import type { PinnedReference } from "../reference/types.js";
+import { tagKey } from "../reference/format.js";
+import type { ImageName, PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence, SkippedOccurrence, TextScan } from "../scan/types.js";
 import type { DigestEdit, ImageUpdate, PinFailure, PinResolution, UpdatePlan, UpToDatePin } from "./types.js";
 
@@ -65,8 +66,7 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
   }
 
   for (const fileEdits of edits.values()) fileEdits.sort((a, b) => a.digestOffset - b.digestOffset);
-  const byName = (a: { image: { registry: string; repository: string }; tag: string }, b: typeof a) =>
-    `${a.image.registry}/${a.image.repository}:${a.tag}`.localeCompare(`${b.image.registry}/${b.image.repository}:${b.tag}`);
+  const byName = (a: { image: ImageName; tag: string }, b: typeof a) => tagKey(a.image, a.tag).localeCompare(tagKey(b.image, b.tag));
   updates.sort(byName);
   upToDate.sort(byName);
   failed.sort(byName);

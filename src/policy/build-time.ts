@@ -1,5 +1,6 @@
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import { isDigest } from "../reference/digest.js";
+import { imageKey } from "../reference/format.js";
 import { MAX_CONFIG_BYTES, readImageConfig } from "../registry/image-config.js";
 import type { Registry } from "../registry/types.js";
 
@@ -16,7 +17,7 @@ const EARLIEST_PLAUSIBLE = Date.UTC(2000, 0, 1);
 export function createBuildTimeLookup(registry: Registry, platform: Platform): BuildTimeLookup {
   const memo = new Map<string, Promise<Date | undefined>>();
   return (image, digest) => {
-    const key = `${image.registry}/${image.repository}@${digest}`;
+    const key = `${imageKey(image)}@${digest}`;
     let found = memo.get(key);
     if (!found) {
       found = readCreated(registry, image, digest, platform).catch(() => undefined);

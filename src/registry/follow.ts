@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
-import { formatPlatform } from "../reference/format.js";
+import { formatPlatform, imageKey } from "../reference/format.js";
 import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
 import type { FollowedPin } from "./follow-types.js";
@@ -58,31 +58,29 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
     return found;
   };
 
-  const repoKey = (name: ImageName): string => `${name.registry}/${name.repository}`;
-
   const headFirst = options.headFirst ?? DOCKER_HUB_ONLY;
   const resolveTag = (name: ImageName, tag: string): Promise<Descriptor> =>
-    memo(tags, `${repoKey(name)}:${tag}`, async () => {
+    memo(tags, `${imageKey(name)}:${tag}`, async () => {
       if (headFirst(name.registry)) return registry.headManifest(name, tag);
       const fetched = await registry.getManifest(name, tag);
-      manifests.set(`${repoKey(name)}@${fetched.digest}`, Promise.resolve(fetched));
+      manifests.set(`${imageKey(name)}@${fetched.digest}`, Promise.resolve(fetched));
       return { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.byteLength };
     });
 
   const manifest = (name: ImageName, digest: Digest): Promise<FetchedManifest> =>
-    memo(manifests, `${repoKey(name)}@${digest}`, () => registry.getManifest(name, digest));
+    memo(manifests, `${imageKey(name)}@${digest}`, () => registry.getManifest(name, digest));
 
   /** The platform an image manifest was built for, from its config blob; undefined when the config names none. */
   const platformOf = (name: ImageName, digest: Digest): Promise<Platform | undefined> =>
-    memo(platforms, `${repoKey(name)}@${digest}`, async () => {
+    memo(platforms, `${imageKey(name)}@${digest}`, async () => {
       const fetched = await manifest(name, digest);
-      const { config } = parseImageManifest(fetched.json, `${repoKey(name)}@${digest}`);
+      const { config } = parseImageManifest(fetched.json, `${imageKey(name)}@${digest}`);
       return readImagePlatform(registry, name, config.digest);
     });
 
   async function follow(pin: PinnedReference): Promise<FollowedPin> {
     const name: ImageName = { registry: pin.registry, repository: pin.repository };
-    const label = `${repoKey(name)}:${pin.tag}`;
+    const label = `${imageKey(name)}:${pin.tag}`;
     const tag = await resolveTag(name, pin.tag);
     const tagIsIndex = isIndexMediaType(tag.mediaType);
     if (tag.digest === pin.digest) {
@@ -154,7 +152,7 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
 
   return {
     follow(pin) {
-      return memo(follows, `${repoKey(pin)}:${pin.tag}@${pin.digest}`, () => follow(pin));
+      return memo(follows, `${imageKey(pin)}:${pin.tag}@${pin.digest}`, () => follow(pin));
     },
   };
 }

@@ -6,7 +6,7 @@ import { rewriteFiles, type FileWriteResult } from "../../engine/files.js";
 import { resolvePins } from "../../engine/resolve.js";
 import { planUpdates } from "../../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../../plan/types.js";
-import { formatPlatform, formatReference, shortDigest } from "../../reference/format.js";
+import { formatPlatform, formatReference, imageKey, shortDigest } from "../../reference/format.js";
 import type { Platform } from "../../reference/types.js";
 import { createPinFollower } from "../../registry/follow.js";
 import { scanDirectory } from "../../scan/directory.js";
@@ -107,10 +107,9 @@ function placesOf(occurrences: readonly { path: string; line: number }[]): strin
 function planJson(plan: UpdatePlan) {
   const places = (occurrences: readonly { path: string; line: number; column: number }[]) =>
     occurrences.map(({ path, line, column }) => ({ path, line, column }));
-  const image = (name: { registry: string; repository: string }) => `${name.registry}/${name.repository}`;
   return {
     updated: plan.updates.map((u) => ({
-      image: image(u.image),
+      image: imageKey(u.image),
       tag: u.tag,
       from: u.from,
       to: u.to,
@@ -118,8 +117,8 @@ function planJson(plan: UpdatePlan) {
       ...(u.platform ? { platform: formatPlatform(u.platform) } : {}),
       occurrences: places(u.occurrences),
     })),
-    upToDate: plan.upToDate.map((p) => ({ image: image(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),
-    failed: plan.failed.map((f) => ({ image: image(f.image), tag: f.tag, digest: f.digest, reason: f.reason, occurrences: places(f.occurrences) })),
+    upToDate: plan.upToDate.map((p) => ({ image: imageKey(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),
+    failed: plan.failed.map((f) => ({ image: imageKey(f.image), tag: f.tag, digest: f.digest, reason: f.reason, occurrences: places(f.occurrences) })),
     skipped: plan.skipped.map((s) => ({ path: s.path, line: s.line, column: s.column, reference: s.text, reason: s.reason })),
   };
 }
