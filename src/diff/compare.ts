@@ -1,6 +1,7 @@
 import { formatPurl } from "./parse/purl.js";
 import type { AddedPackage, Package, PackageChange, PackageDiff, PackageList, PackageSource } from "./types.js";
 import { classifyChange, compareVersions } from "./versions/compare.js";
+import { compareStrings } from "./versions/digits.js";
 
 const SOURCE_NAMES: Readonly<Record<PackageSource, string>> = {
   "sbom-spdx": "an SPDX SBOM",
@@ -21,10 +22,6 @@ function referenceOf(p: Package): string {
     version: p.version,
     qualifiers: p.arch ? { arch: p.arch } : {},
   });
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One package identity across versions: type + name + arch (a purl without version). */
@@ -102,7 +99,7 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
     const now = after.get(key) ?? new Map<string, Package>();
     const sample = (was.values().next().value ?? now.values().next().value) as Package;
     const type = sample.type;
-    const descending = (a: Package, b: Package): number => compareVersions(type, b.version, a.version) || compareText(b.version, a.version);
+    const descending = (a: Package, b: Package): number => compareVersions(type, b.version, a.version) || compareStrings(b.version, a.version);
     const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
     const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
     const pairs = Math.min(gone.length, come.length);
@@ -124,16 +121,16 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
   }
 
   const byIdentity = (a: { name: string; type: string; arch?: string }, b: { name: string; type: string; arch?: string }): number =>
-    compareText(a.name, b.name) || compareText(a.type, b.type) || compareText(a.arch ?? "", b.arch ?? "");
+    compareStrings(a.name, b.name) || compareStrings(a.type, b.type) || compareStrings(a.arch ?? "", b.arch ?? "");
   const listOrder = (a: AddedPackage, b: AddedPackage): number =>
-    byIdentity(a, b) || compareVersions(a.type, a.version, b.version) || compareText(a.version, b.version);
+    byIdentity(a, b) || compareVersions(a.type, a.version, b.version) || compareStrings(a.version, b.version);
   addedOut.sort(listOrder);
   removedOut.sort(listOrder);
   changedOut.sort(
     (a, b) =>
       byIdentity(a, b) ||
       compareVersions(a.type, a.previous.version, b.previous.version) ||
-      compareText(a.previous.version, b.previous.version),
+      compareStrings(a.previous.version, b.previous.version),
   );
 
   const warnings: string[] = [];
