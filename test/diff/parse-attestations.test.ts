@@ -90,6 +90,15 @@ describe("in-toto statements and their envelopes", () => {
     expect(() => statementFromAttestation("application/json", enc({ hello: 1 }))).toThrow(/neither an in-toto statement/);
   });
 
+  it("refuses a document of more JSON values than the limit before parsing it, counting none inside strings", () => {
+    const many = enc(statement({ packages: Array.from({ length: 600 }, () => ({})) }));
+    expect(() => parseInTotoStatement(many, { maxValues: 500 })).toThrow(/holds more than 500 JSON values/);
+    expect(() => unwrapDsseEnvelope(dsse(statement({ packages: Array.from({ length: 600 }, () => []) })), { maxValues: 500 })).toThrow(/more than 500/);
+    const text = enc(statement({ name: '{[,"'.repeat(1000), packages: [] }));
+    expect(parseInTotoStatement(text, { maxValues: 20 }).predicate).toEqual({ name: '{[,"'.repeat(1000), packages: [] });
+    expect(() => packagesFromSbom(SPDX, JSON.stringify({ packages: Array.from({ length: 5_000_001 }, () => 0) }))).toThrow(/more than 4000000 JSON values/);
+  });
+
   it("does not let a __proto__ digest key confuse digest matching", () => {
     const s = parseInTotoStatement(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"__proto__":"x","sha256":"${HEX}"}}],"predicateType":"p"}`);
     expect(statementMatchesDigest(s, `sha256:${HEX}`)).toBe(true);

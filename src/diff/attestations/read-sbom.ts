@@ -2,7 +2,7 @@ import type { Digest, ImageName } from "../../reference/types.js";
 import { MediaType, type Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
 import { shortDigest } from "../layers/messages.js";
-import { statementFromAttestation, statementMatchesDigest, type InTotoStatement } from "../parse/attestation.js";
+import { parseJsonDocument, statementFromAttestation, statementMatchesDigest, type InTotoStatement } from "../parse/attestation.js";
 import { packagesFromSbom, sbomSourceOf } from "../parse/sbom.js";
 import type { PackageList } from "../types.js";
 import type { SbomCandidate } from "./candidates.js";
@@ -45,12 +45,7 @@ export async function readSbom(
 
 function packageListOf(candidate: SbomCandidate, bytes: Uint8Array, subject: Digest): PackageList {
   if (candidate.wrapping === "document") {
-    let document: unknown;
-    try {
-      document = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (error) {
-      throw new SbomError(`the SBOM ${shortDigest(candidate.blob.digest)} is not JSON (${error instanceof Error ? error.message : String(error)})`);
-    }
+    const document = parseJsonDocument(bytes, `the SBOM ${shortDigest(candidate.blob.digest)}`, { maxBytes: bytes.length });
     return { source: candidate.source, packages: packagesFromSbom(candidate.predicateType, document) ?? [] };
   }
   const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];

@@ -22,9 +22,34 @@ export interface InTotoStatement {
 export interface AttestationLimits {
   /** Largest document accepted, in bytes (or UTF-16 units for strings); default 64 MiB. */
   readonly maxBytes?: number;
+  /** Most JSON values (objects, arrays and the items in them) accepted in one document; default 4 million. */
+  readonly maxValues?: number;
 }
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * JSON.parse makes a heap object or slot of every value, some 64 bytes for an empty object: a 64 MiB document of
+ * `{},` would take 1.4 GiB. Real SBOMs hold well under a million values; this bounds a hostile one to ~250 MiB.
+ */
+const DEFAULT_MAX_VALUES = 4_000_000;
+
+/** Whether `text` holds more than `max` JSON values, counted as the commas and brackets outside strings. */
+function hasMoreValuesThan(text: string, max: number): boolean {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if ((c === 0x2c /* , */ || c === 0x7b /* { */ || c === 0x5b /* [ */) && ++count > max) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const statementSchema = z.object({
   _type: z.string().startsWith("https://in-toto.io/Statement/", "is not an in-toto statement type"),
@@ -59,10 +84,16 @@ function firstIssue(error: z.ZodError): string {
   return `${path || "(document)"}: ${issue.message}`.slice(0, 300);
 }
 
-function parseJson(input: Uint8Array | string, what: string, limits: AttestationLimits): unknown {
+/**
+ * Parses a JSON document from a registry, refusing one over the size or value limits before JSON.parse sees it.
+ * Throws AttestationError naming `what`.
+ */
+export function parseJsonDocument(input: Uint8Array | string, what: string, limits: AttestationLimits = {}): unknown {
   const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   if (input.length > max) throw new AttestationError(`${what} is ${input.length} bytes, over the ${max}-byte limit`);
   const text = typeof input === "string" ? input : new TextDecoder().decode(input);
+  const maxValues = limits.maxValues ?? DEFAULT_MAX_VALUES;
+  if (hasMoreValuesThan(text, maxValues)) throw new AttestationError(`${what} holds more than ${maxValues} JSON values; refusing to parse it`);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -72,7 +103,7 @@ function parseJson(input: Uint8Array | string, what: string, limits: Attestation
 
 /** Bytes and JSON text are parsed; anything else is taken as already-parsed JSON. */
 function asJson(input: unknown, what: string, limits: AttestationLimits): unknown {
-  return typeof input === "string" || input instanceof Uint8Array ? parseJson(input, what, limits) : input;
+  return typeof input === "string" || input instanceof Uint8Array ? parseJsonDocument(input, what, limits) : input;
 }
 
 /** A bare in-toto statement (bytes, JSON text, or parsed JSON), validated. Throws AttestationError. */
@@ -85,7 +116,7 @@ export function parseInTotoStatement(input: Uint8Array | string | unknown, limit
   // cosign puts some predicates in as a JSON string.
   if (typeof predicate === "string") {
     const trimmed = predicate.trimStart();
-    if (trimmed.startsWith("{") || trimmed.startsWith("[")) predicate = parseJson(predicate, "the statement's predicate", limits);
+    if (trimmed.startsWith("{") || trimmed.startsWith("[")) predicate = parseJsonDocument(predicate, "the statement's predicate", limits);
   }
   return {
     predicateType,
@@ -126,7 +157,7 @@ export function statementFromAttestation(mediaType: string, bytes: Uint8Array, l
   if (type === MediaType.InToto) return parseInTotoStatement(bytes, limits);
   if (type === MediaType.DsseEnvelope) return unwrapDsseEnvelope(bytes, limits);
   if (type.startsWith("application/vnd.dev.sigstore.bundle")) return unwrapSigstoreBundle(bytes, limits);
-  const json = parseJson(bytes, `the attestation (${mediaType.slice(0, 100)})`, limits);
+  const json = parseJsonDocument(bytes, `the attestation (${mediaType.slice(0, 100)})`, limits);
   if (typeof json === "object" && json !== null) {
     if ("dsseEnvelope" in json) return unwrapSigstoreBundle(json, limits);
     if ("payloadType" in json) return unwrapDsseEnvelope(json, limits);

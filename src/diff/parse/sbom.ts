@@ -1,5 +1,5 @@
 import type { Package, PackageSource } from "../types.js";
-import { AttestationError } from "./attestation.js";
+import { AttestationError, parseJsonDocument } from "./attestation.js";
 import { cleanField } from "./fields.js";
 import { parsePurl, type Purl } from "./purl.js";
 
@@ -25,11 +25,9 @@ function unwrapPredicate(predicate: unknown): unknown {
   let p = predicate;
   if (isRecord(p) && "Data" in p && !("packages" in p) && !("components" in p)) p = p["Data"];
   if (typeof p === "string") {
-    try {
-      p = JSON.parse(p);
-    } catch {
-      throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
-    }
+    const text = p;
+    if (!/^\s*[[{]/.test(text)) throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
+    p = parseJsonDocument(text, "the SBOM predicate");
   }
   return p;
 }
