@@ -7,6 +7,7 @@ import {
   unwrapDsseEnvelope,
   unwrapSigstoreBundle,
 } from "../../src/diff/parse/attestation.js";
+import { MAX_PACKAGES } from "../../src/diff/parse/fields.js";
 import { packagesFromSbom, sbomSourceOf } from "../../src/diff/parse/sbom.js";
 
 const HEX = "a".repeat(64);
@@ -241,5 +242,11 @@ describe("packagesFromSbom", () => {
     expect(() => packagesFromSbom(SPDX, { packages: {} })).toThrow(/not a list/);
     expect(() => packagesFromSbom(CDX, { components: "x" })).toThrow(/not a list/);
     expect(packagesFromSbom(CDX, {})).toEqual([]);
+  });
+
+  it("refuses an SBOM listing more than MAX_PACKAGES packages", () => {
+    const components = Array.from({ length: MAX_PACKAGES + 1 }, (_, i) => ({ purl: `pkg:npm/p${i}@1.0.0` }));
+    expect(() => packagesFromSbom(CDX, { components })).toThrow(/more than 100000 packages/);
+    expect(packagesFromSbom(CDX, { components: components.slice(1) })).toHaveLength(MAX_PACKAGES);
   });
 });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseApkInstalled } from "../../src/diff/parse/apk-installed.js";
 import { parseDpkgStatus } from "../../src/diff/parse/dpkg-status.js";
+import { MAX_PACKAGES } from "../../src/diff/parse/fields.js";
 import { formatPurl, parsePurl } from "../../src/diff/parse/purl.js";
 
 describe("parseApkInstalled", () => {
@@ -55,6 +56,12 @@ describe("parseApkInstalled", () => {
         for (const p of parseApkInstalled(s)) expect(p.name.length).toBeGreaterThan(0);
       }),
     );
+  });
+
+  it("stops one package past MAX_PACKAGES, so a hostile database cannot fill memory", () => {
+    const text = "P:a\nV:1\n\n".repeat(MAX_PACKAGES + 50);
+    expect(parseApkInstalled(text)).toHaveLength(MAX_PACKAGES + 1);
+    expect(parseDpkgStatus("Package: a\nVersion: 1\n\n".repeat(MAX_PACKAGES + 50))).toHaveLength(MAX_PACKAGES + 1);
   });
 });
 

@@ -7,6 +7,7 @@ import { RegistryError } from "../../src/registry/errors.js";
 import { MediaType, type BlobStream, type Descriptor, type FetchedManifest, type Registry } from "../../src/registry/types.js";
 import { createPackageListCache } from "../../src/diff/cache.js";
 import { readPackageDatabase } from "../../src/diff/layers/package-database.js";
+import { MAX_PACKAGES } from "../../src/diff/parse/fields.js";
 import { file, layer, opaqueWhiteout, whiteout, type Layer } from "../support/images.js";
 import { apkInstalled, dpkgParagraph, dpkgStatus, osRelease } from "../support/package-dbs.js";
 
@@ -145,6 +146,17 @@ describe("readPackageDatabase", () => {
     const result = await readPackageDatabase(store, NAME, layers);
     expect(result.source).toBe("none");
     expect(store.opened).toEqual([layers[1]!.digest]);
+  });
+
+  it("warns instead of listing a dpkg database of more packages than any real image", async () => {
+    const store = new LayerStore();
+    const huge = "Package: p\nVersion: 1\n\n".repeat(MAX_PACKAGES);
+    // Exactly the cap in status, and one more package in status.d: the merged list is over it.
+    const layers = store.add(await layer([file("var/lib/dpkg/status.d/extra", "Package: q\nVersion: 1\n"), file("var/lib/dpkg/status", huge)]));
+    const result = await readPackageDatabase(store, NAME, layers);
+    expect(result.source).toBe("dpkg");
+    expect(result.list).toBeUndefined();
+    expect(result.warnings).toEqual([`the dpkg database lists more than ${MAX_PACKAGES} packages, more than any real image; its packages are not listed`]);
   });
 
   it("merges distroless status.d files across layers, upper layers winning, minus whited-out packages", async () => {

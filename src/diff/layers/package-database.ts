@@ -3,6 +3,7 @@ import type { Descriptor, Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
 import { parseApkInstalled } from "../parse/apk-installed.js";
 import { parseDpkgStatus } from "../parse/dpkg-status.js";
+import { MAX_PACKAGES } from "../parse/fields.js";
 import type { Package, PackageList, PackageSource } from "../types.js";
 import { formatBytes, reasonOf, shortDigest } from "./messages.js";
 import { Deletions } from "./paths.js";
@@ -101,7 +102,12 @@ export async function readPackageDatabase(
     seen.take(findings, deletions);
     deletions.add(findings.whiteouts);
   }
-  return { ...seen.result(), warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
+  const found = seen.result();
+  if (found.list && found.list.packages.length > MAX_PACKAGES) {
+    warnings.push(`the ${found.source} database lists more than ${MAX_PACKAGES} packages, more than any real image; its packages are not listed`);
+    return { source: found.source, warnings, layersDownloaded, bytesRead };
+  }
+  return { ...found, warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
 }
 
 /** Cached findings of a read that stopped early serve only where the database it stopped at is visible. */
@@ -152,10 +158,11 @@ class SearchState {
     }
     if (this.dpkgStatus || this.statusD.size > 0) {
       const options = osId ? { distro: osId } : {};
-      const packages: Package[] = [];
-      if (this.dpkgStatus) packages.push(...parseDpkgStatus(this.dpkgStatus.text, options));
-      const entries = [...this.statusD.keys()].sort();
-      for (const entry of entries) packages.push(...parseDpkgStatus(this.statusD.get(entry)!.text, options));
+      const files = [this.dpkgStatus, ...[...this.statusD.keys()].sort().map((entry) => this.statusD.get(entry))];
+      let packages: Package[] = [];
+      for (const file of files) {
+        if (file && packages.length <= MAX_PACKAGES) packages = packages.concat(parseDpkgStatus(file.text, options));
+      }
       return { list: { source: "dpkg", packages }, source: "dpkg" };
     }
     if (this.rpm) return { source: "rpm" };

@@ -1,5 +1,5 @@
 import type { Package } from "../types.js";
-import { cleanField } from "./fields.js";
+import { cleanField, lines, MAX_PACKAGES } from "./fields.js";
 import { formatPurl } from "./purl.js";
 
 export interface ApkParseOptions {
@@ -16,7 +16,8 @@ interface Draft {
 
 /**
  * Packages of an apk database (`lib/apk/db/installed`): records of `X:value` lines (P: name, V: version,
- * A: arch, o: origin) separated by blank lines. Never throws: junk lines and incomplete records are skipped.
+ * A: arch, o: origin) separated by blank lines. Never throws: junk lines and incomplete records are skipped. Stops
+ * after MAX_PACKAGES + 1 packages.
  */
 export function parseApkInstalled(text: string, options: ApkParseOptions = {}): Package[] {
   const distro = options.distro ?? "alpine";
@@ -41,8 +42,8 @@ export function parseApkInstalled(text: string, options: ApkParseOptions = {}): 
     draft = {};
   };
 
-  for (const raw of text.split("\n")) {
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+  for (const line of lines(text)) {
+    if (packages.length > MAX_PACKAGES) return packages;
     if (line.trim() === "") {
       flush();
       continue;

@@ -1,5 +1,5 @@
 import type { Package } from "../types.js";
-import { cleanField } from "./fields.js";
+import { cleanField, lines, MAX_PACKAGES } from "./fields.js";
 import { formatPurl } from "./purl.js";
 
 export interface DpkgParseOptions {
@@ -10,8 +10,7 @@ export interface DpkgParseOptions {
 /** The first line of each field of one paragraph, field names lower-cased; continuation lines ignored. */
 function* paragraphs(text: string): Generator<Map<string, string>> {
   let fields = new Map<string, string>();
-  for (const raw of text.split("\n")) {
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+  for (const line of lines(text)) {
     if (line.trim() === "") {
       if (fields.size > 0) yield fields;
       fields = new Map();
@@ -31,12 +30,13 @@ function* paragraphs(text: string): Generator<Map<string, string>> {
  * Installed packages of a dpkg database: `var/lib/dpkg/status`, or one distroless `var/lib/dpkg/status.d/*` file
  * (same format, Status usually omitted: such paragraphs are kept). A paragraph with a Status is kept when its
  * state is "installed" (`install ok installed`, `hold ok installed`), so removed packages whose config files
- * linger are left out. Never throws: junk and incomplete paragraphs are skipped.
+ * linger are left out. Never throws: junk and incomplete paragraphs are skipped. Stops after MAX_PACKAGES + 1 packages.
  */
 export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): Package[] {
   const distro = options.distro ?? "debian";
   const packages: Package[] = [];
   for (const fields of paragraphs(text)) {
+    if (packages.length > MAX_PACKAGES) break;
     const status = fields.get("status");
     if (status !== undefined && status.split(/\s+/)[2] !== "installed") continue;
     const name = cleanField(fields.get("package"));

@@ -1,6 +1,6 @@
 import type { Package, PackageSource } from "../types.js";
 import { AttestationError, parseJsonDocument } from "./attestation.js";
-import { cleanField } from "./fields.js";
+import { cleanField, MAX_PACKAGES } from "./fields.js";
 import { parsePurl, type Purl } from "./purl.js";
 
 export type SbomSource = Extract<PackageSource, "sbom-spdx" | "sbom-cyclonedx">;
@@ -81,6 +81,7 @@ function spdxPackages(doc: Record<string, unknown>): Package[] {
 
   const out: Package[] = [];
   for (const p of packages) {
+    if (out.length > MAX_PACKAGES) break;
     if (!isRecord(p)) continue;
     const id = asString(p["SPDXID"]);
     if (id !== undefined && described.has(id)) continue;
@@ -107,7 +108,7 @@ function cyclonedxPackages(doc: Record<string, unknown>): Package[] {
   const out: Package[] = [];
   // An explicit stack: hostile documents may nest components arbitrarily deep.
   const stack: unknown[] = [...components].reverse();
-  while (stack.length > 0) {
+  while (stack.length > 0 && out.length <= MAX_PACKAGES) {
     const c = stack.pop();
     if (!isRecord(c)) continue;
     const purl = asString(c["purl"]);
@@ -141,5 +142,7 @@ export function packagesFromSbom(predicateType: string, predicate: unknown): Pac
   if (source === undefined) return undefined;
   const doc = unwrapPredicate(predicate);
   if (!isRecord(doc)) throw new AttestationError(`the ${source === "sbom-spdx" ? "SPDX" : "CycloneDX"} predicate is not a JSON object`);
-  return dedupe(source === "sbom-spdx" ? spdxPackages(doc) : cyclonedxPackages(doc));
+  const packages = source === "sbom-spdx" ? spdxPackages(doc) : cyclonedxPackages(doc);
+  if (packages.length > MAX_PACKAGES) throw new AttestationError(`the SBOM lists more than ${MAX_PACKAGES} packages, more than any real image; not read`);
+  return dedupe(packages);
 }
