@@ -41,7 +41,8 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
     };
     const resolution = resolutions.get(key) ?? { ok: false as const, reason: "not resolved", skip: true };
     if (!resolution.ok) {
-      if (resolution.skip) skipped.push(...occurrences.map((o) => ({ ...o, reason: resolution.reason })));
+      // A loop, not push(...): one pin may stand in more places than a call takes arguments.
+      if (resolution.skip) for (const o of occurrences) skipped.push({ ...o, reason: resolution.reason });
       else failed.push({ ...pin, reason: resolution.reason });
       continue;
     }

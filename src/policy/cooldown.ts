@@ -66,7 +66,7 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
           limit(async () => {
             const name = { registry: ref.registry, repository: ref.repository };
             if (await hasHistory(remembering, name, ref.tag)) {
-              withHistory.push(...occurrences);
+              for (const occurrence of occurrences) withHistory.push(occurrence);
               return;
             }
             const created = await builtAt(name, current);

@@ -20,6 +20,12 @@ describe("planUpdates", () => {
     expect(plan.edits.get("b.yaml")!.every((e) => e.from === digest("a") && e.to === digest("b"))).toBe(true);
   });
 
+  it("skips a pin written in more places than a function call takes arguments", () => {
+    const places = Array.from({ length: 200_000 }, (_, i) => pinnedOccurrence({ path: `f${i % 20}.yaml`, offset: 100 * i }));
+    const plan = planUpdates(textScan(places), new Map([[pinKey(places[0]!.reference), { ok: false, reason: "ignored", skip: true }]]));
+    expect(plan.skipped).toHaveLength(200_000);
+  });
+
   it("reports up-to-date, failed and skipped pins without editing them", () => {
     const fresh = pinnedOccurrence({ reference: { tag: "fresh" } });
     const broken = pinnedOccurrence({ reference: { tag: "broken" } });
