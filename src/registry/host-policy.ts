@@ -10,29 +10,37 @@ export interface PrivateAddressPolicyOptions {
   readonly lookup?: (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 }
 
+/** Subnets no registry of the open internet lives in, as `address/prefix`. */
+const PRIVATE_SUBNETS: readonly string[] = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  // Shared address space: carrier-grade NAT, and some clouds' internal services (Alibaba's metadata is 100.100.100.200).
+  "100.64.0.0/10",
+  "198.18.0.0/15",
+  // Multicast, reserved and broadcast.
+  "224.0.0.0/3",
+  "::/128",
+  "::1/128",
+  "fe80::/10",
+  "fec0::/10",
+  "fc00::/7",
+  "ff00::/8",
+  // IPv6 forms that carry an IPv4 address a gateway may forward to (NAT64, 6to4): the IPv4 inside may be private.
+  "64:ff9b::/96",
+  "64:ff9b:1::/48",
+  "2002::/16",
+];
+
 function privateRanges(): BlockList {
   const list = new BlockList();
-  list.addSubnet("127.0.0.0", 8, "ipv4");
-  list.addSubnet("10.0.0.0", 8, "ipv4");
-  list.addSubnet("172.16.0.0", 12, "ipv4");
-  list.addSubnet("192.168.0.0", 16, "ipv4");
-  list.addSubnet("169.254.0.0", 16, "ipv4");
-  list.addSubnet("0.0.0.0", 8, "ipv4");
-  // Shared address space: carrier-grade NAT, and some clouds' internal services (Alibaba's metadata is 100.100.100.200).
-  list.addSubnet("100.64.0.0", 10, "ipv4");
-  list.addSubnet("198.18.0.0", 15, "ipv4");
-  // Multicast, reserved and broadcast.
-  list.addSubnet("224.0.0.0", 3, "ipv4");
-  list.addAddress("::", "ipv6");
-  list.addAddress("::1", "ipv6");
-  list.addSubnet("fe80::", 10, "ipv6");
-  list.addSubnet("fec0::", 10, "ipv6");
-  list.addSubnet("fc00::", 7, "ipv6");
-  list.addSubnet("ff00::", 8, "ipv6");
-  // IPv6 forms that carry an IPv4 address a gateway may forward to (NAT64, 6to4): the IPv4 inside may be private.
-  list.addSubnet("64:ff9b::", 96, "ipv6");
-  list.addSubnet("64:ff9b:1::", 48, "ipv6");
-  list.addSubnet("2002::", 16, "ipv6");
+  for (const subnet of PRIVATE_SUBNETS) {
+    const [address, prefix] = subnet.split("/") as [string, string];
+    list.addSubnet(address, Number(prefix), address.includes(":") ? "ipv6" : "ipv4");
+  }
   return list;
 }
 
