@@ -1,6 +1,5 @@
 import type { Package } from "../types.js";
-import { cleanField, lines, MAX_PACKAGES } from "./fields.js";
-import { formatPurl } from "./purl.js";
+import { cleanField, databasePackage, lines, MAX_PACKAGES } from "./fields.js";
 
 export interface ApkParseOptions {
   /** Purl namespace: "alpine", "wolfi", "chainguard"…; guessed by the caller from `etc/os-release`. Default "alpine". */
@@ -28,16 +27,7 @@ export function parseApkInstalled(text: string, options: ApkParseOptions = {}): 
     const name = cleanField(draft.name);
     const version = cleanField(draft.version);
     if (name && version) {
-      const arch = cleanField(draft.arch);
-      const origin = cleanField(draft.origin);
-      packages.push({
-        type: "apk",
-        name,
-        version,
-        ...(arch ? { arch } : {}),
-        ...(origin ? { origin } : {}),
-        purl: formatPurl({ type: "apk", namespace: distro, name, version, qualifiers: arch ? { arch } : {} }),
-      });
+      packages.push(databasePackage("apk", distro, { name, version, arch: cleanField(draft.arch), origin: cleanField(draft.origin) }));
     }
     draft = {};
   };

@@ -1,6 +1,5 @@
 import type { Package } from "../types.js";
-import { cleanField, lines, MAX_PACKAGES } from "./fields.js";
-import { formatPurl } from "./purl.js";
+import { cleanField, databasePackage, lines, MAX_PACKAGES } from "./fields.js";
 
 export interface DpkgParseOptions {
   /** Purl namespace: "debian", "ubuntu"…; default "debian". */
@@ -45,14 +44,7 @@ export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): P
     const arch = cleanField(fields.get("architecture"));
     // "Source: glibc (2.36-9)": the source package, with its version when it differs from the binary's.
     const origin = cleanField(fields.get("source")?.split(/\s+/)[0]);
-    packages.push({
-      type: "deb",
-      name,
-      version,
-      ...(arch ? { arch } : {}),
-      ...(origin ? { origin } : {}),
-      purl: formatPurl({ type: "deb", namespace: distro, name, version, qualifiers: arch ? { arch } : {} }),
-    });
+    packages.push(databasePackage("deb", distro, { name, version, arch, origin }));
   }
   return packages;
 }

@@ -1,3 +1,6 @@
+import type { Package } from "../types.js";
+import { formatPurl } from "./purl.js";
+
 /**
  * No real image holds more than a few thousand packages: a database or SBOM listing more than this is broken or
  * hostile. Parsers stop after MAX_PACKAGES + 1, so that callers can tell such a list from a full one.
@@ -24,4 +27,21 @@ export function cleanField(value: string | undefined): string | undefined {
   const v = value.trim();
   if (v === "" || v.length > MAX_FIELD_LENGTH || /[\s\u0000-\u001f\u007f]/.test(v)) return undefined;
   return v;
+}
+
+/** A package of a distribution's own database (fields already cleaned), its purl namespaced by the distribution. */
+export function databasePackage(
+  type: "apk" | "deb",
+  distro: string,
+  fields: { readonly name: string; readonly version: string; readonly arch?: string | undefined; readonly origin?: string | undefined },
+): Package {
+  const { name, version, arch, origin } = fields;
+  return {
+    type,
+    name,
+    version,
+    ...(arch ? { arch } : {}),
+    ...(origin ? { origin } : {}),
+    purl: formatPurl({ type, namespace: distro, name, version, qualifiers: arch ? { arch } : {} }),
+  };
 }
