@@ -106,15 +106,3 @@ function clean(problem: { file?: string | undefined; line?: number | undefined; 
     message: problem.message,
   };
 }
-
-/** One Markdown list line per problem: ``- `owner/repo:.github/digesta.yml` line 4, `schedule`: must be … ``. */
-export function formatProblem(problem: ConfigProblem): string {
-  const where = [
-    problem.file ? `\`${problem.file}\`` : undefined,
-    problem.line !== undefined ? `line ${problem.line}` : undefined,
-  ]
-    .filter(Boolean)
-    .join(" ");
-  const field = problem.field ? `\`${problem.field}\`: ` : "";
-  return `${where ? `${where}, ` : ""}${field}${problem.message}`;
-}

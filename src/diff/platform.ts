@@ -3,8 +3,6 @@ import { formatPlatform } from "../reference/format.js";
 import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform, type ImageManifest } from "../registry/manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "../registry/types.js";
 
-export type { ImageManifest };
-
 export const DEFAULT_PLATFORM: Platform = { os: "linux", architecture: "amd64" };
 
 export interface ImageIndex {

@@ -73,8 +73,3 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
   failed.sort(byName);
   return { updates, upToDate, failed, skipped, edits: new Map([...edits].sort(([a], [b]) => a.localeCompare(b))) };
 }
-
-/** The files a plan changes. */
-export function changedPaths(plan: UpdatePlan): string[] {
-  return [...plan.edits.keys()];
-}
