@@ -4,7 +4,7 @@ import { diffImages } from "../diff/image-diff.js";
 import { createRegistryClient, type BackoffOptions } from "../registry/client.js";
 import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
-import { createPrivateAddressPolicy } from "../registry/host-policy.js";
+import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../registry/host-policy.js";
 import { createRegistrySession, type RegistrySession } from "./session.js";
 
 export interface RegistrySettings {
@@ -36,8 +36,11 @@ export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): R
  * pin follower, so a sweep sees tags as they are now and resolves each once.
  */
 export function createSessionFactory(settings: RegistrySettings = {}): () => RegistrySession {
+  const allow = settings.allowPrivateRegistries ?? [];
   const registry = createRegistryClient({
-    hostPolicy: createPrivateAddressPolicy({ allow: settings.allowPrivateRegistries ?? [] }),
+    // Checked before each host's first request, with a clear error, and again at every connection (DNS rebinding).
+    hostPolicy: createPrivateAddressPolicy({ allow }),
+    fetch: createAddressCheckedFetch({ allow }),
     ...(settings.insecureRegistries ? { insecureRegistries: settings.insecureRegistries } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
     ...(settings.logger ? { logger: settings.logger } : {}),

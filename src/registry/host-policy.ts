@@ -1,5 +1,7 @@
 import { lookup } from "node:dns/promises";
+import { lookup as lookupWithCallback, type LookupAddress, type LookupOptions } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { Agent, fetch as undiciFetch } from "undici";
 import { hostnameOf } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 
@@ -44,13 +46,18 @@ function privateRanges(): BlockList {
   return list;
 }
 
+function allowList(allow: readonly string[] | undefined): Set<string> {
+  return new Set((allow ?? []).map((entry) => entry.trim().toLowerCase()).filter(Boolean));
+}
+
 /**
  * A host policy for the registry client that refuses hosts resolving to loopback, private, link-local or
  * unspecified addresses (any of their addresses), so a hostile file cannot aim the GitHub App at internal
- * services. Checked per host before the first request; DNS answers that change afterwards are not seen.
+ * services. Checked per host before the first request; pair it with `createAddressCheckedFetch`, which checks
+ * again at every connection, so that DNS answers that change afterwards are seen too.
  */
 export function createPrivateAddressPolicy(options: PrivateAddressPolicyOptions = {}): (host: string) => Promise<void> {
-  const allowed = new Set((options.allow ?? []).map((entry) => entry.trim().toLowerCase()).filter(Boolean));
+  const allowed = allowList(options.allow);
   const resolve = options.lookup ?? ((hostname: string) => lookup(hostname, { all: true, verbatim: true }));
   const ranges = privateRanges();
 
@@ -78,4 +85,36 @@ export function createPrivateAddressPolicy(options: PrivateAddressPolicyOptions 
       }
     }
   };
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+export type Lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+
+/**
+ * A fetch for the registry client whose connections check the address they are about to use, so that a host that
+ * resolved to a public address for the policy's check and to a private one a moment later (DNS rebinding) is still
+ * refused. Hosts allowed by name (the port is checked by the policy, before the request) connect anywhere.
+ */
+export function createAddressCheckedFetch(options: { readonly allow?: readonly string[]; readonly lookup?: Lookup } = {}): typeof fetch {
+  const allowedHostnames = new Set([...allowList(options.allow)].map((entry) => hostnameOf(entry)));
+  const ranges = privateRanges();
+  const resolve: Lookup = options.lookup ?? (lookupWithCallback as unknown as Lookup);
+  const checkedLookup: Lookup = (hostname, lookupOptions, callback) => {
+    resolve(hostname, lookupOptions, (error, address, family) => {
+      if (error || allowedHostnames.has(hostname.toLowerCase())) return callback(error, address, family);
+      const addresses = Array.isArray(address) ? address : [{ address, family: family ?? 4 }];
+      const refused = addresses.find((a) => ranges.check(a.address, a.family === 6 ? "ipv6" : "ipv4"));
+      if (refused) {
+        const denied: NodeJS.ErrnoException = new Error(
+          `refusing to connect to ${hostname}: it now resolves to the private address ${refused.address}`,
+        );
+        denied.code = "EDIGESTAPRIVATE";
+        return callback(denied, address, family);
+      }
+      callback(null, address, family);
+    });
+  };
+  const dispatcher = new Agent({ connect: { lookup: checkedLookup } });
+  return ((input: string | URL | Request, init?: RequestInit) =>
+    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
 }

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { createPrivateAddressPolicy } from "../../src/registry/host-policy.js";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAddressCheckedFetch, createPrivateAddressPolicy, type Lookup } from "../../src/registry/host-policy.js";
 import { registryError } from "./fixtures.js";
 
 /** A resolver answering from a table, so the tests need no DNS. */
@@ -84,5 +86,36 @@ describe("createPrivateAddressPolicy", () => {
     const error = await registryError(policy("nowhere.example.test"));
     expect(error.code).toBe("NETWORK");
     expect(error.message).toContain("ENOTFOUND");
+  });
+});
+
+describe("createAddressCheckedFetch", () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    server = createServer((_request, response) => response.end("registry"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // A name that resolved to a public address when the policy checked it, and resolves to loopback now.
+  const rebinding: Lookup = (_hostname, options, callback) =>
+    options.all ? callback(null, [{ address: "127.0.0.1", family: 4 }]) : callback(null, "127.0.0.1", 4);
+
+  it("refuses a connection whose address is private at connect time (DNS rebinding)", async () => {
+    const guarded = createAddressCheckedFetch({ lookup: rebinding });
+    const error = (await guarded(`http://rebind.example.test:${port}/v2/`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { cause?: Error };
+    expect(error).toBeInstanceOf(Error);
+    expect(error.cause?.message).toMatch(/refusing to connect to rebind\.example\.test: it now resolves to the private address 127\.0\.0\.1/);
+  });
+
+  it("connects a host the operator allowed by name, wherever it resolves", async () => {
+    const guarded = createAddressCheckedFetch({ lookup: rebinding, allow: [`rebind.example.test:${port}`] });
+    const response = await guarded(`http://rebind.example.test:${port}/v2/`);
+    expect(await response.text()).toBe("registry");
   });
 });
