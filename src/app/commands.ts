@@ -12,6 +12,7 @@ import { formatReference } from "../reference/format.js";
 import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
 import type { RefreshOutcome } from "./refresh.js";
 import type { RegistrySession } from "./session.js";
+import { errorLine } from "../errors/error-line.js";
 
 /** A comment as the `issue_comment` webhook describes it: only what the commands read. */
 export interface CommentEvent {
@@ -65,7 +66,7 @@ export async function handleCommand(event: CommentEvent, deps: CommandDeps): Pro
     answer = await run(command, event, deps);
   } catch (error) {
     commandLog.warn({ err: error }, "command failed");
-    answer = { ok: false, reply: `digesta could not run this command: ${inline(firstLine(error))}` };
+    answer = { ok: false, reply: `digesta could not run this command: ${inline(errorLine(error))}` };
   }
   if (answer.reply) await reply(octokit, event, answer.reply);
   await react(octokit, repository, comment.id, answer.ok ? "rocket" : "confused");
@@ -92,7 +93,7 @@ async function refresh(event: CommentEvent, deps: CommandDeps): Promise<Answer> 
     { installationId: event.installationId, owner: event.repository.owner, repo: event.repository.repo, reason: "command" },
     deps.octokit,
   );
-  if (outcome instanceof Error) return { ok: false, reply: `digesta could not refresh this repository: ${inline(firstLine(outcome))}` };
+  if (outcome instanceof Error) return { ok: false, reply: `digesta could not refresh this repository: ${inline(errorLine(outcome))}` };
   switch (outcome.status) {
     case "config-error":
       return { ok: false, reply: "digesta did not run: `.github/digesta.yml` is broken. The issue *digesta: configuration error* lists what to fix." };
@@ -145,7 +146,7 @@ async function diff(command: Extract<Command, { kind: "diff" }>, event: CommentE
       to = followed.current;
       if (followed.platform) platform = followed.platform;
     } catch (error) {
-      return { ok: false, reply: `digesta could not follow ${code(formatReference(pin))}: ${inline(firstLine(error))}` };
+      return { ok: false, reply: `digesta could not follow ${code(formatReference(pin))}: ${inline(errorLine(error))}` };
     }
   }
   const result = await session.diff(name, command.from.tag ?? "", command.from.digest, to, platform);
@@ -159,7 +160,7 @@ async function unreadable(session: RegistrySession, name: ImageName, digest: Dig
     await session.registry.headManifest(name, digest);
     return undefined;
   } catch (error) {
-    return `digesta could not read ${code(formatReference({ ...name, digest }))}: ${inline(firstLine(error))}`;
+    return `digesta could not read ${code(formatReference({ ...name, digest }))}: ${inline(errorLine(error))}`;
   }
 }
 
@@ -176,7 +177,3 @@ async function reply(octokit: ProbotOctokit, event: CommentEvent, body: string):
   await octokit.rest.issues.createComment({ ...event.repository, issue_number: event.number, body });
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0] ?? "unknown error";
-}

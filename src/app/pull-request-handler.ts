@@ -12,6 +12,7 @@ import type { RepositoryRef } from "../github/publish.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { imageKey } from "../reference/format.js";
 import type { RegistrySession } from "./session.js";
+import { errorLine } from "../errors/error-line.js";
 
 export interface PackageChangesLimits extends Pick<PullFileOptions, "maxFiles" | "maxFileSize"> {
   /** Moved images compared per pull request (each comparison may download layers). Default 20. */
@@ -107,7 +108,7 @@ async function packageDiffs(moves: readonly DigestMove[], config: DigestaConfig,
           const diff = await differ(move.image, move.toTag, move.from, move.to, config.diff.platform);
           return { ...diff, tag: tagText(move) };
         } catch (error) {
-          const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+          const reason = errorLine(error);
           context.log.info({ image: imageKey(move.image), reason }, "package diff unavailable");
           return placeholder(move, [`could not read the packages: ${reason}`]);
         }

@@ -23,6 +23,7 @@ import { familiarName, imageKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
 import type { RegistrySession } from "./session.js";
+import { errorLine } from "../errors/error-line.js";
 
 export interface RefreshContext {
   /** Authenticated as the installation (app) or with a token (one-shot). */
@@ -176,7 +177,7 @@ async function packageDiffs(updates: readonly ImageUpdate[], config: DigestaConf
         try {
           return await differ(update.image, update.tag, update.from, update.to, platform);
         } catch (error) {
-          const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+          const reason = errorLine(error);
           context.log.info({ image: imageKey(update.image), reason }, "package diff unavailable");
           return {
             image: imageKey(update.image),

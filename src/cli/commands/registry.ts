@@ -66,6 +66,7 @@ export async function diffCommand(
   }
   const diff = await diffImages(context.registry, old, old.digest, to, {
     ...(platform ? { platform } : {}),
+    ...(old.tag ? { tag: old.tag } : {}),
     logger: context.logger,
   });
   if (options.json) writeJson(context, diff);

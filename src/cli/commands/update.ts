@@ -77,6 +77,7 @@ async function diffUpdates(context: CliContext, updates: readonly ImageUpdate[],
     diffs.push(
       await diffImages(context.registry, update.image, update.from, update.to, {
         ...(wanted ? { platform: wanted } : {}),
+        tag: update.tag,
         cache,
         logger: context.logger,
       }),
