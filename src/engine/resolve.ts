@@ -69,9 +69,12 @@ async function resolveOne(
       ...(followed.platform ? { platform: followed.platform } : {}),
     };
   } catch (error) {
-    return { ok: false, reason: errorLine(error) };
+    return { ok: false, reason: errorLine(error), ...(error instanceof NoHistoryBeforeError ? { noHistoryBefore: true } : {}) };
   }
 }
+
+/** The tag's history begins after the time asked for. */
+class NoHistoryBeforeError extends Error {}
 
 async function digestBefore(
   ref: PinnedReference,
@@ -88,7 +91,7 @@ async function digestBefore(
   }
   const tagDigest = digestAt(await history, before.time);
   if (!tagDigest) {
-    throw new Error(`${key} has no history before ${before.time.toISOString()}; pick a later time`);
+    throw new NoHistoryBeforeError(`${key} has no history before ${before.time.toISOString()}; pick a later time`);
   }
   if (followed.kind === "index" || !followed.platform) return tagDigest;
   return platformDigestIn(before.registry, name, tagDigest, followed.platform);

@@ -9,6 +9,8 @@ export type PinResolution =
       readonly reason: string;
       /** A pin left alone on purpose (ignored by configuration, cooldown): reported as skipped, not failed. */
       readonly skip?: boolean;
+      /** Set when the tag's history begins after the time asked for (`--before`, cooldown). */
+      readonly noHistoryBefore?: boolean;
     };
 
 /** One image moving from one digest to another, with every place it is pinned. */

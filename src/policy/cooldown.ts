@@ -84,7 +84,7 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
       if (withHistory.length > 0) {
         const settled = await resolvePins(withHistory, follower, { before: { time: cutoff, registry: remembering } });
         for (const [key, resolution] of settled) {
-          const tooYoung = !resolution.ok && resolution.reason.includes("has no history before");
+          const tooYoung = !resolution.ok && resolution.noHistoryBefore === true;
           result.set(
             key,
             tooYoung ? { ok: false, skip: true, reason: `cooldown: the tag has no digest older than ${cutoff.toISOString()} yet` } : resolution,
