@@ -1,20 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated, push, repositoriesAdded } from "../fixtures/webhooks/payloads.js";
-import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
-import { apkInstalled } from "../support/package-dbs.js";
+import { pushBuild, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
-import { DOWN_REGISTRY, INSTALLATION, OWNER, startApp, SWEEP_SECRET, type Harness } from "./harness.js";
+import { DOWN_REGISTRY, INSTALLATION, OWNER, pushApkBuild, startApp, SWEEP_SECRET, type Harness } from "./harness.js";
 
 const short = (digest: string) => digest.slice(0, 19);
-
-/** A build of `repository:tag` whose apk database holds `busybox` at `version`. */
-function buildWithBusybox(reg: TestRegistry, repository: string, tag: string, generation: number, version: string): Promise<PushedBuild> {
-  return pushBuild(reg, repository, tag, {
-    generation,
-    files: () => [directory("lib"), directory("lib/apk"), directory("lib/apk/db"), file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version }]))],
-  });
-}
 
 describe("the GitHub App", () => {
   let reg: TestRegistry;
@@ -25,8 +16,8 @@ describe("the GitHub App", () => {
   beforeAll(async () => {
     reg = await startRegistry();
     web = {
-      v1: await buildWithBusybox(reg, "team/web", "1", 1, "1.36.1-r0"),
-      v2: await buildWithBusybox(reg, "team/web", "1", 2, "1.36.1-r5"),
+      v1: await pushApkBuild(reg, "team/web", "1", 1, [{ name: "busybox", version: "1.36.1-r0" }]),
+      v2: await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }]),
     };
     worker = { v1: await pushBuild(reg, "team/worker", "stable", { generation: 1 }), v2: await pushBuild(reg, "team/worker", "stable", { generation: 2 }) };
   });
@@ -106,7 +97,7 @@ describe("the GitHub App", () => {
     const repo = standardRepository();
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
     const [first] = app.fake.pulls(OWNER, repo.name);
-    const v3 = await buildWithBusybox(reg, "team/web", "1", 3, "1.37.0-r0");
+    const v3 = await pushApkBuild(reg, "team/web", "1", 3, [{ name: "busybox", version: "1.37.0-r0" }]);
     try {
       await app.digesta.sweep({ force: true });
       await app.digesta.idle();
@@ -120,7 +111,7 @@ describe("the GitHub App", () => {
       expect(app.fake.commitsAhead(OWNER, repo.name, ALL_BRANCH)).toHaveLength(1);
     } finally {
       // Put the tag back for the other tests.
-      await buildWithBusybox(reg, "team/web", "1", 2, "1.36.1-r5");
+      await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }]);
     }
   });
 

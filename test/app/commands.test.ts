@@ -1,19 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated, issueCommentCreated } from "../fixtures/webhooks/payloads.js";
-import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
-import { apkInstalled } from "../support/package-dbs.js";
+import type { PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
-import { INSTALLATION, OWNER, startApp, type Harness } from "./harness.js";
+import { INSTALLATION, OWNER, pushApkBuild, startApp, type Harness } from "./harness.js";
 
 const short = (digest: string) => digest.slice(7, 19);
-
-function buildWithBusybox(reg: TestRegistry, repository: string, tag: string, generation: number, version: string): Promise<PushedBuild> {
-  return pushBuild(reg, repository, tag, {
-    generation,
-    files: () => [directory("lib"), directory("lib/apk"), directory("lib/apk/db"), file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version }]))],
-  });
-}
 
 describe("/digesta commands in comments", () => {
   let reg: TestRegistry;
@@ -23,8 +15,8 @@ describe("/digesta commands in comments", () => {
   beforeAll(async () => {
     reg = await startRegistry();
     web = {
-      v1: await buildWithBusybox(reg, "team/web", "1", 1, "1.36.1-r0"),
-      v2: await buildWithBusybox(reg, "team/web", "1", 2, "1.36.1-r5"),
+      v1: await pushApkBuild(reg, "team/web", "1", 1, [{ name: "busybox", version: "1.36.1-r0" }]),
+      v2: await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }]),
     };
   });
   afterAll(() => reg.stop());
@@ -78,7 +70,7 @@ describe("/digesta commands in comments", () => {
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
     const [pull] = app.fake.openPulls(OWNER, repo.name);
     expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["Dockerfile"]).toContain(web.v2.digest);
-    const v3 = await buildWithBusybox(reg, "team/web", "1", 3, "1.37.0-r0");
+    const v3 = await pushApkBuild(reg, "team/web", "1", 3, [{ name: "busybox", version: "1.37.0-r0" }]);
     try {
       const id = await comment(repo, pull!.number, "/digesta refresh", { isPullRequest: true });
 
@@ -90,7 +82,7 @@ describe("/digesta commands in comments", () => {
       expect(replies(repo, pull!.number)).toEqual([]); // the pull request itself says what changed
       expect(app.logs.find((l) => l["msg"] === "refresh started" && l["reason"] === "command")).toBeDefined();
     } finally {
-      await buildWithBusybox(reg, "team/web", "1", 2, "1.36.1-r5");
+      await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }]);
     }
   });
 

@@ -8,6 +8,8 @@ import { Probot, ProbotOctokit } from "probot";
 import { createDigesta, type DigestaAppOptions, type DigestaController } from "../../src/app/app.js";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
 import { GitHubFake, type Permissions } from "../support/github-fake.js";
+import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
+import { apkInstalled, type TestPackage } from "../support/package-dbs.js";
 import type { TestRegistry } from "../support/registry-server.js";
 
 export const INSTALLATION = 42;
@@ -15,6 +17,14 @@ export const OWNER = "octo-org";
 export const SWEEP_SECRET = "sweep-secret-for-tests";
 /** A loopback port where no registry listens. */
 export const DOWN_REGISTRY = "127.0.0.1:9";
+
+/** Build `generation` of `repository:tag`, an image whose apk database lists `packages`, so diffs have something to say. */
+export function pushApkBuild(reg: TestRegistry, repository: string, tag: string, generation: number, packages: TestPackage[]): Promise<PushedBuild> {
+  return pushBuild(reg, repository, tag, {
+    generation,
+    files: () => [directory("lib"), directory("lib/apk"), directory("lib/apk/db"), file("lib/apk/db/installed", apkInstalled(packages))],
+  });
+}
 
 // One RSA key for every test: generating one costs more than a test.
 const PRIVATE_KEY = generateKeyPairSync("rsa", {

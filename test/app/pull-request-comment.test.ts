@@ -2,21 +2,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { PACKAGE_CHANGES_MARKER } from "../../src/conversation/comment-text.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated, pullRequestEvent } from "../fixtures/webhooks/payloads.js";
-import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
-import { apkInstalled, type TestPackage } from "../support/package-dbs.js";
+import type { PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
-import { INSTALLATION, OWNER, startApp, type Harness } from "./harness.js";
+import { INSTALLATION, OWNER, pushApkBuild, startApp, type Harness } from "./harness.js";
 
 const short = (digest: string) => digest.slice(7, 19);
 /** A digest no registry has. */
 const MISSING = `sha256:${"d1".repeat(32)}`;
-
-function buildWith(reg: TestRegistry, repository: string, tag: string, generation: number, packages: TestPackage[]): Promise<PushedBuild> {
-  return pushBuild(reg, repository, tag, {
-    generation,
-    files: () => [directory("lib"), directory("lib/apk"), directory("lib/apk/db"), file("lib/apk/db/installed", apkInstalled(packages))],
-  });
-}
 
 describe("the package-changes comment on pull requests", () => {
   let reg: TestRegistry;
@@ -27,12 +19,12 @@ describe("the package-changes comment on pull requests", () => {
   beforeAll(async () => {
     reg = await startRegistry();
     web = {
-      v1: await buildWith(reg, "team/web", "1", 1, [{ name: "busybox", version: "1.36.1-r0" }, { name: "zlib", version: "1.3-r0" }]),
-      v2: await buildWith(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }, { name: "zlib", version: "1.3-r0" }]),
+      v1: await pushApkBuild(reg, "team/web", "1", 1, [{ name: "busybox", version: "1.36.1-r0" }, { name: "zlib", version: "1.3-r0" }]),
+      v2: await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }, { name: "zlib", version: "1.3-r0" }]),
     };
     worker = {
-      v1: await buildWith(reg, "team/worker", "stable", 1, [{ name: "openssl", version: "3.1.4-r0" }]),
-      v2: await buildWith(reg, "team/worker", "stable", 2, [{ name: "openssl", version: "3.2.0-r0" }, { name: "ca-certificates", version: "2024-r0" }]),
+      v1: await pushApkBuild(reg, "team/worker", "stable", 1, [{ name: "openssl", version: "3.1.4-r0" }]),
+      v2: await pushApkBuild(reg, "team/worker", "stable", 2, [{ name: "openssl", version: "3.2.0-r0" }, { name: "ca-certificates", version: "2024-r0" }]),
     };
   });
   afterAll(() => reg.stop());
