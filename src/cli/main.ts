@@ -15,9 +15,10 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .description("Keep image:tag@sha256 digest pins fresh.")
     .version(VERSION)
     .addOption(
-      new Option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable; loopback always may)")
-        .argParser(collect)
-        .env("DIGESTA_INSECURE_REGISTRIES"),
+      // DIGESTA_INSECURE_REGISTRIES (comma-separated) is read by the registry client itself.
+      new Option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable; also DIGESTA_INSECURE_REGISTRIES)").argParser(
+        collect,
+      ),
     )
     .showHelpAfterError("(digesta --help lists the commands)")
     .exitOverride();
