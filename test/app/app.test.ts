@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { createSessionFactory } from "../../src/app/registry-setup.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
+import type { RegistryClient } from "../../src/registry/client.js";
 import { installationCreated, push, repositoriesAdded } from "../fixtures/webhooks/payloads.js";
 import { pushBuild, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
@@ -279,6 +281,34 @@ describe("the GitHub App", () => {
     expect(files["Dockerfile"]).toContain(`localhost:${port}/team/worker:stable@${worker.v1.digest}`);
     const [pull] = app.fake.pulls(OWNER, repo.name);
     expect(pull!.body).toMatch(/could not check <code>localhost:\d+\/team\/worker:stable<\/code>: [^\n]*(private|loopback)/);
+  });
+
+  it("resolves each image tag once in a sweep, whatever the number of repositories that pin it", async () => {
+    /** Registry requests made by one forced sweep over `count` repositories with the same pins. */
+    const sweepRequests = async (count: number) => {
+      await app.close();
+      const factory = createSessionFactory({ allowPrivateRegistries: [reg.host], retries: 1, backoff: { baseMs: 1, maxMs: 5 } });
+      let client: RegistryClient | undefined;
+      app = await startApp(reg, {
+        createSession: () => {
+          const session = factory();
+          client = session.registry as RegistryClient;
+          return session;
+        },
+      });
+      const names = Array.from({ length: count }, (_, i) => `swept-${count}-${i}`);
+      for (const name of names) standardRepository(name);
+      await app.digesta.sweep({ force: true });
+      await app.digesta.idle();
+      for (const name of names) expect(app.fake.openPulls(OWNER, name)).toHaveLength(1);
+      return client!.stats();
+    };
+    const one = await sweepRequests(1);
+    const five = await sweepRequests(5);
+    expect(one.byKind.manifest).toBeGreaterThan(0);
+    expect(five.byKind.manifest).toBe(one.byKind.manifest);
+    expect(five.byKind.blob).toBe(one.byKind.blob);
+    expect(five.tokenRequests).toBe(one.tokenRequests);
   });
 
   it("merges overlapping triggers into one run at a time and one pull request", async () => {
