@@ -153,14 +153,23 @@ function limitList(lines: readonly string[], max = 50): string[] {
  * mention or tag in a file name can break out of the table or ping anyone.
  */
 export function code(text: string): string {
-  return `<code>${escapeHtml(text.slice(0, 300))}</code>`;
+  return `<code>${escapeHtml(visible(text.slice(0, 300)))}</code>`;
 }
 
 /** Free text from a registry or the network, on one line, escaped, mentions defused, bounded. */
 export function inline(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
+  const line = visible(text.replace(/\s+/g, " ")).trim();
   const bounded = line.length > 300 ? `${line.slice(0, 297)}…` : line;
   return escapeHtml(bounded).replace(/@/g, "@\u200b");
+}
+
+// Line breaks (git allows them in file names: one would end a table row and let the rest of the name out of its
+// <code>), control characters, and invisible or direction-changing characters that could disguise a name.
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+function visible(text: string): string {
+  return text.replace(INVISIBLE, "\ufffd");
 }
 
 function escapeHtml(text: string): string {

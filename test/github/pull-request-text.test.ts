@@ -37,6 +37,16 @@ describe("pull request text", () => {
     expect(body).toContain("could not check <code>cgr.dev/chainguard/node:latest</code>: HTTP 503");
   });
 
+  it("keeps a file name with a line break (git allows one) on its table row and inside its <code>", () => {
+    const broken = pinnedOccurrence({ path: "x\n# Owned @everyone\u202e.yaml" });
+    const body = renderBody({ group: groupOf([broken]) });
+    expect(body).not.toMatch(/^# Owned/m);
+    expect(body).not.toContain("\u202e");
+    const row = body.split("\n").find((line) => line.includes("static</code>"))!;
+    expect(row).toContain("<code>x\ufffd# Owned @everyone\ufffd.yaml:1</code>");
+    expect(row.split("|").length).toBe(7);
+  });
+
   it("stays under GitHub's limit however many pins and however long the diffs", () => {
     const occurrences = Array.from({ length: 3000 }, (_, i) =>
       pinnedOccurrence({ path: `deploy/service-${i}/values.yaml`, reference: { repository: `team/service-${i}`, digest: digest("a") } }),
