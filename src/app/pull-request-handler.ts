@@ -1,18 +1,16 @@
-import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { loadRepositoryConfig } from "../config/load.js";
 import { DEFAULT_CONFIG, type DigestaConfig } from "../config/schema.js";
 import { PACKAGE_CHANGES_MARKER, renderPackageChangesComment } from "../conversation/comment-text.js";
 import { findDigestMoves, type DigestMove } from "../conversation/moves.js";
-import type { ImageDiff } from "../diff/types.js";
 import { findMarkedComment, upsertMarkedComment, type UpsertOutcome } from "../github/comment.js";
 import { readPullRequestFiles, type PullFileOptions } from "../github/pull-files.js";
 import type { RepositoryRef } from "../github/publish.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
-import { imageKey } from "../reference/format.js";
+import { tagKey } from "../reference/format.js";
+import { packageDiffs, unavailableDiff, type DiffRequest } from "./package-diffs.js";
 import type { RegistrySession } from "./session.js";
-import { errorLine } from "../errors/error-line.js";
 
 export interface PackageChangesLimits extends Pick<PullFileOptions, "maxFiles" | "maxFileSize"> {
   /** Moved images compared per pull request (each comparison may download layers). Default 20. */
@@ -34,7 +32,6 @@ export type PackageChangesOutcome =
   | { readonly status: "commented"; readonly moves: number; readonly comment: UpsertOutcome };
 
 const DEFAULT_MAX_IMAGES = 20;
-const DIFF_CONCURRENCY = 4;
 
 /**
  * The package-changes comment of one pull request, made to match its head now: the digests it moves (from the two
@@ -72,11 +69,17 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
 
   const maxImages = context.limits?.maxImages ?? DEFAULT_MAX_IMAGES;
   const compared = moves.slice(0, maxImages);
-  const diffs = config.diff.enabled ? await packageDiffs(compared, config, context) : compared.map((move) => placeholder(move, []));
+  const requests = compared.map((move) => diffRequest(move, config));
+  const differ = context.session.diff;
+  const diffs = !config.diff.enabled
+    ? requests.map((request) => unavailableDiff(request, []))
+    : differ
+      ? await packageDiffs(requests, differ, log)
+      : requests.map((request) => unavailableDiff(request, ["package diff unavailable in this installation of digesta"]));
   const body = renderPackageChangesComment({
     headSha: pull.head.sha,
     diffs,
-    notDiffed: moves.slice(maxImages).map((move) => `${imageKey(move.image)}:${move.toTag}`),
+    notDiffed: moves.slice(maxImages).map((move) => tagKey(move.image, move.toTag)),
     ...(config.diff.enabled ? {} : { diffOff: "The package diff is turned off for this repository (diff.enabled: false in .github/digesta.yml)." }),
     notes,
   });
@@ -96,39 +99,8 @@ async function configOrDefaults(octokit: ProbotOctokit, repository: RepositoryRe
   return DEFAULT_CONFIG;
 }
 
-/** One diff per move; an image whose packages cannot be read gets a line saying so, never a failed run. */
-async function packageDiffs(moves: readonly DigestMove[], config: DigestaConfig, context: PackageChangesContext): Promise<ImageDiff[]> {
-  const differ = context.session.diff;
-  if (!differ) return moves.map((move) => placeholder(move, ["package diff unavailable in this installation of digesta"]));
-  const limit = pLimit(DIFF_CONCURRENCY);
-  return Promise.all(
-    moves.map((move) =>
-      limit(async (): Promise<ImageDiff> => {
-        try {
-          const diff = await differ(move.image, move.toTag, move.from, move.to, config.diff.platform);
-          return { ...diff, tag: tagText(move) };
-        } catch (error) {
-          const reason = errorLine(error);
-          context.log.info({ image: imageKey(move.image), reason }, "package diff unavailable");
-          return placeholder(move, [`could not read the packages: ${reason}`]);
-        }
-      }),
-    ),
-  );
-}
-
-function placeholder(move: DigestMove, warnings: string[]): ImageDiff {
-  return {
-    image: imageKey(move.image),
-    tag: tagText(move),
-    from: move.from,
-    to: move.to,
-    packages: { added: [], removed: [], changed: [] },
-    warnings,
-    source: { previous: "none", current: "none" },
-  };
-}
-
-function tagText(move: DigestMove): string {
-  return move.fromTag === move.toTag ? move.toTag : `${move.fromTag} → ${move.toTag}`;
+/** What to ask the differ for one move; the tag shown says when the pull request changes it too. */
+function diffRequest(move: DigestMove, config: DigestaConfig): DiffRequest {
+  const shownTag = move.fromTag === move.toTag ? move.toTag : `${move.fromTag} → ${move.toTag}`;
+  return { image: move.image, tag: move.toTag, from: move.from, to: move.to, platform: config.diff.platform, shownTag };
 }

@@ -1,12 +1,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { loadRepositoryConfig } from "../config/load.js";
 import type { ConfigProblem } from "../config/problems.js";
 import type { DigestaConfig } from "../config/schema.js";
-import type { ImageDiff } from "../diff/types.js";
 import { renderImageDiffs } from "../diff/markdown.js";
 import { resolvePins } from "../engine/resolve.js";
 import { downloadCheckout, type Checkout } from "../github/checkout.js";
@@ -22,8 +20,8 @@ import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
+import { packageDiffs } from "./package-diffs.js";
 import type { RegistrySession } from "./session.js";
-import { errorLine } from "../errors/error-line.js";
 
 export interface RefreshContext {
   /** Authenticated as the installation (app) or with a token (one-shot). */
@@ -53,8 +51,6 @@ export type RefreshOutcome =
       readonly upToDate: number;
       readonly pullRequests: readonly PublishOutcome[];
     };
-
-const DIFF_CONCURRENCY = 4;
 
 /**
  * One repository's refresh, the same for every trigger and for one-shot runs: load the configuration, fetch the
@@ -135,7 +131,14 @@ async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout,
     files.set(relative, { content: Buffer.from(applyDigestEdits(text, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
   }
   const builtAt = await buildTimes(group.updates, config, context);
-  const diffs = config.diff.enabled ? await packageDiffs(group.updates, config, context) : [];
+  const differ = config.diff.enabled ? context.session.diff : undefined;
+  const diffs = differ
+    ? await packageDiffs(
+        group.updates.map((u) => ({ image: u.image, tag: u.tag, from: u.from, to: u.to, platform: u.platform ?? config.diff.platform })),
+        differ,
+        context.log,
+      )
+    : [];
   const heldBack = heldBackIn(group, plan);
   const title = group.updates.length > 0 ? renderTitle(group) : "";
   return {
@@ -163,35 +166,6 @@ async function buildTimes(updates: readonly ImageUpdate[], config: DigestaConfig
     }),
   );
   return times;
-}
-
-/** One diff per update; an image whose packages cannot be read gets a warning, never a failed run. */
-async function packageDiffs(updates: readonly ImageUpdate[], config: DigestaConfig, context: RefreshContext): Promise<ImageDiff[]> {
-  const differ = context.session.diff;
-  if (!differ) return [];
-  const limit = pLimit(DIFF_CONCURRENCY);
-  return Promise.all(
-    updates.map((update) =>
-      limit(async (): Promise<ImageDiff> => {
-        const platform = update.platform ?? config.diff.platform;
-        try {
-          return await differ(update.image, update.tag, update.from, update.to, platform);
-        } catch (error) {
-          const reason = errorLine(error);
-          context.log.info({ image: imageKey(update.image), reason }, "package diff unavailable");
-          return {
-            image: imageKey(update.image),
-            tag: update.tag,
-            from: update.from,
-            to: update.to,
-            platform,
-            packages: { added: [], removed: [], changed: [] },
-            warnings: [`could not read the packages: ${reason}`],
-          };
-        }
-      }),
-    ),
-  );
 }
 
 function heldBackIn(group: UpdateGroup, plan: UpdatePlan): { name: string; reason: string }[] {
