@@ -1,6 +1,6 @@
 import { renderImageDiffs } from "../diff/markdown.js";
 import type { ImageDiff } from "../diff/types.js";
-import { code, inline, MAX_BODY_LENGTH } from "../github/pull-request-text.js";
+import { code, fitBody, inline, limitList, MAX_BODY_LENGTH } from "../github/pull-request-text.js";
 
 /** First line of the package-changes comment: how digesta finds it again on the next push. */
 export const PACKAGE_CHANGES_MARKER = "<!-- digesta:package-changes -->";
@@ -38,7 +38,7 @@ export function renderPackageChangesComment(input: PackageChangesInput): string 
   const tail: string[] = [];
   if (input.notDiffed && input.notDiffed.length > 0) {
     tail.push(`Not compared (over the limit of ${input.diffs.length} images per pull request):`);
-    tail.push(...limit(input.notDiffed.map((name) => `- ${code(name)}`), 20), "");
+    tail.push(...limitList(input.notDiffed.map((name) => `- ${code(name)}`), 20), "");
   }
   for (const note of (input.notes ?? []).slice(0, 20)) tail.push(`- ${inline(note)}`);
   if ((input.notes?.length ?? 0) > 0) tail.push("");
@@ -47,14 +47,10 @@ export function renderPackageChangesComment(input: PackageChangesInput): string 
   const fixed = [...head, ...tail].join("\n").length + 10;
   let middle = "";
   if (input.diffOff && input.diffs.length > 0) {
-    middle = `${inline(input.diffOff)}\n\n${limit(input.diffs.map((d) => `- ${code(`${d.image}${d.tag ? `:${d.tag}` : ""}`)} ${code(d.from.slice(7, 19))} → ${code(d.to.slice(7, 19))}`), 50).join("\n")}\n\n`;
+    middle = `${inline(input.diffOff)}\n\n${limitList(input.diffs.map((d) => `- ${code(`${d.image}${d.tag ? `:${d.tag}` : ""}`)} ${code(d.from.slice(7, 19))} → ${code(d.to.slice(7, 19))}`), 50).join("\n")}\n\n`;
   } else if (input.diffs.length > 0) {
     middle = `${renderImageDiffs(input.diffs, { budget: MAX_BODY_LENGTH - fixed })}\n\n`;
   }
   const body = `${head.join("\n")}\n${middle}${tail.join("\n")}`;
-  return body.length <= MAX_BODY_LENGTH ? body : `${body.slice(0, MAX_BODY_LENGTH - 40)}\n\n… (cut to fit GitHub's limit)`;
-}
-
-function limit(lines: readonly string[], max: number): string[] {
-  return lines.length > max ? [...lines.slice(0, max), `- … and ${lines.length - max} more`] : [...lines];
+  return fitBody(body);
 }

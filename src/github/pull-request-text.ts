@@ -96,6 +96,11 @@ export function renderBody(input: PullRequestInput): string {
     if (diffs.trim() !== "" && diffs.length <= diffBudget) body += `${diffs}\n\n`;
   }
   body += commands.join("\n");
+  return fitBody(body);
+}
+
+/** A body or comment as it is when within GitHub's limit, else cut to it with a line saying so: the last safeguard. */
+export function fitBody(body: string): string {
   return body.length <= MAX_BODY_LENGTH ? body : `${body.slice(0, MAX_BODY_LENGTH - 40)}\n\n… (cut to fit GitHub's limit)`;
 }
 
@@ -144,7 +149,8 @@ function failureLine(failure: PinFailure): string {
   return `- could not check ${code(`${familiarName(failure.image)}:${failure.tag}`)}: ${inline(failure.reason)}`;
 }
 
-function limitList(lines: readonly string[], max = 50): string[] {
+/** The first `max` lines of a list, then one line counting the rest. */
+export function limitList(lines: readonly string[], max = 50): string[] {
   return lines.length > max ? [...lines.slice(0, max), `- … and ${lines.length - max} more`] : [...lines];
 }
 
