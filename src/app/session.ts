@@ -2,6 +2,7 @@ import type { ImageDiff } from "../diff/types.js";
 import type { PinFollowerLike } from "../engine/resolve.js";
 import { createBuildTimeLookup, type BuildTimeLookup } from "../policy/build-time.js";
 import { createCooldown, type Cooldown } from "../policy/cooldown.js";
+import { formatPlatform, imageKey } from "../reference/format.js";
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 
@@ -30,7 +31,7 @@ export interface SessionParts {
 export function createRegistrySession(parts: SessionParts): RegistrySession {
   const lookups = new Map<string, BuildTimeLookup>();
   const builtAt = (platform: Platform): BuildTimeLookup => {
-    const key = `${platform.os}/${platform.architecture}/${platform.variant ?? ""}`;
+    const key = formatPlatform(platform);
     let lookup = lookups.get(key);
     if (!lookup) {
       lookup = createBuildTimeLookup(parts.registry, platform);
@@ -42,7 +43,7 @@ export function createRegistrySession(parts: SessionParts): RegistrySession {
   const diffs = new Map<string, Promise<ImageDiff>>();
   const diff: ImageDiffer | undefined = parts.diff
     ? (image, tag, from, to, platform) => {
-        const key = `${image.registry}/${image.repository}@${from}..${to}/${platform.os}/${platform.architecture}/${platform.variant ?? ""}`;
+        const key = `${imageKey(image)}@${from}..${to}/${formatPlatform(platform)}`;
         let found = diffs.get(key);
         if (!found) {
           found = parts.diff!(image, tag, from, to, platform);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ImageUpdate, PinFailure } from "../plan/types.js";
-import { familiarName, imageKey, shortDigest } from "../reference/format.js";
+import { familiarName, formatPlatform, imageKey, shortDigest } from "../reference/format.js";
 import type { UpdateGroup } from "../policy/grouping.js";
 import { CONFIG_PATH } from "../config/schema.js";
 
@@ -128,7 +128,7 @@ function renderFullDigests(updates: readonly ImageUpdate[], budget: number): str
   let length = 0;
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i]!;
-    const line = `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${u.platform.os}/${u.platform.architecture}${u.platform.variant ? `/${u.platform.variant}` : ""})` : ""}\n  ${code(u.from)} →\n  ${code(u.to)}`;
+    const line = `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${formatPlatform(u.platform)})` : ""}\n  ${code(u.from)} →\n  ${code(u.to)}`;
     if (length + line.length > budget) {
       lines.push(`- … and ${updates.length - i} more`);
       break;

@@ -5,6 +5,7 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
+import { errorLine } from "../errors/error-line.js";
 
 export interface ExtractLimits {
   /** Bytes the archive may unpack to (the whole tar stream, skipped entries included). */
@@ -119,8 +120,7 @@ export async function extractTarball(
     extract.destroy();
     gzipped.destroy();
     if (error instanceof ArchiveError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ArchiveError("BAD_ARCHIVE", `the repository archive could not be unpacked: ${reason.split("\n")[0]}`);
+    throw new ArchiveError("BAD_ARCHIVE", `the repository archive could not be unpacked: ${errorLine(error)}`);
   }
   return { files, bytes, executable, skipped };
 }
