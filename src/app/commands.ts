@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { loadRepositoryConfig } from "../config/load.js";
-import { DEFAULT_CONFIG, type DigestaConfig } from "../config/schema.js";
+import { loadConfigOrDefaults } from "../config/load.js";
+import { CONFIG_PATH, DEFAULT_CONFIG } from "../config/schema.js";
+import { CONFIG_ISSUE_TITLE } from "../github/config-issue.js";
 import { HELP_TEXT, parseCommand, type Command } from "../conversation/command.js";
 import { renderImageDiffs } from "../diff/markdown.js";
 import { mayRunCommands, react } from "../github/comment.js";
@@ -96,9 +97,9 @@ async function refresh(event: CommentEvent, deps: CommandDeps): Promise<Answer> 
   if (outcome instanceof Error) return { ok: false, reply: `digesta could not refresh this repository: ${inline(errorLine(outcome))}` };
   switch (outcome.status) {
     case "config-error":
-      return { ok: false, reply: "digesta did not run: `.github/digesta.yml` is broken. The issue *digesta: configuration error* lists what to fix." };
+      return { ok: false, reply: `digesta did not run: \`${CONFIG_PATH}\` is broken. The issue *${CONFIG_ISSUE_TITLE}* lists what to fix.` };
     case "disabled":
-      return { ok: false, reply: "digesta did not run: it is turned off for this repository (`enabled: false` in `.github/digesta.yml`)." };
+      return { ok: false, reply: `digesta did not run: it is turned off for this repository (\`enabled: false\` in \`${CONFIG_PATH}\`).` };
     case "empty":
       return { ok: true, reply: "This repository has no commits yet: nothing to check." };
     case "done": {
@@ -129,7 +130,8 @@ async function diff(command: Extract<Command, { kind: "diff" }>, event: CommentE
   const session = deps.createSession();
   if (!session.diff) return { ok: false, reply: "The package diff is not available in this installation of digesta." };
   const name: ImageName = { registry: command.from.registry, repository: command.from.repository };
-  const config = await configOrDefaults(deps.octokit, event.repository);
+  // The platform to compare; GitHub failing to send the file is no reason to refuse the diff.
+  const config = await loadConfigOrDefaults(deps.octokit, event.repository).catch(() => DEFAULT_CONFIG);
   let to: Digest;
   let platform: Platform = config.diff.platform;
   // An unknown image or digest is the user's to fix: say so plainly rather than show a diff of warnings.
@@ -161,15 +163,6 @@ async function unreadable(session: RegistrySession, name: ImageName, digest: Dig
     return undefined;
   } catch (error) {
     return `digesta could not read ${code(formatReference({ ...name, digest }))}: ${inline(errorLine(error))}`;
-  }
-}
-
-async function configOrDefaults(octokit: ProbotOctokit, repository: RepositoryRef): Promise<DigestaConfig> {
-  try {
-    const loaded = await loadRepositoryConfig(octokit, repository);
-    return loaded.ok ? loaded.config : DEFAULT_CONFIG;
-  } catch {
-    return DEFAULT_CONFIG;
   }
 }
 

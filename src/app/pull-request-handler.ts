@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { loadRepositoryConfig } from "../config/load.js";
-import { DEFAULT_CONFIG, type DigestaConfig } from "../config/schema.js";
+import { loadConfigOrDefaults } from "../config/load.js";
+import { CONFIG_PATH, type DigestaConfig } from "../config/schema.js";
 import { PACKAGE_CHANGES_MARKER, renderPackageChangesComment } from "../conversation/comment-text.js";
 import { findDigestMoves, type DigestMove } from "../conversation/moves.js";
 import { findMarkedComment, upsertMarkedComment, type UpsertOutcome } from "../github/comment.js";
@@ -44,7 +44,9 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
   const { octokit, repository, number, log } = context;
   const { data: pull } = await octokit.rest.pulls.get({ ...repository, pull_number: number });
   if (pull.state !== "open") return { status: "skipped", reason: "the pull request is closed" };
-  const config = await configOrDefaults(octokit, repository, log);
+  const config = await loadConfigOrDefaults(octokit, repository, (problems) =>
+    log.info({ problems: problems.length }, "configuration is broken; package changes use the defaults"),
+  );
   if (!config.enabled) return { status: "skipped", reason: "digesta is turned off for this repository" };
 
   const read = await readPullRequestFiles(
@@ -80,7 +82,7 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
     headSha: pull.head.sha,
     diffs,
     notDiffed: moves.slice(maxImages).map((move) => tagKey(move.image, move.toTag)),
-    ...(config.diff.enabled ? {} : { diffOff: "The package diff is turned off for this repository (diff.enabled: false in .github/digesta.yml)." }),
+    ...(config.diff.enabled ? {} : { diffOff: `The package diff is turned off for this repository (diff.enabled: false in ${CONFIG_PATH}).` }),
     notes,
   });
   const comment = await upsertMarkedComment(octokit, repository, number, PACKAGE_CHANGES_MARKER, body, {
@@ -89,14 +91,6 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
   });
   log.info({ pull: number, moves: moves.length, comment, filesRead: read.files.length }, "package changes comment");
   return { status: "commented", moves: moves.length, comment };
-}
-
-/** The repository's configuration; a broken one is the refresh's business (its issue), so the comment goes on with the defaults. */
-async function configOrDefaults(octokit: ProbotOctokit, repository: RepositoryRef, log: Logger): Promise<DigestaConfig> {
-  const loaded = await loadRepositoryConfig(octokit, repository);
-  if (loaded.ok) return loaded.config;
-  log.info({ problems: loaded.problems.length }, "configuration is broken; package changes use the defaults");
-  return DEFAULT_CONFIG;
 }
 
 /** What to ask the differ for one move; the tag shown says when the pull request changes it too. */

@@ -1,6 +1,6 @@
 import type { ProbotOctokit } from "probot";
 import { z } from "zod";
-import { CONFIG_PATH, configSchema, toDigestaConfig, type DigestaConfig } from "./schema.js";
+import { CONFIG_PATH, configSchema, DEFAULT_CONFIG, toDigestaConfig, type DigestaConfig } from "./schema.js";
 import { problemFromYamlError, problemsFromZod, type ConfigProblem, type ConfigSource } from "./problems.js";
 
 export type ConfigResult =
@@ -47,6 +47,21 @@ export async function loadRepositoryConfig(
     if (text !== undefined) sources.push({ file: `${file.owner}/${file.repo}:${file.path}`, text });
   }
   return { ok: false, problems: problemsFromZod(parsed.error, sources.length > 0 ? sources : names.map((file) => ({ file, text: "" }))) };
+}
+
+/**
+ * The configuration for work that is not the refresh (pull request comments, commands): a broken file is the
+ * refresh's to report (its issue), so this goes on with the defaults and says so in `onBroken`.
+ */
+export async function loadConfigOrDefaults(
+  octokit: ProbotOctokit,
+  repository: { readonly owner: string; readonly repo: string },
+  onBroken?: (problems: readonly ConfigProblem[]) => void,
+): Promise<DigestaConfig> {
+  const loaded = await loadRepositoryConfig(octokit, repository);
+  if (loaded.ok) return loaded.config;
+  onBroken?.(loaded.problems);
+  return DEFAULT_CONFIG;
 }
 
 /** Validates an already-parsed configuration object (one-shot runs with a local file, tests). */
