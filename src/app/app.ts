@@ -2,7 +2,7 @@ import pLimit from "p-limit";
 import type { ApplicationFunction, Logger, Probot, ProbotOctokit } from "probot";
 import { registerConversations, type Conversations } from "./conversations.js";
 import { refreshRepository, type RefreshOutcome } from "./refresh.js";
-import { pushMayTouchPins } from "./push-filter.js";
+import { pushTouchesPins } from "./push-filter.js";
 import { RunGuard } from "./run-guard.js";
 import type { RegistrySession } from "./session.js";
 import { createSweepHandler } from "./sweep-endpoint.js";
@@ -239,16 +239,4 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       timer = undefined;
     },
   };
-}
-
-async function pushTouchesPins(octokit: ProbotOctokit, owner: string, repo: string, before: string, after: string): Promise<boolean> {
-  if (/^0+$/.test(before)) return true;
-  try {
-    const { data } = await octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead: `${before}...${after}`, per_page: 300 });
-    const files = data.files ?? [];
-    // The compare API lists at most 300 files; more means it did not say everything.
-    return pushMayTouchPins(files, files.length < 300);
-  } catch {
-    return true;
-  }
 }

@@ -1,4 +1,6 @@
+import type { ProbotOctokit } from "probot";
 import { CONFIG_PATH } from "../config/schema.js";
+import { patchMayMovePin } from "../github/pull-files.js";
 
 /** A changed file of a push, as GitHub's compare API lists it (`patch` is missing for large or binary files). */
 export interface ChangedFile {
@@ -7,7 +9,21 @@ export interface ChangedFile {
   readonly patch?: string;
 }
 
-const PIN_LINE = /^[+-](?![+-]{2} ).*@sha256:[0-9a-fA-F]{8}/m;
+/** GitHub's compare API lists at most this many files; a list this long may be cut. */
+const COMPARE_MAX_FILES = 300;
+
+/** Whether a push from `before` to `after` may have changed pins or the configuration (yes when in doubt). */
+export async function pushTouchesPins(octokit: ProbotOctokit, owner: string, repo: string, before: string, after: string): Promise<boolean> {
+  if (/^0+$/.test(before)) return true;
+  try {
+    // The files come whole with the first page whatever its size; `per_page` only pages the commits, not read here.
+    const { data } = await octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead: `${before}...${after}`, per_page: 1 });
+    const files = data.files ?? [];
+    return pushMayTouchPins(files, files.length < COMPARE_MAX_FILES);
+  } catch {
+    return true;
+  }
+}
 
 /**
  * Whether a push to the default branch may have changed a pinned reference or digesta's configuration, from the
@@ -21,6 +37,6 @@ export function pushMayTouchPins(files: readonly ChangedFile[], complete: boolea
       file.filename === CONFIG_PATH ||
       file.previous_filename === CONFIG_PATH ||
       file.patch === undefined ||
-      PIN_LINE.test(file.patch),
+      patchMayMovePin(file.patch),
   );
 }

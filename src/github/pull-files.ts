@@ -36,7 +36,7 @@ const DEFAULT_MAX_FILE_SIZE = 1024 * 1024;
 const CONCURRENCY = 8;
 const BINARY_SNIFF_LENGTH = 8192;
 /** A changed line that carries a digest (a `+`/`-` line of the patch, not a `+++`/`---` header). */
-const PIN_LINE = /^[+-](?![+-]{2} ).*@sha256:/m;
+const PIN_LINE = /^[+-](?![+-]{2} ).*@sha256:[0-9a-fA-F]{8}/m;
 const ALWAYS_EXCLUDED = ["**/.git/**", "**/node_modules/**"];
 
 /**
@@ -73,7 +73,7 @@ export async function readPullRequestFiles(
       (file.status === "modified" || file.status === "renamed" || file.status === "changed") &&
       included(file.filename) &&
       !excluded(file.filename) &&
-      (file.patch === undefined || PIN_LINE.test(file.patch)),
+      (file.patch === undefined || patchMayMovePin(file.patch)),
   );
   const base = await mergeBase(octokit, repository, pull);
   const unread: { path: string; reason: string }[] = [];
@@ -98,6 +98,11 @@ export async function readPullRequestFiles(
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   unread.sort((a, b) => (a.path < b.path ? -1 : 1));
   return { files, listed: listed.length, capped, unread };
+}
+
+/** Whether a unified diff adds or removes a line with a digest on it: the only patches that can move a pin. */
+export function patchMayMovePin(patch: string): boolean {
+  return PIN_LINE.test(patch);
 }
 
 /**

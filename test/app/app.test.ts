@@ -117,6 +117,20 @@ describe("the GitHub App", () => {
     }
   });
 
+  it("does not run for a push to the default branch that changes no pinned reference and no configuration", async () => {
+    const repo = standardRepository();
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const downloads = () => app.fake.requests.filter((r) => r.host === "codeload.github.com").length;
+    const before = app.fake.branchHead(OWNER, repo.name, "main")!;
+    const after = app.fake.commit(OWNER, repo.name, { "README.md": "# notes\n" });
+    const downloaded = downloads();
+
+    await app.receive(push(INSTALLATION, repo, "main", before, after));
+
+    expect(downloads()).toBe(downloaded);
+    expect(app.logs.filter((l) => l["msg"] === "refresh started" && l["reason"] === "push")).toEqual([]);
+  });
+
   it("closes the pull request with a comment when the pins were updated by hand", async () => {
     const repo = standardRepository();
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
