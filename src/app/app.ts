@@ -81,6 +81,8 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
         const { data } = await octokit.rest.apps.getAuthenticated();
         return data?.slug ? `${data.slug}[bot]` : undefined;
       } catch {
+        // Not remembered: the next event asks again rather than go on without the login for the app's lifetime.
+        botLogin = undefined;
         return undefined;
       }
     })();

@@ -77,8 +77,7 @@ const ALLOWED_ROLES = new Set(["admin", "maintain", "write"]);
 export async function mayRunCommands(octokit: ProbotOctokit, repository: RepositoryRef, login: string): Promise<boolean> {
   try {
     const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ ...repository, username: login });
-    const role = (data as { role_name?: string }).role_name ?? data.permission;
-    return ALLOWED_ROLES.has(role) || ALLOWED_ROLES.has(data.permission);
+    return ALLOWED_ROLES.has(data.role_name) || ALLOWED_ROLES.has(data.permission);
   } catch (error) {
     if ((error as { status?: number }).status === 404) return false;
     throw error;
