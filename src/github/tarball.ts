@@ -14,6 +14,12 @@ export interface ExtractLimits {
   readonly maxFiles: number;
   /** Larger files are not written (digesta does not read them either) and are listed as skipped. */
   readonly maxFileBytes: number;
+  /**
+   * Entries of any kind (folders, links, skipped files too): without it an archive of millions of empty folders or
+   * links, a few MiB gzipped, would make millions of folders on disk or skipped records in memory. Default twice
+   * `maxFiles`.
+   */
+  readonly maxEntries?: number;
 }
 
 export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = {
@@ -73,6 +79,8 @@ export async function extractTarball(
   // Failures surface through the iterator below; keep this one from being reported as unhandled meanwhile.
   feeding.catch(() => undefined);
 
+  const maxEntries = limits.maxEntries ?? 2 * limits.maxFiles;
+  let entries = 0;
   let files = 0;
   let bytes = 0;
   const skipped: { path: string; reason: string }[] = [];
@@ -85,6 +93,9 @@ export async function extractTarball(
       if (relative === undefined) {
         entry.resume();
         continue;
+      }
+      if (++entries > maxEntries) {
+        throw new ArchiveError("TOO_MANY_FILES", `the repository has more than ${maxEntries} files, folders and links, the limit`);
       }
       const target = path.resolve(base, relative);
       if (target !== base && !target.startsWith(base + path.sep)) {

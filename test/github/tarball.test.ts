@@ -84,6 +84,14 @@ describe("extractTarball", () => {
     await expect(extractTarball(await archive(entries), root, LIMITS)).rejects.toThrow("more than 10 files");
   });
 
+  it("stops past the entry count too, so empty folders and links cannot pile up on disk or in memory", async () => {
+    const folders = Array.from({ length: 21 }, (_, i) => ({ name: `t/d${i}/`, type: "directory" as const }));
+    await expect(extractTarball(await archive(folders), root, LIMITS)).rejects.toThrow("more than 20 files, folders and links");
+    const links = Array.from({ length: 6 }, (_, i) => ({ name: `t/l${i}`, type: "symlink" as const, linkname: "/etc/passwd" }));
+    const error = await extractTarball(await archive(links), root, { ...LIMITS, maxEntries: 5 }).catch((e: unknown) => e);
+    expect((error as ArchiveError).code).toBe("TOO_MANY_FILES");
+  });
+
   it("stops when the archive unpacks to more than the byte limit (a gzip bomb)", async () => {
     const big = "0".repeat(900);
     const entries = Array.from({ length: 5 }, (_, i) => ({ name: `t/f${i}`, content: big }));
