@@ -15,6 +15,7 @@ import { renderBody, renderTitle } from "../github/pull-request-text.js";
 import type { ExtractLimits } from "../github/tarball.js";
 import { planUpdates } from "../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
+import { COOLDOWN_REASON } from "../policy/cooldown.js";
 import { groupUpdates, type UpdateGroup } from "../policy/grouping.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey } from "../reference/format.js";
@@ -171,7 +172,7 @@ async function buildTimes(updates: readonly ImageUpdate[], config: DigestaConfig
 function heldBackIn(group: UpdateGroup, plan: UpdatePlan): { name: string; reason: string }[] {
   const held = new Map<string, string>();
   for (const skipped of plan.skipped) {
-    if (!skipped.reason.startsWith("cooldown:")) continue;
+    if (!skipped.reason.startsWith(COOLDOWN_REASON)) continue;
     const ref = skipped.reference;
     if (group.key !== "all" && group.key !== imageKey(ref)) continue;
     held.set(`${familiarName(ref)}${ref.tag ? `:${ref.tag}` : ""}`, skipped.reason);

@@ -11,6 +11,9 @@ import type { BuildTimeLookup } from "./build-time.js";
 /** Moved pins whose history or build time is looked up at once (the registry client also bounds requests per registry). */
 const LOOKUP_CONCURRENCY = 16;
 
+/** How every reason the cooldown gives starts: how a report tells a pin held back from one skipped by `ignore`. */
+export const COOLDOWN_REASON = "cooldown: ";
+
 export interface CooldownOptions {
   /** Milliseconds a new digest must have existed before it is proposed. */
   readonly minAge: number;
@@ -75,7 +78,7 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
               result.set(key, {
                 ok: false,
                 skip: true,
-                reason: `cooldown: the new digest was built ${created.toISOString()}; proposed from ${eligible.toISOString()}`,
+                reason: `${COOLDOWN_REASON}the new digest was built ${created.toISOString()}; proposed from ${eligible.toISOString()}`,
               });
             }
           }),
@@ -87,7 +90,7 @@ export function createCooldown(registry: Registry, follower: PinFollowerLike, bu
           const tooYoung = !resolution.ok && resolution.noHistoryBefore === true;
           result.set(
             key,
-            tooYoung ? { ok: false, skip: true, reason: `cooldown: the tag has no digest older than ${cutoff.toISOString()} yet` } : resolution,
+            tooYoung ? { ok: false, skip: true, reason: `${COOLDOWN_REASON}the tag has no digest older than ${cutoff.toISOString()} yet` } : resolution,
           );
         }
       }
