@@ -1,7 +1,7 @@
 import type { Digest, ImageName, Platform } from "../reference/types.js";
-import { isDigest } from "../reference/digest.js";
 import { imageKey } from "../reference/format.js";
 import { MAX_CONFIG_BYTES, readImageConfig } from "../registry/image-config.js";
+import { parseImageManifest, parseIndex, samePlatform } from "../registry/manifest.js";
 import type { Registry } from "../registry/types.js";
 
 /** When the image behind a digest was built, from its config's `created`; undefined where unknown or unreadable. */
@@ -28,30 +28,20 @@ export function createBuildTimeLookup(registry: Registry, platform: Platform): B
 }
 
 async function readCreated(registry: Registry, image: ImageName, digest: Digest, platform: Platform): Promise<Date | undefined> {
+  const what = `${imageKey(image)}@${digest}`;
   let manifest = await registry.getManifest(image, digest);
-  const entries = manifest.json["manifests"];
-  if (Array.isArray(entries)) {
-    const child = pickPlatform(entries, platform);
-    if (!child) return undefined;
-    manifest = await registry.getManifest(image, child);
+  if (Array.isArray(manifest.json["manifests"])) {
+    // The platform asked for, as the pin follower matches it (arm64 = arm64/v8), else the first real image.
+    const entries = parseIndex(manifest.json, what);
+    const chosen = entries.find((e) => e.platform && samePlatform(e.platform, platform)) ?? entries.find((e) => e.platform?.os !== "unknown");
+    if (!chosen) return undefined;
+    manifest = await registry.getManifest(image, chosen.digest);
   }
-  const config = manifest.json["config"] as { digest?: unknown; size?: unknown } | undefined;
-  if (!config || typeof config.digest !== "string" || !isDigest(config.digest)) return undefined;
-  if (typeof config.size === "number" && config.size > MAX_CONFIG_BYTES) return undefined;
+  const { config } = parseImageManifest(manifest.json, what);
+  if (config.size > MAX_CONFIG_BYTES) return undefined;
   const { created: stamp } = await readImageConfig(registry, image, config.digest);
   if (typeof stamp !== "string") return undefined;
   const created = new Date(stamp);
   const time = created.getTime();
   return Number.isFinite(time) && time >= EARLIEST_PLAUSIBLE ? created : undefined;
-}
-
-function pickPlatform(entries: unknown[], platform: Platform): Digest | undefined {
-  const images = entries.filter(
-    (e): e is { digest: string; platform?: Partial<Platform> } =>
-      typeof e === "object" && e !== null && typeof (e as { digest?: unknown }).digest === "string",
-  );
-  const same = (p: Partial<Platform> | undefined) =>
-    p?.os === platform.os && p.architecture === platform.architecture && (platform.variant === undefined || p.variant === platform.variant);
-  const chosen = images.find((e) => same(e.platform)) ?? images.find((e) => e.platform?.os !== "unknown");
-  return chosen && isDigest(chosen.digest) ? chosen.digest : undefined;
 }

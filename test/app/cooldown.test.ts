@@ -22,7 +22,7 @@ function memoryRegistry(images: Record<Digest, string | undefined>, history?: Ta
     referrers: unused,
     async getManifest(_name, reference): Promise<FetchedManifest> {
       if (!(reference in images)) throw new RegistryError("NOT_FOUND", `no ${reference}`);
-      const json = { schemaVersion: 2, config: { digest: configDigest(reference as Digest), size: 100 }, layers: [] };
+      const json = { schemaVersion: 2, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest(reference as Digest), size: 100 }, layers: [] };
       return { digest: reference as Digest, mediaType: "application/vnd.oci.image.manifest.v1+json", bytes: new Uint8Array(), json };
     },
     async getBlob(_name, blob) {
@@ -86,5 +86,36 @@ describe("cooldown", () => {
     const resolutions = new Map<string, PinResolution>([[pinKey(pin.reference), { ok: false, reason: "registry down" }]]);
     expect(await cooldownOver(registry, B).apply([pin], moved(B), { minAge: 0, now: NOW })).toEqual(moved(B));
     expect(await cooldownOver(registry, B).apply([pin], resolutions, { minAge: DAY, now: NOW })).toEqual(resolutions);
+  });
+});
+
+describe("build time", () => {
+  it("reads the build time of the platform asked for in an index, matching arm64/v8 to arm64 as the follower does", async () => {
+    const index = digest("9");
+    const configOf = (d: Digest) => `sha256:${d.slice(-63)}0` as Digest;
+    const created: Record<string, string> = { [configOf(A)]: ago(40).toISOString(), [configOf(B)]: ago(2).toISOString() };
+    const manifest = (config: Digest) => ({ schemaVersion: 2, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 100 }, layers: [] });
+    const entry = (d: Digest, architecture: string) => ({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: d, size: 100, platform: { os: "linux", architecture } });
+    const manifests: Record<string, Record<string, unknown>> = {
+      [index]: { schemaVersion: 2, manifests: [entry(A, "amd64"), entry(B, "arm64")] },
+      [A]: manifest(configOf(A)),
+      [B]: manifest(configOf(B)),
+    };
+    const unused = () => Promise.reject(new Error("not used"));
+    const registry: Registry = {
+      headManifest: unused,
+      openBlob: unused,
+      referrers: unused,
+      tagHistory: unused,
+      async getManifest(_name, reference): Promise<FetchedManifest> {
+        return { digest: reference as Digest, mediaType: "application/vnd.oci.image.index.v1+json", bytes: new Uint8Array(), json: manifests[reference]! };
+      },
+      async getBlob(_name, blob) {
+        return new TextEncoder().encode(JSON.stringify({ created: created[blob] }));
+      },
+    };
+    const name = { registry: "registry.example", repository: "team/app" };
+    expect(await createBuildTimeLookup(registry, { os: "linux", architecture: "arm64", variant: "v8" })(name, index)).toEqual(ago(2));
+    expect(await createBuildTimeLookup(registry, { os: "linux", architecture: "amd64" })(name, index)).toEqual(ago(40));
   });
 });
