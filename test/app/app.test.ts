@@ -350,6 +350,14 @@ describe("the GitHub App", () => {
     expect(runLines.length).toBeGreaterThanOrEqual(2);
     for (const line of runLines) expect(line).toMatchObject({ installation: INSTALLATION, repository: `${OWNER}/${repo.name}` });
     expect(JSON.stringify(app.logs)).not.toMatch(/ghs_fake/);
+
+    // A download failing after GitHub's redirect: the error logged must not carry the redirect's one-time token.
+    app.fake.codeloadFailure = 502;
+    await app.digesta.sweep({ force: true });
+    await app.digesta.idle();
+    expect(app.logs.filter((l) => l["msg"] === "refresh failed").length).toBeGreaterThanOrEqual(1);
+    expect(app.fake.codeloadTokens.size).toBeGreaterThanOrEqual(2);
+    for (const token of app.fake.codeloadTokens) expect(JSON.stringify(app.logs)).not.toContain(token);
   });
 
   it("runs repositories from the in-process scheduler when their own schedule is due", async () => {

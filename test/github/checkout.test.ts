@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { inspect } from "node:util";
 import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { downloadCheckout } from "../../src/github/checkout.js";
@@ -32,5 +33,18 @@ describe("downloadCheckout", () => {
       await checkout.dispose();
     }
     await expect(stat(checkout.root)).rejects.toThrow();
+  });
+
+  it("fails without the redirect's one-time token anywhere in the error (it would reach logs and replies)", async () => {
+    const octokit = new ProbotOctokit({ auth: { token: "ghp_checkout" }, retry: { enabled: false }, throttle: { enabled: false } });
+    fake.codeloadFailure = 503;
+    const error = await downloadCheckout(octokit, { owner: "octo", repo: "app", ref: "main" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/archive of octo\/app@main: HTTP 503/);
+    const [token] = [...fake.codeloadTokens];
+    expect(token).toBeDefined();
+    const seen = JSON.stringify(error, Object.getOwnPropertyNames(error)) + inspect(error, { depth: 10 });
+    expect(seen).not.toContain(token);
+    expect(seen).not.toContain("ghp_checkout");
   });
 });

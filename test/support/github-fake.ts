@@ -109,6 +109,10 @@ export class GitHubFake {
   readonly botLogin: string;
   /** Every request seen, in order. */
   readonly requests: RecordedRequest[] = [];
+  /** Set to make codeload answer archive downloads with this status (a download failing after the redirect). */
+  codeloadFailure: number | undefined;
+  /** The one-time tokens GitHub puts in codeload redirects (private repositories), which must never be logged. */
+  readonly codeloadTokens = new Set<string>();
   readonly #blobs = new Map<string, Buffer>();
   readonly #trees = new Map<string, Map<string, TreeEntry>>();
   readonly #commits = new Map<string, Commit>();
@@ -387,7 +391,10 @@ export class GitHubFake {
     }
     if ((m = /^\/tarball\/(.+)$/.exec(rest)) && method === "GET") {
       const sha = this.#resolve(repository, m[1]!);
-      return [302, "", { location: `${CODELOAD}/${repository.owner}/${repository.name}/legacy.tar.gz/${sha}` }];
+      // As for a private repository: the redirect carries a short-lived token in its query.
+      const token = `CODELOAD${createHash("sha256").update(`${sha}${this.codeloadTokens.size}`).digest("hex").slice(0, 24)}`;
+      this.codeloadTokens.add(token);
+      return [302, "", { location: `${CODELOAD}/${repository.owner}/${repository.name}/legacy.tar.gz/${sha}?token=${token}` }];
     }
     if ((m = /^\/contents\/(.+)$/.exec(rest)) && method === "GET") {
       const sha = this.#resolve(repository, q.get("ref") ?? repository.defaultBranch);
@@ -603,6 +610,8 @@ export class GitHubFake {
   async #codeload(url: URL): Promise<Reply> {
     const m = /^\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/([0-9a-f]{40})$/.exec(url.pathname);
     if (!m) return [404, "Not Found"];
+    if (!this.codeloadTokens.has(url.searchParams.get("token") ?? "")) return [404, "Not Found"];
+    if (this.codeloadFailure !== undefined) return [this.codeloadFailure, "Service Unavailable"];
     const repository = this.#repository(m[1]!, m[2]!);
     return [200, await this.tarball(repository.owner, repository.name, m[3]!), { "content-type": "application/x-gzip" }];
   }
