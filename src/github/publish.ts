@@ -151,8 +151,18 @@ async function publishOne(
     }
     return { kind: pushed ? "updated" : "unchanged", branch, number: pull.number, pushed };
   }
-  const created = await octokit.rest.pulls.create({ ...repository, head: branch, base: base.branch, title: proposal.title, body });
-  const number = created.data.number;
+  let number: number;
+  try {
+    number = (await octokit.rest.pulls.create({ ...repository, head: branch, base: base.branch, title: proposal.title, body })).data.number;
+  } catch (error) {
+    // GitHub refuses a second open pull request for a branch: digesta's own, whose body someone edited so that it no
+    // longer starts with the marker. The branch is digesta's (checked above): take the pull request back in place.
+    const existing = statusOf(error) === 422 ? await openPullOf(octokit, repository, branch) : undefined;
+    if (existing === undefined) throw error;
+    await octokit.rest.pulls.update({ ...repository, pull_number: existing, title: proposal.title, body });
+    log.info({ pull: existing }, "took back a pull request whose body had lost digesta's marker");
+    return { kind: "updated", branch, number: existing, pushed };
+  }
   await decorate(octokit, repository, number, options, log);
   log.info({ pull: number }, "opened pull request");
   return { kind: "created", branch, number, pushed };
@@ -233,6 +243,12 @@ async function openDigestaPulls(octokit: ProbotOctokit, repository: RepositoryRe
     found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref });
   }
   return found;
+}
+
+/** The open pull request of one of digesta's branches, whatever its body says. */
+async function openPullOf(octokit: ProbotOctokit, repository: RepositoryRef, branch: string): Promise<number | undefined> {
+  const { data } = await octokit.rest.pulls.list({ ...repository, state: "open", head: `${repository.owner}:${branch}`, per_page: 1 });
+  return data[0]?.number;
 }
 
 /** True when the last pull request of this branch proposed exactly this and a person closed it unmerged. */

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
+import { PULL_REQUEST_MARKER } from "../../src/github/pull-request-text.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import type { RegistryClient } from "../../src/registry/client.js";
 import { installationCreated, push, repositoriesAdded } from "../fixtures/webhooks/payloads.js";
@@ -115,6 +116,21 @@ describe("the GitHub App", () => {
       // Put the tag back for the other tests.
       await pushApkBuild(reg, "team/web", "1", 2, [{ name: "busybox", version: "1.36.1-r5" }]);
     }
+  });
+
+  it("takes its pull request back, instead of failing on every run, when someone edited the body's first line away", async () => {
+    const repo = standardRepository();
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [first] = app.fake.pulls(OWNER, repo.name);
+    first!.body = `Waiting for the release on Monday.\n\n${first!.body}`;
+
+    await app.digesta.sweep({ force: true });
+    await app.digesta.idle();
+
+    expect(app.logs.filter((l) => l["msg"] === "refresh failed")).toEqual([]);
+    const pulls = app.fake.pulls(OWNER, repo.name);
+    expect(pulls).toHaveLength(1);
+    expect(pulls[0]!.body.startsWith(PULL_REQUEST_MARKER)).toBe(true);
   });
 
   it("does not run for a push to the default branch that changes no pinned reference and no configuration", async () => {
