@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import type { z } from "zod";
+import { errorLine } from "../errors/error-line.js";
 
 /** One thing wrong with a configuration, located as precisely as the source allows. */
 export interface ConfigProblem {
@@ -49,7 +50,7 @@ export function problemFromYamlError(error: unknown, file: string | undefined): 
   const cause = findYamlError(error);
   if (!cause) return undefined;
   const line = cause.linePos?.[0]?.line;
-  const message = (cause.message.split("\n")[0] ?? "invalid YAML").replace(/ at line \d+, column \d+:?$/, "");
+  const message = errorLine(cause).replace(/ at line \d+, column \d+:?$/, "");
   return clean({ file, line, message: `invalid YAML: ${message}` });
 }
 
