@@ -86,6 +86,21 @@ describe("the package-changes comment on pull requests", () => {
     expect(app.fake.requests.filter((r) => r.path.includes("/contents/README.md"))).toEqual([]);
   });
 
+  it("never takes a person's comment that quotes its marker for its own", async () => {
+    const repo = repository("quoted");
+    const number = personPull(repo, { "Dockerfile": dockerfile(web.v2.digest) });
+    const quoted = `${PACKAGE_CHANGES_MARKER}\nquoting digesta: @everyone look`;
+    app.fake.addComment(OWNER, repo.name, number, quoted, "alice");
+    await deliver(repo, number);
+
+    const comments = app.fake.comments(OWNER, repo.name, number);
+    expect(comments.map((c) => [c.author, c.body === quoted])).toEqual([
+      ["alice", true],
+      [app.fake.botLogin, false],
+    ]);
+    expect(comments[1]!.body).toContain("moves the digest of one image");
+  });
+
   it("edits the same comment on the next push, and turns it into 'no digest changes' when the bump is reverted", async () => {
     const repo = repository("pushes");
     const number = personPull(repo, { "Dockerfile": dockerfile(web.v2.digest) });
