@@ -133,6 +133,21 @@ describe("the GitHub App", () => {
     expect(pulls[0]!.body.startsWith(PULL_REQUEST_MARKER)).toBe(true);
   });
 
+  it("never closes a person's pull request that happens to come from a digesta/ branch", async () => {
+    const repo = standardRepository();
+    app.fake.createBranch(OWNER, repo.name, "digesta/experiment");
+    app.fake.commit(OWNER, repo.name, { "README.md": "trying something\n" }, { branch: "digesta/experiment", author: "alice" });
+    const theirs = app.fake.openPullRequest(OWNER, repo.name, { head: "digesta/experiment", author: "alice", title: "Experiment", body: "mine" });
+
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+
+    const pulls = app.fake.pulls(OWNER, repo.name);
+    expect(pulls.find((p) => p.number === theirs)).toMatchObject({ state: "open", body: "mine" });
+    expect(app.fake.comments(OWNER, repo.name, theirs)).toEqual([]);
+    expect(app.fake.branches(OWNER, repo.name)).toContain("digesta/experiment");
+    expect(app.fake.openPulls(OWNER, repo.name).map((p) => p.head).sort()).toEqual(["digesta/experiment", ALL_BRANCH]);
+  });
+
   it("does not run for a push to the default branch that changes no pinned reference and no configuration", async () => {
     const repo = standardRepository();
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));

@@ -65,7 +65,7 @@ describe("the package-changes comment on pull requests", () => {
 
   it("comments once with the package diff of each of the two images a person's pull request moves", async () => {
     const repo = repository("two-bumps");
-    const number = personPull(repo, { "Dockerfile": dockerfile(web.v2.digest), "deploy/app.yaml": deploy(worker.v2.digest) });
+    const number = personPull(repo, { "Dockerfile": dockerfile(web.v2.digest), "deploy/app.yaml": deploy(worker.v2.digest), "README.md": "hello again\n" });
     await deliver(repo, number);
 
     const comments = app.fake.comments(OWNER, repo.name, number);
@@ -81,7 +81,7 @@ describe("the package-changes comment on pull requests", () => {
     expect(body).toMatch(/\| ca-certificates \| 2024-r0 \|/);
     expect(body).not.toContain("zlib"); // unchanged packages are not listed
     expect(body.length).toBeLessThan(65_536);
-    // Only the changed files were read: no tarball, and README (no pins) was never fetched.
+    // Only the changed files were read: no tarball, and README (changed, but no pin on a changed line) was never fetched.
     expect(app.fake.requests.filter((r) => r.host === "codeload.github.com")).toEqual([]);
     expect(app.fake.requests.filter((r) => r.path.includes("/contents/README.md"))).toEqual([]);
   });
