@@ -3,6 +3,7 @@ import { ProbotOctokit } from "probot";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runOneShot } from "../../src/app/one-shot.js";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
+import { CONFIG_ISSUE_TITLE } from "../../src/github/config-issue.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { GitHubFake } from "../support/github-fake.js";
 import { movingTag, type PushedBuild } from "../support/images.js";
@@ -63,5 +64,22 @@ describe("runOneShot", () => {
     });
     expect(outcome).toMatchObject({ status: "done", updates: 0, failed: 1 });
     expect(fake.pulls("someone", "tools")).toEqual([]);
+  });
+
+  it("leaves alone a person's issue that bears the configuration issue's title (a plain token does not know its login)", async () => {
+    fake.createRepository("someone", "tools", { "Makefile": `IMAGE = ${reg.host}/team/tool:2@${build.before.digest}\n` }, { installationId: 7 });
+    fake.addToken("ghs_token");
+    const theirs = fake.openIssue("someone", "tools", { title: CONFIG_ISSUE_TITLE, body: "How do I fix this?", author: "alice" });
+    const outcome = await runOneShot({
+      owner: "someone",
+      repo: "tools",
+      token: "ghs_token",
+      octokit: client("ghs_token"),
+      session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
+      log: pino({ level: "silent" }),
+    });
+    expect(outcome).toMatchObject({ status: "done" });
+    expect(fake.issues("someone", "tools")).toEqual([expect.objectContaining({ number: theirs, state: "open", body: "How do I fix this?" })]);
+    expect(fake.comments("someone", "tools", theirs)).toEqual([]);
   });
 });
