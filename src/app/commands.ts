@@ -6,9 +6,8 @@ import { CONFIG_ISSUE_TITLE } from "../github/config-issue.js";
 import { HELP_TEXT, parseCommand, type Command } from "../conversation/command.js";
 import { renderImageDiffs } from "../diff/markdown.js";
 import { mayRunCommands, react } from "../github/comment.js";
-import type { RepositoryRef } from "../github/publish.js";
+import { fromDigestaBranch, type RepositoryRef } from "../github/publish.js";
 import { code, inline, MAX_BODY_LENGTH, PULL_REQUEST_MARKER } from "../github/pull-request-text.js";
-import { BRANCH_PREFIX } from "../policy/grouping.js";
 import { formatReference } from "../reference/format.js";
 import type { Digest, ImageName, PinnedReference, Platform } from "../reference/types.js";
 import type { RefreshOutcome } from "./refresh.js";
@@ -122,8 +121,7 @@ async function refresh(event: CommentEvent, deps: CommandDeps): Promise<Answer> 
 /** A pull request digesta opened: its branch is one of digesta's, or its body starts with digesta's marker. */
 async function isDigestaPull(octokit: ProbotOctokit, repository: RepositoryRef, number: number): Promise<boolean> {
   const { data } = await octokit.rest.pulls.get({ ...repository, pull_number: number });
-  const sameRepository = data.head.repo?.full_name?.toLowerCase() === `${repository.owner}/${repository.repo}`.toLowerCase();
-  return (sameRepository && data.head.ref.startsWith(BRANCH_PREFIX)) || (data.body ?? "").startsWith(PULL_REQUEST_MARKER);
+  return fromDigestaBranch(data.head, repository) || (data.body ?? "").startsWith(PULL_REQUEST_MARKER);
 }
 
 async function diff(command: Extract<Command, { kind: "diff" }>, event: CommentEvent, deps: CommandDeps): Promise<Answer> {

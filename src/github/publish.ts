@@ -237,12 +237,17 @@ async function openDigestaPulls(octokit: ProbotOctokit, repository: RepositoryRe
   const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repository, state: "open", per_page: 100 });
   const found = new Map<string, OpenPull>();
   for (const pull of pulls) {
-    const sameRepository = pull.head.repo?.full_name?.toLowerCase() === `${repository.owner}/${repository.repo}`.toLowerCase();
-    if (!sameRepository || !pull.head.ref.startsWith(BRANCH_PREFIX)) continue;
+    if (!fromDigestaBranch(pull.head, repository)) continue;
     if (!pull.body?.startsWith(PULL_REQUEST_MARKER)) continue;
     found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref });
   }
   return found;
+}
+
+/** Whether a pull request's head is one of digesta's branches of this repository (not a fork's branch of that name). */
+export function fromDigestaBranch(head: { readonly ref: string; readonly repo?: { readonly full_name?: string } | null }, repository: RepositoryRef): boolean {
+  const sameRepository = head.repo?.full_name?.toLowerCase() === `${repository.owner}/${repository.repo}`.toLowerCase();
+  return sameRepository && head.ref.startsWith(BRANCH_PREFIX);
 }
 
 /** The open pull request of one of digesta's branches, whatever its body says. */
