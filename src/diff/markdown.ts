@@ -1,5 +1,6 @@
 import { formatPlatform } from "../reference/format.js";
 import type { AddedPackage, ImageDiff, ImageDiffSource, PackageChange } from "./types.js";
+import { visible } from "../text/visible.js";
 
 export interface RenderOptions {
   /** Maximum length of the result, in characters; default 60 000 (GitHub bodies stop at 65 536). */
@@ -25,14 +26,10 @@ const SOURCE_LABELS: Readonly<Record<ImageDiffSource, string>> = {
   none: "no package list",
 };
 
-// Invisible or direction-changing characters that could disguise a package name (Trojan Source).
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
 /** Bounded, single-line, no invisible characters: safe to lay out in any output. */
 function clean(s: string, max: number): string {
   const head = s.length > max * 2 ? s.slice(0, max * 2) : s;
-  const chars = Array.from(head.replace(UNSAFE_CHARS, "\ufffd"));
+  const chars = Array.from(visible(head));
   return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : chars.join("");
 }
 

@@ -3,6 +3,7 @@ import type { ImageUpdate, PinFailure } from "../plan/types.js";
 import { familiarName, formatPlatform, imageKey, shortDigest } from "../reference/format.js";
 import type { UpdateGroup } from "../policy/grouping.js";
 import { CONFIG_PATH } from "../config/schema.js";
+import { visible } from "../text/visible.js";
 
 /** GitHub refuses pull request bodies over 65 536 characters; stay clear of it. */
 export const MAX_BODY_LENGTH = 65_000;
@@ -167,15 +168,6 @@ export function inline(text: string): string {
   const line = visible(text.replace(/\s+/g, " ")).trim();
   const bounded = line.length > 300 ? `${line.slice(0, 297)}…` : line;
   return escapeHtml(bounded).replace(/@/g, "@\u200b");
-}
-
-// Line breaks (git allows them in file names: one would end a table row and let the rest of the name out of its
-// <code>), control characters, and invisible or direction-changing characters that could disguise a name.
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-function visible(text: string): string {
-  return text.replace(INVISIBLE, "\ufffd");
 }
 
 function escapeHtml(text: string): string {
