@@ -9,7 +9,7 @@ import { readPullRequestFiles, type PullFileOptions } from "../github/pull-files
 import type { RepositoryRef } from "../github/publish.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { tagKey } from "../reference/format.js";
-import { packageDiffs, unavailableDiff, type DiffRequest } from "./package-diffs.js";
+import { packageDiffs, unavailableDiff, type DiffRequest } from "../engine/package-diffs.js";
 import type { RegistrySession } from "./session.js";
 
 export interface PackageChangesLimits extends Pick<PullFileOptions, "maxFiles" | "maxFileSize"> {

@@ -21,7 +21,7 @@ import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
-import { packageDiffs } from "./package-diffs.js";
+import { diffRequestOf, packageDiffs } from "../engine/package-diffs.js";
 import type { RegistrySession } from "./session.js";
 
 export interface RefreshContext {
@@ -135,7 +135,7 @@ async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout,
   const differ = config.diff.enabled ? context.session.diff : undefined;
   const diffs = differ
     ? await packageDiffs(
-        group.updates.map((u) => ({ image: u.image, tag: u.tag, from: u.from, to: u.to, platform: u.platform ?? config.diff.platform })),
+        group.updates.map((update) => diffRequestOf(update, config.diff.platform)),
         differ,
         context.log,
       )

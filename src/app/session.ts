@@ -6,8 +6,7 @@ import { formatPlatform, imageKey } from "../reference/format.js";
 import type { Digest, ImageName, Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 
-/** The package diff of one image between two digests, for one platform. */
-export type ImageDiffer = (image: ImageName, tag: string, from: Digest, to: Digest, platform: Platform) => Promise<ImageDiff>;
+import type { ImageDiffer } from "../engine/package-diffs.js";
 
 /**
  * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,

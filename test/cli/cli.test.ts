@@ -85,6 +85,15 @@ describe("digesta check and update", () => {
     expect((await readFile(path.join(dir, "deploy/app.yaml"))).equals(before)).toBe(true);
   });
 
+  it("update --dry-run shows the package diff of each image it would move", async () => {
+    const run = await runCli("update", dir, "--dry-run");
+    expect(run.code).toBe(0);
+    const hex = (digest: string) => digest.slice(7, 19);
+    expect(run.stdout).toContain(`${reg.host}/cli/app:1  ${hex(app.before.digest)} -> ${hex(app.after.digest)}`);
+    const arm = app.before.platforms["linux/arm64"]!;
+    expect(run.stdout).toContain(`${reg.host}/cli/app:1  ${hex(arm)} -> ${hex(app.after.platforms["linux/arm64"]!)}  linux/arm64`);
+  });
+
   it("update moves index pins to the new index and platform pins to the same platform, changing nothing else", async () => {
     const run = await runCli("update", dir, "--json", "--no-diff");
     expect(run.code).toBe(0);

@@ -15,6 +15,8 @@ import { progress, writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { parsePlatform } from "../platform.js";
 import { scanOptions, summarise, type PathOptions } from "./scan.js";
+import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
+import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 
 export interface UpdateOptions extends PathOptions {
   readonly dryRun?: boolean;
@@ -45,7 +47,7 @@ function withProgress(context: CliContext) {
 }
 
 export async function updateCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
-  const platform = options.platform ? parsePlatform(options.platform) : undefined;
+  const platform = options.platform ? parsePlatform(options.platform) : DEFAULT_PLATFORM;
   const plan = await planDirectory(context, dir, options);
   const files = options.dryRun ? [] : await rewriteFiles(dir, plan);
   const diffs = options.diff === false ? [] : await diffUpdates(context, plan.updates, platform);
@@ -68,22 +70,16 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
   return plan.failed.length > 0 ? ExitCode.Error : ExitCode.Ok;
 }
 
-async function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform | undefined): Promise<ImageDiff[]> {
-  const diffs: ImageDiff[] = [];
+function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
   // Images of one repository, or on one base, share layers: each is read once for all the diffs.
   const cache = createPackageListCache();
-  for (const update of updates) {
-    const wanted = update.platform ?? platform;
-    diffs.push(
-      await diffImages(context.registry, update.image, update.from, update.to, {
-        ...(wanted ? { platform: wanted } : {}),
-        tag: update.tag,
-        cache,
-        logger: context.logger,
-      }),
-    );
-  }
-  return diffs;
+  const differ: ImageDiffer = (image, tag, from, to, wanted) =>
+    diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger });
+  return packageDiffs(
+    updates.map((update) => diffRequestOf(update, platform)),
+    differ,
+    context.logger,
+  );
 }
 
 function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): void {

@@ -1,7 +1,6 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { packageDiffs, type DiffRequest } from "../../src/app/package-diffs.js";
-import type { ImageDiffer } from "../../src/app/session.js";
+import { packageDiffs, type DiffRequest, type ImageDiffer } from "../../src/engine/package-diffs.js";
 import { renderImageDiffs } from "../../src/diff/markdown.js";
 import { digest } from "../factories/pins.js";
 
