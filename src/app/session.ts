@@ -1,12 +1,11 @@
 import type { ImageDiff } from "../diff/types.js";
+import type { ImageDiffer } from "../engine/package-diffs.js";
 import type { PinFollowerLike } from "../engine/resolve.js";
 import { createBuildTimeLookup, type BuildTimeLookup } from "../policy/build-time.js";
 import { createCooldown, type Cooldown } from "../policy/cooldown.js";
 import { formatPlatform, imageKey } from "../reference/format.js";
-import type { Digest, ImageName, Platform } from "../reference/types.js";
+import type { Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
-
-import type { ImageDiffer } from "../engine/package-diffs.js";
 
 /**
  * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,
