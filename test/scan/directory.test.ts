@@ -170,15 +170,21 @@ describe("scanDirectory", () => {
 });
 
 /**
- * Permission bits do not stop root, so as root the scan runs in a child process with an unprivileged uid;
- * otherwise it runs here.
+ * Permission bits do not stop root, so as root the scan runs in a child process that loads the scanner as root
+ * (the checkout may sit in a folder only root can read, such as a `mktemp -d` folder) and only then drops to an
+ * unprivileged uid and gid for the scan itself; otherwise it runs here.
  */
 async function scanAsUnprivileged(root: string): Promise<ScanReport> {
   if (process.getuid?.() !== 0) return scanDirectory(root);
   chmodSync(root, 0o755);
   const module = fileURLToPath(new URL("../../src/scan/directory.ts", import.meta.url));
-  const script = `import(${JSON.stringify(module)}).then(async (m) => console.log(JSON.stringify(await m.scanDirectory(${JSON.stringify(root)}))))`;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { uid: 65534, gid: 65534, encoding: "utf8" });
+  const script = [
+    `const m = await import(${JSON.stringify(module)});`,
+    "process.setgroups([]); process.setgid(65534); process.setuid(65534);",
+    "if (process.getuid() !== 65534 || process.getegid() !== 65534) throw new Error('privileges not dropped');",
+    `console.log(JSON.stringify(await m.scanDirectory(${JSON.stringify(root)})));`,
+  ].join("\n");
+  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
   if (child.status !== 0) throw new Error(`unprivileged scan failed: ${child.stderr}`);
   return JSON.parse(child.stdout) as ScanReport;
 }
