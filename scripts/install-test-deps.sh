@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what digesta's tests need that npm does not bring: a real registry server (Debian's docker-registry,
 # distribution 2.8), htpasswd for its Basic-auth run, openssl for its token-auth run, zstd for zstd layers,
-# and ripgrep for the scan benchmark's reference figure. Needs root (or sudo) on Debian/Ubuntu.
+# ripgrep for the scan benchmark's reference figure, and redis-server for fleet mode (queue, schedule, caches).
+# Needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
-declare -A package_of=([docker-registry]=docker-registry [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep)
+declare -A package_of=([docker-registry]=docker-registry [redis-server]=redis-server [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
@@ -16,3 +17,5 @@ $sudo apt-get update -q
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The package starts a system registry on :5000; the tests start their own on free ports.
 $sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true
+# Likewise a system Redis on :6379.
+$sudo systemctl disable --now redis-server >/dev/null 2>&1 || true

@@ -1,22 +1,32 @@
-import pLimit from "p-limit";
-import type { ApplicationFunction, Logger, Probot, ProbotOctokit } from "probot";
+import { randomUUID } from "node:crypto";
+import type { ApplicationFunction, Logger, Probot } from "probot";
+import { createMemoryQueue } from "../queue/memory.js";
+import type { Job, JobContext, JobQueue, RefreshJob, SweepJob } from "../queue/types.js";
+import type { ExtractLimits } from "../github/tarball.js";
 import { registerConversations, type Conversations } from "./conversations.js";
-import { refreshRepository, type RefreshOutcome } from "./refresh.js";
 import { pushTouchesPins } from "./push-filter.js";
-import { RunGuard } from "./run-guard.js";
+import { refreshRepository, type RefreshOutcome } from "./refresh.js";
 import type { RegistrySession } from "./session.js";
 import { createSweepHandler } from "./sweep-endpoint.js";
-import { listInstalledRepositories, RepositoryBook } from "./sweep.js";
-import type { ExtractLimits } from "../github/tarball.js";
+import { listInstalledRepositories, RepositoryBook, type RepositoryBookLike, type RepositoryEntry } from "./sweep.js";
 
 export interface DigestaAppOptions {
-  /** A fresh registry session (client, pin follower, caches): one per sweep, one per single run. */
-  readonly createSession: () => RegistrySession;
+  /**
+   * A fresh registry session (client, pin follower, caches). Runs queued together (a sweep, an installation) share
+   * one, `batch` naming them; a run on its own gets its own.
+   */
+  readonly createSession: (batch?: string) => RegistrySession;
+  /** Where triggers wait and how many run at once; default one process's memory, with `concurrency`. */
+  readonly queue?: JobQueue;
+  /** What the scheduler knows of each repository; default this process's memory. */
+  readonly book?: RepositoryBookLike;
+  /** Whether this process runs jobs (roles `worker` and `all`) or only queues them (role `web`). Default true. */
+  readonly work?: boolean;
   /** Protects `POST /digesta/sweep`; without it the endpoint answers 503. */
   readonly sweepSecret?: string;
-  /** How often the in-process scheduler looks for due repositories; `false` turns it off. Default one minute. */
+  /** How often the scheduler looks for due repositories; `false` turns it off. Default one minute. */
   readonly schedulerIntervalMs?: number | false;
-  /** Repositories refreshed at once in a sweep or after an installation. Default 4. */
+  /** Repositories refreshed at once by this process. Default 4. */
   readonly concurrency?: number;
   /** How long the list of installed repositories is trusted before the scheduler lists them again. Default 1 hour. */
   readonly repositoryListMaxAgeMs?: number;
@@ -35,39 +45,45 @@ export interface RefreshTarget {
 }
 
 export interface SweepReport {
+  /** Repositories the app is installed on. */
   readonly repositories: number;
-  readonly ran: number;
-  readonly failed: number;
+  /** Of those, queued for a run by this sweep. */
+  readonly queued: number;
 }
 
 /** The app, and the handles its server and tests use. */
 export interface DigestaController {
   /** Load with Probot's `run`, `Server#load` or `Probot#load`. */
   readonly app: ApplicationFunction;
+  readonly queue: JobQueue;
   /**
-   * Refreshes one repository now, through the one-run-per-repository guard (a run already going gets one merged
-   * rerun). Never throws: a failure is logged and returned. For later triggers (pull requests, comment commands).
+   * Queues a refresh of one repository and waits for it (or for the run it joined). Never throws: a failure is
+   * logged and returned.
    */
-  refresh(target: RefreshTarget, session?: RegistrySession, octokit?: ProbotOctokit): Promise<RefreshOutcome | Error>;
-  /** Refreshes the due repositories of every installation (all of them with `force`), sharing one registry session. */
+  refresh(target: RefreshTarget): Promise<RefreshOutcome | Error>;
+  /** Queues a sweep: the due repositories of every installation (all of them with `force`) are queued to run. */
   sweep(options?: { readonly force?: boolean }): Promise<SweepReport>;
-  /** Resolves when no run and no sweep is going. */
+  /** Resolves when no job waits or runs in this process. */
   idle(): Promise<void>;
-  /** Stops the scheduler. */
+  /** Stops taking jobs; running ones finish. */
   stop(): void;
 }
 
+/** Sessions of batches still running in this process, kept at most this many and this long. */
+const MAX_BATCH_SESSIONS = 8;
+const BATCH_SESSION_MS = 60 * 60 * 1000;
+
 export function createDigesta(options: DigestaAppOptions): DigestaController {
   const now = options.now ?? (() => new Date());
-  const guard = new RunGuard();
-  const book = new RepositoryBook(now());
+  const queue = options.queue ?? createMemoryQueue();
+  const book = options.book ?? new RepositoryBook(now());
   const concurrency = options.concurrency ?? 4;
+  const batchSessions = new Map<string, { session: RegistrySession; at: number }>();
   let probot: Probot | undefined;
   let log: Logger | undefined;
   let botLogin: Promise<string | undefined> | undefined;
-  let sweeping: Promise<SweepReport> | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let conversations: Conversations | undefined;
+  let closing: Promise<void> | undefined;
 
   const appLog = (): Logger => {
     if (!log) throw new Error("digesta: the app is not loaded into Probot yet");
@@ -89,66 +105,99 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
     return botLogin;
   };
 
-  const refresh: DigestaController["refresh"] = async (target, session, octokit) => {
-    const key = RepositoryBook.key(target.owner, target.repo);
-    const repoLog = appLog().child({ installation: target.installationId, repository: `${target.owner}/${target.repo}` });
-    return guard.run(key, async () => {
-      const startedAt = now();
-      repoLog.info({ reason: target.reason }, "refresh started");
-      try {
-        const outcome = await refreshRepository({
-          octokit: octokit ?? (await probot!.auth(target.installationId)),
-          repository: { owner: target.owner, repo: target.repo },
-          ...(target.defaultBranch ? { defaultBranch: target.defaultBranch } : {}),
-          session: session ?? options.createSession(),
-          log: repoLog,
-          ...(await ownLogin().then((login) => (login ? { botLogin: login } : {}))),
-          ...(options.limits ? { limits: options.limits } : {}),
-          now,
-        });
-        book.ran(target.owner, target.repo, startedAt, "schedule" in outcome ? outcome.schedule : undefined);
-        return outcome;
-      } catch (error) {
-        book.ran(target.owner, target.repo, startedAt, undefined);
-        repoLog.error({ err: error }, "refresh failed");
-        return error instanceof Error ? error : new Error(String(error));
-      }
+  /** The session of a batch (shared by its runs in this process), or a fresh one. Bounded: old batches are dropped. */
+  const sessionFor = (batch: string | undefined): RegistrySession => {
+    if (!batch) return options.createSession();
+    const at = now().getTime();
+    for (const [key, held] of batchSessions) if (at - held.at > BATCH_SESSION_MS) batchSessions.delete(key);
+    let held = batchSessions.get(batch);
+    if (!held) {
+      held = { session: options.createSession(batch), at };
+      batchSessions.set(batch, held);
+      while (batchSessions.size > MAX_BATCH_SESSIONS) batchSessions.delete(batchSessions.keys().next().value!);
+    }
+    return held.session;
+  };
+
+  const runRefresh = async (job: RefreshJob, context: JobContext): Promise<RefreshOutcome> => {
+    const repoLog = appLog().child({ installation: job.installationId, repository: `${job.owner}/${job.repo}` });
+    const startedAt = now();
+    repoLog.info({ reason: job.reason, attempt: context.attempt, job: context.id }, "refresh started");
+    try {
+      const outcome = await refreshRepository({
+        octokit: await probot!.auth(job.installationId),
+        repository: { owner: job.owner, repo: job.repo },
+        ...(job.defaultBranch ? { defaultBranch: job.defaultBranch } : {}),
+        session: sessionFor(job.batch),
+        log: repoLog,
+        ...(await ownLogin().then((login) => (login ? { botLogin: login } : {}))),
+        ...(options.limits ? { limits: options.limits } : {}),
+        now,
+      });
+      await book.ran(job.owner, job.repo, startedAt, "schedule" in outcome ? outcome.schedule : undefined);
+      return outcome;
+    } catch (error) {
+      await book.ran(job.owner, job.repo, startedAt, undefined);
+      const retry = context.attempt < context.attempts;
+      repoLog.error({ err: error, reason: job.reason, attempt: context.attempt, retry }, "refresh failed");
+      throw error;
+    }
+  };
+
+  const runSweep = async (job: SweepJob): Promise<SweepReport> => {
+    const at = now();
+    if (job.force || (await book.isStale(at, options.repositoryListMaxAgeMs ?? 3_600_000))) {
+      await book.replaceAll(await listInstalledRepositories(probot!, appLog()), at);
+    }
+    const all = await book.all();
+    const chosen = job.force ? all : await book.due(at);
+    const batch = `${job.reason}:${at.toISOString()}:${randomUUID()}`;
+    for (const entry of chosen) {
+      // Marked before it runs: the next look for due repositories must not queue it again while it waits.
+      if (!job.force) await book.ran(entry.owner, entry.repo, at, undefined);
+    }
+    await enqueueAll(chosen, job.force ? "sweep" : "schedule", batch);
+    appLog().info({ repositories: all.length, queued: chosen.length, reason: job.reason }, "sweep queued");
+    return { repositories: all.length, queued: chosen.length };
+  };
+
+  const handle = (job: Job, context: JobContext): Promise<unknown> => (job.kind === "sweep" ? runSweep(job) : runRefresh(job, context));
+
+  const enqueueAll = async (entries: readonly RepositoryEntry[], reason: string, batch: string): Promise<void> => {
+    await Promise.all(
+      entries.map((entry) =>
+        queue.add({
+          kind: "refresh",
+          installationId: entry.installationId,
+          owner: entry.owner,
+          repo: entry.repo,
+          ...(entry.defaultBranch ? { defaultBranch: entry.defaultBranch } : {}),
+          reason,
+          batch,
+        }),
+      ),
+    );
+  };
+
+  const refresh: DigestaController["refresh"] = async (target) => {
+    try {
+      const handle = await queue.add({ kind: "refresh", ...target });
+      return (await handle.finished()) as RefreshOutcome;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  };
+
+  const sweep: DigestaController["sweep"] = async ({ force = false } = {}) => {
+    const handle = await queue.add({ kind: "sweep", force, reason: force ? "sweep" : "schedule" });
+    return (await handle.finished()) as SweepReport;
+  };
+
+  const entriesOf = (installationId: number, repositories: readonly { full_name: string; name: string }[]): RepositoryEntry[] =>
+    repositories.map((r) => {
+      const [owner = "", repo = r.name] = r.full_name.split("/");
+      return { installationId, owner, repo };
     });
-  };
-
-  const refreshAll = async (targets: readonly RefreshTarget[], session: RegistrySession): Promise<SweepReport> => {
-    const limit = pLimit(concurrency);
-    const outcomes = await Promise.all(targets.map((target) => limit(() => refresh(target, session))));
-    return { repositories: targets.length, ran: outcomes.length, failed: outcomes.filter((o) => o instanceof Error).length };
-  };
-
-  const sweep: DigestaController["sweep"] = ({ force = false } = {}) => {
-    // A sweep asked for while one is going is the same sweep.
-    sweeping ??= (async () => {
-      try {
-        const at = now();
-        if (force || book.isStale(at, options.repositoryListMaxAgeMs ?? 3_600_000)) {
-          book.replaceAll(await listInstalledRepositories(probot!, appLog()), at);
-        }
-        const chosen = force ? book.all() : book.due(at);
-        const report = await refreshAll(
-          chosen.map((entry) => ({
-            installationId: entry.installationId,
-            owner: entry.owner,
-            repo: entry.repo,
-            ...(entry.defaultBranch ? { defaultBranch: entry.defaultBranch } : {}),
-            reason: force ? "sweep" : "schedule",
-          })),
-          options.createSession(),
-        );
-        appLog().info({ ...report, total: book.all().length }, "sweep finished");
-        return { ...report, repositories: book.all().length };
-      } finally {
-        sweeping = undefined;
-      }
-    })();
-    return sweeping;
-  };
 
   const app: ApplicationFunction = (loaded, { addHandler }) => {
     probot = loaded;
@@ -160,37 +209,25 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       const repositories =
         context.payload.repositories ??
         (await context.octokit.paginate(context.octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 }));
-      await refreshAll(
-        repositories.map((r) => {
-          const [owner = "", repo = r.name] = r.full_name.split("/");
-          book.add({ installationId, owner, repo });
-          return { installationId, owner, repo, reason: `installation.${context.payload.action}` };
-        }),
-        options.createSession(),
-      );
+      const entries = entriesOf(installationId, repositories);
+      for (const entry of entries) await book.add(entry);
+      await enqueueAll(entries, `installation.${context.payload.action}`, `installation:${context.id}`);
     });
 
     loaded.on("installation_repositories.added", async (context) => {
-      const installationId = context.payload.installation.id;
-      await refreshAll(
-        context.payload.repositories_added.map((r) => {
-          const [owner = "", repo = r.name] = r.full_name.split("/");
-          book.add({ installationId, owner, repo });
-          return { installationId, owner, repo, reason: "repositories added" };
-        }),
-        options.createSession(),
-      );
+      const entries = entriesOf(context.payload.installation.id, context.payload.repositories_added);
+      for (const entry of entries) await book.add(entry);
+      await enqueueAll(entries, "repositories added", `installation:${context.id}`);
     });
 
     loaded.on("installation_repositories.removed", async (context) => {
-      for (const r of context.payload.repositories_removed) {
-        const [owner = "", repo = r.name] = r.full_name.split("/");
-        book.remove(owner, repo);
+      for (const entry of entriesOf(context.payload.installation.id, context.payload.repositories_removed)) {
+        await book.remove(entry.owner, entry.repo);
       }
     });
 
     loaded.on(["installation.deleted", "installation.suspend"], async (context) => {
-      book.removeInstallation(context.payload.installation.id);
+      await book.removeInstallation(context.payload.installation.id);
     });
 
     loaded.on("push", async (context) => {
@@ -200,45 +237,42 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       if (payload.ref !== `refs/heads/${repository.default_branch}`) return;
       const owner = repository.full_name.split("/")[0] ?? "";
       const target = { installationId: payload.installation.id, owner, repo: repository.name, defaultBranch: repository.default_branch };
-      book.add(target);
+      await book.add(target);
       if (!(await pushTouchesPins(context.octokit, owner, repository.name, payload.before, payload.after))) {
         context.log.debug("push changes no pinned reference and no configuration; nothing to do");
         return;
       }
-      await refresh({ ...target, reason: "push" }, undefined, context.octokit);
+      await queue.add({ kind: "refresh", ...target, reason: "push" });
     });
 
     // The package-changes comment on pull requests that move a digest, and `/digesta` commands in comments.
     conversations = registerConversations(loaded, {
-      createSession: options.createSession,
-      refresh: (target, octokit) => refresh(target, undefined, octokit),
+      createSession: () => options.createSession(),
+      refresh: (target) => refresh(target),
       botLogin: ownLogin,
       log: appLog,
     });
 
     addHandler(createSweepHandler({ secret: options.sweepSecret, sweep, log: log }));
 
+    if (options.work !== false) queue.work(handle, { concurrency });
     if (options.schedulerIntervalMs !== false) {
-      const interval = options.schedulerIntervalMs ?? 60_000;
-      timer = setInterval(() => {
-        if (sweeping) return;
-        sweep().catch((error: unknown) => appLog().error({ err: error }, "scheduled sweep failed"));
-      }, interval);
-      timer.unref();
+      queue
+        .repeat("schedule", options.schedulerIntervalMs ?? 60_000, { kind: "sweep", force: false, reason: "schedule" })
+        .catch((error: unknown) => appLog().error({ err: error }, "could not set up the schedule"));
     }
   };
 
   return {
     app,
+    queue,
     refresh,
     sweep,
     idle: async () => {
-      while (sweeping) await sweeping.catch(() => undefined);
-      await Promise.all([guard.idle(), conversations?.idle()]);
+      await Promise.all([closing ?? queue.idle(), conversations?.idle()]);
     },
     stop: () => {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      closing ??= queue.close();
     },
   };
 }

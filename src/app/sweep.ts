@@ -16,8 +16,42 @@ export interface KnownRepository {
   lastRun: Date;
 }
 
+type Awaitable<T> = T | Promise<T>;
+
+export interface RepositoryEntry {
+  readonly installationId: number;
+  readonly owner: string;
+  readonly repo: string;
+  readonly defaultBranch?: string;
+}
+
+/**
+ * What the scheduler knows of the installed repositories: in this process's memory ({@link RepositoryBook}), or in
+ * Redis for a fleet, where every process sees the same runs and schedules.
+ */
+export interface RepositoryBookLike {
+  add(entry: RepositoryEntry): Awaitable<unknown>;
+  remove(owner: string, repo: string): Awaitable<void>;
+  removeInstallation(installationId: number): Awaitable<void>;
+  /** Records a run (or a scheduled run queued): when, and the schedule the repository's configuration asked for. */
+  ran(owner: string, repo: string, startedAt: Date, schedule: string | undefined): Awaitable<void>;
+  all(): Awaitable<KnownRepository[]>;
+  due(now: Date): Awaitable<KnownRepository[]>;
+  isStale(now: Date, maxAgeMs: number): Awaitable<boolean>;
+  replaceAll(entries: readonly RepositoryEntry[], now: Date): Awaitable<void>;
+}
+
+/** Whether a repository's schedule has fired since its last run (the default schedule where its own is unreadable). */
+export function isRepositoryDue(entry: KnownRepository, now: Date): boolean {
+  try {
+    return isDue(entry.schedule, `${entry.owner}/${entry.repo}`, entry.lastRun, now);
+  } catch {
+    return isDue(DEFAULT_CONFIG.schedule, `${entry.owner}/${entry.repo}`, entry.lastRun, now);
+  }
+}
+
 /** The repositories of every installation, kept in memory (rebuilt from GitHub when stale). */
-export class RepositoryBook {
+export class RepositoryBook implements RepositoryBookLike {
   readonly #repositories = new Map<string, KnownRepository>();
   #listedAt: number | undefined;
 
@@ -36,7 +70,7 @@ export class RepositoryBook {
   }
 
   /** Adds (or refreshes) a repository, keeping what is known of its schedule. */
-  add(entry: { installationId: number; owner: string; repo: string; defaultBranch?: string }): KnownRepository {
+  add(entry: RepositoryEntry): KnownRepository {
     const key = RepositoryBook.key(entry.owner, entry.repo);
     const known = this.#repositories.get(key);
     const next: KnownRepository = {
@@ -65,13 +99,7 @@ export class RepositoryBook {
   }
 
   due(now: Date): KnownRepository[] {
-    return this.all().filter((entry) => {
-      try {
-        return isDue(entry.schedule, `${entry.owner}/${entry.repo}`, entry.lastRun, now);
-      } catch {
-        return isDue(DEFAULT_CONFIG.schedule, `${entry.owner}/${entry.repo}`, entry.lastRun, now);
-      }
-    });
+    return this.all().filter((entry) => isRepositoryDue(entry, now));
   }
 
   isStale(now: Date, maxAgeMs: number): boolean {
@@ -79,7 +107,7 @@ export class RepositoryBook {
   }
 
   /** Replaces the book's content with what GitHub lists now. */
-  replaceAll(entries: readonly { installationId: number; owner: string; repo: string; defaultBranch?: string }[], now: Date): void {
+  replaceAll(entries: readonly RepositoryEntry[], now: Date): void {
     const keep = new Set(entries.map((e) => RepositoryBook.key(e.owner, e.repo)));
     for (const key of this.#repositories.keys()) if (!keep.has(key)) this.#repositories.delete(key);
     for (const entry of entries) this.add(entry);
@@ -94,10 +122,10 @@ export class RepositoryBook {
 export async function listInstalledRepositories(
   app: Probot,
   log: Logger,
-): Promise<{ installationId: number; owner: string; repo: string; defaultBranch?: string }[]> {
+): Promise<RepositoryEntry[]> {
   const appOctokit = await app.auth();
   const installations = await appOctokit.paginate(appOctokit.rest.apps.listInstallations, { per_page: 100 });
-  const found: { installationId: number; owner: string; repo: string; defaultBranch?: string }[] = [];
+  const found: RepositoryEntry[] = [];
   const limit = pLimit(4);
   await Promise.all(
     installations

@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { Probot, ProbotOctokit } from "probot";
 import { createDigesta, type DigestaAppOptions, type DigestaController } from "../../src/app/app.js";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
+import { createMemoryQueue } from "../../src/queue/memory.js";
 import { GitHubFake, type Permissions } from "../support/github-fake.js";
 import { directory, file, pushBuild, type PushedBuild } from "../support/images.js";
 import { apkInstalled, type TestPackage } from "../support/package-dbs.js";
@@ -82,6 +83,8 @@ export async function startApp(
     }),
     sweepSecret: SWEEP_SECRET,
     schedulerIntervalMs: false,
+    // Retries as in production, without the production wait.
+    queue: createMemoryQueue({ retry: { attempts: 2, backoffMs: 1 } }),
     ...options,
   });
   const handlers: ((req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => unknown)[] = [];
