@@ -174,6 +174,7 @@ function heldBackIn(group: UpdateGroup, plan: UpdatePlan): { name: string; reaso
   for (const skipped of plan.skipped) {
     if (!skipped.reason.startsWith(COOLDOWN_REASON)) continue;
     const ref = skipped.reference;
+    if (!ref) continue;
     if (group.key !== "all" && group.key !== imageKey(ref)) continue;
     held.set(`${familiarName(ref)}${ref.tag ? `:${ref.tag}` : ""}`, skipped.reason);
   }

@@ -1,6 +1,12 @@
-/** A problem with what the user asked for; the CLI prints its message on one line and exits 2. */
+/** A problem with what the user asked for; the CLI prints its message on one line (then any details, one per line) and exits 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+  constructor(
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export const ExitCode = {

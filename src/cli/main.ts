@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
-import { ExitCode } from "./errors.js";
+import { ExitCode, UsageError } from "./errors.js";
 import { errorLine } from "../errors/error-line.js";
 import { diffCommand, historyCommand, resolveCommand } from "./commands/registry.js";
 import { githubCommand } from "./commands/github.js";
@@ -25,8 +25,10 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
 
   const paths = (command: Command) =>
     command
-      .option("--include <glob>", "scan only files matching this glob (repeatable)", collect)
-      .option("--exclude <glob>", "skip files matching this glob (repeatable)", collect);
+      .option("--include <glob>", "scan only files matching this glob; without a '/', at any depth (repeatable)", collect)
+      .option("--exclude <glob>", "skip files and folders matching this glob; without a '/', at any depth (repeatable)", collect)
+      .option("--config <file>", "read this configuration instead of DIR/.github/digesta.yml")
+      .option("--no-config", "ignore DIR/.github/digesta.yml; use the defaults");
 
   paths(cli.command("scan").description("list pinned image:tag@sha256 references").argument("[dir]", "directory", "."))
     .option("--json", "print a JSON array")
@@ -37,7 +39,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .option("--json", "print the result as JSON")
     .option("--before <time>", "pin each tag to its digest at this time (registries with tag history)")
     .option("--no-diff", "do not show the package diff of each moved image")
-    .option("--platform <os/arch>", "platform for the package diff of multi-platform images", "linux/amd64")
+    .option("--platform <os/arch>", "platform for the package diff of multi-platform images (default: diff.platform of the configuration, linux/amd64)")
     .option("--concurrency <n>", "unique pins resolved at once")
     .action((dir: string, options) => run((context) => updateCommand(context, dir, options)));
 
@@ -95,6 +97,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
     }
     io.stderr.write(`digesta: ${errorLine(error)}\n`);
+    for (const detail of error instanceof UsageError ? error.details : []) io.stderr.write(`  ${detail}\n`);
     context?.logger.debug({ err: error }, "command failed");
     return ExitCode.Error;
   }

@@ -49,8 +49,9 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   // round trips). One read buffer is reused.
   let buffer: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
   let sliceStarted = performance.now();
+  const matchedIncludes = new Set<string>();
   const walk = walkFiles(absoluteRoot, {
-    ...(options.include ? { include: options.include } : {}),
+    ...(options.include ? { include: options.include, matchedIncludes } : {}),
     exclude: [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])],
   });
   for (const entry of walk) {
@@ -85,6 +86,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       }
     }
     if (performance.now() - sliceStarted > SLICE_MS) {
+      options.onProgress?.(filesScanned, bytesScanned);
       await new Promise((resolve) => setImmediate(resolve));
       sliceStarted = performance.now();
     }
@@ -98,6 +100,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
     filesScanned,
     bytesScanned,
     skippedFiles,
+    unmatchedIncludes: (options.include ?? []).filter((pattern) => !matchedIncludes.has(pattern)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { domainProblem, pathProblem, splitDomain, tagProblem } from "../reference/grammar.js";
 import { tryParseReference } from "../reference/parse.js";
 import type { PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence, SkippedOccurrence, TextScan } from "./types.js";
@@ -21,6 +22,11 @@ import type { PinnedOccurrence, SkippedOccurrence, TextScan } from "./types.js";
  *   parameter defaults `${NAME:-ref}`, `${NAME-ref}`, `${NAME:=ref}`, `${NAME:+ref}`, `${NAME:?ref}`.
  * - Inside a URL (`https://example.com/x:y@sha256:…`) the run starts at the scheme and does not parse, so a
  *   link is never taken for a pin: rewriting links is not this tool's business.
+ * - A run that would be a reference but for its registry host (`fake_repo.azurecr.io/x:1@…`) is reported as
+ *   skipped with why, so that a pin nobody can follow does not pass unnoticed. A digest-only run that reads as a
+ *   version (`v1.35.1@sha256:…`, a tool's checksum pin) is skipped as not an image.
+ * - A pin on a line holding a `digesta:ignore` comment, in any common comment syntax (`# digesta:ignore`,
+ *   `// …`, `-- …`, `/* … *\/`, `<!-- … -->`, `; …`), is skipped: it is left as it is, on purpose.
  */
 
 const DIGEST_MARK = "@sha256:";
@@ -29,6 +35,13 @@ const HEX_LENGTH = 64;
 const MAX_NAME_AND_TAG = 400;
 const DOCKER_SCHEME = "docker://";
 export const DIGEST_ONLY_REASON = "no tag to follow (digest-only reference)";
+export const VERSION_REASON = "a version with a digest, not an image reference";
+export const IGNORE_COMMENT_REASON = "ignored by a digesta:ignore comment on its line";
+const IGNORE_MARK = "digesta:ignore";
+/** A comment opener, then `digesta:ignore` as a whole word (not `digesta:ignored`, not `digesta:ignore-x`). */
+const IGNORE_COMMENT = /(?:#|\/\/|--|\/\*|<!--|;)\s*digesta:ignore(?![\w-])/;
+/** `v1.35.1`, `1.2`, `v2`: a digest-only run made of a version and nothing else. */
+const VERSION_LIKE = /^v?\d+(?:\.\d+)*(?:[-+][0-9A-Za-z.-]+)?$/;
 
 const enum Char {
   Reference = 1,
@@ -73,6 +86,10 @@ export function scanText(path: string, text: string): TextScan {
   let lineStart = 0;
   let counted = 0;
 
+  const mayIgnore = text.includes(IGNORE_MARK);
+  let ignoredLine = -1;
+  let ignoredLineChecked = -1;
+
   let at = text.indexOf(DIGEST_MARK);
   while (at >= 0) {
     const found = matchAt(text, at);
@@ -88,13 +105,24 @@ export function scanText(path: string, text: string): TextScan {
     counted = start;
     const matched = detach(text, start, end);
     const reference = tryParseReference(matched);
+    const occurrence = { path, line, column: start - lineStart + 1, offset: start, text: matched };
     if (reference !== undefined) {
-      const occurrence = { path, line, column: start - lineStart + 1, offset: start, text: matched };
-      if (reference.tag !== undefined) {
+      if (mayIgnore && ignoredLineChecked !== line) {
+        ignoredLineChecked = line;
+        const lineEnd = text.indexOf("\n", end);
+        if (IGNORE_COMMENT.test(text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd))) ignoredLine = line;
+      }
+      if (ignoredLine === line) {
+        skipped.push({ ...occurrence, reference, reason: IGNORE_COMMENT_REASON });
+      } else if (reference.tag !== undefined) {
         pinned.push({ ...occurrence, reference: reference as PinnedReference, digestOffset: at + 1 });
       } else {
-        skipped.push({ ...occurrence, reference, reason: DIGEST_ONLY_REASON });
+        const name = matched.slice(0, matched.indexOf("@"));
+        skipped.push({ ...occurrence, reference, reason: VERSION_LIKE.test(name) ? VERSION_REASON : DIGEST_ONLY_REASON });
       }
+    } else {
+      const badHost = invalidHost(matched);
+      if (badHost) skipped.push({ ...occurrence, reason: `${badHost}: not a registry this reference can be followed on` });
     }
     at = text.indexOf(DIGEST_MARK, reference !== undefined ? end : at + 1);
   }
@@ -135,6 +163,26 @@ function matchAt(text: string, at: number): { start: number; end: number } | und
   if (start > 0 && !has(text, start - 1, Char.Boundary) && !afterShellOperator(text, start)) return undefined;
   if (text.startsWith(DOCKER_SCHEME, start)) start += DOCKER_SCHEME.length;
   return { start, end };
+}
+
+/**
+ * Why a run that failed to parse is reference-shaped but for its registry host (`fake_repo.azurecr.io/x:1@…`);
+ * undefined for anything else (a URL, an uppercase path, a bad tag), which is not taken for a reference at all.
+ */
+function invalidHost(run: string): string | undefined {
+  if (run.includes("//")) return undefined;
+  let name = run.slice(0, run.indexOf("@"));
+  const colon = name.lastIndexOf(":");
+  if (colon > name.lastIndexOf("/")) {
+    if (tagProblem(name.slice(colon + 1)) !== undefined) return undefined;
+    name = name.slice(0, colon);
+  }
+  const { domain, path } = splitDomain(name);
+  if (domain === undefined || pathProblem(path) !== undefined) return undefined;
+  // Host-name characters, `_` among them, starting and ending with a letter or digit: `.` or `..` is a path.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9](?::\d+)?$/.test(domain)) return undefined;
+  const problem = domainProblem(domain);
+  return problem?.startsWith("invalid registry host") ? problem : undefined;
 }
 
 /** Whether `start` follows `${NAME=`, `${NAME:+`, `${NAME?` and the like. */

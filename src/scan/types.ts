@@ -21,8 +21,12 @@ export interface PinnedOccurrence extends Occurrence {
   readonly digestOffset: number;
 }
 
-/** A reference found but not followed, with why (e.g. digest-only: no tag to follow). */
-export interface SkippedOccurrence extends Occurrence {
+/**
+ * A reference found but not followed, with why (digest-only: no tag to follow; a `digesta:ignore` comment; a
+ * registry host that is not a host name, in which case there is no parsed `reference`).
+ */
+export interface SkippedOccurrence extends Omit<Occurrence, "reference"> {
+  readonly reference?: ImageReference;
   readonly reason: string;
 }
 
@@ -32,12 +36,17 @@ export interface TextScan {
 }
 
 export interface ScanOptions {
-  /** fast-glob patterns, relative to the root. Default: everything. */
+  /**
+   * Globs relative to the root, read as .gitignore reads them: without a `/`, at any depth (`*.yaml`); with one,
+   * from the root (`deploy/*.yaml`). Default: everything.
+   */
   readonly include?: readonly string[];
-  /** fast-glob patterns, relative to the root, added to the default excludes (.git, node_modules). */
+  /** Globs as for `include`, added to the default excludes (.git, node_modules); a matching directory is not entered. */
   readonly exclude?: readonly string[];
   /** Files larger than this many bytes are skipped (reported in `skippedFiles`). */
   readonly maxFileSize?: number;
+  /** Told the files read so far every few milliseconds of reading, for a progress display. */
+  readonly onProgress?: (filesRead: number, bytesRead: number) => void;
 }
 
 export interface ScanReport extends TextScan {
@@ -45,4 +54,6 @@ export interface ScanReport extends TextScan {
   readonly bytesScanned: number;
   /** Files not scanned, with why: binary, too large, unreadable. */
   readonly skippedFiles: { readonly path: string; readonly reason: string }[];
+  /** `include` patterns that matched no file: a mistyped or too narrow pattern, which would otherwise pass for "nothing pinned". */
+  readonly unmatchedIncludes: readonly string[];
 }

@@ -12,6 +12,8 @@ export interface WalkOptions {
   readonly include?: readonly string[];
   /** Globs for files and directories to leave out; a matching directory is not entered. */
   readonly exclude?: readonly string[];
+  /** Filled with each `include` pattern (as given) that matched at least one file or symbolic link. */
+  readonly matchedIncludes?: Set<string>;
 }
 
 /**
@@ -22,8 +24,9 @@ export interface WalkOptions {
  */
 export function* walkFiles(root: string, options: WalkOptions = {}): Generator<WalkEntry> {
   const matchOptions = { dot: true };
-  const include = options.include?.length ? picomatch(options.include.map(stripDotSlash), matchOptions) : undefined;
-  const exclude = options.exclude?.length ? picomatch(options.exclude.map(stripDotSlash), matchOptions) : undefined;
+  const included = options.include?.length ? picomatch(options.include.map(gitignoreStyle), matchOptions) : undefined;
+  const exclude = options.exclude?.length ? picomatch(options.exclude.map(gitignoreStyle), matchOptions) : undefined;
+  const include = included && options.matchedIncludes ? recordingMatches(options.include!, options.matchedIncludes, included) : included;
   const pending: string[] = [""];
   while (pending.length > 0) {
     const directory = pending.pop()!;
@@ -47,6 +50,29 @@ export function* walkFiles(root: string, options: WalkOptions = {}): Generator<W
   }
 }
 
-function stripDotSlash(pattern: string): string {
-  return pattern.startsWith("./") ? pattern.slice(2) : pattern;
+/**
+ * Patterns read as .gitignore reads them: one without a `/` (other than a trailing one) matches at any depth
+ * (`*.yaml` is `**\/*.yaml`), a leading `/` or `./` anchors to the root, and a trailing `/` is dropped.
+ */
+export function gitignoreStyle(pattern: string): string {
+  let text = pattern.endsWith("/") && pattern.length > 1 ? pattern.slice(0, -1) : pattern;
+  if (text.startsWith("./")) return text.slice(2);
+  if (text.startsWith("/")) return text.slice(1);
+  if (!text.includes("/")) text = `**/${text}`;
+  return text;
+}
+
+/** The combined matcher, noting which of the patterns matched; each pattern is tested alone only until it has matched once. */
+function recordingMatches(patterns: readonly string[], matched: Set<string>, any: (path: string) => boolean): (path: string) => boolean {
+  const pending = patterns.map((pattern) => ({ pattern, test: picomatch(gitignoreStyle(pattern), { dot: true }) }));
+  return (path) => {
+    if (!any(path)) return false;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (pending[i]!.test(path)) {
+        matched.add(pending[i]!.pattern);
+        pending.splice(i, 1);
+      }
+    }
+    return true;
+  };
 }

@@ -78,6 +78,38 @@ describe("scanDirectory", () => {
     expect(await paths({ include: ["./src/**"], exclude: ["**/*.json"] })).toEqual(["src/a.yaml"]);
   });
 
+  it("reads a pattern without a slash at any depth, as .gitignore does, and one with a slash from the root", async () => {
+    const root = tree({
+      "a.yaml": `x: a:1@${D}`,
+      "deploy/b.yaml": `x: a:1@${D}`,
+      "deploy/prod/c.yaml": `x: a:1@${D}`,
+      "other/deploy/d.yaml": `x: a:1@${D}`,
+      "vendor/e.yaml": `x: a:1@${D}`,
+      "lib/vendor/f.yaml": `x: a:1@${D}`,
+      "g.yml": `x: a:1@${D}`,
+    });
+    const paths = async (options: Parameters<typeof scanDirectory>[1]) => (await scanDirectory(root, options)).pinned.map((p) => p.path);
+    expect(await paths({ include: ["*.yaml"] })).toEqual([
+      "a.yaml",
+      "deploy/b.yaml",
+      "deploy/prod/c.yaml",
+      "lib/vendor/f.yaml",
+      "other/deploy/d.yaml",
+      "vendor/e.yaml",
+    ]);
+    expect(await paths({ include: ["deploy/*.yaml"] })).toEqual(["deploy/b.yaml"]);
+    expect(await paths({ include: ["/*.yaml"] })).toEqual(["a.yaml"]);
+    expect(await paths({ include: ["*.yaml"], exclude: ["vendor/"] })).toEqual(["a.yaml", "deploy/b.yaml", "deploy/prod/c.yaml", "other/deploy/d.yaml"]);
+    expect(await paths({ include: ["*.yaml"], exclude: ["/vendor"] })).toEqual(["a.yaml", "deploy/b.yaml", "deploy/prod/c.yaml", "lib/vendor/f.yaml", "other/deploy/d.yaml"]);
+  });
+
+  it("names the include patterns that matched no file", async () => {
+    const root = tree({ "a.yaml": `x: a:1@${D}`, "b/c.yml": "nothing" });
+    const report = await scanDirectory(root, { include: ["*.yaml", "*.yml", "*.yamll", "deploy/**"] });
+    expect(report.unmatchedIncludes).toEqual(["*.yamll", "deploy/**"]);
+    expect((await scanDirectory(root)).unmatchedIncludes).toEqual([]);
+  });
+
   it("skips binary and oversized files and says why, scanning a file of exactly the limit", async () => {
     const root = tree({
       "image.png": Buffer.concat([Buffer.from([0x89, 0x50, 0x00, 0x01]), Buffer.from(`a:1@${D}`)]),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { scanText, DIGEST_ONLY_REASON } from "../../src/scan/scanner.js";
+import { scanText, DIGEST_ONLY_REASON, IGNORE_COMMENT_REASON, VERSION_REASON } from "../../src/scan/scanner.js";
 
 const D = `sha256:${"0123456789abcdef".repeat(4)}`;
 const E = `sha256:${"fedcba9876543210".repeat(4)}`;
@@ -100,7 +100,7 @@ describe("scanText details", () => {
   it("skips digest-only references instead of following latest", () => {
     const scan = scanText("k8s.yaml", `a: alpine@${D}\nb: localhost:5000/foo@${E}\n`);
     expect(scan.pinned).toEqual([]);
-    expect(scan.skipped.map((s) => [s.text, s.reason, s.reference.tag])).toEqual([
+    expect(scan.skipped.map((s) => [s.text, s.reason, s.reference?.tag])).toEqual([
       [`alpine@${D}`, DIGEST_ONLY_REASON, undefined],
       [`localhost:5000/foo@${E}`, DIGEST_ONLY_REASON, undefined],
     ]);
@@ -171,5 +171,76 @@ describe("scanText details", () => {
   it("stays linear on hostile runs of reference characters", () => {
     const hostile = `${"a".repeat(100_000)}@${D}`.repeat(20);
     expect(scanText("f", hostile).pinned).toEqual([]);
+  });
+});
+
+describe("a digesta:ignore comment leaves the pins of its line alone", () => {
+  const ignored = (text: string) => {
+    const scan = scanText("f", text);
+    return {
+      pinned: scan.pinned.map((p) => p.text),
+      ignored: scan.skipped.filter((s) => s.reason === IGNORE_COMMENT_REASON).map((s) => s.text),
+    };
+  };
+
+  it.each([
+    ["YAML / shell / Dockerfile", `image: nginx:1@${D} # digesta:ignore\n`],
+    ["no space", `image: nginx:1@${D} #digesta:ignore`],
+    ["before the pin", `# digesta:ignore\u0020\nx`.replace("\nx", ` nginx:1@${D}`)],
+    ["C-style line", `const image = "nginx:1@${D}"; // digesta:ignore: tested on this build only`],
+    ["SQL / Lua / Haskell", `-- digesta:ignore\u0020nginx:1@${D}`],
+    ["block comment", `image = "nginx:1@${D}" /* digesta:ignore */`],
+    ["Helm template", `image: nginx:1@${D} {{- /* digesta:ignore */ -}}`],
+    ["HTML / Markdown", `<code>nginx:1@${D}</code> <!-- digesta:ignore -->`],
+    ["INI", `image=nginx:1@${D} ; digesta:ignore`],
+  ])("%s", (_, text) => {
+    expect(ignored(text)).toEqual({ pinned: [], ignored: [`nginx:1@${D}`] });
+  });
+
+  it("only on its own line, and only as a whole word after a comment opener", () => {
+    const text = [
+      `a: nginx:1@${D} # digesta:ignore`,
+      `b: nginx:2@${D}`,
+      `c: nginx:3@${D} # digesta:ignored is another word`,
+      `d: nginx:4@${D} # digesta:ignore-next-line is not this marker`,
+      `e: "nginx:5@${D}" digesta:ignore without a comment`,
+      `f: nginx:6@${E}, nginx:7@${D}  # digesta:ignore`,
+    ].join("\n");
+    expect(ignored(text)).toEqual({
+      pinned: [`nginx:2@${D}`, `nginx:3@${D}`, `nginx:4@${D}`, `nginx:5@${D}`],
+      ignored: [`nginx:1@${D}`, `nginx:6@${E}`, `nginx:7@${D}`],
+    });
+  });
+
+  it("keeps line numbers right after a CRLF line with the marker", () => {
+    const scan = scanText("f", `a: x:1@${D} # digesta:ignore\r\nb: x:2@${D}\r\n`);
+    expect(scan.pinned.map((p) => [p.line, p.text])).toEqual([[2, `x:2@${D}`]]);
+    expect(scan.skipped.map((s) => [s.line, s.reason])).toEqual([[1, IGNORE_COMMENT_REASON]]);
+  });
+});
+
+describe("references that cannot be followed are listed, not lost", () => {
+  it("a registry host that is not a host name is skipped with why", () => {
+    const scan = scanText("f", `image: fake_repo.azurecr.io/x:1@${D}\nimage2: Bad_Host.example:5000/team/app@${E}\n`);
+    expect(scan.pinned).toEqual([]);
+    expect(scan.skipped.map((s) => [s.line, s.text, s.reference, s.reason])).toEqual([
+      [1, `fake_repo.azurecr.io/x:1@${D}`, undefined, expect.stringMatching(/^invalid registry host "fake_repo\.azurecr\.io"/)],
+      [2, `Bad_Host.example:5000/team/app@${E}`, undefined, expect.stringMatching(/^invalid registry host "Bad_Host\.example"/)],
+    ]);
+  });
+
+  it("links, uppercase paths and bad tags are still not taken for references", () => {
+    const text = [`https://example.com/x:y@${D}`, `Cgr.dev/Chainguard/Static:latest@${D}`, `bad_host.io/x:-tag@${D}`].join("\n");
+    expect(scanText("f", text)).toEqual({ pinned: [], skipped: [] });
+  });
+
+  it("a version with a digest is not called an image", () => {
+    const scan = scanText("tools.txt", `kubectl v1.35.1@${D}\nhelm 3.14@${E}\nalpine@${D}\n`);
+    expect(scan.skipped.map((s) => [s.text, s.reason])).toEqual([
+      [`v1.35.1@${D}`, VERSION_REASON],
+      [`3.14@${E}`, VERSION_REASON],
+      [`alpine@${D}`, DIGEST_ONLY_REASON],
+    ]);
+    expect(VERSION_REASON).not.toMatch(/\bimage\b(?! reference)/);
   });
 });

@@ -1,21 +1,9 @@
-import { scanDirectory } from "../../scan/directory.js";
-import type { ScanOptions, ScanReport } from "../../scan/types.js";
+import type { ScanReport } from "../../scan/types.js";
 import type { PinnedOccurrence } from "../../scan/types.js";
+import { checkoutScanOptions, loadCheckoutSettings, scanCheckout, type CheckoutOptions } from "../checkout.js";
 import type { CliContext } from "../context.js";
 import { writeJson } from "../context.js";
 import { ExitCode } from "../errors.js";
-
-export interface PathOptions {
-  readonly include?: string[];
-  readonly exclude?: string[];
-}
-
-export function scanOptions(options: PathOptions): ScanOptions {
-  return {
-    ...(options.include?.length ? { include: options.include } : {}),
-    ...(options.exclude?.length ? { exclude: options.exclude } : {}),
-  };
-}
 
 /** The JSON form of one candidate, stable for scripts. */
 export function candidateJson(pin: PinnedOccurrence) {
@@ -31,15 +19,16 @@ export function candidateJson(pin: PinnedOccurrence) {
   };
 }
 
-export async function scanCommand(context: CliContext, dir: string, options: PathOptions & { json?: boolean }): Promise<number> {
-  const report = await scanDirectory(dir, scanOptions(options));
+export async function scanCommand(context: CliContext, dir: string, options: CheckoutOptions & { json?: boolean }): Promise<number> {
+  const settings = await loadCheckoutSettings(context, dir, options);
+  const { report, warned } = await scanCheckout(context, dir, checkoutScanOptions(settings, options), settings, options);
   if (options.json) {
     writeJson(context, report.pinned.map(candidateJson));
-    return ExitCode.Ok;
+  } else {
+    for (const pin of report.pinned) context.stdout.write(`${pin.path}:${pin.line}:${pin.column}\t${pin.text}\n`);
+    summarise(context, report);
   }
-  for (const pin of report.pinned) context.stdout.write(`${pin.path}:${pin.line}:${pin.column}\t${pin.text}\n`);
-  summarise(context, report);
-  return ExitCode.Ok;
+  return warned ? ExitCode.Error : ExitCode.Ok;
 }
 
 export function summarise(context: CliContext, report: ScanReport): void {

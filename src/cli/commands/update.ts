@@ -9,16 +9,19 @@ import type { ImageUpdate, UpdatePlan } from "../../plan/types.js";
 import { formatPlatform, formatReference, imageKey, shortDigest } from "../../reference/format.js";
 import type { Platform } from "../../reference/types.js";
 import { createPinFollower } from "../../registry/follow.js";
-import { scanDirectory } from "../../scan/directory.js";
+import { createBuildTimeLookup } from "../../policy/build-time.js";
+import { createCooldown } from "../../policy/cooldown.js";
+import { createIgnoreMatcher } from "../../policy/ignore.js";
+import { checkoutScanOptions, loadCheckoutSettings, scanCheckout, type CheckoutOptions, type CheckoutSettings } from "../checkout.js";
 import type { CliContext } from "../context.js";
 import { progress, writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { parsePlatform } from "../platform.js";
-import { scanOptions, summarise, type PathOptions } from "./scan.js";
+import { summarise } from "./scan.js";
 import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 
-export interface UpdateOptions extends PathOptions {
+export interface UpdateOptions extends CheckoutOptions {
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly before?: string;
@@ -27,18 +30,40 @@ export interface UpdateOptions extends PathOptions {
   readonly concurrency?: string;
 }
 
-/** Scan, resolve each unique pin once, plan. Shared by `update` and `check`. */
-async function planDirectory(context: CliContext, dir: string, options: UpdateOptions): Promise<UpdatePlan> {
+interface PlannedCheckout {
+  readonly settings: CheckoutSettings;
+  readonly plan: UpdatePlan;
+  /** A warning was given that makes the answer untrustworthy (an include matching nothing, nothing to scan). */
+  readonly warned: boolean;
+}
+
+/**
+ * Read the configuration, scan, resolve each unique pin once (leaving alone what the configuration ignores, holding
+ * back what its cooldown holds back), plan: what the app does on the same tree. Shared by `update` and `check`.
+ */
+async function planCheckout(context: CliContext, dir: string, options: UpdateOptions): Promise<PlannedCheckout | undefined> {
   const before = options.before === undefined ? undefined : parseTime(options.before);
-  const report = await scanDirectory(dir, scanOptions(options));
+  const concurrency = options.concurrency ? positiveInteger(options.concurrency, "--concurrency") : undefined;
+  const settings = await loadCheckoutSettings(context, dir, options);
+  const { config } = settings;
+  if (!config.enabled) {
+    context.stderr.write(`digesta is turned off for this checkout (enabled: false in ${settings.file}); nothing checked\n`);
+    return undefined;
+  }
+  const { report, warned } = await scanCheckout(context, dir, checkoutScanOptions(settings, options), settings, options);
   if (!options.json) summarise(context, report);
   const follower = createPinFollower(context.registry, { logger: context.logger });
-  const resolutions = await resolvePins(report.pinned, follower, {
-    ...(options.concurrency ? { concurrency: positiveInteger(options.concurrency, "--concurrency") } : {}),
+  let resolutions = await resolvePins(report.pinned, follower, {
+    skip: createIgnoreMatcher(config.ignore),
+    ...(concurrency ? { concurrency } : {}),
     ...(before ? { before: { time: before, registry: context.registry } } : {}),
     ...withProgress(context),
   });
-  return planUpdates(report, resolutions);
+  if (config.cooldown > 0 && !before) {
+    const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
+    resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() });
+  }
+  return { settings, plan: planUpdates(report, resolutions), warned };
 }
 
 function withProgress(context: CliContext) {
@@ -47,10 +72,14 @@ function withProgress(context: CliContext) {
 }
 
 export async function updateCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
-  const platform = options.platform ? parsePlatform(options.platform) : DEFAULT_PLATFORM;
-  const plan = await planDirectory(context, dir, options);
+  const wanted = options.platform ? parsePlatform(options.platform) : undefined;
+  const planned = await planCheckout(context, dir, options);
+  if (!planned) return ExitCode.Ok;
+  const { plan, settings } = planned;
+  const platform = wanted ?? settings.config.diff.platform;
   const files = options.dryRun ? [] : await rewriteFiles(dir, plan);
-  const diffs = options.diff === false ? [] : await diffUpdates(context, plan.updates, platform);
+  const showDiffs = options.diff !== false && settings.config.diff.enabled;
+  const diffs = showDiffs ? await diffUpdates(context, plan.updates, platform) : [];
 
   if (options.json) {
     writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan), files, diffs });
@@ -59,15 +88,19 @@ export async function updateCommand(context: CliContext, dir: string, options: U
     for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${file.path}: ${file.error}\n`);
     for (const diff of diffs) context.stdout.write(`\n${renderImageDiffText(diff)}\n`);
   }
-  return plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
+  return planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
 }
 
+/** Exit 1 when a pin is stale and every image could be checked; 2 when some could not (both are reported). */
 export async function checkCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
-  const plan = await planDirectory(context, dir, options);
+  const planned = await planCheckout(context, dir, options);
+  if (!planned) return ExitCode.Ok;
+  const { plan } = planned;
   if (options.json) writeJson(context, planJson(plan));
   else printPlan(context, plan, "stale");
-  if (plan.updates.length > 0) return ExitCode.Stale;
-  return plan.failed.length > 0 ? ExitCode.Error : ExitCode.Ok;
+  // A stale pin beside an image that could not be checked is still an incomplete answer.
+  if (planned.warned || plan.failed.length > 0) return ExitCode.Error;
+  return plan.updates.length > 0 ? ExitCode.Stale : ExitCode.Ok;
 }
 
 function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
