@@ -6,6 +6,9 @@ import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
 import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../registry/host-policy.js";
 import { createRegistrySession, type RegistrySession } from "./session.js";
+import { withVulnerabilities } from "../engine/vulnerabilities.js";
+import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
+import type { PackageVulnerabilitySource } from "../vuln/source.js";
 
 export interface RegistrySettings {
   /**
@@ -23,11 +26,18 @@ export interface RegistrySettings {
   /** Retries after a 429, a 5xx or a network error, and their delays (the client's defaults otherwise). */
   readonly retries?: number;
   readonly backoff?: BackoffOptions;
+  /** Where the vulnerabilities of changed packages are looked up (`DIGESTA_OSV_URL`); none when undefined. */
+  readonly vulnerabilities?: PackageVulnerabilitySource;
 }
 
 /** The settings an operator gives through the environment. */
 export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
-  return { allowPrivateRegistries: listOf(env["DIGESTA_ALLOW_PRIVATE_REGISTRIES"]), env };
+  const osvUrl = osvUrlFrom(undefined, env);
+  return {
+    allowPrivateRegistries: listOf(env["DIGESTA_ALLOW_PRIVATE_REGISTRIES"]),
+    env,
+    ...(osvUrl ? { vulnerabilities: createOsvSource({ url: osvUrl }) } : {}),
+  };
 }
 
 /**
@@ -53,8 +63,12 @@ export function createSessionFactory(settings: RegistrySettings = {}): () => Reg
     createRegistrySession({
       registry,
       follower: createPinFollower(registry, settings.logger ? { logger: settings.logger } : {}),
-      diff: (image, tag, from, to, platform) =>
-        diffImages(registry, image, from, to, { platform, cache, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
+      diff: withVulnerabilities(
+        (image, tag, from, to, platform) =>
+          diffImages(registry, image, from, to, { platform, cache, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
+        settings.vulnerabilities,
+        settings.logger,
+      ),
     });
 }
 

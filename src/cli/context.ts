@@ -1,8 +1,11 @@
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createRegistryClient, type RegistryClient } from "../registry/client.js";
+import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
+import type { PackageVulnerabilitySource } from "../vuln/source.js";
 
 export interface GlobalOptions {
   readonly insecureRegistry?: string[];
+  readonly osvUrl?: string;
 }
 
 export interface CliIo {
@@ -13,12 +16,15 @@ export interface CliIo {
 export interface CliContext extends CliIo {
   readonly logger: Logger;
   readonly registry: RegistryClient;
+  /** Where the vulnerabilities of changed packages are looked up; undefined when turned off. */
+  readonly vulnerabilities: PackageVulnerabilitySource | undefined;
 }
 
 export function createContext(options: GlobalOptions, io: CliIo): CliContext {
   const logger = createLogger();
   const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [] });
-  return { logger, registry, ...io };
+  const osvUrl = osvUrlFrom(options.osvUrl);
+  return { logger, registry, vulnerabilities: osvUrl ? createOsvSource({ url: osvUrl }) : undefined, ...io };
 }
 
 /** A progress line on stderr, only when a person is watching it. */

@@ -20,6 +20,9 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
         collect,
       ),
     )
+    .addOption(
+      new Option("--osv-url <url>", 'OSV-compatible API for the vulnerabilities of changed packages, or "off" (also DIGESTA_OSV_URL; default https://api.osv.dev)'),
+    )
     .showHelpAfterError("(digesta --help lists the commands)")
     .exitOverride();
 

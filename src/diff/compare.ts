@@ -77,6 +77,7 @@ const added = (p: Package): AddedPackage => ({
   reference: referenceOf(p),
   type: p.type,
   ...(p.arch ? { arch: p.arch } : {}),
+  ...(p.origin ? { origin: p.origin } : {}),
 });
 
 /**
@@ -107,10 +108,12 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
       const p = gone[i] as Package;
       const c = come[i] as Package;
       const arch = c.arch ?? p.arch;
+      const origin = c.origin ?? p.origin;
       changedOut.push({
         name: c.name,
         type,
         ...(arch ? { arch } : {}),
+        ...(origin ? { origin } : {}),
         previous: { version: p.version, reference: referenceOf(p) },
         current: { version: c.version, reference: referenceOf(c) },
         ...classifyChange(type, p.version, c.version),

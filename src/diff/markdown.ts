@@ -1,6 +1,8 @@
 import { formatPlatform } from "../reference/format.js";
 import type { AddedPackage, ImageDiff, ImageDiffSource, PackageChange } from "./types.js";
 import { visible } from "../text/visible.js";
+import { isVulnerabilityId } from "../vuln/osv.js";
+import type { SeverityCounts, VulnerabilityDelta, VulnerabilityEntry } from "../vuln/types.js";
 
 export interface RenderOptions {
   /** Maximum length of the result, in characters; default 60 000 (GitHub bodies stop at 65 536). */
@@ -109,8 +111,40 @@ function headline(diff: ImageDiff): string {
   return `<b>${escapeMarkdown(diff.image, 200)}</b>${tag} <code>${shortDigest(diff.from)}</code> → <code>${shortDigest(diff.to)}</code>`;
 }
 
+/** "1 critical, 2 high": the severities a reviewer weighs first, or "" when there are none of those. */
+function severeCounts(counts: SeverityCounts): string {
+  return [counts.critical && `${counts.critical} critical`, counts.high && `${counts.high} high`].filter(Boolean).join(", ");
+}
+
+/** "fixes 3 vulnerabilities (1 critical), introduces 0": the first thing said of an image whose source was asked. */
+export function vulnerabilitySummary(delta: VulnerabilityDelta): string {
+  const side = (verb: string, list: readonly VulnerabilityEntry[], counts: SeverityCounts, noun: boolean) => {
+    const severe = severeCounts(counts);
+    return `${verb} ${noun ? plural(list.length, "vulnerability", "vulnerabilities") : list.length}${severe ? ` (${severe})` : ""}`;
+  };
+  return `${side("fixes", delta.removed, delta.counts.removed, true)}, ${side("introduces", delta.added, delta.counts.added, false)}`;
+}
+
+/** A vulnerability id, linked to its OSV page when it looks like an id (anything else is escaped text). */
+function vulnerabilityLink(v: VulnerabilityEntry): string {
+  const text = escapeMarkdown(v.id, 100);
+  return isVulnerabilityId(v.id) ? `[${text}](https://osv.dev/vulnerability/${encodeURIComponent(v.id)})` : text;
+}
+
+function vulnerabilityLines(title: string, list: readonly VulnerabilityEntry[], cap: number): string {
+  if (list.length === 0 || cap === 0) return "";
+  const shown = list.slice(0, cap);
+  const rows = shown.map((v) => {
+    const alias = v.aliases.find((a) => a.startsWith("CVE-") && a !== v.id);
+    const fixed = v.fixed ? `, fixed in ${escapeMarkdown(v.fixed, 60)}` : "";
+    return `- ${vulnerabilityLink(v)}${alias ? ` (${escapeMarkdown(alias, 40)})` : ""} · ${v.severity} · ${escapeMarkdown(v.package.name)} ${escapeMarkdown(v.package.version, 60)}${fixed}`;
+  });
+  return `\n**${title}:**\n${rows.join("\n")}\n${moreLine(list.length - shown.length, `${title.toLowerCase()} vulnerabilities`)}`;
+}
+
 function summaryParts(diff: ImageDiff): string {
   const parts = [headline(diff)];
+  if (diff.vulnerabilities) parts.push(vulnerabilitySummary(diff.vulnerabilities));
   const none = noChangeText(diff);
   parts.push(none ?? countsText(diff));
   const platform = platformText(diff);
@@ -144,6 +178,10 @@ function renderSection(diff: ImageDiff, cap: number, open: boolean): string {
   const showType = new Set([...added, ...removed, ...changed].map((p) => p.type)).size > 1;
   const out: string[] = [`<details${open ? " open" : ""}>\n<summary>${summaryParts(diff)}</summary>\n`];
 
+  if (diff.vulnerabilities) {
+    out.push(vulnerabilityLines("Fixes", diff.vulnerabilities.removed, cap));
+    out.push(vulnerabilityLines("Introduces", diff.vulnerabilities.added, cap));
+  }
   const attention = changed.filter((c) => c.classification === "downgrade" || isMajor(c));
   if (attention.length > 0) {
     out.push(`\n**Needs a look:** ${attentionCounts(attention)}\n`);
@@ -179,6 +217,7 @@ function rowCount(diffs: readonly ImageDiff[], cap: number): number {
   for (const d of diffs) {
     const { added, removed, changed } = d.packages;
     rows += Math.min(added.length, cap) + Math.min(removed.length, cap) + 2 * Math.min(changed.length, cap);
+    if (d.vulnerabilities) rows += 2 * (Math.min(d.vulnerabilities.added.length, cap) + Math.min(d.vulnerabilities.removed.length, cap));
   }
   return rows;
 }
@@ -249,6 +288,14 @@ export function renderImageDiffText(diff: ImageDiff): string {
   const lines = [head.join("  ")];
   const none = noChangeText(diff);
   const source = diff.source && (diff.source.previous === diff.source.current ? diff.source.previous : `${diff.source.previous} -> ${diff.source.current}`);
+  if (diff.vulnerabilities) {
+    lines.push(`  vulnerabilities: ${vulnerabilitySummary(diff.vulnerabilities)}`);
+    for (const [verb, list] of [["fixes", diff.vulnerabilities.removed], ["introduces", diff.vulnerabilities.added]] as const) {
+      for (const v of list) {
+        lines.push(`    ${verb} ${plain(v.id, 100)}  ${v.severity}  ${plain(v.package.name)} ${plain(v.package.version)}${v.fixed ? `  fixed in ${plain(v.fixed)}` : ""}`);
+      }
+    }
+  }
   if (none !== undefined) {
     lines.push(`  ${none}`);
   } else {

@@ -1,4 +1,5 @@
 import type { Digest, Platform } from "../reference/types.js";
+import type { VulnerabilityDelta } from "../vuln/types.js";
 
 /** One installed package, as read from a package database or an SBOM. */
 export interface Package {
@@ -41,6 +42,8 @@ export interface PackageChange {
   readonly previous: PackageRef;
   readonly current: PackageRef;
   readonly classification: ChangeClassification;
+  /** Source package (apk `o:`, dpkg `Source:`), where the list says. */
+  readonly origin?: string;
   /** The first number of the upstream version changed (epochs ignored): `1.x → 2.x`. */
   readonly major: boolean;
 }
@@ -52,6 +55,8 @@ export interface AddedPackage {
   readonly reference: string;
   readonly type: string;
   readonly arch?: string;
+  /** Source package (apk `o:`, dpkg `Source:`), where the list says. */
+  readonly origin?: string;
 }
 
 /**
@@ -84,4 +89,6 @@ export interface ImageDiff extends PackageDiff {
   readonly source?: { readonly previous: ImageDiffSource; readonly current: ImageDiffSource };
   /** Set when nothing needed comparing: the same digest, or different manifests over the same layers. */
   readonly unchanged?: "same-digest" | "same-layers";
+  /** Vulnerabilities the update introduces and fixes; absent when no vulnerability source was asked. */
+  readonly vulnerabilities?: VulnerabilityDelta;
 }

@@ -1,4 +1,5 @@
 import { diffImages } from "../../diff/image-diff.js";
+import { addVulnerabilities } from "../../engine/vulnerabilities.js";
 import { renderImageDiffText } from "../../diff/markdown.js";
 import { formatReference } from "../../reference/format.js";
 import { parseReference } from "../../reference/parse.js";
@@ -64,11 +65,12 @@ export async function diffCommand(
     const followed = await createPinFollower(context.registry).follow(old as PinnedReference);
     to = followed.current;
   }
-  const diff = await diffImages(context.registry, old, old.digest, to, {
+  const packages = await diffImages(context.registry, old, old.digest, to, {
     ...(platform ? { platform } : {}),
     ...(old.tag ? { tag: old.tag } : {}),
     logger: context.logger,
   });
+  const diff = context.vulnerabilities ? await addVulnerabilities(packages, context.vulnerabilities, context.logger) : packages;
   if (options.json) writeJson(context, diff);
   else context.stdout.write(`${renderImageDiffText(diff)}\n`);
   return ExitCode.Ok;

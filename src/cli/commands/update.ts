@@ -20,6 +20,7 @@ import { parsePlatform } from "../platform.js";
 import { summarise } from "./scan.js";
 import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
+import { withVulnerabilities } from "../../engine/vulnerabilities.js";
 
 export interface UpdateOptions extends CheckoutOptions {
   readonly dryRun?: boolean;
@@ -106,8 +107,11 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
 function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
   // Images of one repository, or on one base, share layers: each is read once for all the diffs.
   const cache = createPackageListCache();
-  const differ: ImageDiffer = (image, tag, from, to, wanted) =>
-    diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger });
+  const differ: ImageDiffer = withVulnerabilities(
+    (image, tag, from, to, wanted) => diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger }),
+    context.vulnerabilities,
+    context.logger,
+  );
   return packageDiffs(
     updates.map((update) => diffRequestOf(update, platform)),
     differ,
