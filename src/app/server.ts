@@ -3,10 +3,12 @@ import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
 import { createDigesta, type DigestaController } from "./app.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
+import { withManifestWebhookPath } from "./webhook-path.js";
 
 /**
- * The hosted app: Probot's server (webhooks at `/api/github/webhooks`, `/ping`, and the manifest flow that registers
- * the app when `APP_ID` is not set yet) with digesta loaded, the in-process scheduler, and `POST /digesta/sweep`.
+ * The hosted app: Probot's server (webhooks at `/api/github/webhooks` and at `/`, where the manifest flow registers
+ * them; `/ping`; the manifest flow itself when `APP_ID` is not set yet) with digesta loaded, the in-process scheduler,
+ * and `POST /digesta/sweep`.
  */
 export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; digesta: DigestaController }> {
   const digesta = createDigesta({
@@ -15,7 +17,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     schedulerIntervalMs: env["DIGESTA_SCHEDULER"] === "off" ? false : 60_000,
     concurrency: positive(env["DIGESTA_CONCURRENCY"]) ?? 4,
   });
-  const server = await run(digesta.app);
+  const server = await run(withManifestWebhookPath(digesta.app), { env });
   process.once("SIGTERM", () => {
     digesta.stop();
     void server.stop().finally(() => process.exit(0));
