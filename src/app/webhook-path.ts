@@ -1,4 +1,6 @@
-import type { ApplicationFunction, Handler, Probot } from "probot";
+import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
+
+type Handler = Parameters<ApplicationFunctionOptions["addHandler"]>[0];
 
 /**
  * Where Probot's manifest flow (the setup page) registers the webhook: `${baseUrl}/`. Probot itself listens at
