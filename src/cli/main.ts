@@ -6,6 +6,7 @@ import { diffCommand, historyCommand, resolveCommand } from "./commands/registry
 import { githubCommand } from "./commands/github.js";
 import { scanCommand } from "./commands/scan.js";
 import { checkCommand, updateCommand } from "./commands/update.js";
+import { pinCommand } from "./commands/pin.js";
 import { VERSION } from "../version.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -49,7 +50,14 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
   paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", "."))
     .option("--json", "print the result as JSON")
     .option("--concurrency <n>", "unique pins resolved at once")
+    .option("--unpinned", "also exit 1 when a tagged image reference has no digest (see pin)")
     .action((dir: string, options) => run((context) => checkCommand(context, dir, options)));
+
+  paths(cli.command("pin").description("append the current digest to tagged image references that have none").argument("[dir]", "directory", "."))
+    .option("--dry-run", "report what would be pinned; write nothing")
+    .option("--json", "print the result as JSON")
+    .option("--platform <os/arch>", "pin this platform's image instead of a multi-platform tag's index")
+    .action((dir: string, options) => run((context) => pinCommand(context, dir, options)));
 
   cli
     .command("resolve")

@@ -24,7 +24,15 @@ export async function rewriteFiles(root: string, plan: UpdatePlan): Promise<File
   return results;
 }
 
-async function rewriteFile(root: string, relative: string, edits: readonly DigestEdit[]): Promise<FileWriteResult> {
+function rewriteFile(root: string, relative: string, edits: readonly DigestEdit[]): Promise<FileWriteResult> {
+  return rewriteFileWith(root, relative, (text) => applyDigestEdits(text, edits));
+}
+
+/**
+ * Rewrites one file under `root` atomically with `change` (which throws, leaving the file as it was, when the text
+ * is not what it expects), keeping its mode; a symlink, special file or path outside `root` is left alone.
+ */
+export async function rewriteFileWith(root: string, relative: string, change: (text: string) => string): Promise<FileWriteResult> {
   const absolute = path.resolve(root, relative);
   if (!absolute.startsWith(path.resolve(root) + path.sep)) {
     return { path: relative, ok: false, error: "path escapes the scanned directory" };
@@ -33,7 +41,7 @@ async function rewriteFile(root: string, relative: string, edits: readonly Diges
     const stat = await lstat(absolute);
     if (!stat.isFile()) return { path: relative, ok: false, error: "not a regular file" };
     const text = await readFile(absolute, "latin1");
-    const updated = applyDigestEdits(text, edits);
+    const updated = change(text);
     const temporary = path.join(path.dirname(absolute), `.${path.basename(absolute)}.digesta-${randomBytes(4).toString("hex")}`);
     try {
       await writeFile(temporary, updated, { encoding: "latin1", flag: "wx" });

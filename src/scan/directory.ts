@@ -76,6 +76,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       } else {
         filesScanned++;
         bytesScanned += bytes.length;
+        options.onTextFile?.(relative, bytes);
         if (bytes.includes(DIGEST_MARK)) {
           const scan = scanText(relative, bytes.toString("latin1"));
           const found = scan.pinned.length + scan.skipped.length;

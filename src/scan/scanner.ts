@@ -37,9 +37,9 @@ const DOCKER_SCHEME = "docker://";
 export const DIGEST_ONLY_REASON = "no tag to follow (digest-only reference)";
 export const VERSION_REASON = "a version with a digest, not an image reference";
 export const IGNORE_COMMENT_REASON = "ignored by a digesta:ignore comment on its line";
-const IGNORE_MARK = "digesta:ignore";
+export const IGNORE_MARK = "digesta:ignore";
 /** A comment opener, then `digesta:ignore` as a whole word (not `digesta:ignored`, not `digesta:ignore-x`). */
-const IGNORE_COMMENT = /(?:#|\/\/|--|\/\*|<!--|;)\s*digesta:ignore(?![\w-])/;
+export const IGNORE_COMMENT = /(?:#|\/\/|--|\/\*|<!--|;)\s*digesta:ignore(?![\w-])/;
 /** `v1.35.1`, `1.2`, `v2`: a digest-only run made of a version and nothing else. */
 const VERSION_LIKE = /^v?\d+(?:\.\d+)*(?:[-+][0-9A-Za-z.-]+)?$/;
 

@@ -47,6 +47,11 @@ export interface ScanOptions {
   readonly maxFileSize?: number;
   /** Told the files read so far every few milliseconds of reading, for a progress display. */
   readonly onProgress?: (filesRead: number, bytesRead: number) => void;
+  /**
+   * Shown every text file scanned, with or without pins: how other finders (unpinned references) share the one
+   * walk and read. The bytes are a view of a reused buffer, valid only during the call.
+   */
+  readonly onTextFile?: (path: string, bytes: Buffer) => void;
 }
 
 export interface ScanReport extends TextScan {

@@ -8,12 +8,16 @@ import { planUpdates } from "../../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../../plan/types.js";
 import { formatPlatform, formatReference, imageKey, shortDigest } from "../../reference/format.js";
 import type { Platform } from "../../reference/types.js";
+import type { UnpinnedScan } from "../../pin/types.js";
 import { createPinFollower } from "../../registry/follow.js";
 import { createBuildTimeLookup } from "../../policy/build-time.js";
 import { createCooldown } from "../../policy/cooldown.js";
 import { createIgnoreMatcher } from "../../policy/ignore.js";
 import { checkoutScanOptions, loadCheckoutSettings, scanCheckout, type CheckoutOptions, type CheckoutSettings } from "../checkout.js";
+import { createUnpinnedCollector, type UnpinnedCollector } from "../../engine/pin.js";
 import type { CliContext } from "../context.js";
+import { placesOf } from "../places.js";
+import { printUnpinnable, printUnpinned, unpinnableJson, unpinnedJson } from "./pin.js";
 import { progress, writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { parsePlatform } from "../platform.js";
@@ -36,13 +40,20 @@ interface PlannedCheckout {
   readonly plan: UpdatePlan;
   /** A warning was given that makes the answer untrustworthy (an include matching nothing, nothing to scan). */
   readonly warned: boolean;
+  /** `check --unpinned`: the tagged references written without a digest. */
+  readonly unpinned?: UnpinnedScan;
 }
 
 /**
  * Read the configuration, scan, resolve each unique pin once (leaving alone what the configuration ignores, holding
  * back what its cooldown holds back), plan: what the app does on the same tree. Shared by `update` and `check`.
  */
-async function planCheckout(context: CliContext, dir: string, options: UpdateOptions): Promise<PlannedCheckout | undefined> {
+async function planCheckout(
+  context: CliContext,
+  dir: string,
+  options: UpdateOptions,
+  unpinned?: (settings: CheckoutSettings) => UnpinnedCollector,
+): Promise<PlannedCheckout | undefined> {
   const before = options.before === undefined ? undefined : parseTime(options.before);
   const concurrency = options.concurrency ? positiveInteger(options.concurrency, "--concurrency") : undefined;
   const settings = await loadCheckoutSettings(context, dir, options);
@@ -51,7 +62,9 @@ async function planCheckout(context: CliContext, dir: string, options: UpdateOpt
     context.stderr.write(`digesta is turned off for this checkout (enabled: false in ${settings.file}); nothing checked\n`);
     return undefined;
   }
-  const { report, warned } = await scanCheckout(context, dir, checkoutScanOptions(settings, options), settings, options);
+  const scan = checkoutScanOptions(settings, options);
+  const collector = unpinned?.(settings);
+  const { report, warned } = await scanCheckout(context, dir, collector ? { ...scan, onTextFile: collector.onTextFile } : scan, settings, options);
   if (!options.json) summarise(context, report);
   const follower = createPinFollower(context.registry, { logger: context.logger });
   let resolutions = await resolvePins(report.pinned, follower, {
@@ -64,7 +77,7 @@ async function planCheckout(context: CliContext, dir: string, options: UpdateOpt
     const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
     resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() });
   }
-  return { settings, plan: planUpdates(report, resolutions), warned };
+  return { settings, plan: planUpdates(report, resolutions), warned, ...(collector ? { unpinned: collector.result() } : {}) };
 }
 
 function withProgress(context: CliContext) {
@@ -92,16 +105,31 @@ export async function updateCommand(context: CliContext, dir: string, options: U
   return planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
 }
 
-/** Exit 1 when a pin is stale and every image could be checked; 2 when some could not (both are reported). */
-export async function checkCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
-  const planned = await planCheckout(context, dir, options);
+/**
+ * Exit 1 when a pin is stale (or, with --unpinned, a tagged reference has no digest) and every image could be
+ * checked; 2 when some could not (both are reported).
+ */
+export async function checkCommand(context: CliContext, dir: string, options: UpdateOptions & { unpinned?: boolean }): Promise<number> {
+  // --unpinned: the same walk also finds tagged references written without a digest.
+  const collect = options.unpinned ? (settings: CheckoutSettings) => createUnpinnedCollector(createIgnoreMatcher(settings.config.ignore)) : undefined;
+  const planned = await planCheckout(context, dir, options, collect);
   if (!planned) return ExitCode.Ok;
-  const { plan } = planned;
-  if (options.json) writeJson(context, planJson(plan));
-  else printPlan(context, plan, "stale");
+  const { plan, unpinned } = planned;
+  if (options.json) {
+    writeJson(context, {
+      ...planJson(plan),
+      ...(unpinned ? { unpinned: unpinned.unpinned.map(unpinnedJson), unpinnable: unpinned.unpinnable.map(unpinnableJson) } : {}),
+    });
+  } else {
+    printPlan(context, plan, "stale");
+    if (unpinned) {
+      printUnpinned(context, unpinned.unpinned);
+      printUnpinnable(context, unpinned.unpinnable);
+    }
+  }
   // A stale pin beside an image that could not be checked is still an incomplete answer.
   if (planned.warned || plan.failed.length > 0) return ExitCode.Error;
-  return plan.updates.length > 0 ? ExitCode.Stale : ExitCode.Ok;
+  return plan.updates.length > 0 || (unpinned?.unpinned.length ?? 0) > 0 ? ExitCode.Stale : ExitCode.Ok;
 }
 
 function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
@@ -131,11 +159,6 @@ function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): v
   for (const failure of plan.failed) {
     out.write(`failed\t${formatReference({ ...failure.image, tag: failure.tag })}\t${failure.reason}\n`);
   }
-}
-
-function placesOf(occurrences: readonly { path: string; line: number }[]): string {
-  const shown = occurrences.slice(0, 3).map((o) => `${o.path}:${o.line}`);
-  return occurrences.length > 3 ? `${shown.join(", ")} and ${occurrences.length - 3} more` : shown.join(", ");
 }
 
 function planJson(plan: UpdatePlan) {
