@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what digesta's tests need that npm does not bring: a real registry server (Debian's docker-registry,
 # distribution 2.8), htpasswd for its Basic-auth run, openssl for its token-auth run, zstd for zstd layers,
-# ripgrep for the scan benchmark's reference figure, and redis-server for fleet mode (queue, schedule, caches).
+# ripgrep for the scan benchmark's reference figure, redis-server for fleet mode (queue, schedule, caches), and rpm
+# (rpm, rpmbuild), whose databases and rpm.vercmp the package-diff tests check digesta against.
 # Needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
-declare -A package_of=([docker-registry]=docker-registry [redis-server]=redis-server [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep)
+declare -A package_of=([docker-registry]=docker-registry [redis-server]=redis-server [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep [rpm]=rpm [rpmbuild]=rpm)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")

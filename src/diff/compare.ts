@@ -1,6 +1,7 @@
 import { formatPurl } from "./parse/purl.js";
 import type { AddedPackage, Package, PackageChange, PackageDiff, PackageList, PackageSource } from "./types.js";
-import { classifyChange, compareVersions } from "./versions/compare.js";
+import { apkToolsSeries } from "./versions/apk.js";
+import { classifyChange, compareVersions, type VersionOrdering } from "./versions/compare.js";
 import { compareStrings } from "./versions/digits.js";
 
 const SOURCE_NAMES: Readonly<Record<PackageSource, string>> = {
@@ -71,6 +72,15 @@ function reconcileArchitectures(previous: Map<string, Map<string, Package>>, cur
   }
 }
 
+/**
+ * The order the images' own package manager uses: apk versions as the installed `apk-tools` orders them (the new
+ * image's, else the old one's; apk-tools 2 when neither lists it).
+ */
+function orderingOf(previous: PackageList, current: PackageList): VersionOrdering {
+  const apkTools = (list: PackageList): string | undefined => list.packages.find((p) => p.type === "apk" && p.name === "apk-tools")?.version;
+  return { apkTools: apkToolsSeries(apkTools(current) ?? apkTools(previous)) };
+}
+
 const added = (p: Package): AddedPackage => ({
   name: p.name,
   version: p.version,
@@ -90,6 +100,8 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
   const before = group(previous.packages);
   const after = group(current.packages);
   reconcileArchitectures(before, after);
+  const ordering = orderingOf(previous, current);
+  const compare = (type: string, a: string, b: string): -1 | 0 | 1 => compareVersions(type, a, b, ordering);
 
   const addedOut: AddedPackage[] = [];
   const removedOut: AddedPackage[] = [];
@@ -100,7 +112,7 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
     const now = after.get(key) ?? new Map<string, Package>();
     const sample = (was.values().next().value ?? now.values().next().value) as Package;
     const type = sample.type;
-    const descending = (a: Package, b: Package): number => compareVersions(type, b.version, a.version) || compareStrings(b.version, a.version);
+    const descending = (a: Package, b: Package): number => compare(type, b.version, a.version) || compareStrings(b.version, a.version);
     const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
     const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
     const pairs = Math.min(gone.length, come.length);
@@ -116,7 +128,7 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
         ...(origin ? { origin } : {}),
         previous: { version: p.version, reference: referenceOf(p) },
         current: { version: c.version, reference: referenceOf(c) },
-        ...classifyChange(type, p.version, c.version),
+        ...classifyChange(type, p.version, c.version, ordering),
       });
     }
     for (const p of gone.slice(pairs)) removedOut.push(added(p));
@@ -126,13 +138,13 @@ export function diffPackageLists(previous: PackageList, current: PackageList): P
   const byIdentity = (a: { name: string; type: string; arch?: string }, b: { name: string; type: string; arch?: string }): number =>
     compareStrings(a.name, b.name) || compareStrings(a.type, b.type) || compareStrings(a.arch ?? "", b.arch ?? "");
   const listOrder = (a: AddedPackage, b: AddedPackage): number =>
-    byIdentity(a, b) || compareVersions(a.type, a.version, b.version) || compareStrings(a.version, b.version);
+    byIdentity(a, b) || compare(a.type, a.version, b.version) || compareStrings(a.version, b.version);
   addedOut.sort(listOrder);
   removedOut.sort(listOrder);
   changedOut.sort(
     (a, b) =>
       byIdentity(a, b) ||
-      compareVersions(a.type, a.previous.version, b.previous.version) ||
+      compare(a.type, a.previous.version, b.previous.version) ||
       compareStrings(a.previous.version, b.previous.version),
   );
 

@@ -71,14 +71,14 @@ export async function diffImages(
     guard(() => fetchPinned(registry, name, from), cannotRead("old", from)),
     guard(() => fetchPinned(registry, name, to), cannotRead("new", to)),
   ]);
-  if (!fromPinned || !toPinned) return { ...base, packages: empty, warnings, source: none };
+  if (!fromPinned || !toPinned) return { ...base, packages: empty, warnings, source: none, packagesUnknown: true };
   const platform = await choosePlatform(registry, name, fromPinned, toPinned, options.platform ?? DEFAULT_PLATFORM, warnings);
   const [previous, current] = await Promise.all([
     guard(() => resolvePlatformImage(registry, name, fromPinned, platform), cannotRead("old", from)),
     guard(() => resolvePlatformImage(registry, name, toPinned, platform), cannotRead("new", to)),
   ]);
   const withPlatform = fromPinned.kind === "index" || toPinned.kind === "index" ? { ...base, platform } : base;
-  if (!previous || !current) return { ...withPlatform, packages: empty, warnings, source: none };
+  if (!previous || !current) return { ...withPlatform, packages: empty, warnings, source: none, packagesUnknown: true };
   if (previous.digest === current.digest) return { ...withPlatform, packages: empty, warnings, unchanged: "same-digest" };
   if (sameLayers(previous, current)) return { ...withPlatform, packages: empty, warnings, unchanged: "same-layers" };
   log?.debug({ image: base.image, platform: formatPlatform(platform), previous: previous.digest, current: current.digest }, "diffing images");
@@ -98,7 +98,7 @@ export async function diffImages(
     const missing: Role = sboms.found.previous ? "new" : "old";
     warnings.push(`no usable SBOM for the ${missing} image; compared the package databases of both instead`);
   } else if (sboms.found.previous) {
-    warnings.push("the two images have no SBOMs of the same kind; compared their package databases instead");
+    warnings.push("the two images have no usable SBOMs of the same kind; compared their package databases instead");
   }
 
   // 3. The package databases in the layers; the new image first, so that layers both share come from the cache.
@@ -112,10 +112,11 @@ export async function diffImages(
   pushSideWarnings(warnings, "old", previous.digest, previousDb);
   pushSideWarnings(warnings, "new", current.digest, currentDb);
   const source = { previous: previousDb.source, current: currentDb.source };
-  if (!previousDb.list || !currentDb.list) return { ...withPlatform, packages: empty, warnings: dedupe(warnings), source };
+  const unknown = { ...withPlatform, packages: empty, source, packagesUnknown: true } as const;
+  if (!previousDb.list || !currentDb.list) return { ...unknown, warnings: dedupe(warnings) };
   if (previousDb.list.source !== currentDb.list.source) {
     warnings.push(`the old image lists its packages with ${previousDb.list.source} and the new one with ${currentDb.list.source}; package changes not shown`);
-    return { ...withPlatform, packages: empty, warnings: dedupe(warnings), source };
+    return { ...unknown, warnings: dedupe(warnings) };
   }
   return compare(withPlatform, previousDb.list, currentDb.list, warnings);
 }

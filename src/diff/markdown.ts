@@ -66,19 +66,22 @@ function noChangeText(diff: ImageDiff): string | undefined {
   if (diff.unchanged === "same-layers") return "same layers, nothing inside changed";
   const { added, removed, changed } = diff.packages;
   if (added.length + removed.length + changed.length > 0) return undefined;
-  if (!diff.source || diff.source.previous === "none" || diff.source.current === "none") return "package changes unknown";
+  if (diff.packagesUnknown || !diff.source || diff.source.previous === "none" || diff.source.current === "none") return "package changes unknown";
   return "no package changes";
 }
 
 const isMajor = (c: PackageChange): boolean => c.major && c.classification === "upgrade";
-/** Changed rows by importance: downgrades, major upgrades, upgrades, rebuilds. */
+/** Changed rows by importance: downgrades, major upgrades, upgrades, distribution updates, rebuilds. */
 const importance = (c: PackageChange): number =>
-  c.classification === "downgrade" ? 0 : isMajor(c) ? 1 : c.classification === "upgrade" ? 2 : 3;
+  c.classification === "downgrade" ? 0 : isMajor(c) ? 1 : c.classification === "upgrade" ? 2 : c.classification === "distribution-update" ? 3 : 4;
+
+/** "distribution update" for people; the JSON keeps the hyphenated value. */
+const classificationWords = (c: PackageChange): string => c.classification.replace("-", " ");
 
 function classificationText(c: PackageChange): string {
   if (c.classification === "downgrade") return c.major ? "**major downgrade**" : "**downgrade**";
   if (isMajor(c)) return "**major upgrade**";
-  return c.classification;
+  return classificationWords(c);
 }
 
 function countsText(diff: ImageDiff): string {
@@ -307,7 +310,7 @@ export function renderImageDiffText(diff: ImageDiff): string {
     if (changed.length > 0) {
       lines.push("  changed:");
       const ordered = [...changed].sort((a, b) => importance(a) - importance(b));
-      const kind = (c: PackageChange): string => (c.major && c.classification !== "rebuild" ? `${c.classification} (major)` : c.classification);
+      const kind = (c: PackageChange): string => (c.major && (c.classification === "upgrade" || c.classification === "downgrade") ? `${c.classification} (major)` : classificationWords(c));
       for (const row of pad(ordered.map((c) => [name(c), plain(c.previous.version), "->", plain(c.current.version), kind(c)]))) lines.push(`    ${row}`);
     }
     for (const [title, list] of [["added", added], ["removed", removed]] as const) {

@@ -30,10 +30,11 @@ export interface PackageRef {
 }
 
 /**
- * How a version moved. "rebuild": only the packaging revision moved (apk `-rN`, the Debian revision,
- * the rpm release), the upstream version is the same.
+ * How a version moved, the upstream version the same for the last two: "rebuild", only a build counter moved
+ * (apk `-rN`, a Debian binNMU `+bN` or Ubuntu `buildN`); "distribution-update", the distribution changed its
+ * package (a Debian stable or security revision such as `+deb12u1 → +deb12u2`, a new rpm release).
  */
-export type ChangeClassification = "upgrade" | "downgrade" | "rebuild";
+export type ChangeClassification = "upgrade" | "downgrade" | "distribution-update" | "rebuild";
 
 export interface PackageChange {
   readonly name: string;
@@ -87,6 +88,8 @@ export interface ImageDiff extends PackageDiff {
   /** The platform compared, when the pins are indexes. */
   readonly platform?: Platform;
   readonly source?: { readonly previous: ImageDiffSource; readonly current: ImageDiffSource };
+  /** Set when the package lists could not both be read: the empty lists then mean "unknown", not "unchanged". */
+  readonly packagesUnknown?: true;
   /** Set when nothing needed comparing: the same digest, or different manifests over the same layers. */
   readonly unchanged?: "same-digest" | "same-layers";
   /** Vulnerabilities the update introduces and fixes; absent when no vulnerability source was asked. */

@@ -44,6 +44,7 @@ export function unavailableDiff(request: DiffRequest, warnings: readonly string[
     packages: { added: [], removed: [], changed: [] },
     warnings: [...warnings],
     source: { previous: "none", current: "none" },
+    packagesUnknown: true,
   };
 }
 

@@ -36,6 +36,21 @@ describe("diffPackageLists", () => {
     });
   });
 
+  it("orders apk versions as the image's own apk-tools does: 2.x unless it lists apk-tools 3", () => {
+    const classification = (tools: string | undefined, from: string, to: string) => {
+      const extra = tools ? [apk("apk-tools", tools)] : [];
+      const d = diffPackageLists(list([...extra, apk("perl-x", from)]), list([...extra, apk("perl-x", to)]));
+      return d.packages.changed.map((c) => c.classification);
+    };
+    // Leading zeros: numbers to apk-tools 2.x (36 > 4), text to 3.x ("03" < "04").
+    expect(classification(undefined, "2.036-r0", "2.04-r0")).toEqual(["downgrade"]);
+    expect(classification("2.14.4-r1", "2.036-r0", "2.04-r0")).toEqual(["downgrade"]);
+    expect(classification("3.0.6-r0", "2.036-r0", "2.04-r0")).toEqual(["upgrade"]);
+    // A digit after a letter: 2.x sees the upgrade that 3.x calls equal.
+    expect(classification(undefined, "0.99f7-r0", "0.99f8-r0")).toEqual(["upgrade"]);
+    expect(classification("3.0.6-r0", "0.99f7-r0", "0.99f8-r0")).toEqual(["rebuild"]);
+  });
+
   it("keys by type, name and arch: another arch or type is another package", () => {
     const d = diffPackageLists(
       list([apk("libc", "1-r0", "x86_64"), { type: "npm", name: "libc", version: "1.0.0" }]),

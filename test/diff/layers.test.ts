@@ -40,6 +40,11 @@ function chunked(bytes: Buffer, size = 16 * 1024): Readable {
 }
 
 const APK = apkInstalled([{ name: "busybox", version: "1.36.1-r2" }]);
+/** A database that names its distribution through its own baselayout package: the read can stop right after it. */
+const APK_WOLFI = apkInstalled([
+  { name: "busybox", version: "1.36.1-r2" },
+  { name: "wolfi-baselayout", version: "20230201-r15" },
+]);
 
 describe("detectCompression", () => {
   it("tells gzip, zstd and plain tar apart by their first bytes", async () => {
@@ -161,7 +166,7 @@ describe("scanLayer", () => {
     it(`stops pulling a ${label} layer once the database is read`, async () => {
       const layer = encode(
         await tarOf([
-          { path: "lib/apk/db/installed", content: APK },
+          { path: "lib/apk/db/installed", content: APK_WOLFI },
           { path: "usr/lib/big.bin", content: randomBytes(4 * 1024 * 1024) },
         ]),
       );
@@ -172,6 +177,33 @@ describe("scanLayer", () => {
       expect(source.destroyed).toBe(true);
     });
   }
+
+  it("reads on past an apk database that names no distribution, for the os-release after it, and stops there", async () => {
+    const layer = gzipSync(
+      await tarOf([
+        { path: "lib/apk/db/installed", content: APK },
+        { path: "usr/lib/os-release", content: osRelease("wolfi") },
+        { path: "usr/lib/big.bin", content: randomBytes(4 * 1024 * 1024) },
+      ]),
+    );
+    const source = chunked(layer);
+    const scan = await scanLayer(source);
+    expect(scan.findings.files.map((f) => f.path)).toEqual(["lib/apk/db/installed", "usr/lib/os-release"]);
+    expect(scan.findings.complete).toBe(false);
+    expect(scan.bytesRead).toBeLessThan(layer.length / 4);
+  });
+
+  it("does not read on past an apk database when the upper layers gave an os-release", async () => {
+    const layer = gzipSync(
+      await tarOf([
+        { path: "lib/apk/db/installed", content: APK },
+        { path: "usr/lib/big.bin", content: randomBytes(4 * 1024 * 1024) },
+      ]),
+    );
+    const scan = await scanLayer(chunked(layer), { osReleaseKnown: true });
+    expect(scan.findings.files.map((f) => f.path)).toEqual(["lib/apk/db/installed"]);
+    expect(scan.bytesRead).toBeLessThan(layer.length / 4);
+  });
 
   it("reads a zstd layer made of several frames and skippable frames", async () => {
     const whole = await tarOf([

@@ -140,6 +140,9 @@ describe("packagesFromSbom", () => {
         externalRefs: [{ referenceCategory: "PACKAGE_MANAGER", referenceType: "purl", referenceLocator: "pkg:apk/wolfi/glibc@2.38-r1?arch=x86_64" }],
       },
       { SPDXID: "SPDXRef-no-purl", name: "something", versionInfo: "1" },
+      { SPDXID: "SPDXRef-no-purl-rpm", name: "bash", versionInfo: "5.1.8-6.el9_1", sourceInfo: "acquired package info from RPM DB: /var/lib/rpm/rpmdb.sqlite" },
+      { SPDXID: "SPDXRef-no-version", name: "noversion", versionInfo: "NOASSERTION" },
+      { SPDXID: "SPDXRef-os", name: "rhel", versionInfo: "9.3", primaryPackagePurpose: "OPERATING-SYSTEM" },
       {
         SPDXID: "SPDXRef-go",
         name: "x/net",
@@ -161,9 +164,11 @@ describe("packagesFromSbom", () => {
     ],
   };
 
-  it("reads SPDX 2.x packages by purl, skipping the image, packages without a purl, and duplicates", () => {
+  it("reads SPDX 2.x packages by purl, or by name and version without one, skipping the image, the OS, and duplicates", () => {
     expect(packagesFromSbom(`${SPDX}/v2.3`, spdx)).toEqual([
       { type: "apk", name: "glibc", version: "2.38-r1", arch: "x86_64", purl: "pkg:apk/wolfi/glibc@2.38-r1?arch=x86_64&distro=wolfi" },
+      { type: "generic", name: "something", version: "1" },
+      { type: "rpm", name: "bash", version: "5.1.8-6.el9_1" },
       { type: "golang", name: "golang.org/x/net", version: "v0.17.0", purl: "pkg:golang/golang.org/x/net@v0.17.0" },
       { type: "pypi", name: "versionless", version: "3.1", purl: "pkg:pypi/versionless" },
       {
@@ -187,6 +192,8 @@ describe("packagesFromSbom", () => {
     expect(packagesFromSbom(SPDX, doc)?.map((p) => p.purl)).toEqual([
       "pkg:generic/static@1",
       "pkg:apk/wolfi/glibc@2.38-r1?arch=x86_64",
+      undefined,
+      undefined,
       "pkg:golang/golang.org/x/net@v0.17.0",
       "pkg:pypi/versionless",
       "pkg:rpm/redhat/openssl@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm",
@@ -194,9 +201,9 @@ describe("packagesFromSbom", () => {
   });
 
   it("reads cosign's wrapped predicates ({Data: …} and JSON text)", () => {
-    expect(packagesFromSbom(SPDX, { Data: JSON.stringify(spdx), Timestamp: "2024-01-01T00:00:00Z" })).toHaveLength(4);
-    expect(packagesFromSbom(SPDX, { Data: spdx })).toHaveLength(4);
-    expect(packagesFromSbom(SPDX, JSON.stringify(spdx))).toHaveLength(4);
+    expect(packagesFromSbom(SPDX, { Data: JSON.stringify(spdx), Timestamp: "2024-01-01T00:00:00Z" })).toHaveLength(6);
+    expect(packagesFromSbom(SPDX, { Data: spdx })).toHaveLength(6);
+    expect(packagesFromSbom(SPDX, JSON.stringify(spdx))).toHaveLength(6);
   });
 
   it("reads CycloneDX components, nested ones included", () => {

@@ -94,9 +94,22 @@ describe("parseDpkgStatus", () => {
     "Status: install ok half-configured",
     "Version: 1.0",
     "",
+    "Package: libc-bin",
+    "Status: install ok triggers-pending",
+    "Architecture: amd64",
+    "Version: 2.36-9+deb12u10",
+    "",
+    "Package: gone",
+    "Status: purge ok not-installed",
+    "Version: 1.0",
+    "",
+    "Package: junk-state",
+    "Status: install ok",
+    "Version: 1.0",
+    "",
   ].join("\n");
 
-  it("keeps installed packages only, with source package as origin", () => {
+  it("keeps the packages whose files are on disk (as dpkg-query -W lists them), with source package as origin", () => {
     expect(parseDpkgStatus(status)).toEqual([
       {
         type: "deb",
@@ -107,7 +120,20 @@ describe("parseDpkgStatus", () => {
         purl: "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64",
       },
       { type: "deb", name: "held", version: "1:1.0-1", arch: "all", origin: "held-src", purl: "pkg:deb/debian/held@1:1.0-1?arch=all" },
+      { type: "deb", name: "half", version: "1.0", purl: "pkg:deb/debian/half@1.0" },
+      { type: "deb", name: "libc-bin", version: "2.36-9+deb12u10", arch: "amd64", purl: "pkg:deb/debian/libc-bin@2.36-9%2Bdeb12u10?arch=amd64" },
     ]);
+  });
+
+  it.each(["installed", "triggers-pending", "triggers-awaited", "half-configured", "unpacked", "half-installed"])(
+    "keeps a package in state %s",
+    (state) => {
+      expect(parseDpkgStatus(`Package: p\nStatus: install ok ${state}\nVersion: 1\n`)).toHaveLength(1);
+    },
+  );
+
+  it.each(["not-installed", "config-files"])("leaves out a package in state %s", (state) => {
+    expect(parseDpkgStatus(`Package: p\nStatus: deinstall ok ${state}\nVersion: 1\n`)).toHaveLength(0);
   });
 
   it("keeps distroless status.d paragraphs, which have no Status", () => {

@@ -60,6 +60,8 @@ class LayerStore implements Registry {
 
 const BUSYBOX = { name: "busybox", version: "1.36.1-r2" };
 const SSL = { name: "libssl3", version: "3.1.4-r1" };
+/** Alpine's own baselayout: names the distribution without an os-release. */
+const BASELAYOUT = { name: "alpine-baselayout", version: "3.4.3-r1" };
 const filler = (name: string) => layer([file(`usr/share/${name}/data`, `${name}\n`.repeat(1000))]);
 
 describe("readPackageDatabase", () => {
@@ -96,12 +98,36 @@ describe("readPackageDatabase", () => {
   it("takes the database of the highest layer that has one", async () => {
     const store = new LayerStore();
     const layers = store.add(
-      await layer([file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version: "1.0-r0" }]))]),
-      await layer([file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version: "2.0-r0" }]))]),
+      await layer([file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version: "1.0-r0" }, BASELAYOUT]))]),
+      await layer([file("lib/apk/db/installed", apkInstalled([{ name: "busybox", version: "2.0-r0" }, BASELAYOUT]))]),
     );
     const result = await readPackageDatabase(store, NAME, layers);
-    expect(result.list?.packages.map((p) => p.version)).toEqual(["2.0-r0"]);
+    expect(result.list?.packages.map((p) => p.version)).toEqual(["2.0-r0", "3.4.3-r1"]);
+    expect(result.list?.packages[0]?.purl).toBe("pkg:apk/alpine/busybox@2.0-r0?arch=x86_64");
     expect(store.opened).toHaveLength(1);
+  });
+
+  it("names a Wolfi image's packages from an os-release in a lower layer when the database names no distribution", async () => {
+    const store = new LayerStore();
+    const layers = store.add(
+      await filler("bottom"),
+      await layer([file("etc/os-release", osRelease("wolfi"))]),
+      await filler("middle"),
+      await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX])), file("usr/share/after", "x".repeat(100_000))]),
+    );
+    const result = await readPackageDatabase(store, NAME, layers);
+    expect(result.list?.packages.map((p) => p.purl)).toEqual(["pkg:apk/wolfi/busybox@1.36.1-r2?arch=x86_64"]);
+    // Down to the layer with the os-release, not the one below it.
+    expect(store.opened).toEqual([layers[3]!.digest, layers[2]!.digest, layers[1]!.digest]);
+  });
+
+  it("names the distribution from the packages' origin when there is no os-release", async () => {
+    const store = new LayerStore();
+    const layers = store.add(
+      await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX, { name: "wolfi-baselayout-data", version: "20230201-r15", origin: "wolfi-baselayout" }]))]),
+    );
+    const result = await readPackageDatabase(store, NAME, layers);
+    expect(result.list?.packages[0]?.purl).toBe("pkg:apk/wolfi/busybox@1.36.1-r2?arch=x86_64");
   });
 
   for (const [label, hiding] of [
@@ -289,7 +315,7 @@ describe("readPackageDatabase", () => {
     const store = new LayerStore();
     const [bottom, withDb, hiding] = store.add(
       await layer([file("var/lib/dpkg/status", dpkgStatus([{ name: "bash", version: "5.2" }]))]),
-      await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX])), file("var/lib/dpkg/status", dpkgStatus([{ name: "dash", version: "0.5" }]))]),
+      await layer([file("lib/apk/db/installed", apkInstalled([BUSYBOX, BASELAYOUT])), file("var/lib/dpkg/status", dpkgStatus([{ name: "dash", version: "0.5" }]))]),
       await layer([whiteout("lib/apk")]),
     );
     const cache = createPackageListCache();

@@ -1,6 +1,7 @@
 // diffImages against a real registry (distribution on loopback) through the real client.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diffImages } from "../../src/diff/image-diff.js";
+import { renderImageDiffText } from "../../src/diff/markdown.js";
 import type { Digest, ImageName } from "../../src/reference/types.js";
 import { createRegistryClient, type RegistryClient } from "../../src/registry/client.js";
 import { anonymousCredentials } from "../../src/registry/credentials.js";
@@ -210,6 +211,65 @@ describe("diffImages against a registry", () => {
     expect(summary(diff)).toEqual(EXPECTED_APK_CHANGE);
     expect(diff.source).toEqual({ previous: "sbom-cyclonedx", current: "sbom-cyclonedx" });
     expect(blobRequests(c)).toBe(2);
+  });
+
+  it("reads SPDX packages without purls by name and version, the ecosystem from the document's sourceInfo", async () => {
+    const repo = "diff/spdx-no-purls";
+    const { before, after, sides } = await apkImages(repo);
+    for (const [img, packages] of sides) {
+      const doc = spdxDocument(packages) as { packages: Record<string, unknown>[] };
+      const stripped = doc.packages.map((p, i) =>
+        i === 0 ? p : { SPDXID: p["SPDXID"], name: p["name"], versionInfo: p["versionInfo"], sourceInfo: "acquired package info from APK DB: lib/apk/db/installed" },
+      );
+      await pushCosignAttestation(reg, repo, img, [{ predicateType: SPDX, predicate: { ...doc, packages: stripped } }]);
+    }
+    const diff = await diffImages(client(), nameOf(repo), before.digest, after.digest);
+    expect(summary(diff)).toEqual(EXPECTED_APK_CHANGE);
+    expect(diff.source).toEqual({ previous: "sbom-spdx", current: "sbom-spdx" });
+    expect(diff.packages.changed.map((c) => [c.type, c.current.reference])).toEqual([
+      ["apk", "pkg:apk/busybox@1.36.1-r5"],
+      ["apk", "pkg:apk/libssl3@3.2.0-r0"],
+    ]);
+  });
+
+  it("falls back to the layers, with a warning, when an SBOM lists no package, never showing an empty diff", async () => {
+    const repo = "diff/spdx-empty";
+    const { before, after } = await apkImages(repo);
+    for (const img of [before, after]) await pushCosignAttestation(reg, repo, img, [{ predicateType: SPDX, predicate: spdxDocument([]) }]);
+    const diff = await diffImages(client(), nameOf(repo), before.digest, after.digest);
+    expect(summary(diff)).toEqual(EXPECTED_APK_CHANGE);
+    expect(diff.source).toEqual({ previous: "apk", current: "apk" });
+    expect(diff.warnings).toContain("the two images have no usable SBOMs of the same kind; compared their package databases instead");
+    expect(diff.warnings.some((w) => /lists no packages digesta can read/.test(w))).toBe(true);
+  });
+
+  it("says the package changes are unknown, not none, when the two databases cannot be compared", async () => {
+    const repo = "diff/unknown";
+    const before = await image(repo, [await apkLayer(OLD)]);
+    const dpkg = await layer([file("etc/os-release", osRelease("debian")), file("var/lib/dpkg/status", dpkgParagraph({ name: "libc6", version: "2.36-9" }))]);
+    const after = await image(repo, [dpkg]);
+    const diff = await diffImages(client(), nameOf(repo), before.digest, after.digest);
+    expect(diff.packagesUnknown).toBe(true);
+    const text = renderImageDiffText(diff);
+    expect(text).toContain("package changes unknown");
+    expect(text).not.toContain("no package changes");
+  });
+
+  it("labels a Debian security revision a distribution update, and a binNMU a rebuild", async () => {
+    const repo = "diff/deb-labels";
+    const status = (libc: string, zlib: string) =>
+      layer([
+        file("etc/os-release", osRelease("debian")),
+        file("var/lib/dpkg/status", [dpkgParagraph({ name: "libc6", version: libc }), dpkgParagraph({ name: "zlib1g", version: zlib })].join("\n")),
+      ]);
+    const before = await image(repo, [await status("2.36-9+deb12u1", "1:1.2.13.dfsg-1")]);
+    const after = await image(repo, [await status("2.36-9+deb12u2", "1:1.2.13.dfsg-1+b1")]);
+    const diff = await diffImages(client(), nameOf(repo), before.digest, after.digest);
+    expect(diff.packages.changed.map((c) => [c.name, c.classification])).toEqual([
+      ["libc6", "distribution-update"],
+      ["zlib1g", "rebuild"],
+    ]);
+    expect(renderImageDiffText(diff)).toMatch(/libc6\s+2\.36-9\+deb12u1\s+->\s+2\.36-9\+deb12u2\s+distribution update/);
   });
 
   it("falls back to the layers of both images when only one has an SBOM", async () => {

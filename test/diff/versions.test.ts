@@ -1,7 +1,10 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  apkToolsSeries,
   classifyChange,
+  compareApk3Versions,
   compareApkVersions,
   compareDebVersions,
   compareGenericVersions,
@@ -23,7 +26,7 @@ function table(cmp: Cmp, rows: readonly string[]): void {
   });
 }
 
-describe("compareApkVersions (orderings from apk-tools' test/version.data and its grammar)", () => {
+describe("compareApkVersions (apk-tools 2.x, the default: orderings from apk-tools' test/version.data and its grammar)", () => {
   table(compareApkVersions, [
     "1.0_rc1 < 1.0",
     "1.0 < 1.0_p1",
@@ -80,19 +83,74 @@ describe("compareApkVersions (orderings from apk-tools' test/version.data and it
     "6.0_pre1 < 6.0",
     "6.0_p1 > 6.0",
     "1.05 < 1.5",
-    "1.0 < 1.00",
     "1.2.3~abc1 > 1.2.3-r0",
     "1.2.3~abc1 > 1.2.3",
     "99999999999999999999999 < 100000000000000000000000",
+    // More of version.data's rows with zeros after a dot, and letters.
+    "2.01.01_alpha10 > 0.94",
+    "1.02 < 1.03-r1",
+    "1.02.07 < 1.02.10-r1",
+    "0.9.28.1 < 087-r1",
+    "1.2.12.04 < 1.2.12.05",
+    "2.8.6-r2 > 2.02-r1",
+    "4.5.14 > 4.09-r1",
+    "0.01 < 0.06",
+    "0.0.31 < 0.0.50",
+    "1.6d > 1.2.07.8",
+    "0.59s-r11 < 0.65",
+    "0.98 < 1.00",
+    "0.9.8c-r1 < 0.9.8d",
+    // Where 2.x and 3.x part: zeros after a dot are a number's (2.x), not text (3.x); a digit after a letter
+    // goes on being compared (real: aspell-ru 0.99f7), where 3.x stops there as invalid.
+    "2.036 > 2.04",
+    "1.0 > 1.00",
+    "1.001 < 1.01",
+    "0.99f7 < 0.99f8",
+    "0.99f7-r1 < 0.99f8-r0",
+    // apk-tools' hex digits are lower-case only: `~ABC` is no hash, and the version stops being valid there.
+    "1.2.3~ABC = 1.2.3~DEF",
   ]);
 
-  it("knows which versions apk-tools accepts", () => {
-    for (const v of ["1", "1.2.3", "1.2a", "1.0_rc1", "1.0_alpha_pre2", "1.2_p3-r4", "1.2~deadbeef-r0"]) {
+  it("knows which versions apk-tools 2.x accepts", () => {
+    for (const v of ["1", "1.2.3", "1.2a", "1.0_rc1", "1.0_alpha_pre2", "1.2_p3-r4", "1.2~deadbeef-r0", "0.99f7"]) {
       expect(isValidApkVersion(v), v).toBe(true);
     }
-    for (const v of ["", "a1", "1.0bc", "1.0_foo", "1.0-1", "1..2", "1.0-r", "1.0-r1-r2"]) {
+    for (const v of ["1.0bc", "1.0_foo", "1.0-1", "1.2~DEADBEEF-r0", "1.2~-r0"]) {
       expect(isValidApkVersion(v), v).toBe(false);
     }
+    // 2.x is laxer than 3.x: an empty version, and one starting with a letter, pass its apk_version_validate.
+    expect(isValidApkVersion("")).toBe(true);
+    expect(isValidApkVersion("a1")).toBe(true);
+  });
+});
+
+describe("compareApk3Versions (apk-tools 3.x, for images whose database lists apk-tools 3)", () => {
+  table(compareApk3Versions, [
+    "1.0_rc1 < 1.0",
+    "1.0-r1 < 1.0-r2",
+    "2.036 < 2.04",
+    "1.0 < 1.00",
+    "1.05 < 1.5",
+    "0.99f7 = 0.99f8",
+    "1.2.3~abc1 > 1.2.3-r0",
+    "1.2.3~ABC = 1.2.3~DEF",
+  ]);
+
+  it("knows which versions apk-tools 3 accepts", () => {
+    for (const v of ["1", "1.2.3", "1.2a", "1.0_rc1", "1.0_alpha_pre2", "1.2_p3-r4", "1.2~deadbeef-r0"]) {
+      expect(isValidApkVersion(v, 3), v).toBe(true);
+    }
+    for (const v of ["", "a1", "1.0bc", "1.0_foo", "1.0-1", "1..2", "1.0-r", "1.0-r1-r2", "0.99f7", "1.2~DEADBEEF-r0"]) {
+      expect(isValidApkVersion(v, 3), v).toBe(false);
+    }
+  });
+
+  it("is chosen by the installed apk-tools version, 2.x when unknown", () => {
+    expect(apkToolsSeries("3.0.6-r0")).toBe(3);
+    expect(apkToolsSeries("2.14.10-r0")).toBe(2);
+    expect(apkToolsSeries(undefined)).toBe(2);
+    expect(compareApkVersions("2.036", "2.04", 3)).toBe(-1);
+    expect(compareApkVersions("2.036", "2.04")).toBe(1);
   });
 });
 
@@ -128,6 +186,17 @@ describe("compareDebVersions (dpkg's lib/dpkg/version.c and Debian Policy 5.6.12
   ]);
 });
 
+describe("compareDebVersions against the real dpkg", () => {
+  it("orders as dpkg --compare-versions does", () => {
+    const pairs = [["2.36-9+deb12u1", "2.36-9+deb12u2"], ["1.0~rc1", "1.0"], ["1:0.9", "2.0"], ["1.0", "1.0-0"], ["1.0a", "1.0+"], ["1.2-3", "1.2-3+b1"]];
+    for (const [a, b] of pairs) {
+      const dpkgSays = (op: string): boolean => spawnSync("dpkg", ["--compare-versions", a!, op, b!]).status === 0;
+      const want = dpkgSays("lt") ? -1 : dpkgSays("gt") ? 1 : 0;
+      expect(compareDebVersions(a!, b!), `${a} vs ${b}`).toBe(want);
+    }
+  });
+});
+
 describe("compareRpmVersions (rpm's rpmvercmp tests, with ~ and ^)", () => {
   table(compareRpmVersions, [
     "1.0 = 1.0",
@@ -158,7 +227,27 @@ describe("compareRpmVersions (rpm's rpmvercmp tests, with ~ and ^)", () => {
     "1:1.0-1 > 2.0-1",
     "1.0-1.el9 < 1.0-2.el9",
     "3.0.7-24.el9 < 3.0.7-25.el9",
+    // rpm.vercmp: a missing release is below any present one, an empty one and `~` included.
+    "1.0 < 1.0-~",
+    "1.0 < 1.0-",
+    "1.0 < 1.0-0",
+    "1.0-~ < 1.0-",
+    "1.0-1 > 1.0",
+    "0:1.0 = 1.0",
   ]);
+
+  it("agrees with the real rpm.vercmp where rpm is installed", () => {
+    const pairs = [["1.0", "1.0-~"], ["1.0", "1.0-"], ["1.0-~", "1.0-"], ["1.0-1", "1.0"], ["1:1.0", "2.0-1"], ["1.0^git1", "1.0"], ["1.0~rc1", "1.0"]];
+    let script: string;
+    try {
+      script = pairs.map(([a, b]) => `print(rpm.vercmp("${a}", "${b}") .. " ")`).join(" ");
+      const out = execFileSync("rpm", ["--eval", `%{lua: ${script}}`], { encoding: "utf8" });
+      expect(out.trim().split(/\s+/).map(Number)).toEqual(pairs.map(([a, b]) => compareRpmVersions(a!, b!)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error("rpm is not installed: run scripts/install-test-deps.sh");
+      throw error;
+    }
+  });
 });
 
 describe("compareGenericVersions (semver-ish, for purl types other than apk/deb/rpm)", () => {
@@ -208,6 +297,8 @@ describe("comparator laws (property tests)", () => {
   const laws: [string, Cmp, fc.Arbitrary<string>][] = [
     ["apk (valid versions)", compareApkVersions, apkVersion],
     ["apk (any text)", compareApkVersions, anyApkish],
+    ["apk 3 (valid versions)", compareApk3Versions, apkVersion],
+    ["apk 3 (any text)", compareApk3Versions, anyApkish],
     ["deb", compareDebVersions, debish],
     ["rpm", compareRpmVersions, rpmish],
     ["generic", compareGenericVersions, genericish],
@@ -264,12 +355,20 @@ describe("classifyChange", () => {
     ["apk", "3.0.0-r0", "1.1.1w-r0", "downgrade", true],
     ["apk", "2024a-r0", "2024b-r0", "upgrade", false],
     ["apk", "20240203-r0", "20241121-r0", "upgrade", false],
-    ["deb", "2.36-9+deb12u4", "2.36-9+deb12u7", "rebuild", false],
+    ["deb", "2.36-9+deb12u4", "2.36-9+deb12u7", "distribution-update", false],
+    ["deb", "2.36-9+deb12u1", "2.36-9+deb12u2", "distribution-update", false],
+    ["deb", "1.2.11.dfsg-2ubuntu0.22.04.1", "1.2.11.dfsg-2ubuntu0.22.04.2", "distribution-update", false],
+    ["deb", "1.2-3", "1.2-4", "distribution-update", false],
+    ["deb", "1.2-3", "1.2-3+b1", "rebuild", false],
+    ["deb", "1.2-3+deb12u1", "1.2-3+deb12u1+b2", "rebuild", false],
+    ["deb", "1.2-3ubuntu1", "1.2-3ubuntu1build1", "rebuild", false],
+    ["deb", "1.2-3+deb12u2", "1.2-3+deb12u1", "downgrade", false],
     ["deb", "1:2.36-1", "2:2.36-1", "upgrade", false],
     ["deb", "1:1.0-1", "1:2.0-1", "upgrade", true],
     ["deb", "1:1.0-1", "2:0.5-1", "upgrade", true],
     ["deb", "1.0", "1.0-0", "rebuild", false],
-    ["rpm", "3.0.7-24.el9", "3.0.7-25.el9", "rebuild", false],
+    ["rpm", "3.0.7-24.el9", "3.0.7-25.el9", "distribution-update", false],
+    ["rpm", "3.0.7-24.el9", "3.0.7-24.el9_3", "distribution-update", false],
     ["rpm", "3.0.7-24.el9", "3.2.1-1.el9", "upgrade", false],
     ["npm", "4.17.20", "5.0.0", "upgrade", true],
     ["npm", "1.0.0+build1", "1.0.0+build2", "rebuild", false],

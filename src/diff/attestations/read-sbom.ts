@@ -22,7 +22,8 @@ export interface ReadSbomOptions {
 
 /**
  * Downloads one SBOM blob (size-capped), unwraps the statement, checks that its subject is `subject` and returns the
- * packages it lists. Throws SbomError (or RegistryError, AttestationError) when it cannot be used.
+ * packages it lists. Throws SbomError (or RegistryError, AttestationError) when it cannot be used, and when it lists
+ * no package.
  */
 export async function readSbom(
   registry: Registry,
@@ -39,6 +40,8 @@ export async function readSbom(
   }
   const bytes = await registry.getBlob(name, candidate.blob.digest, maxBytes);
   const list = packageListOf(candidate, bytes, subject);
+  // An SBOM listing nothing says nothing about the image: a diff against it would be empty or all-added.
+  if (list.packages.length === 0) throw new SbomError(`the SBOM ${shortDigest(candidate.blob.digest)} lists no packages digesta can read`);
   options.cache?.setSbom(candidate.blob.digest, subject, list);
   return list;
 }

@@ -1,7 +1,7 @@
 import type { ImageName } from "../../reference/types.js";
 import type { Descriptor, Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
-import { parseApkInstalled } from "../parse/apk-installed.js";
+import { apkDistroOf, parseApkInstalled } from "../parse/apk-installed.js";
 import { parseDpkgStatus } from "../parse/dpkg-status.js";
 import { MAX_PACKAGES } from "../parse/fields.js";
 import type { Package, PackageList, PackageSource } from "../types.js";
@@ -68,7 +68,7 @@ export async function readPackageDatabase(
     options.signal?.throwIfAborted();
     const layer = layers[i]!;
     let findings = options.cache?.getLayer(layer.digest);
-    if (findings && !findings.complete && !answersHere(findings, deletions)) findings = undefined;
+    if (findings && !findings.complete && !answersHere(findings, deletions, seen.needsOsRelease)) findings = undefined;
     if (!findings) {
       let blob;
       try {
@@ -81,6 +81,8 @@ export async function readPackageDatabase(
       try {
         const scan = await scanLayer(blob.stream, {
           hidden: (p) => deletions.hides(p),
+          osReleaseKnown: seen.osReleaseKnown,
+          untilOsRelease: seen.needsOsRelease,
           maxFileBytes,
           maxBytes: layer.size,
           ...(options.signal && { signal: options.signal }),
@@ -110,9 +112,13 @@ export async function readPackageDatabase(
   return { ...found, warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
 }
 
-/** Cached findings of a read that stopped early serve only where the database it stopped at is visible. */
-function answersHere(findings: LayerFindings, deletions: Deletions): boolean {
-  return findings.files.some((f) => isDecisive(f) && !deletions.hides(f.path));
+/**
+ * Cached findings of a read that stopped early serve only where what it stopped at is visible: a database, or an
+ * os-release when that is all the search still needs.
+ */
+function answersHere(findings: LayerFindings, deletions: Deletions, needsOsRelease: boolean): boolean {
+  const answers = (f: FoundFile): boolean => (needsOsRelease ? f.file.kind === "os-release" : isDecisive(f));
+  return findings.files.some((f) => answers(f) && !deletions.hides(f.path));
 }
 
 /** The visible database files met so far, from the top layer down. */
@@ -124,7 +130,17 @@ class SearchState {
   private osRelease?: FoundFile;
 
   get decided(): boolean {
-    return this.apk !== undefined || this.rpm !== undefined || (this.dpkgStatus !== undefined && isDecisive(this.dpkgStatus));
+    if (this.apk) return !this.needsOsRelease;
+    return this.rpm !== undefined || (this.dpkgStatus !== undefined && isDecisive(this.dpkgStatus));
+  }
+
+  /** An apk database was found that names no distribution, and no os-release yet: the lower layers may have one. */
+  get needsOsRelease(): boolean {
+    return this.apk !== undefined && this.osRelease === undefined && apkDistroOf(this.apk.text) === undefined;
+  }
+
+  get osReleaseKnown(): boolean {
+    return this.osRelease !== undefined;
   }
 
   take(findings: LayerFindings, deletions: Deletions): void {
@@ -153,7 +169,7 @@ class SearchState {
   result(): { list?: PackageList; source: PackageSource | "none" } {
     const osId = this.osRelease && osReleaseId(this.osRelease.text);
     if (this.apk) {
-      const distro = osId ?? apkDistroGuess(this.apk.text);
+      const distro = osId ?? apkDistroOf(this.apk.text);
       return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk" };
     }
     if (this.dpkgStatus || this.statusD.size > 0) {
@@ -184,11 +200,4 @@ export function osReleaseId(text: string): string | undefined {
     .replace(/^(["'])(.*)\1$/, "$2")
     .toLowerCase();
   return id && /^[a-z0-9._-]{1,64}$/.test(id) ? id : undefined;
-}
-
-/** Without os-release, the baselayout package tells Wolfi and Chainguard apart from Alpine. */
-function apkDistroGuess(text: string): string | undefined {
-  if (/^P:wolfi-baselayout$/m.test(text)) return "wolfi";
-  if (/^P:chainguard-baselayout$/m.test(text)) return "chainguard";
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import { pipeline, Transform, type Readable } from "node:stream";
 import tar from "tar-stream";
+import { apkDistroOf } from "../parse/apk-installed.js";
 import { classifyPath, normalizeEntryPath, parseWhiteout, whiteoutMatters, type DatabaseFile, type Whiteout } from "./paths.js";
 import { decompressor, detectCompression, LayerFormatError, peek, type LayerCompression } from "./decompress.js";
 
@@ -32,6 +33,13 @@ export interface LayerScanOptions {
   readonly maxFileBytes?: number;
   /** Largest os-release read. */
   readonly maxOsReleaseBytes?: number;
+  /**
+   * An os-release is already known from the upper layers. Without one, a read that finds an apk database naming no
+   * distribution (apkDistroOf) goes on through the layer for the os-release.
+   */
+  readonly osReleaseKnown?: boolean;
+  /** Only an os-release is still wanted (the database was found above): stop as soon as a visible one is read. */
+  readonly untilOsRelease?: boolean;
   /** Compressed bytes the layer may hold (its descriptor's size): a registry sending more is refused, not read on. */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
@@ -55,7 +63,8 @@ export function isDecisive(found: FoundFile): boolean {
 /**
  * Reads a layer blob (gzip, zstd or plain tar, told apart by magic bytes) as a stream, collecting package database
  * files, os-release and the whiteouts that matter. Stops as soon as a decisive database that the upper layers do not
- * hide has been read (the stream is then destroyed: no further bytes are pulled). Holds at most one database file in memory at a time besides those it returns.
+ * hide has been read, and for an apk database naming no distribution, its os-release too (the stream is then
+ * destroyed: no further bytes are pulled). Holds at most one database file in memory at a time besides those it returns.
  * Throws LayerFormatError (or the stream's error) when the layer cannot be read.
  */
 export async function scanLayer(source: Readable, options: LayerScanOptions = {}): Promise<LayerScan> {
@@ -93,6 +102,11 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
   const whiteouts: Whiteout[] = [];
   const oversized: string[] = [];
   let complete = true;
+  let osReleaseKnown = options.osReleaseKnown ?? false;
+  let database: FoundFile | undefined;
+  /** The read can end: a decisive database is in hand, with its distribution known where the purls need it. */
+  const answered = (): boolean =>
+    options.untilOsRelease ? osReleaseKnown : database !== undefined && (database.file.kind !== "apk" || osReleaseKnown || apkDistroOf(database.text) !== undefined);
   try {
     for await (const entry of extract) {
       const path = normalizeEntryPath(entry.header.name);
@@ -125,7 +139,11 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
       }
       const found: FoundFile = { path, file, text };
       files.push(found);
-      if (isDecisive(found) && !hidden(path)) {
+      if (!hidden(path)) {
+        if (file.kind === "os-release") osReleaseKnown = true;
+        else if (isDecisive(found)) database ??= found;
+      }
+      if (answered()) {
         complete = false;
         break;
       }

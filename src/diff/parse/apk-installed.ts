@@ -2,7 +2,7 @@ import type { Package } from "../types.js";
 import { cleanField, databasePackage, lines, MAX_PACKAGES } from "./fields.js";
 
 export interface ApkParseOptions {
-  /** Purl namespace: "alpine", "wolfi", "chainguard"…; guessed by the caller from `etc/os-release`. Default "alpine". */
+  /** Purl namespace: "alpine", "wolfi", "chainguard"…; from the image's os-release, else apkDistroOf. Default "alpine". */
   readonly distro?: string;
 }
 
@@ -59,4 +59,13 @@ export function parseApkInstalled(text: string, options: ApkParseOptions = {}): 
   }
   flush();
   return packages;
+}
+
+/**
+ * The distribution an apk database names through its own packages, for images whose os-release is not at hand:
+ * the baselayout, keys and release packages (or the origin they were built from) are each distribution's own.
+ */
+export function apkDistroOf(text: string): string | undefined {
+  const m = /^[Po]:(wolfi|chainguard|alpine)-(?:baselayout|keys|release)$/m.exec(text);
+  return m?.[1];
 }

@@ -26,10 +26,17 @@ function* paragraphs(text: string): Generator<Map<string, string>> {
 }
 
 /**
+ * The dpkg states (the third word of Status) of a package whose files are on disk: all but `not-installed` and
+ * `config-files` (a removed package whose configuration lingers), as `dpkg-query -W` lists them. A package waiting
+ * for its triggers (`install ok triggers-pending`, common in images built with triggers deferred) is installed.
+ */
+const PRESENT_STATES = new Set(["installed", "triggers-pending", "triggers-awaited", "half-configured", "unpacked", "half-installed"]);
+
+/**
  * Installed packages of a dpkg database: `var/lib/dpkg/status`, or one distroless `var/lib/dpkg/status.d/*` file
  * (same format, Status usually omitted: such paragraphs are kept). A paragraph with a Status is kept when its
- * state is "installed" (`install ok installed`, `hold ok installed`), so removed packages whose config files
- * linger are left out. Never throws: junk and incomplete paragraphs are skipped. Stops after MAX_PACKAGES + 1 packages.
+ * state says the package's files are on disk (PRESENT_STATES). Never throws: junk and incomplete paragraphs are
+ * skipped. Stops after MAX_PACKAGES + 1 packages.
  */
 export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): Package[] {
   const distro = options.distro ?? "debian";
@@ -37,7 +44,7 @@ export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): P
   for (const fields of paragraphs(text)) {
     if (packages.length > MAX_PACKAGES) break;
     const status = fields.get("status");
-    if (status !== undefined && status.split(/\s+/)[2] !== "installed") continue;
+    if (status !== undefined && !PRESENT_STATES.has(status.split(/\s+/)[2] ?? "")) continue;
     const name = cleanField(fields.get("package"));
     const version = cleanField(fields.get("version"));
     if (!name || !version) continue;

@@ -57,7 +57,31 @@ export function packageFromPurl(purlText: string, fallbackVersion?: string): Pac
   };
 }
 
-/** SPDX 2.x JSON: `packages[].externalRefs[]` of type purl; the packages the document describes (the image) skipped. */
+/**
+ * The package manager an SPDX package came from, where the document says so without a purl: in its `sourceInfo`
+ * (Syft writes "acquired package info from RPM DB: /var/lib/rpm/rpmdb.sqlite"); "generic" when it does not say.
+ */
+function spdxEcosystem(p: Record<string, unknown>): string {
+  const info = asString(p["sourceInfo"])?.slice(0, 1000) ?? "";
+  if (/\brpm\b/i.test(info)) return "rpm";
+  if (/\bapk\b|alpine|wolfi/i.test(info)) return "apk";
+  if (/\bdpkg\b|\bdeb\b|debian/i.test(info)) return "deb";
+  return "generic";
+}
+
+/** An SPDX package that names no purl, by its name and version (SPDX does not require purls: Red Hat's do without). */
+function spdxPackageByName(p: Record<string, unknown>): Package | undefined {
+  const name = cleanField(asString(p["name"]));
+  const version = cleanField(asString(p["versionInfo"]));
+  if (!name || !version || version === "NOASSERTION") return undefined;
+  if (p["primaryPackagePurpose"] === "OPERATING-SYSTEM" || p["primaryPackagePurpose"] === "CONTAINER") return undefined;
+  return { type: spdxEcosystem(p), name, version };
+}
+
+/**
+ * SPDX 2.x JSON: `packages[].externalRefs[]` of type purl, or a package's name and version when it names no purl;
+ * the packages the document describes (the image) skipped.
+ */
 function spdxPackages(doc: Record<string, unknown>): Package[] {
   if (!("packages" in doc) && ("@graph" in doc || "@context" in doc)) {
     throw new AttestationError("the SPDX document is SPDX 3 (JSON-LD), which digesta does not read yet");
@@ -85,17 +109,16 @@ function spdxPackages(doc: Record<string, unknown>): Package[] {
     if (!isRecord(p)) continue;
     const id = asString(p["SPDXID"]);
     if (id !== undefined && described.has(id)) continue;
-    const refs = p["externalRefs"];
-    if (!Array.isArray(refs)) continue;
-    for (const ref of refs) {
-      if (!isRecord(ref) || ref["referenceType"] !== "purl") continue;
+    const refs = Array.isArray(p["externalRefs"]) ? (p["externalRefs"] as unknown[]) : [];
+    const purls = refs.filter((ref): ref is Record<string, unknown> => isRecord(ref) && ref["referenceType"] === "purl");
+    let pkg: Package | undefined;
+    for (const ref of purls) {
       const locator = asString(ref["referenceLocator"]);
-      const pkg = locator && packageFromPurl(locator, asString(p["versionInfo"]));
-      if (pkg) {
-        out.push(pkg);
-        break;
-      }
+      pkg = (locator && packageFromPurl(locator, asString(p["versionInfo"]))) || undefined;
+      if (pkg) break;
     }
+    if (purls.length === 0) pkg = spdxPackageByName(p);
+    if (pkg) out.push(pkg);
   }
   return out;
 }
@@ -132,9 +155,9 @@ function dedupe(packages: Package[]): Package[] {
 }
 
 /**
- * The packages an SBOM predicate lists (SPDX 2.x JSON or CycloneDX JSON), identified by purl: entries without a
- * purl, and the image itself (`pkg:oci`, `pkg:docker`, what an SPDX document DESCRIBES), are skipped; duplicates
- * count once. Returns undefined when `predicateType` is not an SBOM type; throws AttestationError when it claims
+ * The packages an SBOM predicate lists (SPDX 2.x JSON or CycloneDX JSON), identified by purl, or for SPDX packages
+ * without one by name and version; CycloneDX components without a purl, and the image itself (`pkg:oci`,
+ * `pkg:docker`, what an SPDX document DESCRIBES), are skipped; duplicates count once. Returns undefined when `predicateType` is not an SBOM type; throws AttestationError when it claims
  * to be one but the predicate is not a document digesta can read.
  */
 export function packagesFromSbom(predicateType: string, predicate: unknown): Package[] | undefined {

@@ -1,3 +1,4 @@
+import { compareApk2Versions, isValidApk2Version } from "./apk2.js";
 import { compareDigitRuns, compareStrings } from "./digits.js";
 
 // apk-tools' version grammar: digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}
@@ -131,11 +132,12 @@ function compareTokens(a: TokenState, b: TokenState): -1 | 0 | 1 {
 }
 
 /**
- * Orders two Alpine/Wolfi package versions the way apk-tools does (apk_version_compare, apk-tools 3):
- * `1.0_rc1 < 1.0 < 1.0_p1`, `1.0-r1 < 1.0-r2`, `1.0 < 1.0a`, `1.05 < 1.5` (leading zero: text order).
+ * Orders two Alpine/Wolfi package versions the way apk-tools 3 does (apk_version_compare):
+ * `1.0_rc1 < 1.0 < 1.0_p1`, `1.0-r1 < 1.0-r2`, `1.0 < 1.0a`, `1.05 < 1.5` and `2.036 < 2.04` (a leading zero
+ * makes the digits compare as text). A digit after a letter (`0.99f7`) ends the version there, as invalid.
  * Invalid versions compare as far as they parse, like apk-tools.
  */
-export function compareApkVersions(a: string, b: string): -1 | 0 | 1 {
+export function compareApk3Versions(a: string, b: string): -1 | 0 | 1 {
   const ta = new Tokenizer(a);
   const tb = new Tokenizer(b);
   const sa = ta.state;
@@ -153,8 +155,8 @@ export function compareApkVersions(a: string, b: string): -1 | 0 | 1 {
   return sa.token > sb.token ? -1 : 1;
 }
 
-/** Whether apk-tools would accept `v` as a version. */
-export function isValidApkVersion(v: string): boolean {
+/** Whether apk-tools 3 would accept `v` as a version. */
+export function isValidApk3Version(v: string): boolean {
   const t = new Tokenizer(v);
   while (t.state.token < END) t.next();
   return t.state.token === END;
@@ -172,6 +174,25 @@ function isDigit(c: number): boolean {
 function isLower(c: number): boolean {
   return c >= 0x61 && c <= 0x7a;
 }
+/** apk-tools' own hex class (apk_ctype): lower-case only, unlike C's isxdigit. */
 function isHexDigit(c: number): boolean {
-  return isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+  return isDigit(c) || (c >= 0x61 && c <= 0x66);
+}
+
+/** The apk-tools release series whose version order applies: 2 (Alpine, Wolfi) unless the image runs apk-tools 3. */
+export type ApkToolsSeries = 2 | 3;
+
+/** Orders two apk versions as the image's own apk-tools does: 2.x by default, 3.x when the image has apk-tools 3. */
+export function compareApkVersions(a: string, b: string, series: ApkToolsSeries = 2): -1 | 0 | 1 {
+  return series === 3 ? compareApk3Versions(a, b) : compareApk2Versions(a, b);
+}
+
+/** Whether the image's apk-tools would accept `v` as a version. */
+export function isValidApkVersion(v: string, series: ApkToolsSeries = 2): boolean {
+  return series === 3 ? isValidApk3Version(v) : isValidApk2Version(v);
+}
+
+/** The series of an installed `apk-tools` version (`2.14.4-r1` → 2, `3.0.6-r0` → 3); 2 when unknown. */
+export function apkToolsSeries(version: string | undefined): ApkToolsSeries {
+  return version !== undefined && /^3\./.test(version) ? 3 : 2;
 }

@@ -5,6 +5,8 @@ export interface EpochVersionRelease {
   readonly version: string;
   /** After the last hyphen; "" when absent. */
   readonly release: string;
+  /** Whether there was a hyphen: rpm ranks a missing release below any present one, even an empty one. */
+  readonly hasRelease: boolean;
 }
 
 export function splitEpochVersionRelease(v: string): EpochVersionRelease {
@@ -16,6 +18,6 @@ export function splitEpochVersionRelease(v: string): EpochVersionRelease {
     rest = rest.slice(colon + 1);
   }
   const hyphen = rest.lastIndexOf("-");
-  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
-  return { epoch, version: rest, release: "" };
+  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1), hasRelease: true };
+  return { epoch, version: rest, release: "", hasRelease: false };
 }

@@ -1,5 +1,5 @@
 import { compareDigitRuns, compareStrings } from "./digits.js";
-import { splitEpochVersionRelease } from "./evr.js";
+import { splitEpochVersionRelease, type EpochVersionRelease } from "./evr.js";
 
 /** An rpm EVR, `[epoch:]version[-release]`, split. */
 export const parseRpmVersion = splitEpochVersionRelease;
@@ -56,9 +56,17 @@ export function rpmvercmp(a: string, b: string): -1 | 0 | 1 {
   return i >= a.length ? -1 : 1;
 }
 
-/** Orders two rpm EVRs: epoch numerically, then version and release by rpmvercmp (a missing release is ""). */
+/**
+ * Orders two rpm EVRs as rpm.vercmp does: epoch numerically, then version and release by rpmvercmp, a missing
+ * release below any present one (`1.0 < 1.0-~`, `1.0 < 1.0-`).
+ */
 export function compareRpmVersions(a: string, b: string): -1 | 0 | 1 {
   const x = parseRpmVersion(a);
   const y = parseRpmVersion(b);
-  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || rpmvercmp(x.release, y.release);
+  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || compareReleases(x, y);
+}
+
+function compareReleases(x: EpochVersionRelease, y: EpochVersionRelease): -1 | 0 | 1 {
+  if (x.hasRelease && y.hasRelease) return rpmvercmp(x.release, y.release);
+  return x.hasRelease === y.hasRelease ? 0 : x.hasRelease ? 1 : -1;
 }
