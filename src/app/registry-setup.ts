@@ -8,6 +8,7 @@ import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../regist
 import { createRegistrySession, type RegistrySession } from "./session.js";
 import { withVulnerabilities } from "../engine/vulnerabilities.js";
 import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
+import { createAttestedScanSource } from "../vuln/attested-scans.js";
 import type { PackageVulnerabilitySource } from "../vuln/source.js";
 
 export interface RegistrySettings {
@@ -66,7 +67,7 @@ export function createSessionFactory(settings: RegistrySettings = {}): () => Reg
       diff: withVulnerabilities(
         (image, tag, from, to, platform) =>
           diffImages(registry, image, from, to, { platform, cache, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
-        settings.vulnerabilities,
+        { scans: createAttestedScanSource(registry), ...(settings.vulnerabilities ? { packages: settings.vulnerabilities } : {}) },
         settings.logger,
       ),
     });

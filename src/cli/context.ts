@@ -2,6 +2,8 @@ import { createLogger, type Logger } from "../logging/logger.js";
 import { createRegistryClient, type RegistryClient } from "../registry/client.js";
 import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
 import type { PackageVulnerabilitySource } from "../vuln/source.js";
+import { createAttestedScanSource } from "../vuln/attested-scans.js";
+import type { VulnerabilitySources } from "../engine/vulnerabilities.js";
 
 export interface GlobalOptions {
   readonly insecureRegistry?: string[];
@@ -34,6 +36,11 @@ export function progress(context: CliContext, label: string): ((done: number, to
     context.stderr.write(`\r${label} ${done}/${total}`);
     if (done === total) context.stderr.write("\r\x1b[K");
   };
+}
+
+/** The image's own attested scans first, then the package lookup when one is configured. */
+export function vulnerabilitySources(context: CliContext): VulnerabilitySources {
+  return { scans: createAttestedScanSource(context.registry), ...(context.vulnerabilities ? { packages: context.vulnerabilities } : {}) };
 }
 
 export function writeJson(context: CliContext, value: unknown): void {

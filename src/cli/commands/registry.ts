@@ -1,5 +1,6 @@
 import { diffImages } from "../../diff/image-diff.js";
 import { addVulnerabilities } from "../../engine/vulnerabilities.js";
+import { vulnerabilitySources } from "../context.js";
 import { renderImageDiffText } from "../../diff/markdown.js";
 import { formatReference } from "../../reference/format.js";
 import { parseReference } from "../../reference/parse.js";
@@ -70,7 +71,7 @@ export async function diffCommand(
     ...(old.tag ? { tag: old.tag } : {}),
     logger: context.logger,
   });
-  const diff = context.vulnerabilities ? await addVulnerabilities(packages, context.vulnerabilities, context.logger) : packages;
+  const diff = await addVulnerabilities(old, packages, vulnerabilitySources(context), context.logger);
   if (options.json) writeJson(context, diff);
   else context.stdout.write(`${renderImageDiffText(diff)}\n`);
   return ExitCode.Ok;

@@ -25,6 +25,7 @@ import { summarise } from "./scan.js";
 import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 import { withVulnerabilities } from "../../engine/vulnerabilities.js";
+import { vulnerabilitySources } from "../context.js";
 
 export interface UpdateOptions extends CheckoutOptions {
   readonly dryRun?: boolean;
@@ -137,7 +138,7 @@ function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platf
   const cache = createPackageListCache();
   const differ: ImageDiffer = withVulnerabilities(
     (image, tag, from, to, wanted) => diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger }),
-    context.vulnerabilities,
+    vulnerabilitySources(context),
     context.logger,
   );
   return packageDiffs(

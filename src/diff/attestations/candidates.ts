@@ -16,15 +16,21 @@ export type SbomWrapping =
   /** The SBOM document itself, attached as an OCI artifact (`oras attach --artifact-type application/spdx+json`). */
   | "document";
 
-/** An SBOM found for an image, not yet downloaded. */
-export interface SbomCandidate {
+/** An attestation found for an image, not yet downloaded; `source` says what it holds. */
+export interface AttestationCandidate<S extends string> {
   readonly origin: SbomOrigin;
-  readonly source: SbomSource;
+  readonly source: S;
   readonly predicateType: string;
   /** The blob to download. */
   readonly blob: Descriptor;
   readonly wrapping: SbomWrapping;
 }
+
+/** An SBOM found for an image, not yet downloaded. */
+export type SbomCandidate = AttestationCandidate<SbomSource>;
+
+/** What an attestation of this predicate type is to the caller (an SBOM format, a vulnerability scan), or undefined to skip it. */
+export type PredicateKind<S extends string> = (predicateType: string) => S | undefined;
 
 /** Annotations naming an attestation's predicate type. */
 export const Annotation = {

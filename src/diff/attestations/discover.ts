@@ -4,7 +4,7 @@ import { MediaType, type Descriptor, type Registry } from "../../registry/types.
 import { sbomSourceOf } from "../parse/sbom.js";
 import { parseImageManifest } from "../../registry/manifest.js";
 import { isIndex, type ImageIndex } from "../platform.js";
-import { Annotation, DOCUMENT_ARTIFACT_TYPES, type SbomCandidate, type SbomOrigin } from "./candidates.js";
+import { Annotation, DOCUMENT_ARTIFACT_TYPES, type AttestationCandidate, type PredicateKind, type SbomCandidate, type SbomOrigin } from "./candidates.js";
 
 /** Most referrer manifests fetched per image; an image with more is not one we need to read them all of. */
 const MAX_REFERRER_MANIFESTS = 16;
@@ -18,19 +18,38 @@ export interface SbomSubject {
 }
 
 /** SBOM candidates of one origin for `subject`; an empty list when there are none. Throws RegistryError for other failures. */
-export async function discoverSboms(registry: Registry, name: ImageName, subject: SbomSubject, origin: SbomOrigin): Promise<SbomCandidate[]> {
+export function discoverSboms(registry: Registry, name: ImageName, subject: SbomSubject, origin: SbomOrigin): Promise<SbomCandidate[]> {
+  return discoverAttestations(registry, name, subject, origin, sbomSourceOf);
+}
+
+/**
+ * Attestations of one origin for `subject` whose predicate type `kindOf` knows; an empty list when there are none.
+ * Throws RegistryError for other failures.
+ */
+export async function discoverAttestations<S extends string>(
+  registry: Registry,
+  name: ImageName,
+  subject: SbomSubject,
+  origin: SbomOrigin,
+  kindOf: PredicateKind<S>,
+): Promise<AttestationCandidate<S>[]> {
   switch (origin) {
     case "buildkit":
-      return buildkitSboms(registry, name, subject);
+      return buildkitSboms(registry, name, subject, kindOf);
     case "referrers":
-      return referrerSboms(registry, name, subject.digest);
+      return referrerSboms(registry, name, subject.digest, kindOf);
     case "cosign":
-      return cosignSboms(registry, name, subject.digest);
+      return cosignSboms(registry, name, subject.digest, kindOf);
   }
 }
 
 /** BuildKit: an `unknown/unknown` manifest in the index, annotated as the attestation manifest of the platform image. */
-export async function buildkitSboms(registry: Registry, name: ImageName, subject: SbomSubject): Promise<SbomCandidate[]> {
+export async function buildkitSboms<S extends string>(
+  registry: Registry,
+  name: ImageName,
+  subject: SbomSubject,
+  kindOf: PredicateKind<S>,
+): Promise<AttestationCandidate<S>[]> {
   const entry = subject.index?.manifests.find(
     (d) => d.annotations?.[Annotation.ReferenceType] === "attestation-manifest" && d.annotations[Annotation.ReferenceDigest] === subject.digest,
   );
@@ -39,13 +58,18 @@ export async function buildkitSboms(registry: Registry, name: ImageName, subject
   if (isIndex(fetched)) return [];
   return parseImageManifest(fetched.json, `attestation manifest ${entry.digest}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.InTotoPredicateType];
-    const source = predicateType && sbomSourceOf(predicateType);
+    const source = predicateType && kindOf(predicateType);
     return source && layer.mediaType === MediaType.InToto ? [{ origin: "buildkit", source, predicateType, blob: layer, wrapping: "in-toto" } as const] : [];
   });
 }
 
 /** cosign: the `sha256-<hex>.att` tag, one DSSE envelope layer per attestation, annotated with its predicate type. */
-export async function cosignSboms(registry: Registry, name: ImageName, digest: Digest): Promise<SbomCandidate[]> {
+export async function cosignSboms<S extends string>(
+  registry: Registry,
+  name: ImageName,
+  digest: Digest,
+  kindOf: PredicateKind<S>,
+): Promise<AttestationCandidate<S>[]> {
   const tag = `${digest.replace(":", "-")}.att`;
   let fetched;
   try {
@@ -57,7 +81,7 @@ export async function cosignSboms(registry: Registry, name: ImageName, digest: D
   if (isIndex(fetched)) return [];
   return parseImageManifest(fetched.json, `attestation manifest ${tag}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.CosignPredicateType];
-    const source = predicateType && sbomSourceOf(predicateType);
+    const source = predicateType && kindOf(predicateType);
     return source ? [{ origin: "cosign", source, predicateType, blob: layer, wrapping: "dsse" } as const] : [];
   });
 }
@@ -67,7 +91,12 @@ export async function cosignSboms(registry: Registry, name: ImageName, digest: D
  * descriptor), in-toto or DSSE layers annotated with their predicate type, and bare SPDX/CycloneDX documents.
  * Signatures and other artifacts are skipped without being fetched.
  */
-export async function referrerSboms(registry: Registry, name: ImageName, digest: Digest): Promise<SbomCandidate[]> {
+export async function referrerSboms<S extends string>(
+  registry: Registry,
+  name: ImageName,
+  digest: Digest,
+  kindOf: PredicateKind<S>,
+): Promise<AttestationCandidate<S>[]> {
   let referrers: Descriptor[];
   try {
     referrers = await registry.referrers(name, digest);
@@ -75,8 +104,8 @@ export async function referrerSboms(registry: Registry, name: ImageName, digest:
     if (error instanceof RegistryError && error.code === "NOT_FOUND") return [];
     throw error;
   }
-  const worth = referrers.filter(mayHoldSbom).slice(0, MAX_REFERRER_MANIFESTS);
-  const candidates: SbomCandidate[] = [];
+  const worth = referrers.filter((r) => mayHold(r, kindOf)).slice(0, MAX_REFERRER_MANIFESTS);
+  const candidates: AttestationCandidate<S>[] = [];
   for (const referrer of worth) {
     const fetched = await registry.getManifest(name, referrer.digest);
     if (isIndex(fetched)) continue;
@@ -88,9 +117,10 @@ export async function referrerSboms(registry: Registry, name: ImageName, digest:
     const artifactType = referrer.artifactType ?? (typeof ownType === "string" ? ownType : manifest.config.mediaType);
     const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? (typeof ownBundleType === "string" ? ownBundleType : undefined);
     const document = DOCUMENT_ARTIFACT_TYPES[artifactType];
+    const documentKind = document && kindOf(document.predicateType);
     for (const layer of manifest.layers) {
       if (document) {
-        candidates.push({ origin: "referrers", ...document, blob: layer, wrapping: "document" });
+        if (documentKind) candidates.push({ origin: "referrers", source: documentKind, predicateType: document.predicateType, blob: layer, wrapping: "document" });
         break;
       }
       const wrapping =
@@ -106,22 +136,23 @@ export async function referrerSboms(registry: Registry, name: ImageName, digest:
         wrapping === "sigstore-bundle"
           ? bundleType
           : (layer.annotations?.[Annotation.InTotoPredicateType] ?? layer.annotations?.[Annotation.CosignPredicateType]);
-      const source = predicateType && sbomSourceOf(predicateType);
+      const source = predicateType && kindOf(predicateType);
       if (source) candidates.push({ origin: "referrers", source, predicateType, blob: layer, wrapping });
     }
   }
   return candidates;
 }
 
-/** Whether a referrer can be an SBOM, judged from its descriptor alone; when in doubt, yes. */
-function mayHoldSbom(referrer: Descriptor): boolean {
+/** Whether a referrer can hold an attestation `kindOf` knows, judged from its descriptor alone; when in doubt, yes. */
+function mayHold(referrer: Descriptor, kindOf: PredicateKind<string>): boolean {
   const bundleType = referrer.annotations?.[Annotation.BundlePredicateType];
-  if (bundleType !== undefined) return sbomSourceOf(bundleType) !== undefined;
+  if (bundleType !== undefined) return kindOf(bundleType) !== undefined;
   const predicateType = referrer.annotations?.[Annotation.InTotoPredicateType];
-  if (predicateType !== undefined) return sbomSourceOf(predicateType) !== undefined;
+  if (predicateType !== undefined) return kindOf(predicateType) !== undefined;
   const type = referrer.artifactType ?? "";
-  if (type in DOCUMENT_ARTIFACT_TYPES) return true;
+  const document = DOCUMENT_ARTIFACT_TYPES[type];
+  if (document) return kindOf(document.predicateType) !== undefined;
   if (type === MediaType.InToto || type === MediaType.DsseEnvelope || type.startsWith("application/vnd.dev.sigstore.bundle")) return true;
-  // Signatures (cosign, notation), SLSA-only artifacts, Helm charts, WASM…: no SBOM inside.
-  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation/i.test(type);
+  // Signatures (cosign, notation), SLSA-only artifacts, Helm charts, WASM…: no attestation inside.
+  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation|vuln/i.test(type);
 }

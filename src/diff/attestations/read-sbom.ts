@@ -5,7 +5,7 @@ import { shortDigest } from "../layers/messages.js";
 import { parseJsonDocument, statementFromAttestation, statementMatchesDigest, type InTotoStatement } from "../parse/attestation.js";
 import { packagesFromSbom, sbomSourceOf } from "../parse/sbom.js";
 import type { PackageList } from "../types.js";
-import type { SbomCandidate } from "./candidates.js";
+import type { AttestationCandidate, SbomCandidate } from "./candidates.js";
 
 export const DEFAULT_MAX_SBOM_BYTES = 64 * 1024 * 1024;
 
@@ -46,19 +46,27 @@ export async function readSbom(
   return list;
 }
 
+/**
+ * The in-toto statement of an attestation blob, checked to be about `subject`: an attestation of another image
+ * (copied, or swapped by whoever can push tags) is refused. Throws SbomError, AttestationError.
+ */
+export function attestedStatement(candidate: AttestationCandidate<string>, bytes: Uint8Array, subject: Digest, what: string): InTotoStatement {
+  if (candidate.wrapping === "document") throw new SbomError(`the ${what} ${shortDigest(candidate.blob.digest)} is a bare document, not a statement about an image`);
+  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
+  const statement: InTotoStatement = statementFromAttestation(mediaType, bytes);
+  if (!statementMatchesDigest(statement, subject)) {
+    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex]) => shortDigest(`${alg}:${hex}`)));
+    throw new SbomError(`the ${what} ${shortDigest(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest(subject)}; ignored`);
+  }
+  return statement;
+}
+
 function packageListOf(candidate: SbomCandidate, bytes: Uint8Array, subject: Digest): PackageList {
   if (candidate.wrapping === "document") {
     const document = parseJsonDocument(bytes, `the SBOM ${shortDigest(candidate.blob.digest)}`, { maxBytes: bytes.length });
     return { source: candidate.source, packages: packagesFromSbom(candidate.predicateType, document) ?? [] };
   }
-  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
-  const statement: InTotoStatement = statementFromAttestation(mediaType, bytes);
-  if (!statementMatchesDigest(statement, subject)) {
-    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex]) => shortDigest(`${alg}:${hex}`)));
-    throw new SbomError(
-      `the SBOM attestation ${shortDigest(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest(subject)}; ignored`,
-    );
-  }
+  const statement = attestedStatement(candidate, bytes, subject, "SBOM attestation");
   const source = sbomSourceOf(statement.predicateType);
   if (!source) throw new SbomError(`the attestation ${shortDigest(candidate.blob.digest)} holds a ${statement.predicateType} predicate, not an SBOM`);
   const packages = packagesFromSbom(statement.predicateType, statement.predicate);
