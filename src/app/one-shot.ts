@@ -17,6 +17,10 @@ export interface OneShotOptions {
    * pull request) if GitHub refuses.
    */
   readonly canWriteWorkflows?: boolean;
+  /** The configuration file's path in the repository (default `.github/digesta.yml`). */
+  readonly configPath?: string;
+  /** Read and plan only: nothing is written to GitHub. */
+  readonly dryRun?: boolean;
   /** Registry settings; default from the environment (`DIGESTA_ALLOW_PRIVATE_REGISTRIES`, `DOCKER_CONFIG`…). */
   readonly registry?: RegistrySettings;
   /** A ready session instead (tests, callers sharing one across repositories). */
@@ -46,5 +50,7 @@ export async function runOneShot(options: OneShotOptions): Promise<RefreshOutcom
     session,
     log,
     ...(options.canWriteWorkflows !== undefined ? { canWriteWorkflows: options.canWriteWorkflows } : {}),
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+    ...(options.dryRun ? { dryRun: true } : {}),
   });
 }

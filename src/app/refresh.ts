@@ -38,6 +38,10 @@ export interface RefreshContext {
   /** Overrides the token's word on the Workflows permission (one-shot runs). */
   readonly canWriteWorkflows?: boolean;
   readonly now?: () => Date;
+  /** The configuration file's path in the repository (default `.github/digesta.yml`). */
+  readonly configPath?: string;
+  /** Read and plan only: no pull request, branch, issue or comment is written. */
+  readonly dryRun?: boolean;
 }
 
 export type RefreshOutcome =
@@ -59,15 +63,16 @@ export type RefreshOutcome =
  */
 export async function refreshRepository(context: RefreshContext): Promise<RefreshOutcome> {
   const { octokit, repository, log } = context;
-  const loaded = await loadRepositoryConfig(octokit, repository);
+  const loaded = await loadRepositoryConfig(octokit, repository, context.configPath);
   if (!loaded.ok) {
+    if (context.dryRun) return { status: "config-error", problems: loaded.problems };
     const issue = await reportConfigProblems(octokit, repository, loaded.problems, { ...(context.botLogin ? { login: context.botLogin } : {}) });
     log.warn({ issue, problems: loaded.problems.length }, "configuration is broken; run stopped");
     return { status: "config-error", problems: loaded.problems };
   }
   const config = loaded.config;
   const base = await defaultBranchHead(octokit, repository, context.defaultBranch);
-  await closeConfigIssue(octokit, repository, { ...(context.botLogin ? { login: context.botLogin } : {}) }, base?.sha);
+  if (!context.dryRun) await closeConfigIssue(octokit, repository, { ...(context.botLogin ? { login: context.botLogin } : {}) }, base?.sha);
   if (!base) return { status: "empty", schedule: config.schedule };
   if (!config.enabled) return { status: "disabled", schedule: config.schedule };
 
@@ -86,15 +91,8 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
     const plan = planUpdates(scan, resolutions);
     const groups = groupUpdates(plan, config.group);
     const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context)));
-    const canWriteWorkflows = context.canWriteWorkflows ?? (await grantedPermissions(octokit)).workflows;
-    const pullRequests = await publishProposals(octokit, repository, base, proposals, {
-      labels: config.labels,
-      reviewers: config.reviewers,
-      teamReviewers: config.teamReviewers,
-      canWriteWorkflows,
-      grouping: config.group,
-      log,
-    });
+    // A dry run stops here: what would be proposed is planned, nothing is written.
+    const pullRequests = context.dryRun ? [] : await publish(base, proposals, config, context);
     log.info(
       { files: scan.filesScanned, pins: scan.pinned.length, updates: plan.updates.length, failed: plan.failed.length },
       "repository refreshed",
@@ -110,6 +108,19 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
   } finally {
     await checkout.dispose();
   }
+}
+
+async function publish(base: BaseCommit, proposals: readonly Proposal[], config: DigestaConfig, context: RefreshContext): Promise<PublishOutcome[]> {
+  const { octokit, repository, log } = context;
+  const canWriteWorkflows = context.canWriteWorkflows ?? (await grantedPermissions(octokit)).workflows;
+  return publishProposals(octokit, repository, base, proposals, {
+    labels: config.labels,
+    reviewers: config.reviewers,
+    teamReviewers: config.teamReviewers,
+    canWriteWorkflows,
+    grouping: config.group,
+    log,
+  });
 }
 
 async function defaultBranchHead(octokit: ProbotOctokit, repository: RepositoryRef, known?: string): Promise<BaseCommit | undefined> {

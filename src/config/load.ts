@@ -22,11 +22,12 @@ const PLUGIN_ERROR = "[@probot/octokit-plugin-config]";
 export async function loadRepositoryConfig(
   octokit: ProbotOctokit,
   repository: { readonly owner: string; readonly repo: string },
+  path: string = CONFIG_PATH,
 ): Promise<ConfigResult> {
-  const own = `${repository.owner}/${repository.repo}:${CONFIG_PATH}`;
+  const own = `${repository.owner}/${repository.repo}:${path}`;
   let loaded: Awaited<ReturnType<ProbotOctokit["config"]["get"]>>;
   try {
-    loaded = await octokit.config.get({ ...repository, path: CONFIG_PATH });
+    loaded = await octokit.config.get({ ...repository, path });
   } catch (error) {
     const yamlProblem = problemFromYamlError(error, fileOfPluginError(error) ?? own);
     if (yamlProblem) return { ok: false, problems: [yamlProblem] };

@@ -66,7 +66,7 @@ export function configIssueBody(problems: readonly ConfigProblem[]): string {
 }
 
 /** The file and field as code, the message as escaped text: a key name or value from the file cannot inject Markdown. */
-function problemLine(problem: ConfigProblem): string {
+export function problemLine(problem: ConfigProblem): string {
   const where = [problem.file ? code(problem.file) : undefined, problem.line !== undefined ? `line ${problem.line}` : undefined]
     .filter(Boolean)
     .join(" ");

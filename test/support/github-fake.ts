@@ -4,6 +4,8 @@
 // afterwards rather than which calls were made. Installation tokens only reach their installation's repositories,
 // and branch updates that change workflow files need the `workflows` permission, as on GitHub.
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import nock from "nock";
 import tar from "tar-stream";
@@ -334,6 +336,32 @@ export class GitHubFake {
     for (const scope of this.#scopes) scope.persist(false);
     nock.cleanAll();
     this.#scopes = [];
+  }
+
+  /**
+   * Serves the same fake over plain HTTP on a loopback port, for a client in another process (the Action's bundle):
+   * the REST API at the URL returned (GITHUB_API_URL), archive downloads under `/_codeload/`. nock stays in charge of
+   * this process's own requests.
+   */
+  async listen(): Promise<{ readonly url: string; close(): Promise<void> }> {
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        void (async () => {
+          const codeload = request.url?.startsWith("/_codeload/");
+          const uri = codeload ? request.url!.slice("/_codeload".length) : (request.url ?? "/");
+          const [status, body, headers = {}] = await this.#handle(codeload ? "codeload.github.com" : "api.github.com", request.method ?? "GET", uri, Buffer.concat(chunks).toString("utf8"), request.headers);
+          const location = headers["location"];
+          const rewritten = location?.startsWith(CODELOAD) ? { ...headers, location: `${url}/_codeload${location.slice(CODELOAD.length)}` } : headers;
+          const bytes = Buffer.isBuffer(body) || body instanceof Uint8Array ? body : typeof body === "string" ? body : JSON.stringify(body);
+          response.writeHead(status, { "content-type": typeof body === "object" && !(body instanceof Uint8Array) ? "application/json; charset=utf-8" : "text/plain", ...rewritten }).end(bytes);
+        })().catch((error: unknown) => response.writeHead(500).end(String(error)));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, close: () => new Promise((resolve) => server.close(() => resolve())) };
   }
 
   #handle(host: string, method: string, uri: string, rawBody: unknown, headers: Record<string, string | string[] | undefined>): Reply | Promise<Reply> {
