@@ -434,11 +434,11 @@ var require_caller = __commonJS({
       }
       const entries = stack.slice(2);
       const fileNames = [];
-      for (const entry of entries) {
-        if (!entry) {
+      for (const entry2 of entries) {
+        if (!entry2) {
           continue;
         }
-        fileNames.push(entry.getFileName());
+        fileNames.push(entry2.getFileName());
       }
       return fileNames;
     };
@@ -3643,20 +3643,20 @@ var require_safe_stable_stringify = __commonJS({
       }
       return JSON.stringify(str);
     }
-    function sort(array2, comparator) {
-      if (array2.length > 200 || comparator) {
-        return array2.sort(comparator);
+    function sort(array3, comparator) {
+      if (array3.length > 200 || comparator) {
+        return array3.sort(comparator);
       }
-      for (let i = 1; i < array2.length; i++) {
-        const currentValue = array2[i];
+      for (let i = 1; i < array3.length; i++) {
+        const currentValue = array3[i];
         let position = i;
-        while (position !== 0 && array2[position - 1] > currentValue) {
-          array2[position] = array2[position - 1];
+        while (position !== 0 && array3[position - 1] > currentValue) {
+          array3[position] = array3[position - 1];
           position--;
         }
-        array2[position] = currentValue;
+        array3[position] = currentValue;
       }
-      return array2;
+      return array3;
     }
     var typedArrayPrototypeGetSymbolToStringTag = Object.getOwnPropertyDescriptor(
       Object.getPrototypeOf(
@@ -3669,14 +3669,14 @@ var require_safe_stable_stringify = __commonJS({
     function isTypedArrayWithEntries(value) {
       return typedArrayPrototypeGetSymbolToStringTag.call(value) !== void 0 && value.length !== 0;
     }
-    function stringifyTypedArray(array2, separator, maximumBreadth) {
-      if (array2.length < maximumBreadth) {
-        maximumBreadth = array2.length;
+    function stringifyTypedArray(array3, separator, maximumBreadth) {
+      if (array3.length < maximumBreadth) {
+        maximumBreadth = array3.length;
       }
       const whitespace = separator === "," ? "" : " ";
-      let res = `"0":${whitespace}${array2[0]}`;
+      let res = `"0":${whitespace}${array3[0]}`;
       for (let i = 1; i < maximumBreadth; i++) {
-        res += `${separator}"${i}":${whitespace}${array2[i]}`;
+        res += `${separator}"${i}":${whitespace}${array3[i]}`;
       }
       return res;
     }
@@ -4666,9 +4666,9 @@ var require_cjs = __commonJS({
     function getKeys(target) {
       return Object.keys(target).concat(getEnumerableOwnPropertySymbols(target));
     }
-    function propertyIsOnObject(object2, property) {
+    function propertyIsOnObject(object3, property) {
       try {
-        return property in object2;
+        return property in object3;
       } catch (_) {
         return false;
       }
@@ -4711,11 +4711,11 @@ var require_cjs = __commonJS({
         return mergeObject(target, source, options2);
       }
     }
-    deepmerge.all = function deepmergeAll(array2, options2) {
-      if (!Array.isArray(array2)) {
+    deepmerge.all = function deepmergeAll(array3, options2) {
+      if (!Array.isArray(array3)) {
         throw new Error("first argument should be an array");
       }
-      return array2.reduce(function(prev, next) {
+      return array3.reduce(function(prev, next) {
         return deepmerge(prev, next, options2);
       }, {});
     };
@@ -6509,18 +6509,18 @@ var require_cjs2 = __commonJS({
       }
       return clone2;
     }
-    function copyArray(array2, state) {
+    function copyArray(array3, state) {
       const clone2 = new state.Constructor();
-      state.cache.set(array2, clone2);
-      for (let index = 0; index < array2.length; ++index) {
-        clone2[index] = state.copier(array2[index], state);
+      state.cache.set(array3, clone2);
+      for (let index = 0; index < array3.length; ++index) {
+        clone2[index] = state.copier(array3[index], state);
       }
       return clone2;
     }
-    function copyArrayStrict(array2, state) {
+    function copyArrayStrict(array3, state) {
       const clone2 = new state.Constructor();
-      state.cache.set(array2, clone2);
-      return copyOwnPropertiesStrict(array2, clone2, state, Object.getOwnPropertyNames(array2), 0);
+      state.cache.set(array3, clone2);
+      return copyOwnPropertiesStrict(array3, clone2, state, Object.getOwnPropertyNames(array3), 0);
     }
     function copyArrayBuffer(arrayBuffer, state) {
       if (ArrayBuffer.isView(arrayBuffer)) {
@@ -6577,32 +6577,32 @@ var require_cjs2 = __commonJS({
     function copyMapStrict(map2, state) {
       return copyOwnPropertiesStrict(map2, copyMap(map2, state), state, Object.getOwnPropertyNames(map2), 0);
     }
-    function copyObject(object2, state) {
+    function copyObject(object3, state) {
       const clone2 = getCleanClone(state.prototype);
-      state.cache.set(object2, clone2);
-      for (const key of Object.keys(object2)) {
+      state.cache.set(object3, clone2);
+      for (const key of Object.keys(object3)) {
         if (key === "__proto__") {
           Object.defineProperty(clone2, key, {
             configurable: true,
             enumerable: true,
-            value: state.copier(object2[key], state),
+            value: state.copier(object3[key], state),
             writable: true
           });
         } else {
-          clone2[key] = state.copier(object2[key], state);
+          clone2[key] = state.copier(object3[key], state);
         }
       }
-      for (const symbol2 of Object.getOwnPropertySymbols(object2)) {
-        if (Object.prototype.propertyIsEnumerable.call(object2, symbol2)) {
-          clone2[symbol2] = state.copier(object2[symbol2], state);
+      for (const symbol2 of Object.getOwnPropertySymbols(object3)) {
+        if (Object.prototype.propertyIsEnumerable.call(object3, symbol2)) {
+          clone2[symbol2] = state.copier(object3[symbol2], state);
         }
       }
       return clone2;
     }
-    function copyObjectStrict(object2, state) {
+    function copyObjectStrict(object3, state) {
       const clone2 = getCleanClone(state.prototype);
-      state.cache.set(object2, clone2);
-      return copyOwnPropertiesStrict(object2, clone2, state, Object.getOwnPropertyNames(object2), 0);
+      state.cache.set(object3, clone2);
+      return copyOwnPropertiesStrict(object3, clone2, state, Object.getOwnPropertyNames(object3), 0);
     }
     function copyPrimitiveWrapper(primitiveObject, state) {
       return new state.Constructor(primitiveObject.valueOf());
@@ -7860,20 +7860,20 @@ var require_secure_json_parse = __commonJS({
     var hasBuffer = typeof Buffer !== "undefined";
     var suspectProtoRx = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
     var suspectConstructorRx = /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/;
-    function _parse3(text, reviver, options2) {
+    function _parse3(text2, reviver, options2) {
       if (options2 == null) {
         if (reviver !== null && typeof reviver === "object") {
           options2 = reviver;
           reviver = void 0;
         }
       }
-      if (hasBuffer && Buffer.isBuffer(text)) {
-        text = text.toString();
+      if (hasBuffer && Buffer.isBuffer(text2)) {
+        text2 = text2.toString();
       }
-      if (text && text.charCodeAt(0) === 65279) {
-        text = text.slice(1);
+      if (text2 && text2.charCodeAt(0) === 65279) {
+        text2 = text2.slice(1);
       }
-      const obj = JSON.parse(text, reviver);
+      const obj = JSON.parse(text2, reviver);
       if (obj === null || typeof obj !== "object") {
         return obj;
       }
@@ -7883,15 +7883,15 @@ var require_secure_json_parse = __commonJS({
         return obj;
       }
       if (protoAction !== "ignore" && constructorAction !== "ignore") {
-        if (suspectProtoRx.test(text) === false && suspectConstructorRx.test(text) === false) {
+        if (suspectProtoRx.test(text2) === false && suspectConstructorRx.test(text2) === false) {
           return obj;
         }
       } else if (protoAction !== "ignore" && constructorAction === "ignore") {
-        if (suspectProtoRx.test(text) === false) {
+        if (suspectProtoRx.test(text2) === false) {
           return obj;
         }
       } else {
-        if (suspectConstructorRx.test(text) === false) {
+        if (suspectConstructorRx.test(text2) === false) {
           return obj;
         }
       }
@@ -7929,21 +7929,21 @@ var require_secure_json_parse = __commonJS({
       }
       return obj;
     }
-    function parse5(text, reviver, options2) {
+    function parse5(text2, reviver, options2) {
       const { stackTraceLimit } = Error;
       Error.stackTraceLimit = 0;
       try {
-        return _parse3(text, reviver, options2);
+        return _parse3(text2, reviver, options2);
       } finally {
         Error.stackTraceLimit = stackTraceLimit;
       }
     }
-    function safeParse3(text, reviver) {
+    function safeParse3(text2, reviver) {
       const { stackTraceLimit } = Error;
       Error.stackTraceLimit = 0;
       let result;
       try {
-        result = _parse3(text, reviver, { safe: true });
+        result = _parse3(text2, reviver, { safe: true });
       } catch {
         result = void 0;
       } finally {
@@ -10513,14 +10513,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -10537,14 +10537,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
+        i = consumeMoreIndentedLines(text2, i, indent.length);
         if (i !== -1)
           end = i + endStep;
       }
-      for (let ch; ch = text[i += 1]; ) {
+      for (let ch; ch = text2[i += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i;
-          switch (text[i + 1]) {
+          switch (text2[i + 1]) {
             case "x":
               i += 3;
               break;
@@ -10561,12 +10561,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
+            i = consumeMoreIndentedLines(text2, i, indent.length);
           end = i + indent.length + endStep;
           split = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
+            const next = text2[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split = i;
           }
@@ -10578,12 +10578,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i += 1];
+                ch = text2[i += 1];
                 overflow = true;
               }
               const j = i > escEnd + 1 ? i - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -10598,39 +10598,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i2 = 0; i2 < folds.length; ++i2) {
         const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
+        const end2 = folds[i2 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i, indent) {
+    function consumeMoreIndentedLines(text2, i, indent) {
       let end = i;
       let start = i + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i < start + indent) {
-          ch = text[++i];
+          ch = text2[++i];
         } else {
           do {
-            ch = text[++i];
+            ch = text2[++i];
           } while (ch && ch !== "\n");
           end = i;
           start = i + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -22948,12 +22948,12 @@ var require_luxon = __commonJS({
        * @example Duration.fromISO('P5Y3M').toObject() //=> { years: 5, months: 3 }
        * @return {Duration}
        */
-      static fromISO(text, opts) {
-        const [parsed] = parseISODuration(text);
+      static fromISO(text2, opts) {
+        const [parsed] = parseISODuration(text2);
         if (parsed) {
           return _Duration.fromObject(parsed, opts);
         } else {
-          return _Duration.invalid("unparsable", `the input "${text}" can't be parsed as ISO 8601`);
+          return _Duration.invalid("unparsable", `the input "${text2}" can't be parsed as ISO 8601`);
         }
       }
       /**
@@ -22972,12 +22972,12 @@ var require_luxon = __commonJS({
        * @example Duration.fromISOTime('T1100').toObject() //=> { hours: 11, minutes: 0, seconds: 0 }
        * @return {Duration}
        */
-      static fromISOTime(text, opts) {
-        const [parsed] = parseISOTimeOnly(text);
+      static fromISOTime(text2, opts) {
+        const [parsed] = parseISOTimeOnly(text2);
         if (parsed) {
           return _Duration.fromObject(parsed, opts);
         } else {
-          return _Duration.invalid("unparsable", `the input "${text}" can't be parsed as ISO 8601`);
+          return _Duration.invalid("unparsable", `the input "${text2}" can't be parsed as ISO 8601`);
         }
       }
       /**
@@ -23642,8 +23642,8 @@ var require_luxon = __commonJS({
        * @see https://en.wikipedia.org/wiki/ISO_8601#Time_intervals
        * @return {Interval}
        */
-      static fromISO(text, opts) {
-        const [s2, e] = (text || "").split("/", 2);
+      static fromISO(text2, opts) {
+        const [s2, e] = (text2 || "").split("/", 2);
         if (s2 && e) {
           let start, startIsValid;
           try {
@@ -23674,7 +23674,7 @@ var require_luxon = __commonJS({
             }
           }
         }
-        return _Interval.invalid("unparsable", `the input "${text}" can't be parsed as ISO 8601`);
+        return _Interval.invalid("unparsable", `the input "${text2}" can't be parsed as ISO 8601`);
       }
       /**
        * Check if an object is an Interval. Works across context boundaries
@@ -24816,7 +24816,7 @@ var require_luxon = __commonJS({
       const resolvedOpts = df.resolvedOptions();
       return parts.map((p) => tokenForPart(p, formatOpts, resolvedOpts));
     }
-    var INVALID3 = "Invalid DateTime";
+    var INVALID4 = "Invalid DateTime";
     var MAX_DATE = 864e13;
     function unsupportedZone(zone) {
       return new Invalid("unsupported zone", `the zone "${zone.name}" is not supported`);
@@ -24904,7 +24904,7 @@ var require_luxon = __commonJS({
         o
       };
     }
-    function parseDataToDateTime(parsed, parsedZone, opts, format, text, specificOffset) {
+    function parseDataToDateTime(parsed, parsedZone, opts, format, text2, specificOffset) {
       const {
         setZone,
         zone
@@ -24917,7 +24917,7 @@ var require_luxon = __commonJS({
         });
         return setZone ? inst : inst.setZone(zone);
       } else {
-        return DateTime.invalid(new Invalid("unparsable", `the input "${text}" can't be parsed as ${format}`));
+        return DateTime.invalid(new Invalid("unparsable", `the input "${text2}" can't be parsed as ${format}`));
       }
     }
     function toTechFormat(dt, format, allowZ = true) {
@@ -25439,9 +25439,9 @@ var require_luxon = __commonJS({
        * @example DateTime.fromISO('2016-W05-4')
        * @return {DateTime}
        */
-      static fromISO(text, opts = {}) {
-        const [vals, parsedZone] = parseISODate(text);
-        return parseDataToDateTime(vals, parsedZone, opts, "ISO 8601", text);
+      static fromISO(text2, opts = {}) {
+        const [vals, parsedZone] = parseISODate(text2);
+        return parseDataToDateTime(vals, parsedZone, opts, "ISO 8601", text2);
       }
       /**
        * Create a DateTime from an RFC 2822 string
@@ -25458,9 +25458,9 @@ var require_luxon = __commonJS({
        * @example DateTime.fromRFC2822('25 Nov 2016 13:23 Z')
        * @return {DateTime}
        */
-      static fromRFC2822(text, opts = {}) {
-        const [vals, parsedZone] = parseRFC2822Date(text);
-        return parseDataToDateTime(vals, parsedZone, opts, "RFC 2822", text);
+      static fromRFC2822(text2, opts = {}) {
+        const [vals, parsedZone] = parseRFC2822Date(text2);
+        return parseDataToDateTime(vals, parsedZone, opts, "RFC 2822", text2);
       }
       /**
        * Create a DateTime from an HTTP header date
@@ -25478,8 +25478,8 @@ var require_luxon = __commonJS({
        * @example DateTime.fromHTTP('Sun Nov  6 08:49:37 1994')
        * @return {DateTime}
        */
-      static fromHTTP(text, opts = {}) {
-        const [vals, parsedZone] = parseHTTPDate(text);
+      static fromHTTP(text2, opts = {}) {
+        const [vals, parsedZone] = parseHTTPDate(text2);
         return parseDataToDateTime(vals, parsedZone, opts, "HTTP", opts);
       }
       /**
@@ -25496,8 +25496,8 @@ var require_luxon = __commonJS({
        * @param {string} opts.outputCalendar - the output calendar to set on the resulting DateTime instance
        * @return {DateTime}
        */
-      static fromFormat(text, fmt, opts = {}) {
-        if (isUndefined(text) || isUndefined(fmt)) {
+      static fromFormat(text2, fmt, opts = {}) {
+        if (isUndefined(text2) || isUndefined(fmt)) {
           throw new InvalidArgumentError("fromFormat requires an input string and a format");
         }
         const {
@@ -25507,18 +25507,18 @@ var require_luxon = __commonJS({
           locale,
           numberingSystem,
           defaultToEN: true
-        }), [vals, parsedZone, specificOffset, invalid] = parseFromTokens(localeToUse, text, fmt);
+        }), [vals, parsedZone, specificOffset, invalid] = parseFromTokens(localeToUse, text2, fmt);
         if (invalid) {
           return _DateTime.invalid(invalid);
         } else {
-          return parseDataToDateTime(vals, parsedZone, opts, `format ${fmt}`, text, specificOffset);
+          return parseDataToDateTime(vals, parsedZone, opts, `format ${fmt}`, text2, specificOffset);
         }
       }
       /**
        * @deprecated use fromFormat instead
        */
-      static fromString(text, fmt, opts = {}) {
-        return _DateTime.fromFormat(text, fmt, opts);
+      static fromString(text2, fmt, opts = {}) {
+        return _DateTime.fromFormat(text2, fmt, opts);
       }
       /**
        * Create a DateTime from a SQL date, time, or datetime
@@ -25541,9 +25541,9 @@ var require_luxon = __commonJS({
        * @example DateTime.fromSQL('09:12:34.342')
        * @return {DateTime}
        */
-      static fromSQL(text, opts = {}) {
-        const [vals, parsedZone] = parseSQL(text);
-        return parseDataToDateTime(vals, parsedZone, opts, "SQL", text);
+      static fromSQL(text2, opts = {}) {
+        const [vals, parsedZone] = parseSQL(text2);
+        return parseDataToDateTime(vals, parsedZone, opts, "SQL", text2);
       }
       /**
        * Create an invalid DateTime.
@@ -26261,7 +26261,7 @@ var require_luxon = __commonJS({
        * @return {string}
        */
       toFormat(fmt, opts = {}) {
-        return this.isValid ? Formatter.create(this.loc.redefaultToEN(opts)).formatDateTimeFromString(this, fmt) : INVALID3;
+        return this.isValid ? Formatter.create(this.loc.redefaultToEN(opts)).formatDateTimeFromString(this, fmt) : INVALID4;
       }
       /**
        * Returns a localized string representing this date. Accepts the same options as the Intl.DateTimeFormat constructor and any presets defined by Luxon, such as `DateTime.DATE_FULL` or `DateTime.TIME_SIMPLE`.
@@ -26283,7 +26283,7 @@ var require_luxon = __commonJS({
        * @return {string}
        */
       toLocaleString(formatOpts = DATE_SHORT, opts = {}) {
-        return this.isValid ? Formatter.create(this.loc.clone(opts), formatOpts).formatDateTime(this) : INVALID3;
+        return this.isValid ? Formatter.create(this.loc.clone(opts), formatOpts).formatDateTime(this) : INVALID4;
       }
       /**
        * Returns an array of format "parts", meaning individual tokens along with metadata. This is allows callers to post-process individual sections of the formatted output.
@@ -26480,7 +26480,7 @@ var require_luxon = __commonJS({
        * @return {string}
        */
       toString() {
-        return this.isValid ? this.toISO() : INVALID3;
+        return this.isValid ? this.toISO() : INVALID4;
       }
       /**
        * Returns a string representation of this DateTime appropriate for the REPL.
@@ -26728,7 +26728,7 @@ var require_luxon = __commonJS({
        * @param {Object} options - options taken by fromFormat()
        * @return {Object}
        */
-      static fromFormatExplain(text, fmt, options2 = {}) {
+      static fromFormatExplain(text2, fmt, options2 = {}) {
         const {
           locale = null,
           numberingSystem = null
@@ -26737,13 +26737,13 @@ var require_luxon = __commonJS({
           numberingSystem,
           defaultToEN: true
         });
-        return explainFromTokens(localeToUse, text, fmt);
+        return explainFromTokens(localeToUse, text2, fmt);
       }
       /**
        * @deprecated use fromFormatExplain instead
        */
-      static fromStringExplain(text, fmt, options2 = {}) {
-        return _DateTime.fromFormatExplain(text, fmt, options2);
+      static fromStringExplain(text2, fmt, options2 = {}) {
+        return _DateTime.fromFormatExplain(text2, fmt, options2);
       }
       /**
        * Build a parser for `fmt` using the given locale. This parser can be passed
@@ -26778,8 +26778,8 @@ var require_luxon = __commonJS({
        * @param {Object} opts - options taken by fromFormat()
        * @returns {DateTime}
        */
-      static fromFormatParser(text, formatParser, opts = {}) {
-        if (isUndefined(text) || isUndefined(formatParser)) {
+      static fromFormatParser(text2, formatParser, opts = {}) {
+        if (isUndefined(text2) || isUndefined(formatParser)) {
           throw new InvalidArgumentError("fromFormatParser requires an input string and a format parser");
         }
         const {
@@ -26798,11 +26798,11 @@ var require_luxon = __commonJS({
           zone,
           specificOffset,
           invalidReason
-        } = formatParser.explainFromTokens(text);
+        } = formatParser.explainFromTokens(text2);
         if (invalidReason) {
           return _DateTime.invalid(invalidReason);
         } else {
-          return parseDataToDateTime(result, zone, opts, `format ${formatParser.format}`, text, specificOffset);
+          return parseDataToDateTime(result, zone, opts, `format ${formatParser.format}`, text2, specificOffset);
         }
       }
       // FORMAT PRESETS
@@ -29208,11 +29208,11 @@ var require_CronFileParser = __commonJS({
           errors: {}
         };
         for (const block of blocks) {
-          const entry = block.trim();
-          if (entry.length === 0 || entry.startsWith("#")) {
+          const entry2 = block.trim();
+          if (entry2.length === 0 || entry2.startsWith("#")) {
             continue;
           }
-          const variableMatch = entry.match(/^([^\s=]+)\s*=\s*(.*)$/);
+          const variableMatch = entry2.match(/^([^\s=]+)\s*=\s*(.*)$/);
           if (variableMatch) {
             const [, key, value] = variableMatch;
             Object.defineProperty(result.variables, key, {
@@ -29225,10 +29225,10 @@ var require_CronFileParser = __commonJS({
             continue;
           }
           try {
-            const parsedEntry = _CronFileParser.#parseEntry(entry);
+            const parsedEntry = _CronFileParser.#parseEntry(entry2);
             result.expressions.push(parsedEntry.interval);
           } catch (err2) {
-            Object.defineProperty(result.errors, entry, {
+            Object.defineProperty(result.errors, entry2, {
               value: err2,
               enumerable: true,
               writable: true,
@@ -29242,8 +29242,8 @@ var require_CronFileParser = __commonJS({
        * Parse a single crontab entry
        * @private
        */
-      static #parseEntry(entry) {
-        const atoms = entry.split(/\s+/);
+      static #parseEntry(entry2) {
+        const atoms = entry2.split(/\s+/);
         const scheduleLength = atoms[0].startsWith("@") ? 1 : 5;
         return {
           interval: CronExpressionParser_1.CronExpressionParser.parse(atoms.slice(0, scheduleLength).join(" ")),
@@ -34550,16 +34550,16 @@ var require_util = __commonJS({
     function isStream(obj) {
       return obj && typeof obj === "object" && typeof obj.pipe === "function" && typeof obj.on === "function";
     }
-    function isBlobLike(object2) {
-      if (object2 === null) {
+    function isBlobLike(object3) {
+      if (object3 === null) {
         return false;
-      } else if (object2 instanceof Blob) {
+      } else if (object3 instanceof Blob) {
         return true;
-      } else if (typeof object2 !== "object") {
+      } else if (typeof object3 !== "object") {
         return false;
       } else {
-        const sTag = object2[Symbol.toStringTag];
-        return (sTag === "Blob" || sTag === "File") && ("stream" in object2 && typeof object2.stream === "function" || "arrayBuffer" in object2 && typeof object2.arrayBuffer === "function");
+        const sTag = object3[Symbol.toStringTag];
+        return (sTag === "Blob" || sTag === "File") && ("stream" in object3 && typeof object3.stream === "function" || "arrayBuffer" in object3 && typeof object3.arrayBuffer === "function");
       }
     }
     function pathHasQueryOrFragment(url2) {
@@ -34766,8 +34766,8 @@ var require_util = __commonJS({
       const rawHeaders = [];
       for (const [name, value] of Object.entries(headers)) {
         if (Array.isArray(value)) {
-          for (const entry of value) {
-            rawHeaders.push(Buffer.from(name, "latin1"), Buffer.from(`${entry}`, "latin1"));
+          for (const entry2 of value) {
+            rawHeaders.push(Buffer.from(name, "latin1"), Buffer.from(`${entry2}`, "latin1"));
           }
         } else {
           rawHeaders.push(Buffer.from(name, "latin1"), Buffer.from(`${value}`, "latin1"));
@@ -34862,8 +34862,8 @@ var require_util = __commonJS({
         }
       );
     }
-    function isFormDataLike(object2) {
-      return object2 && typeof object2 === "object" && typeof object2.append === "function" && typeof object2.delete === "function" && typeof object2.get === "function" && typeof object2.getAll === "function" && typeof object2.has === "function" && typeof object2.set === "function" && object2[Symbol.toStringTag] === "FormData";
+    function isFormDataLike(object3) {
+      return object3 && typeof object3 === "object" && typeof object3.append === "function" && typeof object3.delete === "function" && typeof object3.get === "function" && typeof object3.getAll === "function" && typeof object3.has === "function" && typeof object3.set === "function" && object3[Symbol.toStringTag] === "FormData";
     }
     function addAbortListener(signal, listener) {
       if ("addEventListener" in signal) {
@@ -38592,8 +38592,8 @@ var require_util2 = __commonJS({
       }
       return "allowed";
     }
-    function isErrorLike(object2) {
-      return object2 instanceof Error || (object2?.constructor?.name === "Error" || object2?.constructor?.name === "DOMException");
+    function isErrorLike(object3) {
+      return object3 instanceof Error || (object3?.constructor?.name === "Error" || object3?.constructor?.name === "DOMException");
     }
     function isValidReasonPhrase(statusText) {
       for (let i = 0; i < statusText.length; ++i) {
@@ -38936,7 +38936,7 @@ var require_util2 = __commonJS({
         return new FastIterableIterator(target, kind);
       };
     }
-    function iteratorMixin(name, object2, kInternalIterator, keyIndex = 0, valueIndex = 1) {
+    function iteratorMixin(name, object3, kInternalIterator, keyIndex = 0, valueIndex = 1) {
       const makeIterator = createIterator(name, kInternalIterator, keyIndex, valueIndex);
       const properties = {
         keys: {
@@ -38944,7 +38944,7 @@ var require_util2 = __commonJS({
           enumerable: true,
           configurable: true,
           value: function keys() {
-            webidl.brandCheck(this, object2);
+            webidl.brandCheck(this, object3);
             return makeIterator(this, "key");
           }
         },
@@ -38953,7 +38953,7 @@ var require_util2 = __commonJS({
           enumerable: true,
           configurable: true,
           value: function values() {
-            webidl.brandCheck(this, object2);
+            webidl.brandCheck(this, object3);
             return makeIterator(this, "value");
           }
         },
@@ -38962,7 +38962,7 @@ var require_util2 = __commonJS({
           enumerable: true,
           configurable: true,
           value: function entries() {
-            webidl.brandCheck(this, object2);
+            webidl.brandCheck(this, object3);
             return makeIterator(this, "key+value");
           }
         },
@@ -38971,7 +38971,7 @@ var require_util2 = __commonJS({
           enumerable: true,
           configurable: true,
           value: function forEach(callbackfn, thisArg = globalThis) {
-            webidl.brandCheck(this, object2);
+            webidl.brandCheck(this, object3);
             webidl.argumentLengthCheck(arguments, 1, `${name}.forEach`);
             if (typeof callbackfn !== "function") {
               throw new TypeError(
@@ -38984,7 +38984,7 @@ var require_util2 = __commonJS({
           }
         }
       };
-      return Object.defineProperties(object2.prototype, {
+      return Object.defineProperties(object3.prototype, {
         ...properties,
         [Symbol.iterator]: {
           writable: true,
@@ -39333,22 +39333,22 @@ var require_formdata = __commonJS({
         } else {
           value = webidl.converters.USVString(value);
         }
-        const entry = makeEntry(name, value, filename);
-        this.#state.push(entry);
+        const entry2 = makeEntry(name, value, filename);
+        this.#state.push(entry2);
       }
       delete(name) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
         name = webidl.converters.USVString(name);
-        this.#state = this.#state.filter((entry) => entry.name !== name);
+        this.#state = this.#state.filter((entry2) => entry2.name !== name);
       }
       get(name) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.get";
         webidl.argumentLengthCheck(arguments, 1, prefix);
         name = webidl.converters.USVString(name);
-        const idx = this.#state.findIndex((entry) => entry.name === name);
+        const idx = this.#state.findIndex((entry2) => entry2.name === name);
         if (idx === -1) {
           return null;
         }
@@ -39359,14 +39359,14 @@ var require_formdata = __commonJS({
         const prefix = "FormData.getAll";
         webidl.argumentLengthCheck(arguments, 1, prefix);
         name = webidl.converters.USVString(name);
-        return this.#state.filter((entry) => entry.name === name).map((entry) => entry.value);
+        return this.#state.filter((entry2) => entry2.name === name).map((entry2) => entry2.value);
       }
       has(name) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.has";
         webidl.argumentLengthCheck(arguments, 1, prefix);
         name = webidl.converters.USVString(name);
-        return this.#state.findIndex((entry) => entry.name === name) !== -1;
+        return this.#state.findIndex((entry2) => entry2.name === name) !== -1;
       }
       set(name, value, filename = void 0) {
         webidl.brandCheck(this, _FormData);
@@ -39381,16 +39381,16 @@ var require_formdata = __commonJS({
         } else {
           value = webidl.converters.USVString(value);
         }
-        const entry = makeEntry(name, value, filename);
-        const idx = this.#state.findIndex((entry2) => entry2.name === name);
+        const entry2 = makeEntry(name, value, filename);
+        const idx = this.#state.findIndex((entry3) => entry3.name === name);
         if (idx !== -1) {
           this.#state = [
             ...this.#state.slice(0, idx),
-            entry,
-            ...this.#state.slice(idx + 1).filter((entry2) => entry2.name !== name)
+            entry2,
+            ...this.#state.slice(idx + 1).filter((entry3) => entry3.name !== name)
           ];
         } else {
-          this.#state.push(entry);
+          this.#state.push(entry2);
         }
       }
       [nodeUtil.inspect.custom](depth, options2) {
@@ -39843,12 +39843,12 @@ var require_body = __commonJS({
         stream.cancel("Response object has been garbage collected").catch(noop4);
       }
     });
-    function extractBody(object2, keepalive = false) {
+    function extractBody(object3, keepalive = false) {
       let stream = null;
-      if (webidl.is.ReadableStream(object2)) {
-        stream = object2;
-      } else if (webidl.is.Blob(object2)) {
-        stream = object2.stream();
+      if (webidl.is.ReadableStream(object3)) {
+        stream = object3;
+      } else if (webidl.is.Blob(object3)) {
+        stream = object3.stream();
       } else {
         stream = new ReadableStream({
           start() {
@@ -39886,15 +39886,15 @@ var require_body = __commonJS({
       let source = null;
       let length = null;
       let type = null;
-      if (typeof object2 === "string") {
-        source = object2;
+      if (typeof object3 === "string") {
+        source = object3;
         type = "text/plain;charset=UTF-8";
-      } else if (webidl.is.URLSearchParams(object2)) {
-        source = object2.toString();
+      } else if (webidl.is.URLSearchParams(object3)) {
+        source = object3.toString();
         type = "application/x-www-form-urlencoded;charset=UTF-8";
-      } else if (webidl.is.BufferSource(object2)) {
-        source = webidl.util.getCopyOfBytesHeldByBufferSource(object2);
-      } else if (webidl.is.FormData(object2)) {
+      } else if (webidl.is.BufferSource(object3)) {
+        source = webidl.util.getCopyOfBytesHeldByBufferSource(object3);
+      } else if (webidl.is.FormData(object3)) {
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
@@ -39904,7 +39904,7 @@ Content-Disposition: form-data`;
         const rn = new Uint8Array([13, 10]);
         length = 0;
         let hasUnknownSizeValue = false;
-        for (const [name, value] of object2) {
+        for (const [name, value] of object3) {
           if (typeof value === "string") {
             const chunk2 = textEncoder.encode(prefix + `; name="${formdataEscape(normalizeLinefeeds(name))}"\r
 \r
@@ -39932,7 +39932,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
         if (hasUnknownSizeValue) {
           length = null;
         }
-        source = object2;
+        source = object3;
         const parts = (async function* () {
           for (const part of blobParts) {
             if (part.stream) {
@@ -39944,22 +39944,22 @@ Content-Type: ${value.type || "application/octet-stream"}\r
         })();
         action = () => parts;
         type = `multipart/form-data; boundary=${boundary}`;
-      } else if (webidl.is.Blob(object2)) {
-        source = object2;
-        length = object2.size;
-        if (object2.type) {
-          type = object2.type;
+      } else if (webidl.is.Blob(object3)) {
+        source = object3;
+        length = object3.size;
+        if (object3.type) {
+          type = object3.type;
         }
-      } else if (typeof object2[Symbol.asyncIterator] === "function") {
+      } else if (typeof object3[Symbol.asyncIterator] === "function") {
         if (keepalive) {
           throw new TypeError("keepalive");
         }
-        if (util.isDisturbed(object2) || object2.locked) {
+        if (util.isDisturbed(object3) || object3.locked) {
           throw new TypeError(
             "Response body object should not be disturbed or locked"
           );
         }
-        stream = webidl.is.ReadableStream(object2) ? object2 : ReadableStreamFrom(object2);
+        stream = webidl.is.ReadableStream(object3) ? object3 : ReadableStreamFrom(object3);
       }
       if (typeof source === "string" || isUint8Array(source)) {
         action = () => source;
@@ -39968,12 +39968,12 @@ Content-Type: ${value.type || "application/octet-stream"}\r
       const body = { stream, source, length };
       return [body, type];
     }
-    function safelyExtractBody(object2, keepalive = false) {
-      if (webidl.is.ReadableStream(object2)) {
-        assert2(!util.isDisturbed(object2), "The body has already been consumed.");
-        assert2(!object2.locked, "The stream is locked.");
+    function safelyExtractBody(object3, keepalive = false) {
+      if (webidl.is.ReadableStream(object3)) {
+        assert2(!util.isDisturbed(object3), "The body has already been consumed.");
+        assert2(!object3.locked, "The stream is locked.");
       }
-      return extractBody(object2, keepalive);
+      return extractBody(object3, keepalive);
     }
     function cloneBody(body) {
       const { 0: out1, 1: out2 } = body.stream.tee();
@@ -40045,14 +40045,14 @@ Content-Type: ${value.type || "application/octet-stream"}\r
     function mixinBody(prototype, getInternalState) {
       Object.assign(prototype.prototype, bodyMixinMethods(prototype, getInternalState));
     }
-    function consumeBody(object2, convertBytesToJSValue, instance, getInternalState) {
+    function consumeBody(object3, convertBytesToJSValue, instance, getInternalState) {
       try {
-        webidl.brandCheck(object2, instance);
+        webidl.brandCheck(object3, instance);
       } catch (e) {
         return Promise.reject(e);
       }
-      object2 = getInternalState(object2);
-      if (bodyUnusable(object2)) {
+      object3 = getInternalState(object3);
+      if (bodyUnusable(object3)) {
         return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
       }
       const promise2 = createDeferredPromise2();
@@ -40064,15 +40064,15 @@ Content-Type: ${value.type || "application/octet-stream"}\r
           errorSteps(e);
         }
       };
-      if (object2.body == null) {
+      if (object3.body == null) {
         successSteps(Buffer.allocUnsafe(0));
         return promise2.promise;
       }
-      fullyReadBody(object2.body, successSteps, errorSteps);
+      fullyReadBody(object3.body, successSteps, errorSteps);
       return promise2.promise;
     }
-    function bodyUnusable(object2) {
-      const body = object2.body;
+    function bodyUnusable(object3) {
+      const body = object3.body;
       return body != null && (body.stream.locked || util.isDisturbed(body.stream));
     }
     function bodyMimeType(requestOrResponse) {
@@ -44466,14 +44466,14 @@ var require_env_http_proxy_agent = __commonJS({
           return false;
         }
         for (let i = 0; i < this.#noProxyEntries.length; i++) {
-          const entry = this.#noProxyEntries[i];
-          if (entry.port && entry.port !== port) {
+          const entry2 = this.#noProxyEntries[i];
+          if (entry2.port && entry2.port !== port) {
             continue;
           }
-          if (hostname3 === entry.hostname) {
+          if (hostname3 === entry2.hostname) {
             return false;
           }
-          if (hostname3.slice(-(entry.hostname.length + 1)) === `.${entry.hostname}`) {
+          if (hostname3.slice(-(entry2.hostname.length + 1)) === `.${entry2.hostname}`) {
             return false;
           }
         }
@@ -44484,14 +44484,14 @@ var require_env_http_proxy_agent = __commonJS({
         const noProxySplit = noProxyValue.split(/[,\s]/);
         const noProxyEntries = [];
         for (let i = 0; i < noProxySplit.length; i++) {
-          const entry = noProxySplit[i];
-          if (!entry) {
+          const entry2 = noProxySplit[i];
+          if (!entry2) {
             continue;
           }
-          const parsed = entry.match(/^(.+):(\d+)$/);
+          const parsed = entry2.match(/^(.+):(\d+)$/);
           noProxyEntries.push({
             // strip leading dot or asterisk with dot
-            hostname: (parsed ? parsed[1] : entry).replace(/^\*?\./, "").toLowerCase(),
+            hostname: (parsed ? parsed[1] : entry2).replace(/^\*?\./, "").toLowerCase(),
             port: parsed ? Number.parseInt(parsed[2], 10) : 0
           });
         }
@@ -49034,9 +49034,9 @@ var require_cache = __commonJS({
     function trimOWS(value) {
       return value.replace(/^[\t ]+|[\t ]+$/g, "");
     }
-    function arrayIncludes(array2, value) {
-      for (let i = 0; i < array2.length; i++) {
-        if (array2[i] === value) {
+    function arrayIncludes(array3, value) {
+      for (let i = 0; i < array3.length; i++) {
+        if (array3[i] === value) {
           return true;
         }
       }
@@ -50079,9 +50079,9 @@ var require_cache_handler = __commonJS({
     function trimOWS(value) {
       return value.replace(/^[\t ]+|[\t ]+$/g, "");
     }
-    function arrayIncludes(array2, value) {
-      for (let i = 0; i < array2.length; i++) {
-        if (array2[i] === value) {
+    function arrayIncludes(array3, value) {
+      for (let i = 0; i < array3.length; i++) {
+        if (array3[i] === value) {
           return true;
         }
       }
@@ -50850,18 +50850,18 @@ var require_memory_cache_store = __commonJS({
         const topLevelKey = `${key.origin}:${key.path}`;
         const now = Date.now();
         const entries = this.#entries.get(topLevelKey);
-        const entry = entries ? findEntry(key, entries, now) : null;
-        return entry == null ? void 0 : {
-          statusMessage: entry.statusMessage,
-          statusCode: entry.statusCode,
-          headers: entry.headers,
-          body: entry.body,
-          vary: entry.vary ? entry.vary : void 0,
-          etag: entry.etag,
-          cacheControlDirectives: entry.cacheControlDirectives,
-          cachedAt: entry.cachedAt,
-          staleAt: entry.staleAt,
-          deleteAt: entry.deleteAt
+        const entry2 = entries ? findEntry(key, entries, now) : null;
+        return entry2 == null ? void 0 : {
+          statusMessage: entry2.statusMessage,
+          statusCode: entry2.statusCode,
+          headers: entry2.headers,
+          body: entry2.body,
+          vary: entry2.vary ? entry2.vary : void 0,
+          etag: entry2.etag,
+          cacheControlDirectives: entry2.cacheControlDirectives,
+          cachedAt: entry2.cachedAt,
+          staleAt: entry2.staleAt,
+          deleteAt: entry2.deleteAt
         };
       }
       /**
@@ -50874,17 +50874,17 @@ var require_memory_cache_store = __commonJS({
         assertCacheValue(val);
         const topLevelKey = `${key.origin}:${key.path}`;
         const store = this;
-        const entry = { ...key, ...val, body: [], size: 0 };
+        const entry2 = { ...key, ...val, body: [], size: 0 };
         return new Writable({
           write(chunk, encoding, callback) {
             if (typeof chunk === "string") {
               chunk = Buffer.from(chunk, encoding);
             }
-            entry.size += chunk.byteLength;
-            if (entry.size >= store.#maxEntrySize) {
+            entry2.size += chunk.byteLength;
+            if (entry2.size >= store.#maxEntrySize) {
               this.destroy();
             } else {
-              entry.body.push(chunk);
+              entry2.body.push(chunk);
             }
             callback(null);
           },
@@ -50897,13 +50897,13 @@ var require_memory_cache_store = __commonJS({
             const previousEntry = findEntry(key, entries, Date.now());
             if (previousEntry) {
               const index = entries.indexOf(previousEntry);
-              entries.splice(index, 1, entry);
+              entries.splice(index, 1, entry2);
               store.#size -= previousEntry.size;
             } else {
-              entries.push(entry);
+              entries.push(entry2);
               store.#count += 1;
             }
-            store.#size += entry.size;
+            store.#size += entry2.size;
             if (store.#size > store.#maxSize || store.#count > store.#maxCount) {
               if (!store.#hasEmittedMaxSizeEvent) {
                 store.emit("maxSizeExceeded", {
@@ -50915,8 +50915,8 @@ var require_memory_cache_store = __commonJS({
                 store.#hasEmittedMaxSizeEvent = true;
               }
               for (const [key2, entries2] of store.#entries) {
-                for (const entry2 of entries2.splice(0, entries2.length / 2)) {
-                  store.#size -= entry2.size;
+                for (const entry3 of entries2.splice(0, entries2.length / 2)) {
+                  store.#size -= entry3.size;
                   store.#count -= 1;
                 }
                 if (entries2.length === 0) {
@@ -50939,8 +50939,8 @@ var require_memory_cache_store = __commonJS({
           throw new TypeError(`expected key to be object, got ${typeof key}`);
         }
         const topLevelKey = `${key.origin}:${key.path}`;
-        for (const entry of this.#entries.get(topLevelKey) ?? []) {
-          this.#size -= entry.size;
+        for (const entry2 of this.#entries.get(topLevelKey) ?? []) {
+          this.#size -= entry2.size;
           this.#count -= 1;
         }
         this.#entries.delete(topLevelKey);
@@ -50948,18 +50948,18 @@ var require_memory_cache_store = __commonJS({
     };
     function findEntry(key, entries, now) {
       for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i];
-        if (entry.deleteAt > now && entry.method === key.method && varyMatches(key, entry)) {
-          return entry;
+        const entry2 = entries[i];
+        if (entry2.deleteAt > now && entry2.method === key.method && varyMatches(key, entry2)) {
+          return entry2;
         }
       }
     }
-    function varyMatches(key, entry) {
-      if (entry.vary == null) {
+    function varyMatches(key, entry2) {
+      if (entry2.vary == null) {
         return true;
       }
-      for (const headerName in entry.vary) {
-        if (Object.hasOwn(entry.vary, headerName) && !headerValueEquals(key.headers?.[headerName], entry.vary[headerName])) {
+      for (const headerName in entry2.vary) {
+        if (Object.hasOwn(entry2.vary, headerName) && !headerValueEquals(key.headers?.[headerName], entry2.vary[headerName])) {
           return false;
         }
       }
@@ -51115,9 +51115,9 @@ var require_cache2 = __commonJS({
     function trimOWS(value) {
       return value.replace(/^[\t ]+|[\t ]+$/g, "");
     }
-    function arrayIncludes(array2, value) {
-      for (let i = 0; i < array2.length; i++) {
-        if (array2[i] === value) {
+    function arrayIncludes(array3, value) {
+      for (let i = 0; i < array3.length; i++) {
+        if (array3[i] === value) {
           return true;
         }
       }
@@ -52927,10 +52927,10 @@ var require_headers2 = __commonJS({
       while (j > i && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(i))) ++i;
       return i === 0 && j === potentialValue.length ? potentialValue : potentialValue.substring(i, j);
     }
-    function fill2(headers, object2) {
-      if (Array.isArray(object2)) {
-        for (let i = 0; i < object2.length; ++i) {
-          const header = object2[i];
+    function fill2(headers, object3) {
+      if (Array.isArray(object3)) {
+        for (let i = 0; i < object3.length; ++i) {
+          const header = object3[i];
           if (header.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
@@ -52939,10 +52939,10 @@ var require_headers2 = __commonJS({
           }
           appendHeader(headers, header[0], header[1]);
         }
-      } else if (typeof object2 === "object" && object2 !== null) {
-        const keys = Object.keys(object2);
+      } else if (typeof object3 === "object" && object3 !== null) {
+        const keys = Object.keys(object3);
         for (let i = 0; i < keys.length; ++i) {
-          appendHeader(headers, keys[i], object2[keys[i]]);
+          appendHeader(headers, keys[i], object3[keys[i]]);
         }
       } else {
         throw webidl.errors.conversionFailed({
@@ -53123,24 +53123,24 @@ var require_headers2 = __commonJS({
       // https://fetch.spec.whatwg.org/#convert-header-names-to-a-sorted-lowercase-set
       toSortedArray() {
         const size = this.headersMap.size;
-        const array2 = new Array(size);
+        const array3 = new Array(size);
         if (size <= 32) {
           if (size === 0) {
-            return array2;
+            return array3;
           }
           const iterator2 = this.headersMap[Symbol.iterator]();
           const firstValue = iterator2.next().value;
-          array2[0] = [firstValue[0], firstValue[1].value];
+          array3[0] = [firstValue[0], firstValue[1].value];
           assert2(firstValue[1].value !== null);
           for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
             value = iterator2.next().value;
-            x = array2[i] = [value[0], value[1].value];
+            x = array3[i] = [value[0], value[1].value];
             assert2(x[1] !== null);
             left = 0;
             right = i;
             while (left < right) {
               pivot = left + (right - left >> 1);
-              if (array2[pivot][0] <= x[0]) {
+              if (array3[pivot][0] <= x[0]) {
                 left = pivot + 1;
               } else {
                 right = pivot;
@@ -53149,22 +53149,22 @@ var require_headers2 = __commonJS({
             if (i !== pivot) {
               j = i;
               while (j > left) {
-                array2[j] = array2[--j];
+                array3[j] = array3[--j];
               }
-              array2[left] = x;
+              array3[left] = x;
             }
           }
           if (!iterator2.next().done) {
             throw new TypeError("Unreachable");
           }
-          return array2;
+          return array3;
         } else {
           let i = 0;
           for (const { 0: name, 1: { value } } of this.headersMap) {
-            array2[i++] = [name, value];
+            array3[i++] = [name, value];
             assert2(value !== null);
           }
-          return array2.sort(compareHeaderName);
+          return array3.sort(compareHeaderName);
         }
       }
     };
@@ -55772,8 +55772,8 @@ var require_fetch = __commonJS({
                 }
                 const headerName = name.toLowerCase();
                 if (Array.isArray(value)) {
-                  for (const entry of value) {
-                    headersList.append(headerName, String(entry), true);
+                  for (const entry2 of value) {
+                    headersList.append(headerName, String(entry2), true);
                   }
                 } else {
                   headersList.append(headerName, String(value), true);
@@ -57720,15 +57720,15 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(object2, code2, reason, validate2 = false) {
+    function closeWebSocketConnection(object3, code2, reason, validate2 = false) {
       code2 ??= null;
       reason ??= "";
       if (validate2) validateCloseCodeAndReason(code2, reason);
-      if (isClosed(object2.readyState) || isClosing(object2.readyState)) {
-      } else if (!isEstablished(object2.readyState)) {
-        failWebsocketConnection(object2);
-        object2.readyState = states.CLOSING;
-      } else if (!object2.closeState.has(sentCloseFrameState.SENT) && !object2.closeState.has(sentCloseFrameState.RECEIVED)) {
+      if (isClosed(object3.readyState) || isClosing(object3.readyState)) {
+      } else if (!isEstablished(object3.readyState)) {
+        failWebsocketConnection(object3);
+        object3.readyState = states.CLOSING;
+      } else if (!object3.closeState.has(sentCloseFrameState.SENT) && !object3.closeState.has(sentCloseFrameState.RECEIVED)) {
         const frame = new WebsocketFrameSend();
         if (reason.length !== 0 && code2 === null) {
           code2 = 1e3;
@@ -57746,11 +57746,11 @@ var require_connection = __commonJS({
         } else {
           frame.frameData = emptyBuffer;
         }
-        object2.socket.write(frame.createFrame(opcodes.CLOSE));
-        object2.closeState.add(sentCloseFrameState.SENT);
-        object2.readyState = states.CLOSING;
+        object3.socket.write(frame.createFrame(opcodes.CLOSE));
+        object3.closeState.add(sentCloseFrameState.SENT);
+        object3.readyState = states.CLOSING;
       } else {
-        object2.readyState = states.CLOSING;
+        object3.readyState = states.CLOSING;
       }
     }
     function failHandshake(handler2, response, code2, reason, cause) {
@@ -60340,12 +60340,12 @@ var DEFAULTS = {
     format: ""
   }
 };
-function lowercaseKeys(object2) {
-  if (!object2) {
+function lowercaseKeys(object3) {
+  if (!object3) {
     return {};
   }
-  return Object.keys(object2).reduce((newObj, key) => {
-    newObj[key.toLowerCase()] = object2[key];
+  return Object.keys(object3).reduce((newObj, key) => {
+    newObj[key.toLowerCase()] = object3[key];
     return newObj;
   }, {});
 }
@@ -60422,11 +60422,11 @@ function extractUrlVariableNames(url2) {
   }
   return matches.map(removeNonChars).reduce((a, b) => a.concat(b), []);
 }
-function omit(object2, keysToOmit) {
+function omit(object3, keysToOmit) {
   const result = { __proto__: null };
-  for (const key of Object.keys(object2)) {
+  for (const key of Object.keys(object3)) {
     if (keysToOmit.indexOf(key) === -1) {
-      result[key] = object2[key];
+      result[key] = object3[key];
     }
   }
   return result;
@@ -61065,8 +61065,8 @@ var convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
   if (!hasUserReviver) return value;
   return userReviver(key, value, context);
 };
-var JSONParseV2 = (text, reviver) => {
-  return JSON.parse(text, (key, value, context) => {
+var JSONParseV2 = (text2, reviver) => {
+  return JSON.parse(text2, (key, value, context) => {
     const isNumber = typeof value === "number";
     const isOutOfBounds = value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
     const isBigNumber = isNumber && isOutOfBounds;
@@ -61124,8 +61124,8 @@ var applyReviverIteratively = (parsed, userReviver) => {
   }
   return rootHolder[""];
 };
-var serializeBigInts = (text) => {
-  return text.replace(
+var serializeBigInts = (text2) => {
+  return text2.replace(
     stringsOrLargeNumbers,
     (match, digits, fractional, exponential) => {
       const isString = match[0] === '"';
@@ -61139,18 +61139,18 @@ var serializeBigInts = (text) => {
     }
   );
 };
-var JSONParse = (text, reviver) => {
-  if (!text) return originalParse(text, reviver);
+var JSONParse = (text2, reviver) => {
+  if (!text2) return originalParse(text2, reviver);
   try {
-    if (isContextSourceSupported()) return JSONParseV2(text, reviver);
-    const serializedData = serializeBigInts(text);
+    if (isContextSourceSupported()) return JSONParseV2(text2, reviver);
+    const serializedData = serializeBigInts(text2);
     return originalParse(
       serializedData,
       (key, value, context) => convertMarkedBigIntsReviver(key, value, context, reviver)
     );
   } catch (error62) {
     if (error62 instanceof RangeError) {
-      const serializedData = serializeBigInts(text);
+      const serializedData = serializeBigInts(text2);
       const parsed = originalParse(serializedData);
       return applyReviverIteratively(parsed, reviver);
     }
@@ -61318,12 +61318,12 @@ async function getResponseData(response) {
   }
   const mimetype = parse2(contentType);
   if (isJSONResponse(mimetype)) {
-    let text = "";
+    let text2 = "";
     try {
-      text = await response.text();
-      return JSONParse(text);
+      text2 = await response.text();
+      return JSONParse(text2);
     } catch (err2) {
-      return text;
+      return text2;
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
   // (RFC 2046) and must never be decoded as text, even when the response
@@ -66967,8 +66967,8 @@ function getEnumValues(entries) {
   const values = Object.entries(entries).filter(([k, _]) => numericValues.indexOf(+k) === -1).map(([_, v]) => v);
   return values;
 }
-function joinValues(array2, separator = "|") {
-  return array2.map((val) => stringifyPrimitive(val)).join(separator);
+function joinValues(array3, separator = "|") {
+  return array3.map((val) => stringifyPrimitive(val)).join(separator);
 }
 function jsonStringifyReplacer(_, value) {
   if (typeof value === "bigint")
@@ -67009,9 +67009,9 @@ function floatSafeRemainder(val, step) {
   return ratio - roundedRatio;
 }
 var EVALUATING = /* @__PURE__ */ Symbol("evaluating");
-function defineLazy(object2, key, getter) {
+function defineLazy(object3, key, getter) {
   let value = void 0;
-  Object.defineProperty(object2, key, {
+  Object.defineProperty(object3, key, {
     get() {
       if (value === EVALUATING) {
         return void 0;
@@ -67023,7 +67023,7 @@ function defineLazy(object2, key, getter) {
       return value;
     },
     set(v) {
-      Object.defineProperty(object2, key, {
+      Object.defineProperty(object3, key, {
         value: v
         // configurable: true,
       });
@@ -71509,9 +71509,9 @@ var memo = {
     if (!bucket)
       return empty;
     handoff = void 0;
-    const entry = { value: empty, issues: null };
-    bucket.set(payload.value, entry);
-    open.push(entry);
+    const entry2 = { value: empty, issues: null };
+    bucket.set(payload.value, entry2);
+    open.push(entry2);
     return empty;
   },
   guard(inst) {
@@ -71585,16 +71585,16 @@ var memo = {
         const depth = open.length;
         const result = base(payload, ctx);
         handoff = void 0;
-        const entry = open.length > depth ? open.pop() : void 0;
+        const entry2 = open.length > depth ? open.pop() : void 0;
         if (result instanceof Promise) {
           return result.then((r) => {
-            if (entry)
-              entry.issues = r.issues.length ? cloneIssues(r.issues) : NO_ISSUES;
+            if (entry2)
+              entry2.issues = r.issues.length ? cloneIssues(r.issues) : NO_ISSUES;
             return r;
           });
         }
-        if (entry)
-          entry.issues = result.issues.length ? cloneIssues(result.issues) : NO_ISSUES;
+        if (entry2)
+          entry2.issues = result.issues.length ? cloneIssues(result.issues) : NO_ISSUES;
         return result;
       };
       inst._zod.parse = wrapped;
@@ -75636,8 +75636,8 @@ function ko_default() {
 }
 
 // node_modules/zod/v4/locales/lt.js
-var capitalizeFirstCharacter = (text) => {
-  return text.charAt(0).toUpperCase() + text.slice(1);
+var capitalizeFirstCharacter = (text2) => {
+  return text2.charAt(0).toUpperCase() + text2.slice(1);
 };
 function getUnitTypeFromNumber(number4) {
   const abs = Math.abs(number4);
@@ -82008,42 +82008,42 @@ function extractDefs(ctx, schema) {
   if (ctx.external && ctx.sharedDefsExtractedFor === ctx.external)
     return;
   const idToSchema = /* @__PURE__ */ new Map();
-  for (const entry of ctx.seen.entries()) {
-    const id = ctx.metadataRegistry.get(entry[0])?.id;
+  for (const entry2 of ctx.seen.entries()) {
+    const id = ctx.metadataRegistry.get(entry2[0])?.id;
     if (id) {
       const existing = idToSchema.get(id);
-      if (existing && existing !== entry[0]) {
+      if (existing && existing !== entry2[0]) {
         throw new Error(`Duplicate schema id "${id}" detected during JSON Schema conversion. Two different schemas cannot share the same id when converted together.`);
       }
-      idToSchema.set(id, entry[0]);
+      idToSchema.set(id, entry2[0]);
     }
   }
-  const makeURI = (entry) => {
+  const makeURI = (entry2) => {
     const defsSegment = ctx.target === "draft-2020-12" ? "$defs" : "definitions";
     if (ctx.external) {
-      const externalId = ctx.external.registry.get(entry[0])?.id;
+      const externalId = ctx.external.registry.get(entry2[0])?.id;
       const uriGenerator = ctx.external.uri ?? ((id2) => id2);
       if (externalId) {
         return { ref: uriGenerator(externalId) };
       }
-      const id = entry[1].defId ?? entry[1].schema.id ?? `schema${ctx.counter++}`;
-      entry[1].defId = id;
+      const id = entry2[1].defId ?? entry2[1].schema.id ?? `schema${ctx.counter++}`;
+      entry2[1].defId = id;
       return { defId: id, ref: `${uriGenerator("__shared")}#/${defsSegment}/${encodeJSONPointerSegment(id)}` };
     }
     const uriPrefix = `#`;
     const defUriPrefix = `${uriPrefix}/${defsSegment}/`;
-    if (entry[1] === root && !entry[1].schema.id) {
+    if (entry2[1] === root && !entry2[1].schema.id) {
       return { ref: uriPrefix };
     }
-    const defId = entry[1].schema.id ?? `__schema${ctx.counter++}`;
+    const defId = entry2[1].schema.id ?? `__schema${ctx.counter++}`;
     return { defId, ref: defUriPrefix + encodeJSONPointerSegment(defId) };
   };
-  const extractToDef = (entry) => {
-    if (entry[1].schema.$ref) {
+  const extractToDef = (entry2) => {
+    if (entry2[1].schema.$ref) {
       return;
     }
-    const seen = entry[1];
-    const { ref, defId } = makeURI(entry);
+    const seen = entry2[1];
+    const { ref, defId } = makeURI(entry2);
     seen.def = { ...seen.schema };
     if (defId)
       seen.defId = defId;
@@ -82054,8 +82054,8 @@ function extractDefs(ctx, schema) {
     schema2.$ref = ref;
   };
   if (ctx.cycles === "throw") {
-    for (const entry of ctx.seen.entries()) {
-      const seen = entry[1];
+    for (const entry2 of ctx.seen.entries()) {
+      const seen = entry2[1];
       if (seen.cycle) {
         throw new Error(`Cycle detected: #/${seen.cycle?.join("/")}/<root>
 
@@ -82063,31 +82063,31 @@ Set the \`cycles\` parameter to \`"ref"\` to resolve cyclical schemas with defs.
       }
     }
   }
-  for (const entry of ctx.seen.entries()) {
-    const seen = entry[1];
-    if (schema === entry[0]) {
-      extractToDef(entry);
+  for (const entry2 of ctx.seen.entries()) {
+    const seen = entry2[1];
+    if (schema === entry2[0]) {
+      extractToDef(entry2);
       continue;
     }
     if (ctx.external) {
-      const ext = ctx.external.registry.get(entry[0])?.id;
-      if (schema !== entry[0] && ext) {
-        extractToDef(entry);
+      const ext = ctx.external.registry.get(entry2[0])?.id;
+      if (schema !== entry2[0] && ext) {
+        extractToDef(entry2);
         continue;
       }
     }
-    const id = ctx.metadataRegistry.get(entry[0])?.id;
+    const id = ctx.metadataRegistry.get(entry2[0])?.id;
     if (id) {
-      extractToDef(entry);
+      extractToDef(entry2);
       continue;
     }
     if (seen.cycle) {
-      extractToDef(entry);
+      extractToDef(entry2);
       continue;
     }
     if (seen.count > 1) {
       if (ctx.reused === "ref") {
-        extractToDef(entry);
+        extractToDef(entry2);
       }
     }
   }
@@ -82138,8 +82138,8 @@ function foldObjects(members2) {
   }
   const properties = {};
   const required2 = /* @__PURE__ */ new Set();
-  for (const object2 of objects) {
-    for (const key in object2.properties) {
+  for (const object3 of objects) {
+    for (const key in object3.properties) {
       if (Object.prototype.hasOwnProperty.call(properties, key))
         continue;
       const parts = [];
@@ -82153,18 +82153,18 @@ function foldObjects(members2) {
       const merged = parts.length === 1 ? parts[0] : foldObjects(parts) ?? { allOf: parts };
       assignProp(properties, key, merged);
     }
-    for (const key of object2.required ?? [])
+    for (const key of object3.required ?? [])
       required2.add(key);
   }
   const folded = { type: "object", properties };
   if (required2.size)
     folded.required = [...required2];
-  if (objects.every((object2) => object2.additionalProperties === false)) {
+  if (objects.every((object3) => object3.additionalProperties === false)) {
     folded.additionalProperties = false;
   } else {
     const constraints = [];
-    for (const object2 of objects) {
-      const constraint = undeclaredConstraint(object2);
+    for (const object3 of objects) {
+      const constraint = undeclaredConstraint(object3);
       if (constraint && !constraints.some((seen) => JSON.stringify(seen) === JSON.stringify(constraint)))
         constraints.push(constraint);
     }
@@ -82269,12 +82269,12 @@ function finalize(ctx, schema) {
     });
   };
   if (!ctx.external || ctx.sharedEmitDoneFor !== ctx.external) {
-    for (const entry of [...ctx.seen.entries()].reverse()) {
-      flattenRef(entry[0]);
+    for (const entry2 of [...ctx.seen.entries()].reverse()) {
+      flattenRef(entry2[0]);
     }
     if (ctx.target !== "openapi-3.0") {
-      for (const entry of ctx.seen.entries()) {
-        compactTypeUnion(entry[1].def ?? entry[1].schema);
+      for (const entry2 of ctx.seen.entries()) {
+        compactTypeUnion(entry2[1].def ?? entry2[1].schema);
       }
     }
     for (const rewrite of ctx.deferred)
@@ -82321,8 +82321,8 @@ function finalize(ctx, schema) {
     delete result.id;
   const defs = ctx.external?.defs ?? {};
   if (!ctx.external || ctx.sharedEmitDoneFor !== ctx.external) {
-    for (const entry of ctx.seen.entries()) {
-      const seen = entry[1];
+    for (const entry2 of ctx.seen.entries()) {
+      const seen = entry2[1];
       if (seen.def && seen.defId) {
         if (seen.def.id === seen.defId)
           delete seen.def.id;
@@ -82934,9 +82934,9 @@ function stringifyKeyNames(bySchema, json2, visited) {
 var pendingRecords = /* @__PURE__ */ new WeakMap();
 function rewriteKeyNames(ctx) {
   const bySchema = /* @__PURE__ */ new Map();
-  for (const entry of ctx.seen.values()) {
-    if (entry.def && !bySchema.has(entry.schema))
-      bySchema.set(entry.schema, entry);
+  for (const entry2 of ctx.seen.values()) {
+    if (entry2.def && !bySchema.has(entry2.schema))
+      bySchema.set(entry2.schema, entry2);
   }
   const rewrites = /* @__PURE__ */ new Map();
   for (const record2 of pendingRecords.get(ctx) ?? []) {
@@ -82950,8 +82950,8 @@ function rewriteKeyNames(ctx) {
   }
   if (!rewrites.size)
     return;
-  for (const entry of ctx.seen.values()) {
-    for (const carrier of [entry.schema, entry.def]) {
+  for (const entry2 of ctx.seen.values()) {
+    for (const carrier of [entry2.schema, entry2.def]) {
       const rewritten = carrier && rewrites.get(carrier.propertyNames);
       if (rewritten)
         carrier.propertyNames = rewritten;
@@ -83145,8 +83145,8 @@ function toJSONSchema(input3, params) {
     const registry2 = input3;
     const ctx2 = initializeContext({ ...params, processors: allProcessors });
     const defs = {};
-    for (const entry of registry2._idmap.entries()) {
-      const [_, schema] = entry;
+    for (const entry2 of registry2._idmap.entries()) {
+      const [_, schema] = entry2;
       processSchema(schema, ctx2);
     }
     const schemas = {};
@@ -83156,8 +83156,8 @@ function toJSONSchema(input3, params) {
       defs
     };
     ctx2.external = external;
-    for (const entry of registry2._idmap.entries()) {
-      const [key, schema] = entry;
+    for (const entry2 of registry2._idmap.entries()) {
+      const [key, schema] = entry2;
       extractDefs(ctx2, schema);
       assignProp(schemas, key, finalize(ctx2, schema));
     }
@@ -86008,22 +86008,22 @@ var import_cron_parser = __toESM(require_dist2(), 1);
 var CONFIG_PATH = ".github/digesta.yml";
 var DURATION = /^(\d{1,4})\s*(m|h|d|w)$/;
 var UNIT_MS = { m: 6e4, h: 36e5, d: 864e5, w: 6048e5 };
-function parseDuration(text) {
-  const trimmed = text.trim();
+function parseDuration(text2) {
+  const trimmed = text2.trim();
   if (trimmed === "0") return 0;
   const match = DURATION.exec(trimmed);
   if (!match) return void 0;
   return Number(match[1]) * UNIT_MS[match[2]];
 }
-function parsePlatform(text) {
-  const match = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/.exec(text.trim());
+function parsePlatform(text2) {
+  const match = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/.exec(text2.trim());
   if (!match) return void 0;
   return { os: match[1], architecture: match[2], ...match[3] ? { variant: match[3] } : {} };
 }
-function isCronExpression(text) {
-  if (text.trim().split(/\s+/).length !== 5) return false;
+function isCronExpression(text2) {
+  if (text2.trim().split(/\s+/).length !== 5) return false;
   try {
-    import_cron_parser.CronExpressionParser.parse(text, { tz: "UTC", hashSeed: "check" });
+    import_cron_parser.CronExpressionParser.parse(text2, { tz: "UTC", hashSeed: "check" });
     return true;
   } catch {
     return false;
@@ -86180,8 +86180,8 @@ async function loadRepositoryConfig(octokit, repository, path6 = CONFIG_PATH) {
   if (parsed.success) return { ok: true, config: toDigestaConfig(parsed.data), files: names };
   const sources = [];
   for (const file2 of present) {
-    const text = await readRaw(octokit, file2).catch(() => void 0);
-    if (text !== void 0) sources.push({ file: `${file2.owner}/${file2.repo}:${file2.path}`, text });
+    const text2 = await readRaw(octokit, file2).catch(() => void 0);
+    if (text2 !== void 0) sources.push({ file: `${file2.owner}/${file2.repo}:${file2.path}`, text: text2 });
   }
   return { ok: false, problems: problemsFromZod(parsed.error, sources.length > 0 ? sources : names.map((file2) => ({ file: file2, text: "" }))) };
 }
@@ -86259,8 +86259,8 @@ function splitDomain(name) {
 }
 
 // src/reference/errors.ts
-function quoteInput(text, max = 100) {
-  const shown = text.length > max ? `${text.slice(0, max)}\u2026` : text;
+function quoteInput(text2, max = 100) {
+  const shown = text2.length > max ? `${text2.slice(0, max)}\u2026` : text2;
   return JSON.stringify(shown);
 }
 
@@ -86314,8 +86314,8 @@ function tagKey(name, tag) {
 
 // src/text/visible.ts
 var INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-function visible(text) {
-  return text.replace(INVISIBLE, "\uFFFD");
+function visible(text2) {
+  return text2.replace(INVISIBLE, "\uFFFD");
 }
 
 // node_modules/yocto-queue/index.js
@@ -86491,9 +86491,9 @@ function validateConcurrency(concurrency) {
 var SEVERITIES = ["critical", "high", "medium", "low", "unknown"];
 
 // src/vuln/severity.ts
-function severityOf(text) {
-  if (typeof text !== "string") return "unknown";
-  const word = text.trim().toLowerCase();
+function severityOf(text2) {
+  if (typeof text2 !== "string") return "unknown";
+  const word = text2.trim().toLowerCase();
   if (word === "critical") return "critical";
   if (word === "high" || word === "important") return "high";
   if (word === "medium" || word === "moderate") return "medium";
@@ -86751,9 +86751,9 @@ function createOsvSource(options2) {
       await response.body?.cancel();
       throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${response.status} to ${path6.split("?")[0]}`);
     }
-    const text = await readCapped(response, maxBytes, shownBase);
+    const text2 = await readCapped(response, maxBytes, shownBase);
     try {
-      return JSON.parse(text);
+      return JSON.parse(text2);
     } catch {
       throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${path6} with something that is not JSON`);
     }
@@ -86775,15 +86775,15 @@ function createOsvSource(options2) {
         }
         const next = [];
         results.forEach((result, n) => {
-          const entry = pending[n];
+          const entry2 = pending[n];
           const r = result ?? {};
           if (Array.isArray(r.vulns)) {
             for (const v of r.vulns) {
               const id = v?.id;
-              if (typeof id === "string" && isVulnerabilityId(id)) ids[entry.i].add(id);
+              if (typeof id === "string" && isVulnerabilityId(id)) ids[entry2.i].add(id);
             }
           }
-          if (typeof r.next_page_token === "string" && r.next_page_token) next.push({ i: entry.i, query: { ...entry.query, page_token: r.next_page_token } });
+          if (typeof r.next_page_token === "string" && r.next_page_token) next.push({ i: entry2.i, query: { ...entry2.query, page_token: r.next_page_token } });
         });
         pending = next;
       }
@@ -86855,11 +86855,11 @@ function parseRecord(id, json2) {
   const affected = Array.isArray(o["affected"]) ? o["affected"] : [];
   let severity = severityFrom(o["severity"], o["database_specific"]);
   for (const a of affected) {
-    const entry = a ?? {};
-    const pkg = entry["package"] ?? {};
-    if (severity === "unknown") severity = severityFrom(entry["severity"], entry["ecosystem_specific"] ?? entry["database_specific"]);
+    const entry2 = a ?? {};
+    const pkg = entry2["package"] ?? {};
+    if (severity === "unknown") severity = severityFrom(entry2["severity"], entry2["ecosystem_specific"] ?? entry2["database_specific"]);
     if (typeof pkg["ecosystem"] !== "string" || typeof pkg["name"] !== "string") continue;
-    const ranges = Array.isArray(entry["ranges"]) ? entry["ranges"] : [];
+    const ranges = Array.isArray(entry2["ranges"]) ? entry2["ranges"] : [];
     for (const range of ranges) {
       const events = Array.isArray(range?.["events"]) ? range["events"] : [];
       const fix = events.map((e) => e?.["fixed"]).find((f) => typeof f === "string" && f.length <= 200);
@@ -86883,8 +86883,8 @@ function severityFrom(entries, specific) {
   }
   return best;
 }
-function splitCredentials(text) {
-  const url2 = new URL(text);
+function splitCredentials(text2) {
+  const url2 = new URL(text2);
   const user = decodeURIComponent(url2.username);
   const password = decodeURIComponent(url2.password);
   url2.username = "";
@@ -86950,15 +86950,16 @@ function noChangeText(diff) {
   if (diff.unchanged === "same-layers") return "same layers, nothing inside changed";
   const { added: added2, removed, changed } = diff.packages;
   if (added2.length + removed.length + changed.length > 0) return void 0;
-  if (!diff.source || diff.source.previous === "none" || diff.source.current === "none") return "package changes unknown";
+  if (diff.packagesUnknown || !diff.source || diff.source.previous === "none" || diff.source.current === "none") return "package changes unknown";
   return "no package changes";
 }
 var isMajor = (c) => c.major && c.classification === "upgrade";
-var importance = (c) => c.classification === "downgrade" ? 0 : isMajor(c) ? 1 : c.classification === "upgrade" ? 2 : 3;
+var importance = (c) => c.classification === "downgrade" ? 0 : isMajor(c) ? 1 : c.classification === "upgrade" ? 2 : c.classification === "distribution-update" ? 3 : 4;
+var classificationWords = (c) => c.classification.replace("-", " ");
 function classificationText(c) {
   if (c.classification === "downgrade") return c.major ? "**major downgrade**" : "**downgrade**";
   if (isMajor(c)) return "**major upgrade**";
-  return c.classification;
+  return classificationWords(c);
 }
 function countsText(diff) {
   const { added: added2, removed, changed } = diff.packages;
@@ -86995,8 +86996,8 @@ function vulnerabilitySummary(delta) {
   return `${side("fixes", delta.removed, delta.counts.removed, true)}, ${side("introduces", delta.added, delta.counts.added, false)}`;
 }
 function vulnerabilityLink(v) {
-  const text = escapeMarkdown(v.id, 100);
-  return isVulnerabilityId(v.id) ? `[${text}](https://osv.dev/vulnerability/${encodeURIComponent(v.id)})` : text;
+  const text2 = escapeMarkdown(v.id, 100);
+  return isVulnerabilityId(v.id) ? `[${text2}](https://osv.dev/vulnerability/${encodeURIComponent(v.id)})` : text2;
 }
 function vulnerabilityLines(title, list, cap) {
   if (list.length === 0 || cap === 0) return "";
@@ -87112,8 +87113,8 @@ function renderImageDiffs(diffs, options2 = {}) {
   if (diffs.length === 0) return head.length <= budget ? head.trimEnd() : "";
   for (const cap of ROW_CAPS) {
     if (rowCount(diffs, cap) * MIN_ROW_CHARS > budget) continue;
-    const text2 = head + diffs.map((d) => renderSection(d, cap, diffs.length === 1)).join("\n");
-    if (fits(text2)) return text2;
+    const text3 = head + diffs.map((d) => renderSection(d, cap, diffs.length === 1)).join("\n");
+    if (fits(text3)) return text3;
   }
   const intro = `${head}_Package changes of ${plural2(diffs.length, "image")}; the tables are too long for this comment._
 
@@ -87133,8 +87134,8 @@ function renderImageDiffs(diffs, options2 = {}) {
     lines2.push(line);
     length += line.length;
   }
-  const text = intro + lines2.join("");
-  if (fits(text)) return text;
+  const text2 = intro + lines2.join("");
+  if (fits(text2)) return text2;
   return `Package changes of ${plural2(diffs.length, "image")}: too long to show here.`.slice(0, budget);
 }
 
@@ -87202,12 +87203,12 @@ function planUpdates(scan, resolutions) {
 // src/reference/digest.ts
 var DIGEST_LENGTH = 71;
 var DIGEST = /^sha256:[0-9a-f]{64}$/;
-function isDigest(text) {
-  return text.length === DIGEST_LENGTH && DIGEST.test(text);
+function isDigest(text2) {
+  return text2.length === DIGEST_LENGTH && DIGEST.test(text2);
 }
-function digestProblem(text) {
-  if (!text.startsWith("sha256:")) return "only sha256 digests are supported (expected sha256: followed by 64 hex digits)";
-  const hex3 = text.slice(7);
+function digestProblem(text2) {
+  if (!text2.startsWith("sha256:")) return "only sha256 digests are supported (expected sha256: followed by 64 hex digits)";
+  const hex3 = text2.slice(7);
   if (!/^[0-9a-fA-F]*$/.test(hex3)) return "digest must be sha256: followed by 64 hex digits (found a non-hex character)";
   if (hex3.length !== 64) return `digest must have 64 hex digits after sha256:, not ${hex3.length}`;
   return "digest hex must be lowercase";
@@ -87243,7 +87244,7 @@ function parseTagHistory(json2, what) {
     const where = issue2 && issue2.path.length > 0 ? ` at ${issue2.path.join(".")}` : "";
     throw new RegistryError("BAD_RESPONSE", `${what}: the tag history is malformed${where}${issue2 ? ` (${issue2.message})` : ""}`);
   }
-  return parsed.data.history.map((entry) => ({ updateTimestamp: new Date(entry.updateTimestamp), digest: entry.digest })).sort((a, b) => a.updateTimestamp.getTime() - b.updateTimestamp.getTime());
+  return parsed.data.history.map((entry2) => ({ updateTimestamp: new Date(entry2.updateTimestamp), digest: entry2.digest })).sort((a, b) => a.updateTimestamp.getTime() - b.updateTimestamp.getTime());
 }
 function digestAt(history, time3) {
   const at = time3.getTime();
@@ -87452,9 +87453,9 @@ async function digestBefore(ref, followed, before, histories) {
 async function platformDigestIn(registry2, name, digest, platform) {
   const manifest = await registry2.getManifest(name, digest);
   if (!Array.isArray(manifest.json["manifests"])) return digest;
-  const entry = parseIndex(manifest.json, `${imageKey(name)}@${digest}`).find((e) => e.platform && samePlatform(e.platform, platform));
-  if (!entry) throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
-  return entry.digest;
+  const entry2 = parseIndex(manifest.json, `${imageKey(name)}@${digest}`).find((e) => e.platform && samePlatform(e.platform, platform));
+  if (!entry2) throw new Error(`${digest} has no ${formatPlatform(platform)} image; a platform pin cannot move to it`);
+  return entry2.digest;
 }
 
 // src/github/checkout.ts
@@ -87509,11 +87510,11 @@ async function extractTarball(gzipped, root, limits = DEFAULT_EXTRACT_LIMITS) {
   const executable = /* @__PURE__ */ new Set();
   const madeDirectories = /* @__PURE__ */ new Set([base]);
   try {
-    for await (const entry of extract) {
-      const header = entry.header;
+    for await (const entry2 of extract) {
+      const header = entry2.header;
       const relative = stripTopFolder(header.name);
       if (relative === void 0) {
-        entry.resume();
+        entry2.resume();
         continue;
       }
       if (++entries > maxEntries) {
@@ -87524,18 +87525,18 @@ async function extractTarball(gzipped, root, limits = DEFAULT_EXTRACT_LIMITS) {
         throw new ArchiveError("UNSAFE_PATH", `the repository archive holds a path outside the repository: ${JSON.stringify(header.name)}`);
       }
       if (header.type === "directory") {
-        entry.resume();
+        entry2.resume();
         await ensureDirectory(target, madeDirectories);
         continue;
       }
       if (header.type !== "file" && header.type !== "contiguous-file") {
-        entry.resume();
+        entry2.resume();
         skipped.push({ path: relative, reason: describeType(header.type) });
         continue;
       }
       const size = header.size ?? 0;
       if (size > limits.maxFileBytes) {
-        entry.resume();
+        entry2.resume();
         skipped.push({ path: relative, reason: `larger than ${Math.floor(limits.maxFileBytes / MiB)} MiB` });
         continue;
       }
@@ -87543,7 +87544,7 @@ async function extractTarball(gzipped, root, limits = DEFAULT_EXTRACT_LIMITS) {
         throw new ArchiveError("TOO_MANY_FILES", `the repository has more than ${limits.maxFiles} files, the limit`);
       }
       await ensureDirectory(path.dirname(target), madeDirectories);
-      await pipeline(entry, createWriteStream(target, { flags: "wx", mode: 420 }));
+      await pipeline(entry2, createWriteStream(target, { flags: "wx", mode: 420 }));
       bytes += size;
       if ((header.mode ?? 0) & 73) executable.add(relative);
     }
@@ -87720,16 +87721,16 @@ function failureLine(failure2) {
 function limitList(lines2, max = 50) {
   return lines2.length > max ? [...lines2.slice(0, max), `- \u2026 and ${lines2.length - max} more`] : [...lines2];
 }
-function code(text) {
-  return `<code>${escapeHtml(visible(text.slice(0, 300)))}</code>`;
+function code(text2) {
+  return `<code>${escapeHtml(visible(text2.slice(0, 300)))}</code>`;
 }
-function inline(text) {
-  const line = visible(text.replace(/\s+/g, " ")).trim();
+function inline(text2) {
+  const line = visible(text2.replace(/\s+/g, " ")).trim();
   const bounded = line.length > 300 ? `${line.slice(0, 297)}\u2026` : line;
   return escapeHtml(bounded).replace(/@/g, "@\u200B");
 }
-function escapeHtml(text) {
-  return text.replace(/[&<>"'|`\\*_[\]]/g, (c) => `&#${c.charCodeAt(0)};`);
+function escapeHtml(text2) {
+  return text2.replace(/[&<>"'|`\\*_[\]]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 // src/github/config-issue.ts
@@ -88148,17 +88149,17 @@ function createIgnoreMatcher(patterns) {
 var StaleEditError = class extends Error {
   name = "StaleEditError";
 };
-function applyDigestEdits(text, edits) {
+function applyDigestEdits(text2, edits) {
   const sorted = [...edits].sort((a, b) => a.digestOffset - b.digestOffset);
   let previousEnd = 0;
   for (const edit of sorted) {
     const { digestOffset: offset } = edit;
     if (!isDigest(edit.to)) throw new Error(`cannot write ${quoteInput(String(edit.to))} at byte ${offset}: not a sha256 digest`);
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + DIGEST_LENGTH > text.length) {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + DIGEST_LENGTH > text2.length) {
       throw new StaleEditError(`no digest at byte ${offset}: the file is shorter than when it was scanned; scan again`);
     }
     if (offset < previousEnd) throw new Error(`two edits overlap at byte ${offset}; each digest may be edited once`);
-    if (text.slice(offset, offset + DIGEST_LENGTH) !== edit.from) {
+    if (text2.slice(offset, offset + DIGEST_LENGTH) !== edit.from) {
       throw new StaleEditError(
         `the digest at byte ${offset} is no longer ${shortDigest(edit.from)}: the file changed since it was scanned; scan again`
       );
@@ -88168,10 +88169,10 @@ function applyDigestEdits(text, edits) {
   const parts = [];
   let position = 0;
   for (const edit of sorted) {
-    parts.push(text.slice(position, edit.digestOffset), edit.to);
+    parts.push(text2.slice(position, edit.digestOffset), edit.to);
     position = edit.digestOffset + DIGEST_LENGTH;
   }
-  parts.push(text.slice(position));
+  parts.push(text2.slice(position));
   return parts.join("");
 }
 
@@ -88182,16 +88183,16 @@ import path4 from "node:path";
 
 // src/reference/parse.ts
 var REFERENCE_MAX_LENGTH = 255 + 1 + 128 + 1 + 71;
-function analyseReference(text) {
-  if (text.length > REFERENCE_MAX_LENGTH) return `longer than ${REFERENCE_MAX_LENGTH} characters`;
-  let rest = text;
+function analyseReference(text2) {
+  if (text2.length > REFERENCE_MAX_LENGTH) return `longer than ${REFERENCE_MAX_LENGTH} characters`;
+  let rest = text2;
   let digest;
-  const at = text.indexOf("@");
+  const at = text2.indexOf("@");
   if (at >= 0) {
-    const written = text.slice(at + 1);
+    const written = text2.slice(at + 1);
     if (!isDigest(written)) return digestProblem(written);
     digest = written;
-    rest = text.slice(0, at);
+    rest = text2.slice(0, at);
   }
   let tag;
   const colon = rest.lastIndexOf(":");
@@ -88210,8 +88211,8 @@ function analyseReference(text) {
     ...digest !== void 0 ? { digest } : {}
   };
 }
-function tryParseReference(text) {
-  const parsed = analyseReference(text);
+function tryParseReference(text2) {
+  const parsed = analyseReference(text2);
   return typeof parsed === "string" ? void 0 : parsed;
 }
 
@@ -88241,40 +88242,40 @@ mark(DIGITS + "abcdefABCDEF:", 32 /* Ipv6 */);
 mark(" \"'`=([{<>,;|*", 2 /* Boundary */);
 for (let c = 0; c < 32; c++) CLASS[c] |= 2 /* Boundary */;
 for (let c = 127; c < 256; c++) CLASS[c] |= 2 /* Boundary */;
-function has(text, index, flag) {
-  const code2 = text.charCodeAt(index);
+function has(text2, index, flag) {
+  const code2 = text2.charCodeAt(index);
   return code2 < 256 ? (CLASS[code2] & flag) !== 0 : flag === 2 /* Boundary */;
 }
-function scanText(path6, text) {
+function scanText(path6, text2) {
   const pinned = [];
   const skipped = [];
   let line = 1;
   let lineStart = 0;
   let counted = 0;
-  const mayIgnore = text.includes(IGNORE_MARK);
+  const mayIgnore = text2.includes(IGNORE_MARK);
   let ignoredLine = -1;
   let ignoredLineChecked = -1;
-  let at = text.indexOf(DIGEST_MARK);
+  let at = text2.indexOf(DIGEST_MARK);
   while (at >= 0) {
-    const found = matchAt(text, at);
+    const found = matchAt(text2, at);
     if (found === void 0) {
-      at = text.indexOf(DIGEST_MARK, at + 1);
+      at = text2.indexOf(DIGEST_MARK, at + 1);
       continue;
     }
     const { start, end } = found;
-    for (let nl = text.indexOf("\n", counted); nl >= 0 && nl < start; nl = text.indexOf("\n", nl + 1)) {
+    for (let nl = text2.indexOf("\n", counted); nl >= 0 && nl < start; nl = text2.indexOf("\n", nl + 1)) {
       line++;
       lineStart = nl + 1;
     }
     counted = start;
-    const matched = detach(text, start, end);
+    const matched = detach(text2, start, end);
     const reference = tryParseReference(matched);
     const occurrence = { path: path6, line, column: start - lineStart + 1, offset: start, text: matched };
     if (reference !== void 0) {
       if (mayIgnore && ignoredLineChecked !== line) {
         ignoredLineChecked = line;
-        const lineEnd = text.indexOf("\n", end);
-        if (IGNORE_COMMENT.test(text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd))) ignoredLine = line;
+        const lineEnd = text2.indexOf("\n", end);
+        if (IGNORE_COMMENT.test(text2.slice(lineStart, lineEnd < 0 ? text2.length : lineEnd))) ignoredLine = line;
       }
       if (ignoredLine === line) {
         skipped.push({ ...occurrence, reference, reason: IGNORE_COMMENT_REASON });
@@ -88288,37 +88289,37 @@ function scanText(path6, text) {
       const badHost = invalidHost(matched);
       if (badHost) skipped.push({ ...occurrence, reason: `${badHost}: not a registry this reference can be followed on` });
     }
-    at = text.indexOf(DIGEST_MARK, reference !== void 0 ? end : at + 1);
+    at = text2.indexOf(DIGEST_MARK, reference !== void 0 ? end : at + 1);
   }
   return { pinned, skipped };
 }
-function matchAt(text, at) {
+function matchAt(text2, at) {
   const hexStart = at + DIGEST_MARK.length;
   const end = hexStart + HEX_LENGTH;
-  if (end > text.length) return void 0;
-  for (let i = hexStart; i < end; i++) if (!has(text, i, 8 /* Hex */)) return void 0;
-  if (end < text.length && has(text, end, 4 /* DigestEnd */)) return void 0;
+  if (end > text2.length) return void 0;
+  for (let i = hexStart; i < end; i++) if (!has(text2, i, 8 /* Hex */)) return void 0;
+  if (end < text2.length && has(text2, end, 4 /* DigestEnd */)) return void 0;
   const limit = Math.max(0, at - MAX_NAME_AND_TAG);
   let start = at;
-  while (start > limit && has(text, start - 1, 1 /* Reference */)) start--;
-  if (start > 0 && has(text, start - 1, 1 /* Reference */)) return void 0;
+  while (start > limit && has(text2, start - 1, 1 /* Reference */)) start--;
+  if (start > 0 && has(text2, start - 1, 1 /* Reference */)) return void 0;
   if (start === at) return void 0;
-  if (text.charCodeAt(start - 1) === 93) {
+  if (text2.charCodeAt(start - 1) === 93) {
     let open2 = start - 2;
-    while (open2 >= limit && has(text, open2, 32 /* Ipv6 */)) open2--;
-    if (open2 < limit || text.charCodeAt(open2) !== 91 || open2 === start - 2) return void 0;
+    while (open2 >= limit && has(text2, open2, 32 /* Ipv6 */)) open2--;
+    if (open2 < limit || text2.charCodeAt(open2) !== 91 || open2 === start - 2) return void 0;
     start = open2;
   }
-  if (start >= 2 && text.charCodeAt(start - 1) === 123 && text.charCodeAt(start - 2) === 36) {
+  if (start >= 2 && text2.charCodeAt(start - 1) === 123 && text2.charCodeAt(start - 2) === 36) {
     let i = start;
-    while (i < at && has(text, i, 16 /* ShellName */)) i++;
+    while (i < at && has(text2, i, 16 /* ShellName */)) i++;
     if (i === start) return void 0;
-    if (text.charCodeAt(i) === 58) i++;
-    if (text.charCodeAt(i) !== 45) return void 0;
+    if (text2.charCodeAt(i) === 58) i++;
+    if (text2.charCodeAt(i) !== 45) return void 0;
     return i + 1 < at ? { start: i + 1, end } : void 0;
   }
-  if (start > 0 && !has(text, start - 1, 2 /* Boundary */) && !afterShellOperator(text, start)) return void 0;
-  if (text.startsWith(DOCKER_SCHEME, start)) start += DOCKER_SCHEME.length;
+  if (start > 0 && !has(text2, start - 1, 2 /* Boundary */) && !afterShellOperator(text2, start)) return void 0;
+  if (text2.startsWith(DOCKER_SCHEME, start)) start += DOCKER_SCHEME.length;
   return { start, end };
 }
 function invalidHost(run2) {
@@ -88335,18 +88336,18 @@ function invalidHost(run2) {
   const problem = domainProblem(domain2);
   return problem?.startsWith("invalid registry host") ? problem : void 0;
 }
-function afterShellOperator(text, start) {
-  const operator = text.charCodeAt(start - 1);
+function afterShellOperator(text2, start) {
+  const operator = text2.charCodeAt(start - 1);
   if (operator !== 61 && operator !== 43 && operator !== 63) return false;
   let i = start - 2;
-  if (text.charCodeAt(i) === 58) i--;
+  if (text2.charCodeAt(i) === 58) i--;
   const nameEnd = i;
-  while (i >= 0 && has(text, i, 16 /* ShellName */)) i--;
-  return i < nameEnd && i >= 1 && text.charCodeAt(i) === 123 && text.charCodeAt(i - 1) === 36;
+  while (i >= 0 && has(text2, i, 16 /* ShellName */)) i--;
+  return i < nameEnd && i >= 1 && text2.charCodeAt(i) === 123 && text2.charCodeAt(i - 1) === 36;
 }
-function detach(text, start, end) {
+function detach(text2, start, end) {
   const codes = new Array(end - start);
-  for (let i = start; i < end; i++) codes[i - start] = text.charCodeAt(i);
+  for (let i = start; i < end; i++) codes[i - start] = text2.charCodeAt(i);
   return String.fromCharCode(...codes);
 }
 
@@ -88370,23 +88371,23 @@ function* walkFiles(root, options2 = {}) {
       continue;
     }
     const subdirectories = [];
-    for (const entry of entries) {
-      const relative = directory === "" ? entry.name : `${directory}/${entry.name}`;
+    for (const entry2 of entries) {
+      const relative = directory === "" ? entry2.name : `${directory}/${entry2.name}`;
       if (exclude?.(relative)) continue;
-      if (entry.isDirectory()) subdirectories.push(relative);
-      else if (entry.isSymbolicLink()) {
+      if (entry2.isDirectory()) subdirectories.push(relative);
+      else if (entry2.isSymbolicLink()) {
         if (!include || include(relative)) yield { kind: "symlink", path: relative };
-      } else if (entry.isFile() && (!include || include(relative))) yield { kind: "file", path: relative };
+      } else if (entry2.isFile() && (!include || include(relative))) yield { kind: "file", path: relative };
     }
     for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i]);
   }
 }
 function gitignoreStyle(pattern2) {
-  let text = pattern2.endsWith("/") && pattern2.length > 1 ? pattern2.slice(0, -1) : pattern2;
-  if (text.startsWith("./")) return text.slice(2);
-  if (text.startsWith("/")) return text.slice(1);
-  if (!text.includes("/")) text = `**/${text}`;
-  return text;
+  let text2 = pattern2.endsWith("/") && pattern2.length > 1 ? pattern2.slice(0, -1) : pattern2;
+  if (text2.startsWith("./")) return text2.slice(2);
+  if (text2.startsWith("/")) return text2.slice(1);
+  if (!text2.includes("/")) text2 = `**/${text2}`;
+  return text2;
 }
 function recordingMatches(patterns, matched, any2) {
   const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: (0, import_picomatch2.default)(gitignoreStyle(pattern2), { dot: true }) }));
@@ -88427,13 +88428,13 @@ async function scanDirectory(root, options2 = {}) {
     ...options2.include ? { include: options2.include, matchedIncludes } : {},
     exclude: [...DEFAULT_EXCLUDES, ...options2.exclude ?? []]
   });
-  for (const entry of walk) {
-    const relative = entry.path;
-    if (entry.kind === "error") {
-      skippedFiles.push({ path: relative, reason: `directory not readable: ${errorReason(entry.error)}` });
+  for (const entry2 of walk) {
+    const relative = entry2.path;
+    if (entry2.kind === "error") {
+      skippedFiles.push({ path: relative, reason: `directory not readable: ${errorReason(entry2.error)}` });
       continue;
     }
-    if (entry.kind === "symlink") {
+    if (entry2.kind === "symlink") {
       skippedFiles.push({ path: relative, reason: "symbolic link (not followed)" });
       continue;
     }
@@ -88448,6 +88449,7 @@ async function scanDirectory(root, options2 = {}) {
       } else {
         filesScanned++;
         bytesScanned += bytes.length;
+        options2.onTextFile?.(relative, bytes);
         if (bytes.includes(DIGEST_MARK2)) {
           const scan = scanText(relative, bytes.toString("latin1"));
           const found = scan.pinned.length + scan.skipped.length;
@@ -88546,7 +88548,8 @@ function unavailableDiff(request2, warnings) {
     platform: request2.platform,
     packages: { added: [], removed: [], changed: [] },
     warnings: [...warnings],
-    source: { previous: "none", current: "none" }
+    source: { previous: "none", current: "none" },
+    packagesUnknown: true
   };
 }
 function packageDiffs(requests, differ, log) {
@@ -88643,8 +88646,8 @@ async function defaultBranchHead(octokit, repository, known) {
 async function propose(group2, plan, checkout, config3, context) {
   const files = /* @__PURE__ */ new Map();
   for (const [relative, edits] of group2.edits) {
-    const text = await readFile(path5.join(checkout.root, relative), "latin1");
-    files.set(relative, { content: Buffer.from(applyDigestEdits(text, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
+    const text2 = await readFile(path5.join(checkout.root, relative), "latin1");
+    files.set(relative, { content: Buffer.from(applyDigestEdits(text2, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
   }
   const builtAt = await buildTimes(group2.updates, config3, context);
   const differ = config3.diff.enabled ? context.session.diff : void 0;
@@ -88704,15 +88707,15 @@ function createPackageListCache(options2 = {}) {
     entries.set(key, hit);
     return hit.entry;
   };
-  const set3 = (key, entry) => {
-    const size = estimateBytes(entry);
+  const set3 = (key, entry2) => {
+    const size = estimateBytes(entry2);
     if (size > maxBytes) return;
     const old = entries.get(key);
     if (old) {
       entries.delete(key);
       bytes -= old.bytes;
     }
-    entries.set(key, { entry, bytes: size });
+    entries.set(key, { entry: entry2, bytes: size });
     bytes += size;
     for (const [oldest, { bytes: b }] of entries) {
       if (entries.size <= maxEntries && bytes <= maxBytes) break;
@@ -88743,14 +88746,14 @@ function createPackageListCache(options2 = {}) {
     }
   };
 }
-function estimateBytes(entry) {
-  if (entry.kind === "layer") {
+function estimateBytes(entry2) {
+  if (entry2.kind === "layer") {
     let n2 = 256;
-    for (const f of entry.value.files) n2 += 2 * (f.text.length + f.path.length) + 64;
-    return n2 + 64 * (entry.value.whiteouts.length + entry.value.oversized.length);
+    for (const f of entry2.value.files) n2 += 2 * (f.text.length + f.path.length) + 64;
+    return n2 + 64 * (entry2.value.whiteouts.length + entry2.value.oversized.length);
   }
   let n = 256;
-  for (const p of entry.value.packages) {
+  for (const p of entry2.value.packages) {
     n += 2 * (p.name.length + p.version.length + (p.purl?.length ?? 0) + (p.origin?.length ?? 0) + (p.arch?.length ?? 0)) + 96;
   }
   return n;
@@ -88794,11 +88797,11 @@ var AttestationError = class extends Error {
 };
 var DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 var DEFAULT_MAX_VALUES = 4e6;
-function hasMoreValuesThan(text, max) {
+function hasMoreValuesThan(text2, max) {
   let count = 0;
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = 0; i < text2.length; i++) {
+    const c = text2.charCodeAt(i);
     if (inString) {
       if (c === 92) i++;
       else if (c === 34) inString = false;
@@ -88839,11 +88842,11 @@ function firstIssue2(error62) {
 function parseJsonDocument(input3, what, limits = {}) {
   const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   if (input3.length > max) throw new AttestationError(`${what} is ${input3.length} bytes, over the ${max}-byte limit`);
-  const text = typeof input3 === "string" ? input3 : new TextDecoder().decode(input3);
+  const text2 = typeof input3 === "string" ? input3 : new TextDecoder().decode(input3);
   const maxValues = limits.maxValues ?? DEFAULT_MAX_VALUES;
-  if (hasMoreValuesThan(text, maxValues)) throw new AttestationError(`${what} holds more than ${maxValues} JSON values; refusing to parse it`);
+  if (hasMoreValuesThan(text2, maxValues)) throw new AttestationError(`${what} holds more than ${maxValues} JSON values; refusing to parse it`);
   try {
-    return JSON.parse(text);
+    return JSON.parse(text2);
   } catch (e) {
     throw new AttestationError(`${what} is not JSON (${e instanceof Error ? e.message.slice(0, 120) : "parse error"})`);
   }
@@ -88909,12 +88912,12 @@ function statementMatchesDigest(statement, digest) {
 
 // src/diff/parse/fields.ts
 var MAX_PACKAGES = 1e5;
-function* lines(text) {
+function* lines(text2) {
   let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
-    yield text.charCodeAt(end - 1) === 13 && end > start ? text.slice(start, end - 1) : text.slice(start, end);
+  while (start <= text2.length) {
+    let end = text2.indexOf("\n", start);
+    if (end < 0) end = text2.length;
+    yield text2.charCodeAt(end - 1) === 13 && end > start ? text2.slice(start, end - 1) : text2.slice(start, end);
     start = end + 1;
   }
 }
@@ -88951,9 +88954,9 @@ function unwrapPredicate(predicate) {
   let p = predicate;
   if (isRecord(p) && "Data" in p && !("packages" in p) && !("components" in p)) p = p["Data"];
   if (typeof p === "string") {
-    const text = p;
-    if (!/^\s*[[{]/.test(text)) throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
-    p = parseJsonDocument(text, "the SBOM predicate");
+    const text2 = p;
+    if (!/^\s*[[{]/.test(text2)) throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
+    p = parseJsonDocument(text2, "the SBOM predicate");
   }
   return p;
 }
@@ -88977,6 +88980,20 @@ function packageFromPurl(purlText, fallbackVersion) {
     purl: purlText.trim(),
     ...origin ? { origin } : {}
   };
+}
+function spdxEcosystem(p) {
+  const info = asString(p["sourceInfo"])?.slice(0, 1e3) ?? "";
+  if (/\brpm\b/i.test(info)) return "rpm";
+  if (/\bapk\b|alpine|wolfi/i.test(info)) return "apk";
+  if (/\bdpkg\b|\bdeb\b|debian/i.test(info)) return "deb";
+  return "generic";
+}
+function spdxPackageByName(p) {
+  const name = cleanField(asString(p["name"]));
+  const version2 = cleanField(asString(p["versionInfo"]));
+  if (!name || !version2 || version2 === "NOASSERTION") return void 0;
+  if (p["primaryPackagePurpose"] === "OPERATING-SYSTEM" || p["primaryPackagePurpose"] === "CONTAINER") return void 0;
+  return { type: spdxEcosystem(p), name, version: version2 };
 }
 function spdxPackages(doc) {
   if (!("packages" in doc) && ("@graph" in doc || "@context" in doc)) {
@@ -89005,17 +89022,16 @@ function spdxPackages(doc) {
     if (!isRecord(p)) continue;
     const id = asString(p["SPDXID"]);
     if (id !== void 0 && described.has(id)) continue;
-    const refs = p["externalRefs"];
-    if (!Array.isArray(refs)) continue;
-    for (const ref of refs) {
-      if (!isRecord(ref) || ref["referenceType"] !== "purl") continue;
+    const refs = Array.isArray(p["externalRefs"]) ? p["externalRefs"] : [];
+    const purls = refs.filter((ref) => isRecord(ref) && ref["referenceType"] === "purl");
+    let pkg;
+    for (const ref of purls) {
       const locator = asString(ref["referenceLocator"]);
-      const pkg = locator && packageFromPurl(locator, asString(p["versionInfo"]));
-      if (pkg) {
-        out.push(pkg);
-        break;
-      }
+      pkg = locator && packageFromPurl(locator, asString(p["versionInfo"])) || void 0;
+      if (pkg) break;
     }
+    if (purls.length === 0) pkg = spdxPackageByName(p);
+    if (pkg) out.push(pkg);
   }
   return out;
 }
@@ -89075,42 +89091,45 @@ var PlatformNotFoundError = class extends Error {
 };
 async function resolvePlatformImage(registry2, name, pinned, platform) {
   if (pinned.kind === "image") return { digest: pinned.digest, manifest: pinned.manifest };
-  const entry = selectPlatform(pinned.index, platform);
-  if (!entry) {
+  const entry2 = selectPlatform(pinned.index, platform);
+  if (!entry2) {
     const offered = pinned.index.manifests.filter((d) => d.platform && d.platform.os !== "unknown").map((d) => formatPlatform(d.platform)).join(", ");
     throw new PlatformNotFoundError(`the index has no ${formatPlatform(platform)} image${offered ? ` (it has ${offered})` : ""}`);
   }
-  const fetched = await registry2.getManifest(name, entry.digest);
+  const fetched = await registry2.getManifest(name, entry2.digest);
   if (isIndex(fetched)) throw new PlatformNotFoundError(`the ${formatPlatform(platform)} entry of the index is itself an index`);
-  return { digest: entry.digest, manifest: parseImageManifest(fetched.json, `manifest ${entry.digest}`), index: pinned.index };
+  return { digest: entry2.digest, manifest: parseImageManifest(fetched.json, `manifest ${entry2.digest}`), index: pinned.index };
 }
 
 // src/diff/attestations/discover.ts
 var MAX_REFERRER_MANIFESTS = 16;
-async function discoverSboms(registry2, name, subject, origin) {
+function discoverSboms(registry2, name, subject, origin) {
+  return discoverAttestations(registry2, name, subject, origin, sbomSourceOf);
+}
+async function discoverAttestations(registry2, name, subject, origin, kindOf) {
   switch (origin) {
     case "buildkit":
-      return buildkitSboms(registry2, name, subject);
+      return buildkitSboms(registry2, name, subject, kindOf);
     case "referrers":
-      return referrerSboms(registry2, name, subject.digest);
+      return referrerSboms(registry2, name, subject.digest, kindOf);
     case "cosign":
-      return cosignSboms(registry2, name, subject.digest);
+      return cosignSboms(registry2, name, subject.digest, kindOf);
   }
 }
-async function buildkitSboms(registry2, name, subject) {
-  const entry = subject.index?.manifests.find(
+async function buildkitSboms(registry2, name, subject, kindOf) {
+  const entry2 = subject.index?.manifests.find(
     (d) => d.annotations?.[Annotation.ReferenceType] === "attestation-manifest" && d.annotations[Annotation.ReferenceDigest] === subject.digest
   );
-  if (!entry) return [];
-  const fetched = await registry2.getManifest(name, entry.digest);
+  if (!entry2) return [];
+  const fetched = await registry2.getManifest(name, entry2.digest);
   if (isIndex(fetched)) return [];
-  return parseImageManifest(fetched.json, `attestation manifest ${entry.digest}`).layers.flatMap((layer) => {
+  return parseImageManifest(fetched.json, `attestation manifest ${entry2.digest}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.InTotoPredicateType];
-    const source = predicateType && sbomSourceOf(predicateType);
+    const source = predicateType && kindOf(predicateType);
     return source && layer.mediaType === MediaType.InToto ? [{ origin: "buildkit", source, predicateType, blob: layer, wrapping: "in-toto" }] : [];
   });
 }
-async function cosignSboms(registry2, name, digest) {
+async function cosignSboms(registry2, name, digest, kindOf) {
   const tag = `${digest.replace(":", "-")}.att`;
   let fetched;
   try {
@@ -89122,11 +89141,11 @@ async function cosignSboms(registry2, name, digest) {
   if (isIndex(fetched)) return [];
   return parseImageManifest(fetched.json, `attestation manifest ${tag}`).layers.flatMap((layer) => {
     const predicateType = layer.annotations?.[Annotation.CosignPredicateType];
-    const source = predicateType && sbomSourceOf(predicateType);
+    const source = predicateType && kindOf(predicateType);
     return source ? [{ origin: "cosign", source, predicateType, blob: layer, wrapping: "dsse" }] : [];
   });
 }
-async function referrerSboms(registry2, name, digest) {
+async function referrerSboms(registry2, name, digest, kindOf) {
   let referrers;
   try {
     referrers = await registry2.referrers(name, digest);
@@ -89134,7 +89153,7 @@ async function referrerSboms(registry2, name, digest) {
     if (error62 instanceof RegistryError && error62.code === "NOT_FOUND") return [];
     throw error62;
   }
-  const worth = referrers.filter(mayHoldSbom).slice(0, MAX_REFERRER_MANIFESTS);
+  const worth = referrers.filter((r) => mayHold(r, kindOf)).slice(0, MAX_REFERRER_MANIFESTS);
   const candidates = [];
   for (const referrer of worth) {
     const fetched = await registry2.getManifest(name, referrer.digest);
@@ -89146,29 +89165,31 @@ async function referrerSboms(registry2, name, digest) {
     const artifactType = referrer.artifactType ?? (typeof ownType === "string" ? ownType : manifest.config.mediaType);
     const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? (typeof ownBundleType === "string" ? ownBundleType : void 0);
     const document = DOCUMENT_ARTIFACT_TYPES[artifactType];
+    const documentKind = document && kindOf(document.predicateType);
     for (const layer of manifest.layers) {
       if (document) {
-        candidates.push({ origin: "referrers", ...document, blob: layer, wrapping: "document" });
+        if (documentKind) candidates.push({ origin: "referrers", source: documentKind, predicateType: document.predicateType, blob: layer, wrapping: "document" });
         break;
       }
       const wrapping = layer.mediaType === MediaType.SigstoreBundle || layer.mediaType.startsWith("application/vnd.dev.sigstore.bundle") ? "sigstore-bundle" : layer.mediaType === MediaType.DsseEnvelope ? "dsse" : layer.mediaType === MediaType.InToto ? "in-toto" : void 0;
       if (!wrapping) continue;
       const predicateType = wrapping === "sigstore-bundle" ? bundleType : layer.annotations?.[Annotation.InTotoPredicateType] ?? layer.annotations?.[Annotation.CosignPredicateType];
-      const source = predicateType && sbomSourceOf(predicateType);
+      const source = predicateType && kindOf(predicateType);
       if (source) candidates.push({ origin: "referrers", source, predicateType, blob: layer, wrapping });
     }
   }
   return candidates;
 }
-function mayHoldSbom(referrer) {
+function mayHold(referrer, kindOf) {
   const bundleType = referrer.annotations?.[Annotation.BundlePredicateType];
-  if (bundleType !== void 0) return sbomSourceOf(bundleType) !== void 0;
+  if (bundleType !== void 0) return kindOf(bundleType) !== void 0;
   const predicateType = referrer.annotations?.[Annotation.InTotoPredicateType];
-  if (predicateType !== void 0) return sbomSourceOf(predicateType) !== void 0;
+  if (predicateType !== void 0) return kindOf(predicateType) !== void 0;
   const type = referrer.artifactType ?? "";
-  if (type in DOCUMENT_ARTIFACT_TYPES) return true;
+  const document = DOCUMENT_ARTIFACT_TYPES[type];
+  if (document) return kindOf(document.predicateType) !== void 0;
   if (type === MediaType.InToto || type === MediaType.DsseEnvelope || type.startsWith("application/vnd.dev.sigstore.bundle")) return true;
-  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation/i.test(type);
+  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation|vuln/i.test(type);
 }
 
 // src/diff/attestations/read-sbom.ts
@@ -89185,22 +89206,26 @@ async function readSbom(registry2, name, candidate, subject, options2 = {}) {
   }
   const bytes = await registry2.getBlob(name, candidate.blob.digest, maxBytes);
   const list = packageListOf(candidate, bytes, subject);
+  if (list.packages.length === 0) throw new SbomError(`the SBOM ${shortDigest3(candidate.blob.digest)} lists no packages digesta can read`);
   options2.cache?.setSbom(candidate.blob.digest, subject, list);
   return list;
+}
+function attestedStatement(candidate, bytes, subject, what) {
+  if (candidate.wrapping === "document") throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is a bare document, not a statement about an image`);
+  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
+  const statement = statementFromAttestation(mediaType, bytes);
+  if (!statementMatchesDigest(statement, subject)) {
+    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex3]) => shortDigest3(`${alg}:${hex3}`)));
+    throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest3(subject)}; ignored`);
+  }
+  return statement;
 }
 function packageListOf(candidate, bytes, subject) {
   if (candidate.wrapping === "document") {
     const document = parseJsonDocument(bytes, `the SBOM ${shortDigest3(candidate.blob.digest)}`, { maxBytes: bytes.length });
     return { source: candidate.source, packages: packagesFromSbom(candidate.predicateType, document) ?? [] };
   }
-  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
-  const statement = statementFromAttestation(mediaType, bytes);
-  if (!statementMatchesDigest(statement, subject)) {
-    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex3]) => shortDigest3(`${alg}:${hex3}`)));
-    throw new SbomError(
-      `the SBOM attestation ${shortDigest3(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest3(subject)}; ignored`
-    );
-  }
+  const statement = attestedStatement(candidate, bytes, subject, "SBOM attestation");
   const source = sbomSourceOf(statement.predicateType);
   if (!source) throw new SbomError(`the attestation ${shortDigest3(candidate.blob.digest)} holds a ${statement.predicateType} predicate, not an SBOM`);
   const packages = packagesFromSbom(statement.predicateType, statement.predicate);
@@ -89246,6 +89271,159 @@ async function findSbomPair(registry2, name, previous, current, options2 = {}) {
   return { warnings, found };
 }
 
+// src/diff/versions/apk2.ts
+var INVALID2 = -1;
+var DIGIT_OR_ZERO = 0;
+var DIGIT = 1;
+var LETTER = 2;
+var SUFFIX = 3;
+var SUFFIX_NO = 4;
+var COMMIT_HASH = 5;
+var REVISION_NO = 6;
+var END = 7;
+var PRE_SUFFIXES = ["alpha", "beta", "pre", "rc"];
+var POST_SUFFIXES = ["cvs", "svn", "git", "hg", "p"];
+var Cursor = class {
+  constructor(s) {
+    this.s = s;
+  }
+  s;
+  pos = 0;
+  type = DIGIT;
+  get len() {
+    return this.s.length - this.pos;
+  }
+  code(i = 0) {
+    return this.s.charCodeAt(this.pos + i);
+  }
+};
+var isDigit = (c) => c >= 48 && c <= 57;
+var isLower = (c) => c >= 97 && c <= 122;
+var isHex = (c) => isDigit(c) || c >= 97 && c <= 102;
+function nextToken(b) {
+  let n = INVALID2;
+  if (b.len === 0 || b.code() === 0) {
+    n = END;
+  } else if ((b.type === DIGIT || b.type === DIGIT_OR_ZERO) && isLower(b.code())) {
+    n = LETTER;
+  } else if (b.type === LETTER && isDigit(b.code())) {
+    n = DIGIT;
+  } else if (b.type === SUFFIX && isDigit(b.code())) {
+    n = SUFFIX_NO;
+  } else {
+    switch (b.code()) {
+      case 46:
+        n = DIGIT_OR_ZERO;
+        break;
+      case 95:
+        n = SUFFIX;
+        break;
+      case 126:
+        n = COMMIT_HASH;
+        break;
+      case 45:
+        if (b.len > 1 && b.code(1) === 114) {
+          n = REVISION_NO;
+          b.pos++;
+        }
+        break;
+    }
+    b.pos++;
+  }
+  if (n < b.type) {
+    const allowed = n === DIGIT_OR_ZERO && b.type === DIGIT || n === SUFFIX && b.type === SUFFIX_NO || n === DIGIT && b.type === LETTER;
+    if (!allowed) n = INVALID2;
+  }
+  b.type = n;
+}
+function suffixAt(b, words) {
+  for (let v = 0; v < words.length; v++) {
+    const word = words[v];
+    if (word.length <= b.len && b.s.startsWith(word, b.pos)) return v;
+  }
+  return -1;
+}
+function getToken2(b) {
+  if (b.len <= 0) {
+    b.type = END;
+    return 0n;
+  }
+  let i = 0;
+  let nt = INVALID2;
+  let v = 0n;
+  switch (b.type) {
+    case DIGIT_OR_ZERO:
+    case DIGIT:
+    case SUFFIX_NO:
+    case REVISION_NO:
+      if (b.type === DIGIT_OR_ZERO && b.code() === 48) {
+        while (i + 1 < b.len && b.code(i + 1) === 48) i++;
+        nt = DIGIT;
+        v = BigInt(-i);
+        break;
+      }
+      while (i < b.len && isDigit(b.code(i))) i++;
+      v = i > 0 ? BigInt(b.s.slice(b.pos, b.pos + i)) : 0n;
+      break;
+    case LETTER:
+      v = BigInt(b.code());
+      i = 1;
+      break;
+    case SUFFIX: {
+      const pre = suffixAt(b, PRE_SUFFIXES);
+      if (pre >= 0) {
+        i = PRE_SUFFIXES[pre].length;
+        v = BigInt(pre - PRE_SUFFIXES.length);
+        break;
+      }
+      const post = suffixAt(b, POST_SUFFIXES);
+      if (post >= 0) {
+        i = POST_SUFFIXES[post].length;
+        v = BigInt(post);
+        break;
+      }
+      b.type = INVALID2;
+      return -1n;
+    }
+    case COMMIT_HASH:
+      while (i < b.len && isHex(b.code(i))) i++;
+      if (i === 0) {
+        b.type = INVALID2;
+        return -1n;
+      }
+      v = b.s.slice(b.pos, b.pos + i);
+      break;
+    default:
+      b.type = INVALID2;
+      return -1n;
+  }
+  b.pos += i;
+  if (b.len === 0) b.type = END;
+  else if (nt !== INVALID2) b.type = nt;
+  else nextToken(b);
+  return v;
+}
+var less = (x, y) => typeof x === typeof y ? x < y : typeof x === "bigint";
+function compareApk2Versions(a, b) {
+  const x = new Cursor(a);
+  const y = new Cursor(b);
+  let av = 0n;
+  let bv = 0n;
+  while (x.type === y.type && x.type !== END && x.type !== INVALID2 && av === bv) {
+    av = getToken2(x);
+    bv = getToken2(y);
+  }
+  if (less(av, bv)) return -1;
+  if (less(bv, av)) return 1;
+  if (x.type === y.type) return 0;
+  const [at, bt] = [x.type, y.type];
+  if (at === SUFFIX && less(getToken2(x), 0n)) return -1;
+  if (bt === SUFFIX && less(getToken2(y), 0n)) return 1;
+  if (at > bt) return -1;
+  if (bt > at) return 1;
+  return 0;
+}
+
 // src/diff/versions/digits.ts
 function compareDigitRuns(a, b) {
   const x = a.replace(/^0+/, "");
@@ -89262,14 +89440,14 @@ function sign(n) {
 
 // src/diff/versions/apk.ts
 var INITIAL_DIGIT = 0;
-var DIGIT = 1;
-var LETTER = 2;
-var SUFFIX = 3;
-var SUFFIX_NO = 4;
-var COMMIT_HASH = 5;
-var REVISION_NO = 6;
-var END = 7;
-var INVALID2 = 8;
+var DIGIT2 = 1;
+var LETTER2 = 2;
+var SUFFIX2 = 3;
+var SUFFIX_NO2 = 4;
+var COMMIT_HASH2 = 5;
+var REVISION_NO2 = 6;
+var END2 = 7;
+var INVALID3 = 8;
 var SUFFIX_NONE = 5;
 var SUFFIXES = {
   alpha: 1,
@@ -89292,9 +89470,9 @@ var Tokenizer = class {
   state = { token: INITIAL_DIGIT, value: "", suffix: 0 };
   digits() {
     const start = this.pos;
-    while (this.pos < this.s.length && isDigit(this.s.charCodeAt(this.pos))) this.pos++;
+    while (this.pos < this.s.length && isDigit2(this.s.charCodeAt(this.pos))) this.pos++;
     this.state.value = this.s.slice(start, this.pos);
-    if (this.state.value.length === 0) this.state.token = INVALID2;
+    if (this.state.value.length === 0) this.state.token = INVALID3;
   }
   span(accept) {
     const start = this.pos;
@@ -89304,102 +89482,108 @@ var Tokenizer = class {
   next() {
     const t = this.state;
     if (this.pos >= this.s.length) {
-      t.token = END;
+      t.token = END2;
       return;
     }
     const c = this.s.charCodeAt(this.pos);
-    if (isLower(c)) {
-      if (t.token > DIGIT) return this.invalid();
+    if (isLower2(c)) {
+      if (t.token > DIGIT2) return this.invalid();
       t.value = this.s[this.pos] ?? "";
-      t.token = LETTER;
+      t.token = LETTER2;
       this.pos++;
       return;
     }
-    if (c === 46 || isDigit(c)) {
+    if (c === 46 || isDigit2(c)) {
       if (c === 46) {
-        if (t.token > DIGIT) return this.invalid();
+        if (t.token > DIGIT2) return this.invalid();
         this.pos++;
       }
-      if (t.token === INITIAL_DIGIT || t.token === DIGIT) t.token = DIGIT;
-      else if (t.token === SUFFIX) t.token = SUFFIX_NO;
+      if (t.token === INITIAL_DIGIT || t.token === DIGIT2) t.token = DIGIT2;
+      else if (t.token === SUFFIX2) t.token = SUFFIX_NO2;
       else return this.invalid();
       this.digits();
       return;
     }
     if (c === 95) {
-      if (t.token > SUFFIX_NO) return this.invalid();
+      if (t.token > SUFFIX_NO2) return this.invalid();
       this.pos++;
-      t.value = this.span(isLower);
+      t.value = this.span(isLower2);
       const suffix = SUFFIXES[t.value];
       if (suffix === void 0 || !Object.hasOwn(SUFFIXES, t.value)) return this.invalid();
       t.suffix = suffix;
-      t.token = SUFFIX;
+      t.token = SUFFIX2;
       return;
     }
     if (c === 126) {
-      if (t.token >= COMMIT_HASH) return this.invalid();
+      if (t.token >= COMMIT_HASH2) return this.invalid();
       this.pos++;
       t.value = this.span(isHexDigit);
       if (t.value.length === 0) return this.invalid();
-      t.token = COMMIT_HASH;
+      t.token = COMMIT_HASH2;
       return;
     }
     if (c === 45) {
-      if (t.token >= REVISION_NO || this.s.charCodeAt(this.pos + 1) !== 114) return this.invalid();
+      if (t.token >= REVISION_NO2 || this.s.charCodeAt(this.pos + 1) !== 114) return this.invalid();
       this.pos += 2;
-      t.token = REVISION_NO;
+      t.token = REVISION_NO2;
       this.digits();
       return;
     }
     this.invalid();
   }
   invalid() {
-    this.state.token = INVALID2;
+    this.state.token = INVALID3;
   }
 };
 function compareTokens(a, b) {
   switch (a.token) {
-    case DIGIT:
+    case DIGIT2:
       if (a.value.startsWith("0") || b.value.startsWith("0")) return compareStrings(a.value, b.value);
       return compareDigitRuns(a.value, b.value);
     case INITIAL_DIGIT:
-    case SUFFIX_NO:
-    case REVISION_NO:
+    case SUFFIX_NO2:
+    case REVISION_NO2:
       return compareDigitRuns(a.value, b.value);
-    case SUFFIX:
+    case SUFFIX2:
       return a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0;
     default:
       return compareStrings(a.value, b.value);
   }
 }
-function compareApkVersions(a, b) {
+function compareApk3Versions(a, b) {
   const ta = new Tokenizer(a);
   const tb = new Tokenizer(b);
   const sa = ta.state;
   const sb = tb.state;
-  while (sa.token === sb.token && sa.token < END) {
+  while (sa.token === sb.token && sa.token < END2) {
     const r = compareTokens(sa, sb);
     if (r !== 0) return r;
     ta.next();
     tb.next();
   }
   if (sa.token === sb.token) return 0;
-  if (sa.token === SUFFIX && sa.suffix < SUFFIX_NONE) return -1;
-  if (sb.token === SUFFIX && sb.suffix < SUFFIX_NONE) return 1;
+  if (sa.token === SUFFIX2 && sa.suffix < SUFFIX_NONE) return -1;
+  if (sb.token === SUFFIX2 && sb.suffix < SUFFIX_NONE) return 1;
   return sa.token > sb.token ? -1 : 1;
 }
 function splitApkRevision(v) {
   const m = /^(.*)-r(\d+)$/s.exec(v);
   return m ? { upstream: m[1] ?? "", revision: m[2] ?? "" } : { upstream: v };
 }
-function isDigit(c) {
+function isDigit2(c) {
   return c >= 48 && c <= 57;
 }
-function isLower(c) {
+function isLower2(c) {
   return c >= 97 && c <= 122;
 }
 function isHexDigit(c) {
-  return isDigit(c) || c >= 97 && c <= 102 || c >= 65 && c <= 70;
+  return isDigit2(c) || c >= 97 && c <= 102;
+}
+function compareApkVersions(a, b, series = 2) {
+  return series === 3 ? compareApk3Versions(a, b) : compareApk2Versions(a, b);
+}
+function apkToolsSeries(version2) {
+  return version2 !== void 0 && /^3\./.test(version2) ? 3 : 2;
 }
 
 // src/diff/versions/evr.ts
@@ -89412,8 +89596,8 @@ function splitEpochVersionRelease(v) {
     rest = rest.slice(colon + 1);
   }
   const hyphen = rest.lastIndexOf("-");
-  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
-  return { epoch, version: rest, release: "" };
+  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1), hasRelease: true };
+  return { epoch, version: rest, release: "", hasRelease: false };
 }
 
 // src/diff/versions/deb.ts
@@ -89514,14 +89698,14 @@ function compareGenericVersions(a, b) {
 
 // src/diff/versions/rpm.ts
 var parseRpmVersion = splitEpochVersionRelease;
-var isDigit2 = (c) => c !== void 0 && c >= "0" && c <= "9";
+var isDigit3 = (c) => c !== void 0 && c >= "0" && c <= "9";
 var isAlpha = (c) => c !== void 0 && (c >= "a" && c <= "z" || c >= "A" && c <= "Z");
 function rpmvercmp(a, b) {
   if (a === b) return 0;
   let i = 0;
   let j = 0;
   const skip = (s, k) => {
-    while (k < s.length && !isDigit2(s[k]) && !isAlpha(s[k]) && s[k] !== "~" && s[k] !== "^") k++;
+    while (k < s.length && !isDigit3(s[k]) && !isAlpha(s[k]) && s[k] !== "~" && s[k] !== "^") k++;
     return k;
   };
   while (i < a.length || j < b.length) {
@@ -89546,8 +89730,8 @@ function rpmvercmp(a, b) {
       continue;
     }
     if (ca === void 0 || cb === void 0) break;
-    const numeric = isDigit2(ca);
-    const inSegment = numeric ? isDigit2 : isAlpha;
+    const numeric = isDigit3(ca);
+    const inSegment = numeric ? isDigit3 : isAlpha;
     const si = i;
     while (i < a.length && inSegment(a[i])) i++;
     const sj = j;
@@ -89562,14 +89746,18 @@ function rpmvercmp(a, b) {
 function compareRpmVersions(a, b) {
   const x = parseRpmVersion(a);
   const y = parseRpmVersion(b);
-  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || rpmvercmp(x.release, y.release);
+  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || compareReleases(x, y);
+}
+function compareReleases(x, y) {
+  if (x.hasRelease && y.hasRelease) return rpmvercmp(x.release, y.release);
+  return x.hasRelease === y.hasRelease ? 0 : x.hasRelease ? 1 : -1;
 }
 
 // src/diff/versions/compare.ts
-function compareVersions(type, a, b) {
+function compareVersions(type, a, b, ordering = {}) {
   switch (type) {
     case "apk":
-      return compareApkVersions(a, b);
+      return compareApkVersions(a, b, ordering.apkTools);
     case "deb":
       return compareDebVersions(a, b);
     case "rpm":
@@ -89605,14 +89793,26 @@ function majorComponent(type, version2) {
   const digits = m[0].replace(/^0+(?=\d)/, "");
   return digits.length > 4 ? void 0 : digits;
 }
-function classifyChange(type, previous, current) {
-  const order2 = compareVersions(type, previous, current);
+var withoutDebRebuild = (revision) => revision.replace(/(\+b|build)\d+$/, "");
+function onlyRebuilt(type, previous, current) {
+  switch (type) {
+    case "deb":
+      return withoutDebRebuild(parseDebVersion(previous).revision) === withoutDebRebuild(parseDebVersion(current).revision);
+    case "rpm":
+      return false;
+    default:
+      return true;
+  }
+}
+function classifyChange(type, previous, current, ordering = {}) {
+  const order2 = compareVersions(type, previous, current, ordering);
   const before = majorComponent(type, previous);
   const after = majorComponent(type, current);
   const major = before !== void 0 && after !== void 0 && before !== after;
   if (order2 > 0) return { classification: "downgrade", major };
-  if (order2 === 0 || upstreamOf(type, previous).withEpoch === upstreamOf(type, current).withEpoch) {
-    return { classification: "rebuild", major: false };
+  if (order2 === 0) return { classification: "rebuild", major: false };
+  if (upstreamOf(type, previous).withEpoch === upstreamOf(type, current).withEpoch) {
+    return { classification: onlyRebuilt(type, previous, current) ? "rebuild" : "distribution-update", major: false };
   }
   return { classification: "upgrade", major };
 }
@@ -89674,6 +89874,10 @@ function reconcileArchitectures(previous, current) {
     if (versions) current.set(p, versions);
   }
 }
+function orderingOf(previous, current) {
+  const apkTools = (list) => list.packages.find((p) => p.type === "apk" && p.name === "apk-tools")?.version;
+  return { apkTools: apkToolsSeries(apkTools(current) ?? apkTools(previous)) };
+}
 var added = (p) => ({
   name: p.name,
   version: p.version,
@@ -89686,6 +89890,8 @@ function diffPackageLists(previous, current) {
   const before = group(previous.packages);
   const after = group(current.packages);
   reconcileArchitectures(before, after);
+  const ordering = orderingOf(previous, current);
+  const compare2 = (type, a, b) => compareVersions(type, a, b, ordering);
   const addedOut = [];
   const removedOut = [];
   const changedOut = [];
@@ -89694,7 +89900,7 @@ function diffPackageLists(previous, current) {
     const now = after.get(key) ?? /* @__PURE__ */ new Map();
     const sample = was.values().next().value ?? now.values().next().value;
     const type = sample.type;
-    const descending = (a, b) => compareVersions(type, b.version, a.version) || compareStrings(b.version, a.version);
+    const descending = (a, b) => compare2(type, b.version, a.version) || compareStrings(b.version, a.version);
     const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
     const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
     const pairs = Math.min(gone.length, come.length);
@@ -89710,18 +89916,18 @@ function diffPackageLists(previous, current) {
         ...origin ? { origin } : {},
         previous: { version: p.version, reference: referenceOf(p) },
         current: { version: c.version, reference: referenceOf(c) },
-        ...classifyChange(type, p.version, c.version)
+        ...classifyChange(type, p.version, c.version, ordering)
       });
     }
     for (const p of gone.slice(pairs)) removedOut.push(added(p));
     for (const c of come.slice(pairs)) addedOut.push(added(c));
   }
   const byIdentity = (a, b) => compareStrings(a.name, b.name) || compareStrings(a.type, b.type) || compareStrings(a.arch ?? "", b.arch ?? "");
-  const listOrder = (a, b) => byIdentity(a, b) || compareVersions(a.type, a.version, b.version) || compareStrings(a.version, b.version);
+  const listOrder = (a, b) => byIdentity(a, b) || compare2(a.type, a.version, b.version) || compareStrings(a.version, b.version);
   addedOut.sort(listOrder);
   removedOut.sort(listOrder);
   changedOut.sort(
-    (a, b) => byIdentity(a, b) || compareVersions(a.type, a.previous.version, b.previous.version) || compareStrings(a.previous.version, b.previous.version)
+    (a, b) => byIdentity(a, b) || compare2(a.type, a.previous.version, b.previous.version) || compareStrings(a.previous.version, b.previous.version)
   );
   const warnings = [];
   if (previous.source !== current.source) {
@@ -89733,7 +89939,7 @@ function diffPackageLists(previous, current) {
 }
 
 // src/diff/parse/apk-installed.ts
-function parseApkInstalled(text, options2 = {}) {
+function parseApkInstalled(text2, options2 = {}) {
   const distro = options2.distro ?? "alpine";
   const packages = [];
   let draft = {};
@@ -89745,7 +89951,7 @@ function parseApkInstalled(text, options2 = {}) {
     }
     draft = {};
   };
-  for (const line of lines(text)) {
+  for (const line of lines(text2)) {
     if (packages.length > MAX_PACKAGES) return packages;
     if (line.trim() === "") {
       flush();
@@ -89772,11 +89978,15 @@ function parseApkInstalled(text, options2 = {}) {
   flush();
   return packages;
 }
+function apkDistroOf(text2) {
+  const m = /^[Po]:(wolfi|chainguard|alpine)-(?:baselayout|keys|release)$/m.exec(text2);
+  return m?.[1];
+}
 
 // src/diff/parse/dpkg-status.ts
-function* paragraphs(text) {
+function* paragraphs(text2) {
   let fields = /* @__PURE__ */ new Map();
-  for (const line of lines(text)) {
+  for (const line of lines(text2)) {
     if (line.trim() === "") {
       if (fields.size > 0) yield fields;
       fields = /* @__PURE__ */ new Map();
@@ -89790,13 +90000,14 @@ function* paragraphs(text) {
   }
   if (fields.size > 0) yield fields;
 }
-function parseDpkgStatus(text, options2 = {}) {
+var PRESENT_STATES = /* @__PURE__ */ new Set(["installed", "triggers-pending", "triggers-awaited", "half-configured", "unpacked", "half-installed"]);
+function parseDpkgStatus(text2, options2 = {}) {
   const distro = options2.distro ?? "debian";
   const packages = [];
-  for (const fields of paragraphs(text)) {
+  for (const fields of paragraphs(text2)) {
     if (packages.length > MAX_PACKAGES) break;
     const status = fields.get("status");
-    if (status !== void 0 && status.split(/\s+/)[2] !== "installed") continue;
+    if (status !== void 0 && !PRESENT_STATES.has(status.split(/\s+/)[2] ?? "")) continue;
     const name = cleanField(fields.get("package"));
     const version2 = cleanField(fields.get("version"));
     if (!name || !version2) continue;
@@ -89829,9 +90040,9 @@ function classifyPath(path6) {
   if (APK_DATABASES.includes(path6)) return { kind: "apk" };
   if (path6 === DPKG_STATUS) return { kind: "dpkg-status" };
   if (path6.startsWith(DPKG_STATUS_D + "/")) {
-    const entry = path6.slice(DPKG_STATUS_D.length + 1);
-    if (entry.includes("/") || entry.endsWith(".md5sums")) return void 0;
-    return { kind: "dpkg-status-d", entry };
+    const entry2 = path6.slice(DPKG_STATUS_D.length + 1);
+    if (entry2.includes("/") || entry2.endsWith(".md5sums")) return void 0;
+    return { kind: "dpkg-status-d", entry: entry2 };
   }
   if (RPM_DATABASES.includes(path6)) return { kind: "rpm" };
   if (OS_RELEASE.includes(path6)) return { kind: "os-release" };
@@ -90810,37 +91021,44 @@ async function scanLayer(source, options2 = {}) {
   const whiteouts = [];
   const oversized = [];
   let complete = true;
+  let osReleaseKnown = options2.osReleaseKnown ?? false;
+  let database;
+  const answered = () => options2.untilOsRelease ? osReleaseKnown : database !== void 0 && (database.file.kind !== "apk" || osReleaseKnown || apkDistroOf(database.text) !== void 0);
   try {
-    for await (const entry of extract) {
-      const path6 = normalizeEntryPath(entry.header.name);
+    for await (const entry2 of extract) {
+      const path6 = normalizeEntryPath(entry2.header.name);
       const whiteout = parseWhiteout(path6);
       if (whiteout) {
         if (whiteoutMatters(whiteout)) whiteouts.push(whiteout);
-        entry.resume();
+        entry2.resume();
         continue;
       }
       const file2 = classifyPath(path6);
-      const type = entry.header.type ?? "file";
+      const type = entry2.header.type ?? "file";
       if (!file2 || type !== "file" && type !== "contiguous-file") {
-        entry.resume();
+        entry2.resume();
         continue;
       }
       if (file2.kind === "rpm") {
-        entry.resume();
+        entry2.resume();
         files.push({ path: path6, file: file2, text: "" });
         if (hidden(path6)) continue;
         complete = false;
         break;
       }
       const limit = file2.kind === "os-release" ? maxOsReleaseBytes : maxFileBytes;
-      const text = await readText(entry, limit);
-      if (text === void 0) {
+      const text2 = await readText(entry2, limit);
+      if (text2 === void 0) {
         oversized.push(path6);
         continue;
       }
-      const found = { path: path6, file: file2, text };
+      const found = { path: path6, file: file2, text: text2 };
       files.push(found);
-      if (isDecisive(found) && !hidden(path6)) {
+      if (!hidden(path6)) {
+        if (file2.kind === "os-release") osReleaseKnown = true;
+        else if (isDecisive(found)) database ??= found;
+      }
+      if (answered()) {
         complete = false;
         break;
       }
@@ -90855,14 +91073,14 @@ async function scanLayer(source, options2 = {}) {
   if (pipelineError && complete) throw asLayerError(pipelineError);
   return { findings: { complete, files, whiteouts, oversized }, compression, bytesRead };
 }
-async function readText(entry, limit) {
-  if ((entry.header.size ?? 0) > limit) {
-    entry.resume();
+async function readText(entry2, limit) {
+  if ((entry2.header.size ?? 0) > limit) {
+    entry2.resume();
     return void 0;
   }
   let parts = [];
   let length = 0;
-  for await (const chunk of entry) {
+  for await (const chunk of entry2) {
     length += chunk.length;
     if (length > limit) parts = void 0;
     parts?.push(chunk);
@@ -90902,7 +91120,7 @@ async function readPackageDatabase(registry2, name, layers, options2 = {}) {
     options2.signal?.throwIfAborted();
     const layer = layers[i];
     let findings = options2.cache?.getLayer(layer.digest);
-    if (findings && !findings.complete && !answersHere(findings, deletions)) findings = void 0;
+    if (findings && !findings.complete && !answersHere(findings, deletions, seen.needsOsRelease)) findings = void 0;
     if (!findings) {
       let blob;
       try {
@@ -90915,6 +91133,8 @@ async function readPackageDatabase(registry2, name, layers, options2 = {}) {
       try {
         const scan = await scanLayer(blob.stream, {
           hidden: (p) => deletions.hides(p),
+          osReleaseKnown: seen.osReleaseKnown,
+          untilOsRelease: seen.needsOsRelease,
           maxFileBytes,
           maxBytes: layer.size,
           ...options2.signal && { signal: options2.signal }
@@ -90943,8 +91163,9 @@ async function readPackageDatabase(registry2, name, layers, options2 = {}) {
   }
   return { ...found, warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
 }
-function answersHere(findings, deletions) {
-  return findings.files.some((f) => isDecisive(f) && !deletions.hides(f.path));
+function answersHere(findings, deletions, needsOsRelease) {
+  const answers = (f) => needsOsRelease ? f.file.kind === "os-release" : isDecisive(f);
+  return findings.files.some((f) => answers(f) && !deletions.hides(f.path));
 }
 var SearchState = class {
   apk;
@@ -90953,7 +91174,15 @@ var SearchState = class {
   statusD = /* @__PURE__ */ new Map();
   osRelease;
   get decided() {
-    return this.apk !== void 0 || this.rpm !== void 0 || this.dpkgStatus !== void 0 && isDecisive(this.dpkgStatus);
+    if (this.apk) return !this.needsOsRelease;
+    return this.rpm !== void 0 || this.dpkgStatus !== void 0 && isDecisive(this.dpkgStatus);
+  }
+  /** An apk database was found that names no distribution, and no os-release yet: the lower layers may have one. */
+  get needsOsRelease() {
+    return this.apk !== void 0 && this.osRelease === void 0 && apkDistroOf(this.apk.text) === void 0;
+  }
+  get osReleaseKnown() {
+    return this.osRelease !== void 0;
   }
   take(findings, deletions) {
     for (const f of findings.files) {
@@ -90980,12 +91209,12 @@ var SearchState = class {
   result() {
     const osId = this.osRelease && osReleaseId(this.osRelease.text);
     if (this.apk) {
-      const distro = osId ?? apkDistroGuess(this.apk.text);
+      const distro = osId ?? apkDistroOf(this.apk.text);
       return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk" };
     }
     if (this.dpkgStatus || this.statusD.size > 0) {
       const options2 = osId ? { distro: osId } : {};
-      const files = [this.dpkgStatus, ...[...this.statusD.keys()].sort().map((entry) => this.statusD.get(entry))];
+      const files = [this.dpkgStatus, ...[...this.statusD.keys()].sort().map((entry2) => this.statusD.get(entry2))];
       let packages = [];
       for (const file2 of files) {
         if (file2 && packages.length <= MAX_PACKAGES) packages = packages.concat(parseDpkgStatus(file2.text, options2));
@@ -91001,15 +91230,10 @@ var SearchState = class {
     return ["no package database (apk, dpkg or rpm) in the image's layers"];
   }
 };
-function osReleaseId(text) {
-  const match = /^ID=(.*)$/m.exec(text);
+function osReleaseId(text2) {
+  const match = /^ID=(.*)$/m.exec(text2);
   const id = match?.[1]?.trim().replace(/^(["'])(.*)\1$/, "$2").toLowerCase();
   return id && /^[a-z0-9._-]{1,64}$/.test(id) ? id : void 0;
-}
-function apkDistroGuess(text) {
-  if (/^P:wolfi-baselayout$/m.test(text)) return "wolfi";
-  if (/^P:chainguard-baselayout$/m.test(text)) return "chainguard";
-  return void 0;
 }
 
 // src/registry/image-config.ts
@@ -91051,14 +91275,14 @@ async function diffImages(registry2, name, from, to, options2 = {}) {
     guard(() => fetchPinned(registry2, name, from), cannotRead("old", from)),
     guard(() => fetchPinned(registry2, name, to), cannotRead("new", to))
   ]);
-  if (!fromPinned || !toPinned) return { ...base, packages: empty, warnings, source: none };
+  if (!fromPinned || !toPinned) return { ...base, packages: empty, warnings, source: none, packagesUnknown: true };
   const platform = await choosePlatform(registry2, name, fromPinned, toPinned, options2.platform ?? DEFAULT_PLATFORM, warnings);
   const [previous, current] = await Promise.all([
     guard(() => resolvePlatformImage(registry2, name, fromPinned, platform), cannotRead("old", from)),
     guard(() => resolvePlatformImage(registry2, name, toPinned, platform), cannotRead("new", to))
   ]);
   const withPlatform = fromPinned.kind === "index" || toPinned.kind === "index" ? { ...base, platform } : base;
-  if (!previous || !current) return { ...withPlatform, packages: empty, warnings, source: none };
+  if (!previous || !current) return { ...withPlatform, packages: empty, warnings, source: none, packagesUnknown: true };
   if (previous.digest === current.digest) return { ...withPlatform, packages: empty, warnings, unchanged: "same-digest" };
   if (sameLayers(previous, current)) return { ...withPlatform, packages: empty, warnings, unchanged: "same-layers" };
   log?.debug({ image: base.image, platform: formatPlatform(platform), previous: previous.digest, current: current.digest }, "diffing images");
@@ -91076,7 +91300,7 @@ async function diffImages(registry2, name, from, to, options2 = {}) {
     const missing = sboms.found.previous ? "new" : "old";
     warnings.push(`no usable SBOM for the ${missing} image; compared the package databases of both instead`);
   } else if (sboms.found.previous) {
-    warnings.push("the two images have no SBOMs of the same kind; compared their package databases instead");
+    warnings.push("the two images have no usable SBOMs of the same kind; compared their package databases instead");
   }
   const dbOptions = { cache, ...signal && { signal }, ...options2.maxDatabaseBytes !== void 0 && { maxFileBytes: options2.maxDatabaseBytes } };
   const currentDb = await readPackageDatabase(registry2, name, current.manifest.layers, dbOptions);
@@ -91088,10 +91312,11 @@ async function diffImages(registry2, name, from, to, options2 = {}) {
   pushSideWarnings(warnings, "old", previous.digest, previousDb);
   pushSideWarnings(warnings, "new", current.digest, currentDb);
   const source = { previous: previousDb.source, current: currentDb.source };
-  if (!previousDb.list || !currentDb.list) return { ...withPlatform, packages: empty, warnings: dedupe2(warnings), source };
+  const unknown2 = { ...withPlatform, packages: empty, source, packagesUnknown: true };
+  if (!previousDb.list || !currentDb.list) return { ...unknown2, warnings: dedupe2(warnings) };
   if (previousDb.list.source !== currentDb.list.source) {
     warnings.push(`the old image lists its packages with ${previousDb.list.source} and the new one with ${currentDb.list.source}; package changes not shown`);
-    return { ...withPlatform, packages: empty, warnings: dedupe2(warnings), source };
+    return { ...unknown2, warnings: dedupe2(warnings) };
   }
   return compare(withPlatform, previousDb.list, currentDb.list, warnings);
 }
@@ -91155,7 +91380,7 @@ function isLoopbackUrl(url2) {
 var SchemePolicy = class {
   insecure;
   constructor(insecureRegistries) {
-    this.insecure = new Set(insecureRegistries.map((entry) => stripScheme(entry.trim()).toLowerCase()).filter(Boolean));
+    this.insecure = new Set(insecureRegistries.map((entry2) => stripScheme(entry2.trim()).toLowerCase()).filter(Boolean));
   }
   /** Whether `host` (with or without port) may be spoken to over plain HTTP. */
   allowsHttp(host) {
@@ -91174,10 +91399,10 @@ function mayCarryCredentials(url2) {
 function insecureRegistriesFromEnv(env = process.env) {
   const value = env["DIGESTA_INSECURE_REGISTRIES"];
   if (!value) return [];
-  return value.split(",").map((entry) => entry.trim()).filter(Boolean);
+  return value.split(",").map((entry2) => entry2.trim()).filter(Boolean);
 }
-function stripScheme(entry) {
-  const withoutScheme = entry.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+function stripScheme(entry2) {
+  const withoutScheme = entry2.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
   const slash = withoutScheme.indexOf("/");
   return slash < 0 ? withoutScheme : withoutScheme.slice(0, slash);
 }
@@ -91244,8 +91469,8 @@ function defaultHint(code2, registry2) {
 }
 function describeErrorBody(body, contentType, status) {
   if (body.byteLength === 0) return void 0;
-  const text = Buffer.from(body).toString("utf8");
-  const trimmed = text.trimStart();
+  const text2 = Buffer.from(body).toString("utf8");
+  const trimmed = text2.trimStart();
   if (/html/i.test(contentType ?? "") || /^<(!doctype|html|head|body)/i.test(trimmed)) {
     return `registry answered with an HTML page (status ${status})`;
   }
@@ -91256,10 +91481,10 @@ function describeErrorBody(body, contentType, status) {
   const firstLine = trimmed.split(/\r?\n/, 1)[0] ?? "";
   return firstLine === "" ? void 0 : oneLine(firstLine);
 }
-function reasonFromJson(text) {
+function reasonFromJson(text2) {
   let value;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text2);
   } catch {
     return void 0;
   }
@@ -91267,8 +91492,8 @@ function reasonFromJson(text) {
   const record2 = value;
   const errors = record2["errors"];
   if (Array.isArray(errors) && errors.length > 0) {
-    const parts = errors.slice(0, 3).map((entry) => {
-      const e = typeof entry === "object" && entry !== null ? entry : {};
+    const parts = errors.slice(0, 3).map((entry2) => {
+      const e = typeof entry2 === "object" && entry2 !== null ? entry2 : {};
       const code2 = typeof e["code"] === "string" ? e["code"] : void 0;
       const message = typeof e["message"] === "string" ? e["message"] : void 0;
       return [code2, message].filter(Boolean).join(": ");
@@ -91282,8 +91507,8 @@ function reasonFromJson(text) {
   }
   return void 0;
 }
-function oneLine(text) {
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
+function oneLine(text2) {
+  const flat = text2.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
   return flat.length > REASON_CHARS ? `${flat.slice(0, REASON_CHARS)}\u2026` : flat;
 }
 
@@ -91533,14 +91758,14 @@ function dockerConfigCredentials(options2 = {}) {
   };
 }
 async function readConfig(path6, logger) {
-  let text;
+  let text2;
   try {
     const buffer = await readFile2(path6);
     if (buffer.byteLength > MAX_CONFIG_BYTES2) {
       logger?.warn({ path: path6 }, "Docker config is larger than 1 MiB; ignoring it and pulling anonymously");
       return {};
     }
-    text = buffer.toString("utf8");
+    text2 = buffer.toString("utf8");
   } catch (error62) {
     if (error62.code !== "ENOENT") {
       logger?.warn({ path: path6, code: error62.code }, "cannot read Docker config; pulling anonymously");
@@ -91548,7 +91773,7 @@ async function readConfig(path6, logger) {
     return {};
   }
   try {
-    const parsed = configSchema3.safeParse(JSON.parse(text));
+    const parsed = configSchema3.safeParse(JSON.parse(text2));
     if (parsed.success) return parsed.data;
   } catch {
   }
@@ -91562,16 +91787,16 @@ function helperFor(config3, host) {
   return config3.credsStore || void 0;
 }
 function fromAuths(config3, host) {
-  for (const [key, entry] of Object.entries(config3.auths ?? {})) {
+  for (const [key, entry2] of Object.entries(config3.auths ?? {})) {
     if (credentialKey(key) !== host) continue;
-    if (entry.identitytoken) return { kind: "identity-token", token: entry.identitytoken };
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+    if (entry2.identitytoken) return { kind: "identity-token", token: entry2.identitytoken };
+    if (entry2.auth) {
+      const decoded = Buffer.from(entry2.auth, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
       if (colon > 0) return { kind: "basic", username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
     }
-    if (entry.username && entry.password !== void 0) {
-      return { kind: "basic", username: entry.username, password: entry.password };
+    if (entry2.username && entry2.password !== void 0) {
+      return { kind: "basic", username: entry2.username, password: entry2.password };
     }
   }
   return void 0;
@@ -91777,9 +92002,9 @@ var Transport = class {
 };
 function parseRetryAfter(value, now) {
   if (value === null) return void 0;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1e3;
-  const date5 = Date.parse(text);
+  const text2 = value.trim();
+  if (/^\d+$/.test(text2)) return Number(text2) * 1e3;
+  const date5 = Date.parse(text2);
   if (Number.isNaN(date5)) return void 0;
   return Math.max(0, date5 - now);
 }
@@ -91956,8 +92181,8 @@ function networkReason(error62) {
   }
   const code2 = current?.code;
   const message = current instanceof Error ? current.message : String(current);
-  const text = typeof code2 === "string" && !message.includes(code2) ? `${code2} ${message}` : message;
-  return text.replace(/[\r\n\t]+/g, " ").slice(0, 200);
+  const text2 = typeof code2 === "string" && !message.includes(code2) ? `${code2} ${message}` : message;
+  return text2.replace(/[\r\n\t]+/g, " ").slice(0, 200);
 }
 var PERMANENT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ENOTFOUND|ERR_INVALID_URL/;
 function isPermanentNetworkError(error62) {
@@ -92341,9 +92566,9 @@ function createPinFollower(registry2, options2 = {}) {
     let entries = [];
     if (tagIsIndex) {
       entries = parseIndex((await manifest(name, tag.digest)).json, `${label} (${tag.digest})`);
-      const entry = entries.find((e) => e.digest === pin.digest);
-      if (entry) {
-        return { current: pin.digest, kind: "manifest", ...entry.platform ? { platform: entry.platform } : {}, tagDigest: tag.digest };
+      const entry2 = entries.find((e) => e.digest === pin.digest);
+      if (entry2) {
+        return { current: pin.digest, kind: "manifest", ...entry2.platform ? { platform: entry2.platform } : {}, tagDigest: tag.digest };
       }
     }
     let pinned;
@@ -92437,7 +92662,7 @@ function privateRanges() {
   return list;
 }
 function allowList(allow) {
-  return new Set((allow ?? []).map((entry) => entry.trim().toLowerCase()).filter(Boolean));
+  return new Set((allow ?? []).map((entry2) => entry2.trim().toLowerCase()).filter(Boolean));
 }
 function createPrivateAddressPolicy(options2 = {}) {
   const allowed = allowList(options2.allow);
@@ -92469,7 +92694,7 @@ function createPrivateAddressPolicy(options2 = {}) {
   };
 }
 function createAddressCheckedFetch(options2 = {}) {
-  const allowedHostnames = new Set([...allowList(options2.allow)].map((entry) => hostnameOf(entry)));
+  const allowedHostnames = new Set([...allowList(options2.allow)].map((entry2) => hostnameOf(entry2)));
   const ranges = privateRanges();
   const resolve = options2.lookup ?? lookupWithCallback;
   const checkedLookup = (hostname3, lookupOptions, callback) => {
@@ -92585,6 +92810,22 @@ function vulnerabilityDelta(diff, found, scanner, digests) {
     { digest: digests.to, scanner }
   ]);
 }
+function scanDelta(previous, current, metadata) {
+  const byPackage = (list) => {
+    const map2 = /* @__PURE__ */ new Map();
+    for (const v of list) map2.set(v.package.name, [...map2.get(v.package.name) ?? [], v]);
+    return map2;
+  };
+  const before = byPackage(previous);
+  const after = byPackage(current);
+  const added2 = [];
+  const removed = [];
+  for (const name of /* @__PURE__ */ new Set([...before.keys(), ...after.keys()])) {
+    added2.push(...without(after.get(name) ?? [], before.get(name) ?? []));
+    removed.push(...without(before.get(name) ?? [], after.get(name) ?? []));
+  }
+  return deltaOf(added2, removed, metadata);
+}
 function deltaOf(added2, removed, metadata) {
   const unique = (list) => {
     const seen = /* @__PURE__ */ new Set();
@@ -92599,19 +92840,34 @@ function deltaOf(added2, removed, metadata) {
 }
 
 // src/engine/vulnerabilities.ts
-function withVulnerabilities(differ, source, log) {
-  if (!source) return differ;
+function withVulnerabilities(differ, sources, log) {
+  if (!sources.scans && !sources.packages) return differ;
   return async (image, tag, from, to, platform) => {
     const diff = await differ(image, tag, from, to, platform);
-    return addVulnerabilities(diff, source, log);
+    return addVulnerabilities(image, diff, sources, log);
   };
 }
-async function addVulnerabilities(diff, source, log) {
+async function addVulnerabilities(image, diff, sources, log) {
   if (diff.unchanged) return diff;
-  const packages = packagesToLookUp(diff);
+  if (sources.scans) {
+    try {
+      const [previous, current] = await Promise.all([sources.scans.scanOf(image, diff.from), sources.scans.scanOf(image, diff.to)]);
+      if (previous && current) {
+        const metadata = [
+          { digest: diff.from, scanner: previous.scanner },
+          { digest: diff.to, scanner: current.scanner }
+        ];
+        return { ...diff, vulnerabilities: scanDelta(previous.entries, current.entries, metadata) };
+      }
+    } catch (error62) {
+      log?.debug({ image: diff.image, reason: errorLine(error62) }, "vulnerability attestations unusable; looking up the packages instead");
+    }
+  }
+  const source = sources.packages;
   const knowsPackages = diff.source !== void 0 && diff.source.previous !== "none" && diff.source.current !== "none";
-  if (!knowsPackages) return diff;
+  if (!source || !knowsPackages) return diff;
   try {
+    const packages = packagesToLookUp(diff);
     const found = packages.length === 0 ? /* @__PURE__ */ new Map() : await source.lookup(packages);
     return { ...diff, vulnerabilities: vulnerabilityDelta(diff, found, source.scanner, { from: diff.from, to: diff.to }) };
   } catch (error62) {
@@ -92619,6 +92875,100 @@ async function addVulnerabilities(diff, source, log) {
     log?.info({ image: diff.image, reason }, "vulnerabilities unavailable");
     return { ...diff, warnings: [...diff.warnings, `vulnerabilities not looked up: ${reason}`] };
   }
+}
+
+// src/vuln/scan-report.ts
+var VULN_PREDICATE_TYPE = "https://cosign.sigstore.dev/attestation/vuln/v1";
+var MAX_FINDINGS = 5e4;
+var object2 = (v) => v && typeof v === "object" && !Array.isArray(v) ? v : {};
+var array2 = (v) => Array.isArray(v) ? v : [];
+var text = (v, max = 200) => typeof v === "string" && v.length > 0 && v.length <= max ? v : void 0;
+function scannerOf(predicate) {
+  const scanner = object2(predicate["scanner"]);
+  const uri = text(scanner["uri"], 500) ?? "";
+  const match = uri.match(/([^/@]+)(?:@([^?#]+))?(?:[?#].*)?$/);
+  const version2 = text(scanner["version"]) ?? match?.[2];
+  return { name: match?.[1] ?? "unknown scanner", ...version2 ? { version: version2 } : {} };
+}
+function parseVulnerabilityPredicate(predicate) {
+  const p = object2(predicate);
+  const result = object2(object2(p["scanner"])["result"]);
+  const entries = Array.isArray(result["Results"]) ? trivyFindings(result) : Array.isArray(result["matches"]) ? grypeFindings(result) : void 0;
+  return entries && { scanner: scannerOf(p), entries };
+}
+function entry(fields) {
+  const id = text(fields.id, 100);
+  const name = text(fields.name);
+  const version2 = text(fields.version);
+  if (!id || !isVulnerabilityId(id) || !name || !version2) return void 0;
+  const aliases = [...new Set(fields.aliases.flatMap((a) => typeof a === "string" && isVulnerabilityId(a) && a !== id ? [a] : []))];
+  const fixed = text(fields.fixed);
+  const reference = text(fields.purl, 1e3) ?? `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version2)}`;
+  return { id, aliases, severity: severityOf(fields.severity), package: { name, version: version2, reference }, ...fixed ? { fixed } : {} };
+}
+function trivyFindings(result) {
+  const out = [];
+  for (const target of array2(result["Results"])) {
+    for (const v of array2(object2(target)["Vulnerabilities"])) {
+      if (out.length >= MAX_FINDINGS) return out;
+      const f = object2(v);
+      const e = entry({
+        id: f["VulnerabilityID"],
+        aliases: array2(f["VendorIDs"]),
+        severity: f["Severity"],
+        name: f["PkgName"],
+        version: f["InstalledVersion"],
+        purl: object2(f["PkgIdentifier"])["PURL"],
+        fixed: typeof f["FixedVersion"] === "string" ? f["FixedVersion"].split(",")[0]?.trim() : void 0
+      });
+      if (e) out.push(e);
+    }
+  }
+  return out;
+}
+function grypeFindings(result) {
+  const out = [];
+  for (const m of array2(result["matches"])) {
+    if (out.length >= MAX_FINDINGS) return out;
+    const match = object2(m);
+    const vuln = object2(match["vulnerability"]);
+    const artifact = object2(match["artifact"]);
+    const e = entry({
+      id: vuln["id"],
+      aliases: array2(match["relatedVulnerabilities"]).map((r) => object2(r)["id"]),
+      severity: vuln["severity"],
+      name: artifact["name"],
+      version: artifact["version"],
+      purl: artifact["purl"],
+      fixed: array2(object2(vuln["fix"])["versions"])[0]
+    });
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+// src/vuln/attested-scans.ts
+var ORIGINS = ["referrers", "cosign"];
+var DEFAULT_MAX_BYTES2 = 32 * 1024 * 1024;
+var isVulnPredicate = (predicateType) => predicateType === VULN_PREDICATE_TYPE ? "vuln" : void 0;
+function createAttestedScanSource(registry2, options2 = {}) {
+  const maxBytes = options2.maxBytes ?? DEFAULT_MAX_BYTES2;
+  return {
+    async scanOf(image, digest, signal) {
+      for (const origin of ORIGINS) {
+        signal?.throwIfAborted();
+        const candidates = await discoverAttestations(registry2, image, { digest }, origin, isVulnPredicate);
+        for (const candidate of [...candidates].reverse()) {
+          if (candidate.blob.size > maxBytes) continue;
+          const bytes = await registry2.getBlob(image, candidate.blob.digest, maxBytes);
+          const statement = attestedStatement(candidate, bytes, digest, "vulnerability attestation");
+          const report2 = parseVulnerabilityPredicate(statement.predicate);
+          if (report2) return report2;
+        }
+      }
+      return void 0;
+    }
+  };
 }
 
 // src/app/registry-setup.ts
@@ -92649,13 +92999,13 @@ function createSessionFactory(settings = {}) {
     follower: createPinFollower(registry2, settings.logger ? { logger: settings.logger } : {}),
     diff: withVulnerabilities(
       (image, tag, from, to, platform) => diffImages(registry2, image, from, to, { platform, cache, tag, ...settings.logger ? { logger: settings.logger } : {} }),
-      settings.vulnerabilities,
+      { scans: createAttestedScanSource(registry2), ...settings.vulnerabilities ? { packages: settings.vulnerabilities } : {} },
       settings.logger
     )
   });
 }
 function listOf(value) {
-  return (value ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  return (value ?? "").split(",").map((entry2) => entry2.trim()).filter(Boolean);
 }
 
 // src/app/one-shot.ts
@@ -92718,15 +93068,15 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
 function writeOutputs(file2, outputs) {
   if (!file2) return;
-  let text = "";
+  let text2 = "";
   for (const [name, value] of Object.entries(outputs)) {
     const delimiter = `ghadelimiter_${randomUUID()}`;
-    text += `${name}<<${delimiter}
+    text2 += `${name}<<${delimiter}
 ${value}
 ${delimiter}
 `;
   }
-  appendFileSync(file2, text, "utf8");
+  appendFileSync(file2, text2, "utf8");
 }
 function writeSummary(file2, markdown) {
   if (file2) appendFileSync(file2, `${markdown}
