@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { loadRepositoryConfig } from "../config/load.js";
@@ -21,6 +20,7 @@ import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
+import { joinPathBytes } from "../scan/names.js";
 import { diffRequestOf, packageDiffs } from "../engine/package-diffs.js";
 import type { RegistrySession } from "./session.js";
 
@@ -139,7 +139,7 @@ async function defaultBranchHead(octokit: ProbotOctokit, repository: RepositoryR
 async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout, config: DigestaConfig, context: RefreshContext): Promise<Proposal> {
   const files = new Map<string, { content: Uint8Array; executable: boolean }>();
   for (const [relative, edits] of group.edits) {
-    const text = await readFile(path.join(checkout.root, relative), "latin1");
+    const text = await readFile(joinPathBytes(checkout.root, relative), "latin1");
     files.set(relative, { content: Buffer.from(applyDigestEdits(text, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
   }
   const builtAt = await buildTimes(group.updates, config, context);

@@ -1,10 +1,12 @@
+import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { errorLine } from "../errors/error-line.js";
 import { scanText } from "./scanner.js";
+import { joinPathBytes } from "./names.js";
 import { walkFiles } from "./walk.js";
-import type { PinnedOccurrence, ScanOptions, ScanReport, SkippedOccurrence } from "./types.js";
+import type { NotScannedFile, NotScannedKind, PinnedOccurrence, ScanOptions, ScanReport, SkippedOccurrence } from "./types.js";
 
 export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
 export const DEFAULT_EXCLUDES: readonly string[] = ["**/.git/**", "**/node_modules/**"];
@@ -23,13 +25,15 @@ interface FileResult {
   readonly path: string;
   readonly pinned: PinnedOccurrence[];
   readonly skipped: SkippedOccurrence[];
+  /** SHA-256 of the whole file as read. */
+  readonly fingerprint: string;
 }
 
-type SkippedFile = { readonly path: string; readonly reason: string };
+type Unread = { readonly kind: NotScannedKind; readonly reason: string };
 
 /**
  * Scans every file under `root` for pinned references. Symbolic links are listed as skipped, never followed;
- * binary, oversized and unreadable files and directories are skipped and reported, never fatal. Memory stays
+ * binary, oversized, special and unreadable files and directories are skipped and reported, never fatal. Memory stays
  * bounded whatever the size of the tree: files come one at a time from the walk into a reused buffer, only
  * files containing `@sha256:` are decoded, and only their occurrences are kept. Results are sorted by path,
  * then offset.
@@ -40,7 +44,8 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
 
   const results: FileResult[] = [];
-  const skippedFiles: SkippedFile[] = [];
+  const skippedFiles: NotScannedFile[] = [];
+  const rootBytes = Buffer.from(absoluteRoot, "utf8");
   let filesScanned = 0;
   let bytesScanned = 0;
 
@@ -57,22 +62,26 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   for (const entry of walk) {
     const relative = entry.path;
     if (entry.kind === "error") {
-      skippedFiles.push({ path: relative, reason: `directory not readable: ${errorReason(entry.error)}` });
+      skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry.error)}` });
       continue;
     }
     if (entry.kind === "symlink") {
-      skippedFiles.push({ path: relative, reason: "symbolic link (not followed)" });
+      skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
+      continue;
+    }
+    if (entry.kind === "special") {
+      skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
       continue;
     }
 
-    const read = readBounded(absoluteRoot + path.sep + relative, buffer, maxFileSize);
+    const read = readBounded(joinPathBytes(rootBytes, relative), buffer, maxFileSize);
     if ("reason" in read) {
-      skippedFiles.push({ path: relative, reason: read.reason });
+      skippedFiles.push({ path: relative, ...read });
     } else {
       if (read.buffer.length <= KEPT_BUFFER_SIZE) buffer = read.buffer;
       const bytes = read.bytes;
       if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
-        skippedFiles.push({ path: relative, reason: "binary (NUL byte in the first 8 KiB)" });
+        skippedFiles.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
       } else {
         filesScanned++;
         bytesScanned += bytes.length;
@@ -81,8 +90,14 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
           const scan = scanText(relative, bytes.toString("latin1"));
           const found = scan.pinned.length + scan.skipped.length;
           if (found > MAX_REFERENCES_PER_FILE) {
-            skippedFiles.push({ path: relative, reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file` });
-          } else if (found > 0) results.push({ path: relative, ...scan });
+            skippedFiles.push({
+              path: relative,
+              kind: "too-many-references",
+              reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file`,
+            });
+          } else if (found > 0) {
+            results.push({ path: relative, ...scan, fingerprint: createHash("sha256").update(bytes).digest("hex") });
+          }
         }
       }
     }
@@ -102,6 +117,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
     bytesScanned,
     skippedFiles,
     unmatchedIncludes: (options.include ?? []).filter((pattern) => !matchedIncludes.has(pattern)),
+    fingerprints: new Map(results.filter((r) => r.pinned.length > 0).map((r) => [r.path, r.fingerprint])),
   };
 }
 
@@ -121,12 +137,12 @@ async function assertDirectory(root: string, absoluteRoot: string): Promise<void
  * has already seen a regular file; fstat is asked only when the file fills the buffer, to size a bigger one
  * and to catch a special file swapped in since (which, opened non-blocking, cannot hang the read).
  */
-function readBounded(absolute: string, buffer: Buffer, maxFileSize: number): { bytes: Buffer; buffer: Buffer } | { reason: string } {
+function readBounded(absolute: Buffer, buffer: Buffer, maxFileSize: number): { bytes: Buffer; buffer: Buffer } | Unread {
   let fd: number;
   try {
     fd = openSync(absolute, OPEN_FLAGS);
   } catch (error) {
-    return { reason: `not readable: ${errorReason(error)}` };
+    return unreadable(error);
   }
   try {
     let target = buffer;
@@ -136,13 +152,13 @@ function readBounded(absolute: string, buffer: Buffer, maxFileSize: number): { b
       const bytesRead = readSync(fd, target, length, target.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxFileSize) return { reason: `larger than ${maxFileSize} bytes` };
+      if (length > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes` };
       if (length < target.length) continue;
       let size = 0;
       if (!checked) {
         const info = fstatSync(fd);
-        if (!info.isFile()) return { reason: "not a regular file" };
-        if (info.size > maxFileSize) return { reason: `larger than ${maxFileSize} bytes (${info.size})` };
+        if (!info.isFile()) return { kind: "special", reason: "not a regular file (FIFO, socket or device)" };
+        if (info.size > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes (${info.size})` };
         checked = true;
         size = info.size;
       }
@@ -153,10 +169,17 @@ function readBounded(absolute: string, buffer: Buffer, maxFileSize: number): { b
     }
     return { bytes: target.subarray(0, length), buffer: target };
   } catch (error) {
-    return { reason: `not readable: ${errorReason(error)}` };
+    return unreadable(error);
   } finally {
     closeSync(fd);
   }
+}
+
+/** A file that could not be opened or read; one swapped for a symbolic link since the walk is reported as such. */
+function unreadable(error: unknown): Unread {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ELOOP") return { kind: "symlink", reason: "symbolic link (not followed)" };
+  return { kind: "unreadable", reason: `not readable: ${errorReason(error)}` };
 }
 
 function errorReason(error: unknown): string {

@@ -2,7 +2,10 @@ import type { ImageReference, PinnedReference } from "../reference/types.js";
 
 /** One place in one file where a reference was found. */
 export interface Occurrence {
-  /** Path relative to the scanned root, `/`-separated. */
+  /**
+   * Path relative to the scanned root, `/`-separated; a byte of a name that is not UTF-8 stands as a lone
+   * surrogate (see `names.ts`): `pathBytes` gives the name back, `displayPath` shows it.
+   */
   readonly path: string;
   /** 1-based line and column of the first character of the reference. */
   readonly line: number;
@@ -54,11 +57,30 @@ export interface ScanOptions {
   readonly onTextFile?: (path: string, bytes: Buffer) => void;
 }
 
+/**
+ * Why a file was not scanned. `unreadable` (a file or folder), `too-large` and `too-many-references` are files
+ * that could hold a pin nobody read; binary files, symbolic links (never followed) and special files cannot.
+ */
+export type NotScannedKind = "unreadable" | "too-large" | "too-many-references" | "binary" | "symlink" | "special";
+
+export interface NotScannedFile {
+  /** Relative path, as in `Occurrence.path`; `.` for the root folder itself. */
+  readonly path: string;
+  readonly kind: NotScannedKind;
+  /** The reason in words, for people. */
+  readonly reason: string;
+}
+
 export interface ScanReport extends TextScan {
   readonly filesScanned: number;
   readonly bytesScanned: number;
-  /** Files not scanned, with why: binary, too large, unreadable. */
-  readonly skippedFiles: { readonly path: string; readonly reason: string }[];
+  /** Files and folders not scanned, with why: unreadable, too large, binary, links and special files. */
+  readonly skippedFiles: NotScannedFile[];
+  /**
+   * The SHA-256 (hex) of the whole content of each file holding a pin, as scanned: a file is rewritten only while
+   * its bytes are still exactly these.
+   */
+  readonly fingerprints: ReadonlyMap<string, string>;
   /** `include` patterns that matched no file: a mistyped or too narrow pattern, which would otherwise pass for "nothing pinned". */
   readonly unmatchedIncludes: readonly string[];
 }

@@ -1,10 +1,12 @@
 import { readdirSync } from "node:fs";
-import path from "node:path";
 import picomatch from "picomatch";
+import { decodeName, joinPathBytes } from "./names.js";
 
 export type WalkEntry =
   | { readonly kind: "file"; readonly path: string }
   | { readonly kind: "symlink"; readonly path: string }
+  /** A FIFO, socket or device: never opened. */
+  | { readonly kind: "special"; readonly path: string }
   | { readonly kind: "error"; readonly path: string; readonly error: unknown };
 
 export interface WalkOptions {
@@ -18,7 +20,8 @@ export interface WalkOptions {
 
 /**
  * Lists the regular files under `root` depth first, as paths relative to it, without following symbolic
- * links (they are reported, not entered). Dot files are included. It holds one directory listing and the
+ * links (they are reported, not entered). Dot files are included. Names are read as bytes and carried as
+ * `decodeName` strings, so a name that is not UTF-8 is found, matched and opened like any other. It holds one directory listing and the
  * directories still to visit at a time, so memory does not grow with the number of files, which fast-glob's
  * stream cannot promise (it walks ahead of its reader without bound). Matching is picomatch's, as in fast-glob.
  */
@@ -27,24 +30,26 @@ export function* walkFiles(root: string, options: WalkOptions = {}): Generator<W
   const included = options.include?.length ? picomatch(options.include.map(gitignoreStyle), matchOptions) : undefined;
   const exclude = options.exclude?.length ? picomatch(options.exclude.map(gitignoreStyle), matchOptions) : undefined;
   const include = included && options.matchedIncludes ? recordingMatches(options.include!, options.matchedIncludes, included) : included;
+  const rootBytes = Buffer.from(root, "utf8");
   const pending: string[] = [""];
   while (pending.length > 0) {
     const directory = pending.pop()!;
     let entries;
     try {
-      entries = readdirSync(directory === "" ? root : path.join(root, directory), { withFileTypes: true });
+      entries = readdirSync(directory === "" ? rootBytes : joinPathBytes(rootBytes, directory), { withFileTypes: true, encoding: "buffer" });
     } catch (error) {
       yield { kind: "error", path: directory === "" ? "." : directory, error };
       continue;
     }
     const subdirectories: string[] = [];
     for (const entry of entries) {
-      const relative = directory === "" ? entry.name : `${directory}/${entry.name}`;
+      const name = decodeName(entry.name);
+      const relative = directory === "" ? name : `${directory}/${name}`;
       if (exclude?.(relative)) continue;
       if (entry.isDirectory()) subdirectories.push(relative);
       else if (entry.isSymbolicLink()) {
         if (!include || include(relative)) yield { kind: "symlink", path: relative };
-      } else if (entry.isFile() && (!include || include(relative))) yield { kind: "file", path: relative };
+      } else if (!include || include(relative)) yield { kind: entry.isFile() ? "file" : "special", path: relative };
     }
     for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i]!);
   }

@@ -1,10 +1,12 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_REFERENCES_PER_FILE, scanDirectory } from "../../src/scan/directory.js";
+import { displayPath, joinPathBytes, pathBytes } from "../../src/scan/names.js";
 import { applyDigestEdits } from "../../src/rewrite/rewrite.js";
 import type { Digest } from "../../src/reference/types.js";
 import type { ScanReport } from "../../src/scan/types.js";
@@ -119,9 +121,9 @@ describe("scanDirectory", () => {
     });
     const report = await scanDirectory(root, { maxFileSize: 100 });
     expect(report.skippedFiles).toEqual([
-      { path: "big.yaml", reason: expect.stringMatching(/^larger than 100 bytes/) },
-      { path: "image.png", reason: "binary (NUL byte in the first 8 KiB)" },
-      { path: "late-nul.txt", reason: expect.stringMatching(/^larger than 100 bytes/) },
+      { path: "big.yaml", kind: "too-large", reason: expect.stringMatching(/^larger than 100 bytes/) },
+      { path: "image.png", kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" },
+      { path: "late-nul.txt", kind: "too-large", reason: expect.stringMatching(/^larger than 100 bytes/) },
     ]);
     expect(report.pinned.map((p) => p.path)).toEqual(["limit.yaml"]);
     const roomy = await scanDirectory(root);
@@ -132,7 +134,7 @@ describe("scanDirectory", () => {
     const root = tree({ "packed.txt": `a:1@${D}\n`.repeat(MAX_REFERENCES_PER_FILE + 1), "ok.yaml": `a:1@${D}` });
     const report = await scanDirectory(root);
     expect(report.pinned.map((p) => p.path)).toEqual(["ok.yaml"]);
-    expect(report.skippedFiles).toEqual([{ path: "packed.txt", reason: expect.stringMatching(/^more than 10000 references \(10001\)/) }]);
+    expect(report.skippedFiles).toEqual([{ path: "packed.txt", kind: "too-many-references", reason: expect.stringMatching(/^more than 10000 references \(10001\)/) }]);
   });
 
   it("reads files larger than its buffers whole", async () => {
@@ -154,17 +156,47 @@ describe("scanDirectory", () => {
     const report = await scanDirectory(root);
     expect(report.pinned.map((p) => p.path)).toEqual(["real.yaml"]);
     expect(report.skippedFiles).toEqual([
-      { path: "inside.yaml", reason: "symbolic link (not followed)" },
-      { path: "link.yaml", reason: "symbolic link (not followed)" },
-      { path: "linkdir", reason: "symbolic link (not followed)" },
+      { path: "inside.yaml", kind: "symlink", reason: "symbolic link (not followed)" },
+      { path: "link.yaml", kind: "symlink", reason: "symbolic link (not followed)" },
+      { path: "linkdir", kind: "symlink", reason: "symbolic link (not followed)" },
     ]);
   });
 
-  it("does not hang on a FIFO", async () => {
+  it("does not hang on a FIFO, and lists it as not scanned", async () => {
     const root = tree({ "a.yaml": `a:1@${D}` });
     expect(spawnSync("mkfifo", [path.join(root, "pipe")]).status).toBe(0);
     const report = await scanDirectory(root);
     expect(report.pinned.map((p) => p.path)).toEqual(["a.yaml"]);
+    expect(report.skippedFiles).toEqual([{ path: "pipe", kind: "special", reason: "not a regular file (FIFO, socket or device)" }]);
+  });
+
+  it("finds pins in files and folders whose names are not UTF-8, and names them reversibly", async () => {
+    const root = tree({ "plain.yaml": `a:1@${D}` });
+    const raw = Buffer.from(root, "utf8");
+    const join = (...parts: (string | number[])[]) =>
+      Buffer.concat([raw, ...parts.map((p) => Buffer.concat([Buffer.from("/"), typeof p === "string" ? Buffer.from(p) : Buffer.from(p)]))]);
+    writeFileSync(join([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x79, 0x61, 0x6d, 0x6c]), `b:1@${D}`); // caf\xe9.yaml
+    mkdirSync(join([0x64, 0x69, 0x72, 0xfe]));
+    writeFileSync(join([0x64, 0x69, 0x72, 0xfe], "x.yaml"), `c:1@${D}`); // dir\xfe/x.yaml
+    writeFileSync(join([0xed, 0xb2, 0x80, 0x0a]), `d:1@${D}`); // an encoded surrogate and a line break
+    writeFileSync(join("caf\u00e9.yaml"), `e:1@${D}`); // the UTF-8 name beside the latin1 one
+
+    const report = await scanDirectory(root);
+    const byRepository = new Map(report.pinned.map((p) => [p.reference.repository, p.path]));
+    expect([...byRepository.keys()].sort()).toEqual(["library/a", "library/b", "library/c", "library/d", "library/e"]);
+    expect(byRepository.get("library/b")).toBe("caf\udce9.yaml");
+    expect(byRepository.get("library/c")).toBe("dir\udcfe/x.yaml");
+    expect(byRepository.get("library/e")).toBe("caf\u00e9.yaml");
+    expect(report.skippedFiles).toEqual([]);
+    // Every name goes back to the bytes it came from, and JSON carries it there and back.
+    for (const name of byRepository.values()) {
+      expect(readFileSync(joinPathBytes(root, name)).includes("@sha256:")).toBe(true);
+      expect(pathBytes(JSON.parse(JSON.stringify(name)) as string).equals(pathBytes(name))).toBe(true);
+    }
+    expect(JSON.stringify(byRepository.get("library/b"))).toBe('"caf\\udce9.yaml"');
+    expect(displayPath(byRepository.get("library/b")!)).toBe("caf\\xe9.yaml");
+    expect(displayPath(byRepository.get("library/d")!)).toBe("\\xed\\xb2\\x80\\x0a");
+    expect(report.fingerprints.get("caf\udce9.yaml")).toBe(createHash("sha256").update(`b:1@${D}`).digest("hex"));
   });
 
   it("reports unreadable files and directories and scans the rest", async () => {
@@ -174,8 +206,8 @@ describe("scanDirectory", () => {
     const report = await scanAsUnprivileged(root);
     expect(report.pinned.map((p) => p.path)).toEqual(["ok.yaml"]);
     expect(report.skippedFiles).toEqual([
-      { path: "closed", reason: "directory not readable: permission denied" },
-      { path: "locked.yaml", reason: "not readable: permission denied" },
+      { path: "closed", kind: "unreadable", reason: "directory not readable: permission denied" },
+      { path: "locked.yaml", kind: "unreadable", reason: "not readable: permission denied" },
     ]);
   });
 
