@@ -10,7 +10,6 @@ import { readImagePlatform } from "../registry/image-config.js";
 import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "../registry/manifest.js";
 import type { Registry } from "../registry/types.js";
 import { applyDigestInsertions } from "../rewrite/insert.js";
-import { StaleEditError } from "../rewrite/rewrite.js";
 import { rewriteFileWith, type FileWriteResult } from "./files.js";
 
 export interface UnpinnedFiles extends UnpinnedScan {
@@ -120,12 +119,7 @@ export async function writePins(root: string, plan: PinPlan, fileDigests: Readon
   for (const [relative, insertions] of plan.insertions) {
     const expected = fileDigests.get(relative);
     results.push(
-      await rewriteFileWith(root, relative, (text) => {
-        if (expected === undefined || createHash("sha256").update(text, "latin1").digest("hex") !== expected) {
-          throw new StaleEditError("the file changed since it was scanned; run digesta pin again");
-        }
-        return applyDigestInsertions(text, insertions);
-      }),
+      await rewriteFileWith(root, relative, expected, (text) => applyDigestInsertions(text, insertions)),
     );
   }
   return results;

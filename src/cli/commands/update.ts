@@ -21,7 +21,10 @@ import { printUnpinnable, printUnpinned, unpinnableJson, unpinnedJson } from "./
 import { progress, writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { parsePlatform } from "../platform.js";
-import { summarise } from "./scan.js";
+import { notScannedJson, summarise } from "./scan.js";
+import { unreadFiles } from "../../scan/not-scanned.js";
+import { displayPath } from "../../scan/names.js";
+import type { ScanReport } from "../../scan/types.js";
 import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 import { withVulnerabilities } from "../../engine/vulnerabilities.js";
@@ -39,6 +42,7 @@ export interface UpdateOptions extends CheckoutOptions {
 interface PlannedCheckout {
   readonly settings: CheckoutSettings;
   readonly plan: UpdatePlan;
+  readonly report: ScanReport;
   /** A warning was given that makes the answer untrustworthy (an include matching nothing, nothing to scan). */
   readonly warned: boolean;
   /** `check --unpinned`: the tagged references written without a digest. */
@@ -78,7 +82,14 @@ async function planCheckout(
     const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
     resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() });
   }
-  return { settings, plan: planUpdates(report, resolutions), warned, ...(collector ? { unpinned: collector.result() } : {}) };
+  // A file nobody could read may hold a stale pin: the tree cannot be vouched for.
+  return {
+    settings,
+    plan: planUpdates(report, resolutions),
+    report,
+    warned: warned || unreadFiles(report.skippedFiles).length > 0,
+    ...(collector ? { unpinned: collector.result() } : {}),
+  };
 }
 
 function withProgress(context: CliContext) {
@@ -90,17 +101,17 @@ export async function updateCommand(context: CliContext, dir: string, options: U
   const wanted = options.platform ? parsePlatform(options.platform) : undefined;
   const planned = await planCheckout(context, dir, options);
   if (!planned) return ExitCode.Ok;
-  const { plan, settings } = planned;
+  const { plan, settings, report } = planned;
   const platform = wanted ?? settings.config.diff.platform;
-  const files = options.dryRun ? [] : await rewriteFiles(dir, plan);
+  const files = options.dryRun ? [] : await rewriteFiles(dir, plan, report.fingerprints);
   const showDiffs = options.diff !== false && settings.config.diff.enabled;
   const diffs = showDiffs ? await diffUpdates(context, plan.updates, platform) : [];
 
   if (options.json) {
-    writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan), files, diffs });
+    writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan, report), files, diffs });
   } else {
     printPlan(context, plan, options.dryRun ? "would update" : "updated");
-    for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${file.path}: ${file.error}\n`);
+    for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${displayPath(file.path)}: ${file.error}\n`);
     for (const diff of diffs) context.stdout.write(`\n${renderImageDiffText(diff)}\n`);
   }
   return planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
@@ -115,10 +126,10 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
   const collect = options.unpinned ? (settings: CheckoutSettings) => createUnpinnedCollector(createIgnoreMatcher(settings.config.ignore)) : undefined;
   const planned = await planCheckout(context, dir, options, collect);
   if (!planned) return ExitCode.Ok;
-  const { plan, unpinned } = planned;
+  const { plan, report, unpinned } = planned;
   if (options.json) {
     writeJson(context, {
-      ...planJson(plan),
+      ...planJson(plan, report),
       ...(unpinned ? { unpinned: unpinned.unpinned.map(unpinnedJson), unpinnable: unpinned.unpinnable.map(unpinnableJson) } : {}),
     });
   } else {
@@ -162,7 +173,7 @@ function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): v
   }
 }
 
-function planJson(plan: UpdatePlan) {
+function planJson(plan: UpdatePlan, report: ScanReport) {
   const places = (occurrences: readonly { path: string; line: number; column: number }[]) =>
     occurrences.map(({ path, line, column }) => ({ path, line, column }));
   return {
@@ -178,6 +189,7 @@ function planJson(plan: UpdatePlan) {
     upToDate: plan.upToDate.map((p) => ({ image: imageKey(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),
     failed: plan.failed.map((f) => ({ image: imageKey(f.image), tag: f.tag, digest: f.digest, reason: f.reason, occurrences: places(f.occurrences) })),
     skipped: plan.skipped.map((s) => ({ path: s.path, line: s.line, column: s.column, reference: s.text, reason: s.reason })),
+    notScanned: report.skippedFiles.map(notScannedJson),
   };
 }
 
