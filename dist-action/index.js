@@ -303,8 +303,8 @@ var require_req = __commonJS({
       if (req.originalUrl) {
         _req.url = req.originalUrl;
       } else {
-        const path6 = req.path;
-        _req.url = typeof path6 === "string" ? path6 : req.url ? req.url.path || req.url : void 0;
+        const path4 = req.path;
+        _req.url = typeof path4 === "string" ? path4 : req.url ? req.url.path || req.url : void 0;
       }
       if (req.query) {
         _req.query = req.query;
@@ -474,14 +474,14 @@ var require_redact = __commonJS({
       }
       return obj;
     }
-    function parsePath(path6) {
+    function parsePath(path4) {
       const parts = [];
       let current = "";
       let inBrackets = false;
       let inQuotes = false;
       let quoteChar = "";
-      for (let i = 0; i < path6.length; i++) {
-        const char = path6[i];
+      for (let i = 0; i < path4.length; i++) {
+        const char = path4[i];
         if (!inBrackets && char === ".") {
           if (current) {
             parts.push(current);
@@ -612,10 +612,10 @@ var require_redact = __commonJS({
       return current;
     }
     function redactPaths(obj, paths, censor, remove = false) {
-      for (const path6 of paths) {
-        const parts = parsePath(path6);
+      for (const path4 of paths) {
+        const parts = parsePath(path4);
         if (parts.includes("*")) {
-          redactWildcardPath(obj, parts, censor, path6, remove);
+          redactWildcardPath(obj, parts, censor, path4, remove);
         } else {
           if (remove) {
             removeKey(obj, parts);
@@ -700,8 +700,8 @@ var require_redact = __commonJS({
           }
         } else {
           if (afterWildcard.includes("*")) {
-            const wrappedCensor = typeof censor === "function" ? (value, path6) => {
-              const fullPath = [...pathArray.slice(0, pathLength), ...path6];
+            const wrappedCensor = typeof censor === "function" ? (value, path4) => {
+              const fullPath = [...pathArray.slice(0, pathLength), ...path4];
               return censor(value, fullPath);
             } : censor;
             redactWildcardPath(current, afterWildcard, wrappedCensor, originalPath, remove);
@@ -736,8 +736,8 @@ var require_redact = __commonJS({
         return null;
       }
       const pathStructure = /* @__PURE__ */ new Map();
-      for (const path6 of pathsToClone) {
-        const parts = parsePath(path6);
+      for (const path4 of pathsToClone) {
+        const parts = parsePath(path4);
         let current = pathStructure;
         for (let i = 0; i < parts.length; i++) {
           const part = parts[i];
@@ -789,24 +789,24 @@ var require_redact = __commonJS({
       }
       return cloneSelectively(obj, pathStructure);
     }
-    function validatePath(path6) {
-      if (typeof path6 !== "string") {
+    function validatePath(path4) {
+      if (typeof path4 !== "string") {
         throw new Error("Paths must be (non-empty) strings");
       }
-      if (path6 === "") {
+      if (path4 === "") {
         throw new Error("Invalid redaction path ()");
       }
-      if (path6.includes("..")) {
-        throw new Error(`Invalid redaction path (${path6})`);
+      if (path4.includes("..")) {
+        throw new Error(`Invalid redaction path (${path4})`);
       }
-      if (path6.includes(",")) {
-        throw new Error(`Invalid redaction path (${path6})`);
+      if (path4.includes(",")) {
+        throw new Error(`Invalid redaction path (${path4})`);
       }
       let bracketCount = 0;
       let inQuotes = false;
       let quoteChar = "";
-      for (let i = 0; i < path6.length; i++) {
-        const char = path6[i];
+      for (let i = 0; i < path4.length; i++) {
+        const char = path4[i];
         if ((char === '"' || char === "'") && bracketCount > 0) {
           if (!inQuotes) {
             inQuotes = true;
@@ -820,20 +820,20 @@ var require_redact = __commonJS({
         } else if (char === "]" && !inQuotes) {
           bracketCount--;
           if (bracketCount < 0) {
-            throw new Error(`Invalid redaction path (${path6})`);
+            throw new Error(`Invalid redaction path (${path4})`);
           }
         }
       }
       if (bracketCount !== 0) {
-        throw new Error(`Invalid redaction path (${path6})`);
+        throw new Error(`Invalid redaction path (${path4})`);
       }
     }
     function validatePaths(paths) {
       if (!Array.isArray(paths)) {
         throw new TypeError("paths must be an array");
       }
-      for (const path6 of paths) {
-        validatePath(path6);
+      for (const path4 of paths) {
+        validatePath(path4);
       }
     }
     function slowRedact(options2 = {}) {
@@ -1003,8 +1003,8 @@ var require_redaction = __commonJS({
         if (shape[k] === null) {
           o[k] = (value) => topCensor(value, [k]);
         } else {
-          const wrappedCensor = typeof censor === "function" ? (value, path6) => {
-            return censor(value, [k, ...path6]);
+          const wrappedCensor = typeof censor === "function" ? (value, path4) => {
+            return censor(value, [k, ...path4]);
           } : censor;
           o[k] = Redact({
             paths: shape[k],
@@ -1225,7 +1225,7 @@ var require_sonic_boom = __commonJS({
     var fs = __require("fs");
     var EventEmitter = __require("events");
     var inherits = __require("util").inherits;
-    var path6 = __require("path");
+    var path4 = __require("path");
     var sleep2 = require_atomic_sleep();
     var assert2 = __require("assert");
     var BUSY_WRITE_TIMEOUT = 100;
@@ -1279,7 +1279,7 @@ var require_sonic_boom = __commonJS({
       const mode = sonic.mode;
       if (sonic.sync) {
         try {
-          if (sonic.mkdir) fs.mkdirSync(path6.dirname(file2), { recursive: true });
+          if (sonic.mkdir) fs.mkdirSync(path4.dirname(file2), { recursive: true });
           const fd = fs.openSync(file2, flags, mode);
           fileOpened(null, fd);
         } catch (err2) {
@@ -1287,7 +1287,7 @@ var require_sonic_boom = __commonJS({
           throw err2;
         }
       } else if (sonic.mkdir) {
-        fs.mkdir(path6.dirname(file2), { recursive: true }, (err2) => {
+        fs.mkdir(path4.dirname(file2), { recursive: true }, (err2) => {
           if (err2) return fileOpened(err2);
           fs.open(file2, flags, mode, fileOpened);
         });
@@ -2682,15 +2682,15 @@ var require_transport = __commonJS({
       if (!unquoted) {
         return false;
       }
-      let path6 = unquoted;
-      if (path6.startsWith("file://")) {
+      let path4 = unquoted;
+      if (path4.startsWith("file://")) {
         try {
-          path6 = fileURLToPath(path6);
+          path4 = fileURLToPath(path4);
         } catch {
           return false;
         }
       }
-      return isAbsolute(path6) && !existsSync(path6);
+      return isAbsolute(path4) && !existsSync(path4);
     }
     function stripQuotes(value) {
       const first = value[0];
@@ -5528,7 +5528,7 @@ var require_sonic_boom2 = __commonJS({
     var fs = __require("node:fs");
     var EventEmitter = __require("node:events");
     var inherits = __require("node:util").inherits;
-    var path6 = __require("node:path");
+    var path4 = __require("node:path");
     var assert2 = __require("node:assert");
     var sleep2 = require_atomic_sleep();
     var BUSY_WRITE_TIMEOUT = 100;
@@ -5599,7 +5599,7 @@ var require_sonic_boom2 = __commonJS({
       const mode = sonic.mode;
       if (sonic.sync) {
         try {
-          if (sonic.mkdir) fs.mkdirSync(path6.dirname(file2), { recursive: true });
+          if (sonic.mkdir) fs.mkdirSync(path4.dirname(file2), { recursive: true });
           const fd = fs.openSync(file2, flags, mode);
           fileOpened(null, fd);
         } catch (err2) {
@@ -5607,7 +5607,7 @@ var require_sonic_boom2 = __commonJS({
           throw err2;
         }
       } else if (sonic.mkdir) {
-        fs.mkdir(path6.dirname(file2), { recursive: true }, (err2) => {
+        fs.mkdir(path4.dirname(file2), { recursive: true }, (err2) => {
           if (err2) return fileOpened(err2);
           fs.open(file2, flags, mode, fileOpened);
         });
@@ -9623,17 +9623,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node2, visitor, path6) {
-      const ctrl = callVisitor(key, node2, visitor, path6);
+    function visit_(key, node2, visitor, path4) {
+      const ctrl = callVisitor(key, node2, visitor, path4);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visit_(key, ctrl, visitor, path6);
+        replaceNode(key, path4, ctrl);
+        return visit_(key, ctrl, visitor, path4);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path6 = Object.freeze(path6.concat(node2));
+          path4 = Object.freeze(path4.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci = visit_(i, node2.items[i], visitor, path6);
+            const ci = visit_(i, node2.items[i], visitor, path4);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -9644,13 +9644,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path6 = Object.freeze(path6.concat(node2));
-          const ck = visit_("key", node2.key, visitor, path6);
+          path4 = Object.freeze(path4.concat(node2));
+          const ck = visit_("key", node2.key, visitor, path4);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = visit_("value", node2.value, visitor, path6);
+          const cv = visit_("value", node2.value, visitor, path4);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -9671,17 +9671,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node2, visitor, path6) {
-      const ctrl = await callVisitor(key, node2, visitor, path6);
+    async function visitAsync_(key, node2, visitor, path4) {
+      const ctrl = await callVisitor(key, node2, visitor, path4);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visitAsync_(key, ctrl, visitor, path6);
+        replaceNode(key, path4, ctrl);
+        return visitAsync_(key, ctrl, visitor, path4);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node2)) {
-          path6 = Object.freeze(path6.concat(node2));
+          path4 = Object.freeze(path4.concat(node2));
           for (let i = 0; i < node2.items.length; ++i) {
-            const ci = await visitAsync_(i, node2.items[i], visitor, path6);
+            const ci = await visitAsync_(i, node2.items[i], visitor, path4);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -9692,13 +9692,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node2)) {
-          path6 = Object.freeze(path6.concat(node2));
-          const ck = await visitAsync_("key", node2.key, visitor, path6);
+          path4 = Object.freeze(path4.concat(node2));
+          const ck = await visitAsync_("key", node2.key, visitor, path4);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = await visitAsync_("value", node2.value, visitor, path6);
+          const cv = await visitAsync_("value", node2.value, visitor, path4);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -9725,23 +9725,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node2, visitor, path6) {
+    function callVisitor(key, node2, visitor, path4) {
       if (typeof visitor === "function")
-        return visitor(key, node2, path6);
+        return visitor(key, node2, path4);
       if (identity.isMap(node2))
-        return visitor.Map?.(key, node2, path6);
+        return visitor.Map?.(key, node2, path4);
       if (identity.isSeq(node2))
-        return visitor.Seq?.(key, node2, path6);
+        return visitor.Seq?.(key, node2, path4);
       if (identity.isPair(node2))
-        return visitor.Pair?.(key, node2, path6);
+        return visitor.Pair?.(key, node2, path4);
       if (identity.isScalar(node2))
-        return visitor.Scalar?.(key, node2, path6);
+        return visitor.Scalar?.(key, node2, path4);
       if (identity.isAlias(node2))
-        return visitor.Alias?.(key, node2, path6);
+        return visitor.Alias?.(key, node2, path4);
       return void 0;
     }
-    function replaceNode(key, path6, node2) {
-      const parent = path6[path6.length - 1];
+    function replaceNode(key, path4, node2) {
+      const parent = path4[path4.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node2;
       } else if (identity.isPair(parent)) {
@@ -10353,10 +10353,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node2 = require_Node();
-    function collectionFromPath(schema, path6, value) {
+    function collectionFromPath(schema, path4, value) {
       let v = value;
-      for (let i = path6.length - 1; i >= 0; --i) {
-        const k = path6[i];
+      for (let i = path4.length - 1; i >= 0; --i) {
+        const k = path4[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -10375,7 +10375,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path6) => path6 == null || typeof path6 === "object" && !!path6[Symbol.iterator]().next().done;
+    var isEmptyPath = (path4) => path4 == null || typeof path4 === "object" && !!path4[Symbol.iterator]().next().done;
     var Collection2 = class extends Node2.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -10405,11 +10405,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path6, value) {
-        if (isEmptyPath(path6))
+      addIn(path4, value) {
+        if (isEmptyPath(path4))
           this.add(value);
         else {
-          const [key, ...rest] = path6;
+          const [key, ...rest] = path4;
           const node2 = this.get(key, true);
           if (identity.isCollection(node2))
             node2.addIn(rest, value);
@@ -10423,8 +10423,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        const [key, ...rest] = path6;
+      deleteIn(path4) {
+        const [key, ...rest] = path4;
         if (rest.length === 0)
           return this.delete(key);
         const node2 = this.get(key, true);
@@ -10438,8 +10438,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        const [key, ...rest] = path6;
+      getIn(path4, keepScalar) {
+        const [key, ...rest] = path4;
         const node2 = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node2) ? node2.value : node2;
@@ -10457,8 +10457,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path6) {
-        const [key, ...rest] = path6;
+      hasIn(path4) {
+        const [key, ...rest] = path4;
         if (rest.length === 0)
           return this.has(key);
         const node2 = this.get(key, true);
@@ -10468,8 +10468,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        const [key, ...rest] = path6;
+      setIn(path4, value) {
+        const [key, ...rest] = path4;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -12984,9 +12984,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path6, value) {
+      addIn(path4, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path6, value);
+          this.contents.addIn(path4, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -13061,14 +13061,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        if (Collection2.isEmptyPath(path6)) {
+      deleteIn(path4) {
+        if (Collection2.isEmptyPath(path4)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path6) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path4) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -13083,10 +13083,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        if (Collection2.isEmptyPath(path6))
+      getIn(path4, keepScalar) {
+        if (Collection2.isEmptyPath(path4))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path6, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path4, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -13097,10 +13097,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path6) {
-        if (Collection2.isEmptyPath(path6))
+      hasIn(path4) {
+        if (Collection2.isEmptyPath(path4))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path6) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path4) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -13117,13 +13117,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        if (Collection2.isEmptyPath(path6)) {
+      setIn(path4, value) {
+        if (Collection2.isEmptyPath(path4)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path6), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path4), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path6, value);
+          this.contents.setIn(path4, value);
         }
       }
       /**
@@ -15084,9 +15084,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path6) => {
+    visit2.itemAtPath = (cst, path4) => {
       let item = cst;
-      for (const [field, index] of path6) {
+      for (const [field, index] of path4) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -15095,23 +15095,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path6) => {
-      const parent = visit2.itemAtPath(cst, path6.slice(0, -1));
-      const field = path6[path6.length - 1][0];
+    visit2.parentCollection = (cst, path4) => {
+      const parent = visit2.itemAtPath(cst, path4.slice(0, -1));
+      const field = path4[path4.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path6, item, visitor) {
-      let ctrl = visitor(item, path6);
+    function _visit(path4, item, visitor) {
+      let ctrl = visitor(item, path4);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path6.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path4.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -15122,10 +15122,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path6);
+            ctrl = ctrl(item, path4);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path6) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path4) : ctrl;
     }
     exports2.visit = visit2;
   }
@@ -31984,8 +31984,8 @@ var require_utils2 = __commonJS({
       }
       return output2;
     };
-    exports2.basename = (path6, { windows } = {}) => {
-      const segs = path6.split(windows ? /[\\/]/ : "/");
+    exports2.basename = (path4, { windows } = {}) => {
+      const segs = path4.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -34614,14 +34614,14 @@ var require_util = __commonJS({
         }
         const port = url2.port != null ? url2.port : url2.protocol === "https:" ? 443 : 80;
         let origin = url2.origin != null ? url2.origin : `${url2.protocol || ""}//${url2.hostname || ""}:${port}`;
-        let path6 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
+        let path4 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path6 && path6[0] !== "/") {
-          path6 = `/${path6}`;
+        if (path4 && path4[0] !== "/") {
+          path4 = `/${path4}`;
         }
-        return new URL(`${origin}${path6}`);
+        return new URL(`${origin}${path4}`);
       }
       if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -35456,9 +35456,9 @@ var require_diagnostics = __commonJS({
         "undici:client:sendHeaders",
         (evt) => {
           const {
-            request: { method, path: path6, origin }
+            request: { method, path: path4, origin }
           } = evt;
-          debugLog("sending request to %s %s%s", method, origin, path6);
+          debugLog("sending request to %s %s%s", method, origin, path4);
         }
       );
     }
@@ -35476,14 +35476,14 @@ var require_diagnostics = __commonJS({
         "undici:request:headers",
         (evt) => {
           const {
-            request: { method, path: path6, origin },
+            request: { method, path: path4, origin },
             response: { statusCode }
           } = evt;
           debugLog(
             "received response to %s %s%s - HTTP %d",
             method,
             origin,
-            path6,
+            path4,
             statusCode
           );
         }
@@ -35492,23 +35492,23 @@ var require_diagnostics = __commonJS({
         "undici:request:trailers",
         (evt) => {
           const {
-            request: { method, path: path6, origin }
+            request: { method, path: path4, origin }
           } = evt;
-          debugLog("trailers received from %s %s%s", method, origin, path6);
+          debugLog("trailers received from %s %s%s", method, origin, path4);
         }
       );
       diagnosticsChannel.subscribe(
         "undici:request:error",
         (evt) => {
           const {
-            request: { method, path: path6, origin },
+            request: { method, path: path4, origin },
             error: error62
           } = evt;
           debugLog(
             "request to %s %s%s errored - %s",
             method,
             origin,
-            path6,
+            path4,
             error62.message
           );
         }
@@ -35623,7 +35623,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path6,
+        path: path4,
         method,
         body,
         headers,
@@ -35640,11 +35640,11 @@ var require_request = __commonJS({
         maxRedirections,
         typeOfService
       }, handler2) {
-        if (typeof path6 !== "string") {
+        if (typeof path4 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path6[0] !== "/" && !(path6.startsWith("http://") || path6.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path4[0] !== "/" && !(path4.startsWith("http://") || path4.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path6)) {
+        } else if (invalidPathRegex.test(path4)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -35719,7 +35719,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? serializePathWithQuery(path6, query) : path6;
+        this.path = query ? serializePathWithQuery(path4, query) : path4;
         this.origin = origin;
         this.protocol = getProtocolFromUrlString(origin);
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
@@ -40963,7 +40963,7 @@ var require_client_h1 = __commonJS({
       }
     }
     function writeH1(client, request2) {
-      const { method, path: path6, host, upgrade, blocking, reset } = request2;
+      const { method, path: path4, host, upgrade, blocking, reset } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -41039,7 +41039,7 @@ var require_client_h1 = __commonJS({
         socket[kBlocking] = true;
       }
       setTypeOfService(socket, request2);
-      let header = `${method} ${path6} HTTP/1.1\r
+      let header = `${method} ${path4} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -41716,7 +41716,7 @@ var require_client_h2 = __commonJS({
       const headersTimeout = request2.headersTimeout ?? client[kHeadersTimeout];
       const bodyTimeout = request2.bodyTimeout ?? client[kBodyTimeout];
       const session = client[kHTTP2Session];
-      const { method, path: path6, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
+      const { method, path: path4, host, upgrade, expectContinue, signal, protocol, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade != null && upgrade !== "websocket") {
         util.errorRequest(client, request2, new InvalidArgumentError(`Custom upgrade "${upgrade}" not supported over HTTP/2`));
@@ -41785,7 +41785,7 @@ var require_client_h2 = __commonJS({
           }
           headers[HTTP2_HEADER_METHOD] = "CONNECT";
           headers[HTTP2_HEADER_PROTOCOL] = "websocket";
-          headers[HTTP2_HEADER_PATH] = path6;
+          headers[HTTP2_HEADER_PATH] = path4;
           if (protocol === "ws:" || protocol === "wss:") {
             headers[HTTP2_HEADER_SCHEME] = protocol === "ws:" ? "http" : "https";
           } else {
@@ -41837,7 +41837,7 @@ var require_client_h2 = __commonJS({
         stream.setTimeout(headersTimeout);
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path6;
+      headers[HTTP2_HEADER_PATH] = path4;
       headers[HTTP2_HEADER_SCHEME] = protocol === "http:" ? "http" : "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -44193,10 +44193,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path6 = "/",
+          path: path4 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path6;
+        opts.path = origin + path4;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL(origin);
           headers.host = host;
@@ -46356,20 +46356,20 @@ var require_mock_utils = __commonJS({
       }
       return normalizedQp;
     }
-    function safeUrl(path6) {
-      if (typeof path6 !== "string") {
-        return path6;
+    function safeUrl(path4) {
+      if (typeof path4 !== "string") {
+        return path4;
       }
-      const pathSegments = path6.split("?", 3);
+      const pathSegments = path4.split("?", 3);
       if (pathSegments.length !== 2) {
-        return path6;
+        return path4;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path6, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path6);
+    function matchKey(mockDispatch2, { path: path4, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path4);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -46394,8 +46394,8 @@ var require_mock_utils = __commonJS({
       const basePath = key.query ? serializePathWithQuery(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       const resolvedPathWithoutTrailingSlash = removeTrailingSlash(resolvedPath);
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path6, ignoreTrailingSlash }) => {
-        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path6)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path6), resolvedPath);
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path4, ignoreTrailingSlash }) => {
+        return ignoreTrailingSlash ? matchValue(removeTrailingSlash(safeUrl(path4)), resolvedPathWithoutTrailingSlash) : matchValue(safeUrl(path4), resolvedPath);
       });
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
@@ -46434,19 +46434,19 @@ var require_mock_utils = __commonJS({
         mockDispatches.splice(index, 1);
       }
     }
-    function removeTrailingSlash(path6) {
-      while (path6.endsWith("/")) {
-        path6 = path6.slice(0, -1);
+    function removeTrailingSlash(path4) {
+      while (path4.endsWith("/")) {
+        path4 = path4.slice(0, -1);
       }
-      if (path6.length === 0) {
-        path6 = "/";
+      if (path4.length === 0) {
+        path4 = "/";
       }
-      return path6;
+      return path4;
     }
     function buildKey(opts) {
-      const { path: path6, method, body, headers, query } = opts;
+      const { path: path4, method, body, headers, query } = opts;
       return {
-        path: path6,
+        path: path4,
         method,
         body,
         headers,
@@ -47136,10 +47136,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path6, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path4, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path6,
+            Path: path4,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -47221,9 +47221,9 @@ var require_mock_agent = __commonJS({
         const acceptNonStandardSearchParameters = this[kMockAgentAcceptsNonStandardSearchParameters];
         const dispatchOpts = { ...opts };
         if (acceptNonStandardSearchParameters && dispatchOpts.path) {
-          const [path6, searchParams] = dispatchOpts.path.split("?");
+          const [path4, searchParams] = dispatchOpts.path.split("?");
           const normalizedSearchParams = normalizeSearchParams(searchParams, acceptNonStandardSearchParameters);
-          dispatchOpts.path = `${path6}?${normalizedSearchParams}`;
+          dispatchOpts.path = `${path4}?${normalizedSearchParams}`;
         }
         return this[kAgent].dispatch(dispatchOpts, handler2);
       }
@@ -47624,12 +47624,12 @@ var require_snapshot_recorder = __commonJS({
        * @return {Promise<void>} - Resolves when snapshots are loaded
        */
       async loadSnapshots(filePath) {
-        const path6 = filePath || this.#snapshotPath;
-        if (!path6) {
+        const path4 = filePath || this.#snapshotPath;
+        if (!path4) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile3(resolve(path6), "utf8");
+          const data = await readFile3(resolve(path4), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -47643,7 +47643,7 @@ var require_snapshot_recorder = __commonJS({
           if (error62.code === "ENOENT") {
             this.#snapshots.clear();
           } else {
-            throw new UndiciError(`Failed to load snapshots from ${path6}`, { cause: error62 });
+            throw new UndiciError(`Failed to load snapshots from ${path4}`, { cause: error62 });
           }
         }
       }
@@ -47654,11 +47654,11 @@ var require_snapshot_recorder = __commonJS({
        * @returns {Promise<void>} - Resolves when snapshots are saved
        */
       async saveSnapshots(filePath) {
-        const path6 = filePath || this.#snapshotPath;
-        if (!path6) {
+        const path4 = filePath || this.#snapshotPath;
+        if (!path4) {
           throw new InvalidArgumentError("Snapshot path is required");
         }
-        const resolvedPath = resolve(path6);
+        const resolvedPath = resolve(path4);
         await mkdir2(dirname(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash2, snapshot]) => ({
           hash: hash2,
@@ -48299,15 +48299,15 @@ var require_redirect_handler = __commonJS({
           receivedAt: Date.now()
         });
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path6 = search ? `${pathname}${search}` : pathname;
-        const redirectUrlString = `${origin}${path6}`;
+        const path4 = search ? `${pathname}${search}` : pathname;
+        const redirectUrlString = `${origin}${path4}`;
         for (const historyUrl of this.history) {
           if (historyUrl.toString() === redirectUrlString) {
             throw new InvalidArgumentError(`Redirect loop detected. Cannot redirect to ${origin}. This typically happens when using a Client or Pool with cross-origin redirects. Use an Agent for cross-origin redirects.`);
           }
         }
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path6;
+        this.opts.path = path4;
         this.opts.origin = origin;
         this.opts.query = null;
       }
@@ -50124,10 +50124,10 @@ var require_cache_handler = __commonJS({
       }
       return locationUrl.pathname + locationUrl.search;
     }
-    function deleteCachedUri(store, cacheKey, path6) {
+    function deleteCachedUri(store, cacheKey, path4) {
       deleteCachedValue(store, {
         ...cacheKey,
-        path: path6
+        path: path4
       });
       for (let i = 0; i < util.safeHTTPMethods.length; i++) {
         const method = util.safeHTTPMethods[i];
@@ -50135,7 +50135,7 @@ var require_cache_handler = __commonJS({
           deleteCachedValue(store, {
             ...cacheKey,
             method,
-            path: path6
+            path: path4
           });
         }
       }
@@ -50146,9 +50146,9 @@ var require_cache_handler = __commonJS({
       }
       const values = Array.isArray(headerValue) ? headerValue : [headerValue];
       for (let i = 0; i < values.length; i++) {
-        const path6 = getSameOriginPath(cacheKey, values[i]);
-        if (path6 !== void 0) {
-          deleteCachedUri(store, cacheKey, path6);
+        const path4 = getSameOriginPath(cacheKey, values[i]);
+        if (path4 !== void 0) {
+          deleteCachedUri(store, cacheKey, path4);
         }
       }
     }
@@ -55636,11 +55636,11 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url2 = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        const path6 = url2.pathname + url2.search;
+        const path4 = url2.pathname + url2.search;
         const hasTrailingQuestionMark = url2.search.length === 0 && url2.href[url2.href.length - url2.hash.length - 1] === "?";
         return new Promise((resolve, reject) => agent.dispatch(
           {
-            path: hasTrailingQuestionMark ? `${path6}?` : path6,
+            path: hasTrailingQuestionMark ? `${path4}?` : path4,
             origin: url2.origin,
             method: request2.method,
             body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body,
@@ -56587,9 +56587,9 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path6) {
-      for (let i = 0; i < path6.length; ++i) {
-        const code2 = path6.charCodeAt(i);
+    function validateCookiePath(path4) {
+      for (let i = 0; i < path4.length; ++i) {
+        const code2 = path4.charCodeAt(i);
         if (code2 < 32 || // exclude CTLs (0-31)
         code2 > 126 || // exclude DEL and non-ascii
         code2 === 59) {
@@ -57339,7 +57339,7 @@ var require_util5 = __commonJS({
   "node_modules/undici/lib/web/websocket/util.js"(exports2, module2) {
     "use strict";
     var { states, opcodes } = require_constants9();
-    var { isUtf8 } = __require("node:buffer");
+    var { isUtf8: isUtf82 } = __require("node:buffer");
     var { removeHTTPWhitespace } = require_data_url();
     var { collectASequenceOfCodePointsFast } = require_infra();
     function isConnecting(readyState) {
@@ -57482,7 +57482,7 @@ var require_util5 = __commonJS({
         return fatalDecoder.decode.bind(fatalDecoder);
       }
       return function(buffer) {
-        if (isUtf8(buffer)) {
+        if (isUtf82(buffer)) {
           return buffer.toString("utf-8");
         }
         throw new TypeError("Invalid utf-8 received.");
@@ -60025,11 +60025,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path6 = opts.path;
+          let path4 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path6 = `/${path6}`;
+            path4 = `/${path4}`;
           }
-          url2 = new URL(util.parseOrigin(url2).origin + path6);
+          url2 = new URL(util.parseOrigin(url2).origin + path4);
         } else {
           if (!opts) {
             opts = typeof url2 === "object" ? url2 : {};
@@ -60291,7 +60291,7 @@ var emitPath = osPlatform() === "win32" ? `set PATH` : `printenv PATH`;
 var isTempPath = RegExp.prototype.test.bind(
   osPlatform() === "win32" ? /\\npm[-\\]+cache\\_npx\\/ : /\/\.npm\/_npx\//
 );
-var splitPathEnvVar = osPlatform() === "win32" ? (path6) => path6.replace(/^PATH=/i, "").replace(/\\\\\\\\/g, "\\\\").replace(/\\r\\n/g, ";").split(";") : (path6) => path6.split(":");
+var splitPathEnvVar = osPlatform() === "win32" ? (path4) => path4.replace(/^PATH=/i, "").replace(/\\\\\\\\/g, "\\\\").replace(/\\r\\n/g, ";").split(";") : (path4) => path4.split(":");
 var semverRE = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/u;
 var isValidSemver = RegExp.prototype.test.bind(semverRE);
 
@@ -64506,7 +64506,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path6) => path6.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+    (path4) => path4.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -64672,11 +64672,11 @@ var VERSION10 = "4.1.0";
 // node_modules/@probot/octokit-plugin-config/dist-src/util/get-config-file.js
 var import_yaml = __toESM(require_dist(), 1);
 var SUPPORTED_FILE_EXTENSIONS = ["json", "yml", "yaml"];
-async function getConfigFile(octokit, { owner, repo, path: path6, ref }) {
-  const fileExtension = path6.split(".").pop().toLowerCase();
+async function getConfigFile(octokit, { owner, repo, path: path4, ref }) {
+  const fileExtension = path4.split(".").pop().toLowerCase();
   if (!SUPPORTED_FILE_EXTENSIONS.includes(fileExtension)) {
     throw new Error(
-      `[@probot/octokit-plugin-config] .${fileExtension} extension is not support for configuration (path: "${path6}")`
+      `[@probot/octokit-plugin-config] .${fileExtension} extension is not support for configuration (path: "${path4}")`
     );
   }
   const endpoint2 = {
@@ -64684,7 +64684,7 @@ async function getConfigFile(octokit, { owner, repo, path: path6, ref }) {
     url: "/repos/{owner}/{repo}/contents/{path}",
     owner,
     repo,
-    path: path6,
+    path: path4,
     mediaType: {
       format: "raw"
     },
@@ -64695,7 +64695,7 @@ async function getConfigFile(octokit, { owner, repo, path: path6, ref }) {
   const emptyConfigResult = {
     owner,
     repo,
-    path: path6,
+    path: path4,
     url: url2,
     config: null
   };
@@ -64753,7 +64753,7 @@ var EXTENDS_REGEX = new RegExp(
 );
 function extendsToGetContentParams({
   owner,
-  path: path6,
+  path: path4,
   url: url2,
   extendsValue
 }) {
@@ -64773,16 +64773,16 @@ function extendsToGetContentParams({
   return {
     owner: match[1] || owner,
     repo: match[2],
-    path: match[3] || path6
+    path: match[3] || path4
   };
 }
 
 // node_modules/@probot/octokit-plugin-config/dist-src/util/get-config-files.js
-async function getConfigFiles(octokit, { owner, repo, path: path6, branch }) {
+async function getConfigFiles(octokit, { owner, repo, path: path4, branch }) {
   const requestedRepoFile = await getConfigFile(octokit, {
     owner,
     repo,
-    path: path6,
+    path: path4,
     ref: branch
   });
   const files = [requestedRepoFile];
@@ -64793,7 +64793,7 @@ async function getConfigFiles(octokit, { owner, repo, path: path6, branch }) {
     const defaultRepoConfig = await getConfigFile(octokit, {
       owner,
       repo: ".github",
-      path: path6
+      path: path4
     });
     files.push(defaultRepoConfig);
   }
@@ -64803,7 +64803,7 @@ async function getConfigFiles(octokit, { owner, repo, path: path6, branch }) {
   }
   let extendConfigOptions = extendsToGetContentParams({
     owner,
-    path: path6,
+    path: path4,
     url: file2.url,
     extendsValue: file2.config._extends
   });
@@ -64816,7 +64816,7 @@ async function getConfigFiles(octokit, { owner, repo, path: path6, branch }) {
     }
     extendConfigOptions = extendsToGetContentParams({
       owner,
-      path: path6,
+      path: path4,
       url: extendRepoConfig.url,
       extendsValue: extendRepoConfig.config._extends
     });
@@ -64833,11 +64833,11 @@ async function getConfigFiles(octokit, { owner, repo, path: path6, branch }) {
 }
 
 // node_modules/@probot/octokit-plugin-config/dist-src/compose-config-get.js
-async function composeConfigGet(octokit, { owner, repo, defaults, path: path6, branch }) {
+async function composeConfigGet(octokit, { owner, repo, defaults, path: path4, branch }) {
   const files = await getConfigFiles(octokit, {
     owner,
     repo,
-    path: path6,
+    path: path4,
     branch
   });
   const configs = files.map((file2) => file2.config).reverse().filter(Boolean);
@@ -66284,7 +66284,6 @@ function createLogger2(level = process.env["LOG_LEVEL"] ?? "warn") {
 
 // src/app/refresh.ts
 import { readFile } from "node:fs/promises";
-import path5 from "node:path";
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -67103,10 +67102,10 @@ function mergeDefs(...defs) {
 function cloneDef(schema) {
   return mergeDefs(schema._zod.def);
 }
-function getElementAtPath(obj, path6) {
-  if (!path6)
+function getElementAtPath(obj, path4) {
+  if (!path4)
     return obj;
-  return path6.reduce((acc, key) => acc?.[key], obj);
+  return path4.reduce((acc, key) => acc?.[key], obj);
 }
 function promiseAllObject(promisesObj) {
   const keys = Object.keys(promisesObj);
@@ -67446,11 +67445,11 @@ function explicitlyAborted(x, startIndex = 0) {
   }
   return false;
 }
-function prefixIssues(path6, issues) {
+function prefixIssues(path4, issues) {
   return issues.map((iss) => {
     var _a3;
     (_a3 = iss).path ?? (_a3.path = []);
-    iss.path.unshift(path6);
+    iss.path.unshift(path4);
     return iss;
   });
 }
@@ -67912,16 +67911,16 @@ function flattenError(error62, mapper = (issue2) => issue2.message) {
 }
 function formatError(error62, mapper = (issue2) => issue2.message) {
   const fieldErrors = { _errors: [] };
-  const processError = (error63, path6 = []) => {
+  const processError = (error63, path4 = []) => {
     for (const issue2 of error63.issues) {
       if (issue2.code === "invalid_union" && issue2.errors.length) {
-        issue2.errors.map((issues) => processError({ issues }, [...path6, ...issue2.path]));
+        issue2.errors.map((issues) => processError({ issues }, [...path4, ...issue2.path]));
       } else if (issue2.code === "invalid_key") {
-        processError({ issues: issue2.issues }, [...path6, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path4, ...issue2.path]);
       } else if (issue2.code === "invalid_element") {
-        processError({ issues: issue2.issues }, [...path6, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path4, ...issue2.path]);
       } else {
-        const fullpath = [...path6, ...issue2.path];
+        const fullpath = [...path4, ...issue2.path];
         if (fullpath.length === 0) {
           fieldErrors._errors.push(mapper(issue2));
         } else {
@@ -67960,17 +67959,17 @@ function formatError(error62, mapper = (issue2) => issue2.message) {
 }
 function treeifyError(error62, mapper = (issue2) => issue2.message) {
   const result = { errors: [] };
-  const processError = (error63, path6 = []) => {
+  const processError = (error63, path4 = []) => {
     var _a3;
     for (const issue2 of error63.issues) {
       if (issue2.code === "invalid_union" && issue2.errors.length) {
-        issue2.errors.map((issues) => processError({ issues }, [...path6, ...issue2.path]));
+        issue2.errors.map((issues) => processError({ issues }, [...path4, ...issue2.path]));
       } else if (issue2.code === "invalid_key") {
-        processError({ issues: issue2.issues }, [...path6, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path4, ...issue2.path]);
       } else if (issue2.code === "invalid_element") {
-        processError({ issues: issue2.issues }, [...path6, ...issue2.path]);
+        processError({ issues: issue2.issues }, [...path4, ...issue2.path]);
       } else {
-        const fullpath = [...path6, ...issue2.path];
+        const fullpath = [...path4, ...issue2.path];
         if (fullpath.length === 0) {
           result.errors.push(mapper(issue2));
           continue;
@@ -68009,8 +68008,8 @@ function treeifyError(error62, mapper = (issue2) => issue2.message) {
 }
 function toDotPath(_path) {
   const segs = [];
-  const path6 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
-  for (const seg of path6) {
+  const path4 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
+  for (const seg of path4) {
     if (typeof seg === "number")
       segs.push(`[${seg}]`);
     else if (typeof seg === "symbol")
@@ -85148,13 +85147,13 @@ function resolveRef(ref, ctx) {
   if (!ref.startsWith("#")) {
     throw new Error("External $ref is not supported, only local refs (#/...) are allowed");
   }
-  const path6 = ref.slice(1).split("/").filter(Boolean);
-  if (path6.length === 0) {
+  const path4 = ref.slice(1).split("/").filter(Boolean);
+  if (path4.length === 0) {
     return ctx.rootSchema;
   }
   const defsKey = ctx.version === "draft-2020-12" ? "$defs" : "definitions";
-  if (path6[0] === defsKey) {
-    const key = path6[1] === void 0 ? void 0 : decodeJSONPointerSegment(path6[1]);
+  if (path4[0] === defsKey) {
+    const key = path4[1] === void 0 ? void 0 : decodeJSONPointerSegment(path4[1]);
     if (!key || !ctx.defs[key]) {
       throw new Error(`Reference not found: ${ref}`);
     }
@@ -86090,9 +86089,9 @@ function problemsFromZod(error62, sources) {
     return { file: source.file, lineCounter, document: (0, import_yaml3.parseDocument)(source.text, { lineCounter }) };
   });
   return error62.issues.map((issue2) => {
-    const path6 = issue2.path.map((segment) => typeof segment === "symbol" ? String(segment) : segment);
+    const path4 = issue2.path.map((segment) => typeof segment === "symbol" ? String(segment) : segment);
     const keys = issue2.code === "unrecognized_keys" ? issue2.keys : [];
-    const fieldPath = keys.length === 1 ? [...path6, keys[0]] : path6;
+    const fieldPath = keys.length === 1 ? [...path4, keys[0]] : path4;
     const field = formatPath(fieldPath);
     let best;
     for (const { file: file2, lineCounter, document } of documents) {
@@ -86119,19 +86118,19 @@ function findYamlError(error62) {
   }
   return void 0;
 }
-function formatPath(path6) {
+function formatPath(path4) {
   let out = "";
-  for (const segment of path6) {
+  for (const segment of path4) {
     if (typeof segment === "number") out += `[${segment}]`;
     else out += out === "" ? segment : `.${segment}`;
   }
   return out;
 }
-function locate(node2, path6) {
+function locate(node2, path4) {
   let current = node2;
   let found = current && "range" in current && current.range ? { offset: current.range[0], depth: 0 } : void 0;
-  for (let depth = 0; depth < path6.length; depth++) {
-    const segment = path6[depth];
+  for (let depth = 0; depth < path4.length; depth++) {
+    const segment = path4[depth];
     if ((0, import_yaml3.isMap)(current)) {
       const pair = current.items.find((item) => (0, import_yaml3.isScalar)(item.key) && String(item.key.value) === String(segment));
       if (!pair) return found;
@@ -86160,11 +86159,11 @@ function clean(problem) {
 
 // src/config/load.ts
 var PLUGIN_ERROR = "[@probot/octokit-plugin-config]";
-async function loadRepositoryConfig(octokit, repository, path6 = CONFIG_PATH) {
-  const own2 = `${repository.owner}/${repository.repo}:${path6}`;
+async function loadRepositoryConfig(octokit, repository, path4 = CONFIG_PATH) {
+  const own2 = `${repository.owner}/${repository.repo}:${path4}`;
   let loaded;
   try {
-    loaded = await octokit.config.get({ ...repository, path: path6 });
+    loaded = await octokit.config.get({ ...repository, path: path4 });
   } catch (error62) {
     const yamlProblem = problemFromYamlError(error62, fileOfPluginError(error62) ?? own2);
     if (yamlProblem) return { ok: false, problems: [yamlProblem] };
@@ -86239,8 +86238,8 @@ function domainProblem(domain2) {
   if (port !== void 0 && !PORT.test(port)) return "registry port must be digits";
   return void 0;
 }
-function pathProblem(path6) {
-  for (const component of path6.split("/")) {
+function pathProblem(path4) {
+  for (const component of path4.split("/")) {
     if (PATH_COMPONENT.test(component)) continue;
     if (component === "") return "empty path component (a leading, trailing or doubled '/')";
     if (/[A-Z]/.test(component)) return "repository names must be lowercase";
@@ -86273,17 +86272,17 @@ function normaliseRegistry(registry2) {
 }
 function normaliseNameParts(name) {
   if (name === "") return "empty image name";
-  const { domain: domain2, path: path6 } = splitDomain(name);
+  const { domain: domain2, path: path4 } = splitDomain(name);
   if (domain2 !== void 0) {
     const problem = domainProblem(domain2);
     if (problem) return problem;
-  } else if (/^[a-f0-9]{64}$/.test(path6)) {
+  } else if (/^[a-f0-9]{64}$/.test(path4)) {
     return "a 64-character hexadecimal string is an image ID, not a repository name";
   }
-  const pathIssue = pathProblem(path6);
+  const pathIssue = pathProblem(path4);
   if (pathIssue) return pathIssue;
   const registry2 = domain2 === void 0 ? DOCKER_HUB : normaliseRegistry(domain2);
-  const repository = registry2 === DOCKER_HUB && !path6.includes("/") ? `library/${path6}` : path6;
+  const repository = registry2 === DOCKER_HUB && !path4.includes("/") ? `library/${path4}` : path4;
   if (registry2.length + 1 + repository.length > NAME_MAX_LENGTH) {
     return `repository name must not be longer than ${NAME_MAX_LENGTH} characters`;
   }
@@ -86588,8 +86587,8 @@ function parsePurl(s) {
   if (slash <= 0) return void 0;
   const type = beforeQualifiers.slice(0, slash).toLowerCase();
   if (!/^[a-z.+-][a-z0-9.+-]*$/.test(type)) return void 0;
-  const [path6, rawVersion] = rsplit(beforeQualifiers.slice(slash + 1).replace(/\/+$/, ""), "@");
-  const [rawNamespace, rawName] = rsplit(path6, "/");
+  const [path4, rawVersion] = rsplit(beforeQualifiers.slice(slash + 1).replace(/\/+$/, ""), "@");
+  const [rawNamespace, rawName] = rsplit(path4, "/");
   const name = decode4(rawName ?? rawNamespace);
   if (!name) return void 0;
   const namespace = rawName === void 0 ? void 0 : decodeSegments(rawNamespace, false);
@@ -86731,13 +86730,13 @@ function createOsvSource(options2) {
     if (map2.size >= maxEntries) map2.delete(map2.keys().next().value);
     map2.set(key, value);
   };
-  async function request2(path6, init, signal) {
+  async function request2(path4, init, signal) {
     const deadline = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
     let response;
     try {
       const headers = { ...init.headers, ...authorization ? { authorization } : {} };
-      response = await doFetch(`${base}${path6}`, { ...init, headers, signal: combined, redirect: "error" });
+      response = await doFetch(`${base}${path4}`, { ...init, headers, signal: combined, redirect: "error" });
     } catch (error62) {
       signal?.throwIfAborted();
       const reason = deadline.aborted ? `no answer within ${timeoutMs} ms` : error62.message;
@@ -86749,13 +86748,13 @@ function createOsvSource(options2) {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${response.status} to ${path6.split("?")[0]}`);
+      throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${response.status} to ${path4.split("?")[0]}`);
     }
     const text2 = await readCapped(response, maxBytes, shownBase);
     try {
       return JSON.parse(text2);
     } catch {
-      throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${path6} with something that is not JSON`);
+      throw new VulnerabilitySourceError(`the OSV service at ${shownBase} answered ${path4} with something that is not JSON`);
     }
   }
   async function queryIds(queries, signal) {
@@ -87395,8 +87394,8 @@ function toDescriptor(d) {
 function firstIssue(error62) {
   const issue2 = error62.issues[0];
   if (!issue2) return "invalid";
-  const path6 = issue2.path.length > 0 ? `${issue2.path.join(".")}: ` : "";
-  return `${path6}${issue2.message}`.slice(0, 160);
+  const path4 = issue2.path.length > 0 ? `${issue2.path.join(".")}: ` : "";
+  return `${path4}${issue2.message}`.slice(0, 160);
 }
 
 // src/engine/resolve.ts
@@ -87861,9 +87860,9 @@ async function publishProposals(octokit, repository, base, proposals, options2) 
 async function publishOne(octokit, repository, base, proposal, pull, options2) {
   const { branch } = proposal.group;
   const log = options2.log.child({ branch });
-  const isWorkflow = (path6) => path6.startsWith(WORKFLOWS);
+  const isWorkflow = (path4) => path4.startsWith(WORKFLOWS);
   let leftOut = options2.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow) : [];
-  let files = new Map([...proposal.files].filter(([path6]) => !leftOut.includes(path6)));
+  let files = new Map([...proposal.files].filter(([path4]) => !leftOut.includes(path4)));
   if (files.size === 0) {
     return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
   }
@@ -87887,7 +87886,7 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
       if (!refusedForWorkflows(error62) || workflowFiles.length === 0) throw error62;
       log.warn("GitHub refused to change workflow files without the Workflows permission; leaving them out");
       leftOut = [...leftOut, ...workflowFiles];
-      files = new Map([...files].filter(([path6]) => !isWorkflow(path6)));
+      files = new Map([...files].filter(([path4]) => !isWorkflow(path4)));
       if (files.size === 0) {
         return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
       }
@@ -87922,9 +87921,9 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
 }
 async function pushCommit(octokit, repository, base, branch, files, fingerprint, proposal, branchExists) {
   const tree = [];
-  for (const [path6, file2] of files) {
+  for (const [path4, file2] of files) {
     const blob = await octokit.rest.git.createBlob({ ...repository, content: Buffer.from(file2.content).toString("base64"), encoding: "base64" });
-    tree.push({ path: path6, mode: file2.executable ? "100755" : "100644", type: "blob", sha: blob.data.sha });
+    tree.push({ path: path4, mode: file2.executable ? "100755" : "100644", type: "blob", sha: blob.data.sha });
   }
   const created = await octokit.rest.git.createTree({ ...repository, base_tree: base.treeSha, tree });
   const commit = await octokit.rest.git.createCommit({
@@ -87951,9 +87950,9 @@ Digesta-Fingerprint: ${fingerprint}
 }
 function fingerprintOf(base, files) {
   const hash2 = createHash3("sha256").update(base.sha);
-  for (const path6 of [...files.keys()].sort()) {
-    const file2 = files.get(path6);
-    hash2.update(`\0${path6}\0${file2.executable ? "x" : "-"}`).update(createHash3("sha256").update(file2.content).digest("hex"));
+  for (const path4 of [...files.keys()].sort()) {
+    const file2 = files.get(path4);
+    hash2.update(`\0${path4}\0${file2.executable ? "x" : "-"}`).update(createHash3("sha256").update(file2.content).digest("hex"));
   }
   return hash2.digest("hex").slice(0, 32);
 }
@@ -88177,9 +88176,10 @@ function applyDigestEdits(text2, edits) {
 }
 
 // src/scan/directory.ts
+import { createHash as createHash4 } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import path4 from "node:path";
+import path3 from "node:path";
 
 // src/reference/parse.ts
 var REFERENCE_MAX_LENGTH = 255 + 1 + 128 + 1 + 71;
@@ -88246,7 +88246,7 @@ function has(text2, index, flag) {
   const code2 = text2.charCodeAt(index);
   return code2 < 256 ? (CLASS[code2] & flag) !== 0 : flag === 2 /* Boundary */;
 }
-function scanText(path6, text2) {
+function scanText(path4, text2) {
   const pinned = [];
   const skipped = [];
   let line = 1;
@@ -88270,7 +88270,7 @@ function scanText(path6, text2) {
     counted = start;
     const matched = detach(text2, start, end);
     const reference = tryParseReference(matched);
-    const occurrence = { path: path6, line, column: start - lineStart + 1, offset: start, text: matched };
+    const occurrence = { path: path4, line, column: start - lineStart + 1, offset: start, text: matched };
     if (reference !== void 0) {
       if (mayIgnore && ignoredLineChecked !== line) {
         ignoredLineChecked = line;
@@ -88330,8 +88330,8 @@ function invalidHost(run2) {
     if (tagProblem(name.slice(colon + 1)) !== void 0) return void 0;
     name = name.slice(0, colon);
   }
-  const { domain: domain2, path: path6 } = splitDomain(name);
-  if (domain2 === void 0 || pathProblem(path6) !== void 0) return void 0;
+  const { domain: domain2, path: path4 } = splitDomain(name);
+  if (domain2 === void 0 || pathProblem(path4) !== void 0) return void 0;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9](?::\d+)?$/.test(domain2)) return void 0;
   const problem = domainProblem(domain2);
   return problem?.startsWith("invalid registry host") ? problem : void 0;
@@ -88351,33 +88351,88 @@ function detach(text2, start, end) {
   return String.fromCharCode(...codes);
 }
 
+// src/scan/names.ts
+import { isUtf8 } from "node:buffer";
+var ESCAPED_BYTE = /[\udc80-\udcff]/u;
+function decodeName(bytes) {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  let text2 = "";
+  let at = 0;
+  while (at < bytes.length) {
+    const length = utf8SequenceLength(bytes, at);
+    if (length === 0) {
+      text2 += String.fromCharCode(56320 + bytes[at]);
+      at += 1;
+    } else {
+      text2 += bytes.toString("utf8", at, at + length);
+      at += length;
+    }
+  }
+  return text2;
+}
+function pathBytes(path4) {
+  if (!ESCAPED_BYTE.test(path4)) return Buffer.from(path4, "utf8");
+  const parts = [];
+  for (const char of path4) {
+    const code2 = char.codePointAt(0);
+    parts.push(code2 >= 56448 && code2 <= 56575 ? Buffer.of(code2 - 56320) : Buffer.from(char, "utf8"));
+  }
+  return Buffer.concat(parts);
+}
+function joinPathBytes(root, relative) {
+  const head = typeof root === "string" ? Buffer.from(root, "utf8") : root;
+  return Buffer.concat([head, Buffer.from("/"), pathBytes(relative)]);
+}
+function utf8SequenceLength(bytes, at) {
+  const first = bytes[at];
+  if (first < 128) return 1;
+  let length;
+  let max = 191;
+  if (first >= 194 && first <= 223) length = 2;
+  else if (first >= 224 && first <= 239) length = 3;
+  else if (first >= 240 && first <= 244) length = 4;
+  else return 0;
+  const min = first === 224 ? 160 : first === 240 ? 144 : 128;
+  if (first === 237) max = 159;
+  else if (first === 244) max = 143;
+  if (at + length > bytes.length) return 0;
+  const second = bytes[at + 1];
+  if (second < min || second > max) return 0;
+  for (let i = 2; i < length; i++) {
+    const next = bytes[at + i];
+    if (next < 128 || next > 191) return 0;
+  }
+  return length;
+}
+
 // src/scan/walk.ts
 var import_picomatch2 = __toESM(require_picomatch2(), 1);
 import { readdirSync } from "node:fs";
-import path3 from "node:path";
 function* walkFiles(root, options2 = {}) {
   const matchOptions = { dot: true };
   const included = options2.include?.length ? (0, import_picomatch2.default)(options2.include.map(gitignoreStyle), matchOptions) : void 0;
   const exclude = options2.exclude?.length ? (0, import_picomatch2.default)(options2.exclude.map(gitignoreStyle), matchOptions) : void 0;
   const include = included && options2.matchedIncludes ? recordingMatches(options2.include, options2.matchedIncludes, included) : included;
+  const rootBytes = Buffer.from(root, "utf8");
   const pending = [""];
   while (pending.length > 0) {
     const directory = pending.pop();
     let entries;
     try {
-      entries = readdirSync(directory === "" ? root : path3.join(root, directory), { withFileTypes: true });
+      entries = readdirSync(directory === "" ? rootBytes : joinPathBytes(rootBytes, directory), { withFileTypes: true, encoding: "buffer" });
     } catch (error62) {
       yield { kind: "error", path: directory === "" ? "." : directory, error: error62 };
       continue;
     }
     const subdirectories = [];
     for (const entry2 of entries) {
-      const relative = directory === "" ? entry2.name : `${directory}/${entry2.name}`;
+      const name = decodeName(entry2.name);
+      const relative = directory === "" ? name : `${directory}/${name}`;
       if (exclude?.(relative)) continue;
       if (entry2.isDirectory()) subdirectories.push(relative);
       else if (entry2.isSymbolicLink()) {
         if (!include || include(relative)) yield { kind: "symlink", path: relative };
-      } else if (entry2.isFile() && (!include || include(relative))) yield { kind: "file", path: relative };
+      } else if (!include || include(relative)) yield { kind: entry2.isFile() ? "file" : "special", path: relative };
     }
     for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i]);
   }
@@ -88391,10 +88446,10 @@ function gitignoreStyle(pattern2) {
 }
 function recordingMatches(patterns, matched, any2) {
   const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: (0, import_picomatch2.default)(gitignoreStyle(pattern2), { dot: true }) }));
-  return (path6) => {
-    if (!any2(path6)) return false;
+  return (path4) => {
+    if (!any2(path4)) return false;
     for (let i = pending.length - 1; i >= 0; i--) {
-      if (pending[i].test(path6)) {
+      if (pending[i].test(path4)) {
         matched.add(pending[i].pattern);
         pending.splice(i, 1);
       }
@@ -88414,11 +88469,12 @@ var KEPT_BUFFER_SIZE = 1024 * 1024;
 var DIGEST_MARK2 = Buffer.from("@sha256:", "latin1");
 var OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 async function scanDirectory(root, options2 = {}) {
-  const absoluteRoot = path4.resolve(root);
+  const absoluteRoot = path3.resolve(root);
   await assertDirectory(root, absoluteRoot);
   const maxFileSize = options2.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const results = [];
   const skippedFiles = [];
+  const rootBytes = Buffer.from(absoluteRoot, "utf8");
   let filesScanned = 0;
   let bytesScanned = 0;
   let buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
@@ -88431,21 +88487,25 @@ async function scanDirectory(root, options2 = {}) {
   for (const entry2 of walk) {
     const relative = entry2.path;
     if (entry2.kind === "error") {
-      skippedFiles.push({ path: relative, reason: `directory not readable: ${errorReason(entry2.error)}` });
+      skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry2.error)}` });
       continue;
     }
     if (entry2.kind === "symlink") {
-      skippedFiles.push({ path: relative, reason: "symbolic link (not followed)" });
+      skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
       continue;
     }
-    const read = readBounded(absoluteRoot + path4.sep + relative, buffer, maxFileSize);
+    if (entry2.kind === "special") {
+      skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
+      continue;
+    }
+    const read = readBounded(joinPathBytes(rootBytes, relative), buffer, maxFileSize);
     if ("reason" in read) {
-      skippedFiles.push({ path: relative, reason: read.reason });
+      skippedFiles.push({ path: relative, ...read });
     } else {
       if (read.buffer.length <= KEPT_BUFFER_SIZE) buffer = read.buffer;
       const bytes = read.bytes;
       if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
-        skippedFiles.push({ path: relative, reason: "binary (NUL byte in the first 8 KiB)" });
+        skippedFiles.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
       } else {
         filesScanned++;
         bytesScanned += bytes.length;
@@ -88454,8 +88514,14 @@ async function scanDirectory(root, options2 = {}) {
           const scan = scanText(relative, bytes.toString("latin1"));
           const found = scan.pinned.length + scan.skipped.length;
           if (found > MAX_REFERENCES_PER_FILE) {
-            skippedFiles.push({ path: relative, reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file` });
-          } else if (found > 0) results.push({ path: relative, ...scan });
+            skippedFiles.push({
+              path: relative,
+              kind: "too-many-references",
+              reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file`
+            });
+          } else if (found > 0) {
+            results.push({ path: relative, ...scan, fingerprint: createHash4("sha256").update(bytes).digest("hex") });
+          }
         }
       }
     }
@@ -88473,7 +88539,8 @@ async function scanDirectory(root, options2 = {}) {
     filesScanned,
     bytesScanned,
     skippedFiles,
-    unmatchedIncludes: (options2.include ?? []).filter((pattern2) => !matchedIncludes.has(pattern2))
+    unmatchedIncludes: (options2.include ?? []).filter((pattern2) => !matchedIncludes.has(pattern2)),
+    fingerprints: new Map(results.filter((r) => r.pinned.length > 0).map((r) => [r.path, r.fingerprint]))
   };
 }
 async function assertDirectory(root, absoluteRoot) {
@@ -88490,7 +88557,7 @@ function readBounded(absolute, buffer, maxFileSize) {
   try {
     fd = openSync(absolute, OPEN_FLAGS);
   } catch (error62) {
-    return { reason: `not readable: ${errorReason(error62)}` };
+    return unreadable(error62);
   }
   try {
     let target = buffer;
@@ -88500,13 +88567,13 @@ function readBounded(absolute, buffer, maxFileSize) {
       const bytesRead = readSync(fd, target, length, target.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxFileSize) return { reason: `larger than ${maxFileSize} bytes` };
+      if (length > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes` };
       if (length < target.length) continue;
       let size = 0;
       if (!checked) {
         const info = fstatSync(fd);
-        if (!info.isFile()) return { reason: "not a regular file" };
-        if (info.size > maxFileSize) return { reason: `larger than ${maxFileSize} bytes (${info.size})` };
+        if (!info.isFile()) return { kind: "special", reason: "not a regular file (FIFO, socket or device)" };
+        if (info.size > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes (${info.size})` };
         checked = true;
         size = info.size;
       }
@@ -88516,10 +88583,15 @@ function readBounded(absolute, buffer, maxFileSize) {
     }
     return { bytes: target.subarray(0, length), buffer: target };
   } catch (error62) {
-    return { reason: `not readable: ${errorReason(error62)}` };
+    return unreadable(error62);
   } finally {
     closeSync(fd);
   }
+}
+function unreadable(error62) {
+  const code2 = error62?.code;
+  if (code2 === "ELOOP") return { kind: "symlink", reason: "symbolic link (not followed)" };
+  return { kind: "unreadable", reason: `not readable: ${errorReason(error62)}` };
 }
 function errorReason(error62) {
   const code2 = error62?.code;
@@ -88646,7 +88718,7 @@ async function defaultBranchHead(octokit, repository, known) {
 async function propose(group2, plan, checkout, config3, context) {
   const files = /* @__PURE__ */ new Map();
   for (const [relative, edits] of group2.edits) {
-    const text2 = await readFile(path5.join(checkout.root, relative), "latin1");
+    const text2 = await readFile(joinPathBytes(checkout.root, relative), "latin1");
     files.set(relative, { content: Buffer.from(applyDigestEdits(text2, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
   }
   const builtAt = await buildTimes(group2.updates, config3, context);
@@ -88836,8 +88908,8 @@ var bundleSchema = external_exports.object({
 function firstIssue2(error62) {
   const issue2 = error62.issues[0];
   if (!issue2) return "invalid";
-  const path6 = issue2.path.map(String).join(".");
-  return `${path6 || "(document)"}: ${issue2.message}`.slice(0, 300);
+  const path4 = issue2.path.map(String).join(".");
+  return `${path4 || "(document)"}: ${issue2.message}`.slice(0, 300);
 }
 function parseJsonDocument(input3, what, limits = {}) {
   const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -90036,24 +90108,24 @@ function normalizeEntryPath(name) {
   const segments = name.split("/").filter((s) => s !== "" && s !== ".");
   return segments.join("/");
 }
-function classifyPath(path6) {
-  if (APK_DATABASES.includes(path6)) return { kind: "apk" };
-  if (path6 === DPKG_STATUS) return { kind: "dpkg-status" };
-  if (path6.startsWith(DPKG_STATUS_D + "/")) {
-    const entry2 = path6.slice(DPKG_STATUS_D.length + 1);
+function classifyPath(path4) {
+  if (APK_DATABASES.includes(path4)) return { kind: "apk" };
+  if (path4 === DPKG_STATUS) return { kind: "dpkg-status" };
+  if (path4.startsWith(DPKG_STATUS_D + "/")) {
+    const entry2 = path4.slice(DPKG_STATUS_D.length + 1);
     if (entry2.includes("/") || entry2.endsWith(".md5sums")) return void 0;
     return { kind: "dpkg-status-d", entry: entry2 };
   }
-  if (RPM_DATABASES.includes(path6)) return { kind: "rpm" };
-  if (OS_RELEASE.includes(path6)) return { kind: "os-release" };
+  if (RPM_DATABASES.includes(path4)) return { kind: "rpm" };
+  if (OS_RELEASE.includes(path4)) return { kind: "os-release" };
   return void 0;
 }
 var WHITEOUT_PREFIX = ".wh.";
 var OPAQUE_MARKER = ".wh..wh..opq";
-function parseWhiteout(path6) {
-  const slash = path6.lastIndexOf("/");
-  const dir = slash < 0 ? "" : path6.slice(0, slash);
-  const base = path6.slice(slash + 1);
+function parseWhiteout(path4) {
+  const slash = path4.lastIndexOf("/");
+  const dir = slash < 0 ? "" : path4.slice(0, slash);
+  const base = path4.slice(slash + 1);
   if (!base.startsWith(WHITEOUT_PREFIX)) return void 0;
   if (base === OPAQUE_MARKER) return { kind: "opaque", dir };
   if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return void 0;
@@ -90061,8 +90133,8 @@ function parseWhiteout(path6) {
   if (name === "" || name === "." || name === "..") return void 0;
   return { kind: "delete", path: dir === "" ? name : `${dir}/${name}` };
 }
-function isWithin(path6, ancestor) {
-  return ancestor === "" || path6 === ancestor || path6.startsWith(ancestor + "/");
+function isWithin(path4, ancestor) {
+  return ancestor === "" || path4 === ancestor || path4.startsWith(ancestor + "/");
 }
 function whiteoutMatters(whiteout) {
   const target = whiteout.kind === "delete" ? whiteout.path : whiteout.dir;
@@ -90077,8 +90149,8 @@ var Deletions = class {
       else this.opaque.push(w.dir);
     }
   }
-  hides(path6) {
-    return this.deleted.some((d) => isWithin(path6, d)) || this.opaque.some((o) => path6 !== o && isWithin(path6, o));
+  hides(path4) {
+    return this.deleted.some((d) => isWithin(path4, d)) || this.opaque.some((o) => path4 !== o && isWithin(path4, o));
   }
   /** No package database can appear from the lower layers any more. */
   hidesEveryDatabase() {
@@ -91026,14 +91098,14 @@ async function scanLayer(source, options2 = {}) {
   const answered = () => options2.untilOsRelease ? osReleaseKnown : database !== void 0 && (database.file.kind !== "apk" || osReleaseKnown || apkDistroOf(database.text) !== void 0);
   try {
     for await (const entry2 of extract) {
-      const path6 = normalizeEntryPath(entry2.header.name);
-      const whiteout = parseWhiteout(path6);
+      const path4 = normalizeEntryPath(entry2.header.name);
+      const whiteout = parseWhiteout(path4);
       if (whiteout) {
         if (whiteoutMatters(whiteout)) whiteouts.push(whiteout);
         entry2.resume();
         continue;
       }
-      const file2 = classifyPath(path6);
+      const file2 = classifyPath(path4);
       const type = entry2.header.type ?? "file";
       if (!file2 || type !== "file" && type !== "contiguous-file") {
         entry2.resume();
@@ -91041,20 +91113,20 @@ async function scanLayer(source, options2 = {}) {
       }
       if (file2.kind === "rpm") {
         entry2.resume();
-        files.push({ path: path6, file: file2, text: "" });
-        if (hidden(path6)) continue;
+        files.push({ path: path4, file: file2, text: "" });
+        if (hidden(path4)) continue;
         complete = false;
         break;
       }
       const limit = file2.kind === "os-release" ? maxOsReleaseBytes : maxFileBytes;
       const text2 = await readText(entry2, limit);
       if (text2 === void 0) {
-        oversized.push(path6);
+        oversized.push(path4);
         continue;
       }
-      const found = { path: path6, file: file2, text: text2 };
+      const found = { path: path4, file: file2, text: text2 };
       files.push(found);
-      if (!hidden(path6)) {
+      if (!hidden(path4)) {
         if (file2.kind === "os-release") osReleaseKnown = true;
         else if (isDecisive(found)) database ??= found;
       }
@@ -91150,8 +91222,8 @@ async function readPackageDatabase(registry2, name, layers, options2 = {}) {
       }
       options2.cache?.setLayer(layer.digest, findings);
     }
-    for (const path6 of findings.oversized) {
-      if (!deletions.hides(path6)) warnings.push(`/${path6} in layer ${shortDigest3(layer.digest)} is over ${formatBytes(maxFileBytes)}; not read`);
+    for (const path4 of findings.oversized) {
+      if (!deletions.hides(path4)) warnings.push(`/${path4} in layer ${shortDigest3(layer.digest)} is over ${formatBytes(maxFileBytes)}; not read`);
     }
     seen.take(findings, deletions);
     deletions.add(findings.whiteouts);
@@ -91353,7 +91425,7 @@ function dedupe2(lines2) {
 }
 
 // src/registry/client.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { Transform as Transform4, pipeline as pipeline3 } from "node:stream";
 
 // src/registry/endpoint.ts
@@ -91730,11 +91802,11 @@ function credentialKey(serverAddress) {
 function dockerConfigCredentials(options2 = {}) {
   const env = options2.env ?? process.env;
   const dir = options2.configDir ?? env["DOCKER_CONFIG"] ?? join(env["HOME"] ?? homedir(), ".docker");
-  const path6 = join(dir, "config.json");
+  const path4 = join(dir, "config.json");
   const logger = options2.logger;
   let config3;
   const memo2 = /* @__PURE__ */ new Map();
-  const load = () => config3 ??= readConfig(path6, logger);
+  const load = () => config3 ??= readConfig(path4, logger);
   async function lookup2(registry2) {
     const host = credentialKey(registry2);
     const cfg = await load();
@@ -91757,18 +91829,18 @@ function dockerConfigCredentials(options2 = {}) {
     }
   };
 }
-async function readConfig(path6, logger) {
+async function readConfig(path4, logger) {
   let text2;
   try {
-    const buffer = await readFile2(path6);
+    const buffer = await readFile2(path4);
     if (buffer.byteLength > MAX_CONFIG_BYTES2) {
-      logger?.warn({ path: path6 }, "Docker config is larger than 1 MiB; ignoring it and pulling anonymously");
+      logger?.warn({ path: path4 }, "Docker config is larger than 1 MiB; ignoring it and pulling anonymously");
       return {};
     }
     text2 = buffer.toString("utf8");
   } catch (error62) {
     if (error62.code !== "ENOENT") {
-      logger?.warn({ path: path6, code: error62.code }, "cannot read Docker config; pulling anonymously");
+      logger?.warn({ path: path4, code: error62.code }, "cannot read Docker config; pulling anonymously");
     }
     return {};
   }
@@ -91777,7 +91849,7 @@ async function readConfig(path6, logger) {
     if (parsed.success) return parsed.data;
   } catch {
   }
-  logger?.warn({ path: path6 }, "Docker config is not valid JSON; pulling anonymously (fix or remove the file)");
+  logger?.warn({ path: path4 }, "Docker config is not valid JSON; pulling anonymously (fix or remove the file)");
   return {};
 }
 function helperFor(config3, host) {
@@ -92425,7 +92497,7 @@ function createRegistryClient(options2 = {}) {
     const exchange = await blobExchange(name, digest);
     const declared = Number(exchange.headers.get("content-length") ?? "");
     const { stream, abort } = exchange.stream();
-    const hash2 = createHash4("sha256");
+    const hash2 = createHash5("sha256");
     const what = describe3(name, digest);
     const verified = new Transform4({
       transform(chunk, _encoding, callback) {
