@@ -110,14 +110,21 @@ async function publishOne(
   }
 
   const head = await branchHead(octokit, repository, branch);
+  const lastClosed = pull ? undefined : await lastClosedPull(octokit, repository, branch);
   if (head && !head.ours) {
-    const reason = `${branch} has commits digesta did not make`;
-    if (pull) await commentOnce(octokit, repository, pull.number, LEFT_ALONE_MARKER(head.sha), leftAloneComment(branch, head.sha));
-    log.info({ head: head.sha }, "branch has commits by someone else; left as it is");
-    return { kind: "left-alone", branch, ...(pull ? { number: pull.number } : {}), reason };
+    // Someone's commits are theirs while their pull request is open. Once it is closed or merged (GitHub keeps the
+    // branch by default), the branch is digesta's again, as its comment promised: reset it and propose afresh.
+    const open = pull?.number ?? (await openPullOf(octokit, repository, branch));
+    if (open !== undefined || !lastClosed) {
+      const reason = `${branch} has commits digesta did not make`;
+      if (open !== undefined) await commentOnce(octokit, repository, open, LEFT_ALONE_MARKER(head.sha), leftAloneComment(branch, head.sha));
+      log.info({ head: head.sha }, "branch has commits by someone else; left as it is");
+      return { kind: "left-alone", branch, ...(open !== undefined ? { number: open } : {}), reason };
+    }
+    log.info({ head: head.sha, pull: lastClosed.number }, "branch with someone's commits has no open pull request any more; resetting it");
   }
 
-  if (!pull && (await closedByPerson(octokit, repository, branch, proposal))) {
+  if (lastClosed && closedByPerson(lastClosed, proposal)) {
     return { kind: "skipped", branch, reason: "a person closed the pull request proposing these digests" };
   }
 
@@ -256,8 +263,14 @@ async function openPullOf(octokit: ProbotOctokit, repository: RepositoryRef, bra
   return data[0]?.number;
 }
 
-/** True when the last pull request of this branch proposed exactly this and a person closed it unmerged. */
-async function closedByPerson(octokit: ProbotOctokit, repository: RepositoryRef, branch: string, proposal: Proposal): Promise<boolean> {
+interface ClosedPull {
+  readonly number: number;
+  readonly body: string | null;
+  readonly merged_at: string | null;
+}
+
+/** The most recently updated closed (or merged) pull request of one of digesta's branches. */
+async function lastClosedPull(octokit: ProbotOctokit, repository: RepositoryRef, branch: string): Promise<ClosedPull | undefined> {
   const closed = await octokit.rest.pulls.list({
     ...repository,
     state: "closed",
@@ -266,8 +279,12 @@ async function closedByPerson(octokit: ProbotOctokit, repository: RepositoryRef,
     direction: "desc",
     per_page: 1,
   });
-  const last = closed.data[0];
-  if (!last || last.merged_at) return false;
+  return closed.data[0];
+}
+
+/** True when the branch's last pull request proposed exactly this and a person closed it unmerged. */
+function closedByPerson(last: ClosedPull, proposal: Proposal): boolean {
+  if (last.merged_at) return false;
   return proposalIdOf(last.body) === proposalId(proposal.group.updates);
 }
 

@@ -201,6 +201,60 @@ describe("the GitHub App", () => {
     }
   });
 
+  it("takes its branch back once the pull request a person pushed to is merged, and opens a fresh one", async () => {
+    const repo = standardRepository("merged-with-push");
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [first] = app.fake.pulls(OWNER, repo.name);
+    const human = app.fake.commit(OWNER, repo.name, { "NOTES.md": "tested by hand\n" }, { branch: ALL_BRANCH, author: "alice" });
+    app.fake.merge(OWNER, repo.name, first!.number); // GitHub's default keeps the branch
+    expect(app.fake.branchHead(OWNER, repo.name, ALL_BRANCH)).toBe(human);
+    const v3 = await pushBuild(reg, "team/worker", "stable", { generation: 3 });
+    try {
+      await app.digesta.sweep({ force: true });
+      await app.digesta.idle();
+
+      const open = app.fake.openPulls(OWNER, repo.name);
+      expect(open).toHaveLength(1);
+      expect(open[0]!.number).not.toBe(first!.number);
+      const ahead = app.fake.commitsAhead(OWNER, repo.name, ALL_BRANCH);
+      expect(ahead).toHaveLength(1);
+      expect(ahead[0]!.author).toBe(app.fake.botLogin);
+      expect(ahead[0]!.parents).toEqual([app.fake.branchHead(OWNER, repo.name, "main")]);
+      expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy/app.yaml"]).toContain(v3.digest);
+    } finally {
+      await pushBuild(reg, "team/worker", "stable", { generation: 2 });
+    }
+  });
+
+  it("takes its branch back once the pull request a person pushed to is closed, when a tag moves again", async () => {
+    const repo = standardRepository("closed-with-push");
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [first] = app.fake.pulls(OWNER, repo.name);
+    const human = app.fake.commit(OWNER, repo.name, { "NOTES.md": "tested by hand\n" }, { branch: ALL_BRANCH, author: "alice" });
+    first!.state = "closed"; // closed unmerged, branch kept
+
+    // The same proposal a person closed is not made again...
+    await app.digesta.sweep({ force: true });
+    await app.digesta.idle();
+    expect(app.fake.openPulls(OWNER, repo.name)).toEqual([]);
+    expect(app.fake.branchHead(OWNER, repo.name, ALL_BRANCH)).toBe(human);
+
+    // ...but a new one is, on a branch digesta resets.
+    const v3 = await pushBuild(reg, "team/worker", "stable", { generation: 3 });
+    try {
+      await app.digesta.sweep({ force: true });
+      await app.digesta.idle();
+      const open = app.fake.openPulls(OWNER, repo.name);
+      expect(open).toHaveLength(1);
+      expect(open[0]!.number).not.toBe(first!.number);
+      expect(app.fake.commitsAhead(OWNER, repo.name, ALL_BRANCH).map((c) => c.author)).toEqual([app.fake.botLogin]);
+      expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["NOTES.md"]).toBeUndefined();
+      expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy/app.yaml"]).toContain(v3.digest);
+    } finally {
+      await pushBuild(reg, "team/worker", "stable", { generation: 2 });
+    }
+  });
+
   it("does not reopen a proposal a person closed, but proposes again once a tag moves", async () => {
     const repo = createRepository("closed-by-hand", { "Dockerfile": `FROM ${pin("team/worker", "stable", worker.v1.digest)}\n` });
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
