@@ -8,6 +8,7 @@ import { renderImageDiffs } from "../diff/markdown.js";
 import { resolvePins } from "../engine/resolve.js";
 import { downloadCheckout, type Checkout } from "../github/checkout.js";
 import { closeConfigIssue, reportConfigProblems } from "../github/config-issue.js";
+import { closeVanishedIssue, reportVanishedPins } from "../github/vanished-issue.js";
 import { grantedPermissions } from "../github/permissions.js";
 import { publishProposals, type BaseCommit, type Proposal, type PublishOutcome, type RepositoryRef } from "../github/publish.js";
 import { renderBody, renderTitle } from "../github/pull-request-text.js";
@@ -93,8 +94,15 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
     const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context)));
     // A dry run stops here: what would be proposed is planned, nothing is written.
     const pullRequests = context.dryRun ? [] : await publish(base, proposals, config, context);
+    if (!context.dryRun) {
+      // Vanished pins no pull request carries (nothing to update beside them) get an issue: a deploy from them fails.
+      const unreported = groups.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
+      const author = context.botLogin ? { login: context.botLogin } : {};
+      if (unreported.length > 0) await reportVanishedPins(octokit, repository, unreported, author);
+      else await closeVanishedIssue(octokit, repository, author, base.sha);
+    }
     log.info(
-      { files: scan.filesScanned, pins: scan.pinned.length, updates: plan.updates.length, failed: plan.failed.length },
+      { files: scan.filesScanned, pins: scan.pinned.length, updates: plan.updates.length, failed: plan.failed.length, vanished: plan.vanished.length },
       "repository refreshed",
     );
     return {

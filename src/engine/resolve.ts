@@ -3,6 +3,7 @@ import { errorLine } from "../errors/error-line.js";
 import type { PinResolution } from "../plan/types.js";
 import { groupPins } from "../plan/plan.js";
 import type { FollowedPin } from "../registry/follow-types.js";
+import { VanishedPinError } from "../registry/follow.js";
 import { digestAt } from "../registry/history.js";
 import { parseIndex, samePlatform } from "../registry/manifest.js";
 import type { Registry, TagHistoryEntry } from "../registry/types.js";
@@ -67,9 +68,15 @@ async function resolveOne(
       current,
       kind: followed.kind,
       ...(followed.platform ? { platform: followed.platform } : {}),
+      ...(followed.vanished ? { vanished: followed.vanished } : {}),
     };
   } catch (error) {
-    return { ok: false, reason: errorLine(error), ...(error instanceof NoHistoryBeforeError ? { noHistoryBefore: true } : {}) };
+    return {
+      ok: false,
+      reason: errorLine(error),
+      ...(error instanceof NoHistoryBeforeError ? { noHistoryBefore: true } : {}),
+      ...(error instanceof VanishedPinError ? { vanished: error.vanished } : {}),
+    };
   }
 }
 

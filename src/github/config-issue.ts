@@ -2,16 +2,15 @@ import type { ProbotOctokit } from "probot";
 import type { ConfigProblem } from "../config/problems.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { code, inline } from "./pull-request-text.js";
+import { closeOwnIssue, openOwnIssue, type IssueAuthor, type OwnIssueKind } from "./own-issue.js";
 import type { RepositoryRef } from "./publish.js";
 
 export const CONFIG_ISSUE_TITLE = "digesta: configuration error";
 const MARKER = "<!-- digesta:config-error -->";
+const CONFIG_ISSUE: OwnIssueKind = { title: CONFIG_ISSUE_TITLE, marker: MARKER };
 const MAX_PROBLEMS = 50;
 
-/** How to find digesta's own issues: its bot login where known narrows the search to what it opened. */
-export interface IssueAuthor {
-  readonly login?: string;
-}
+export type { IssueAuthor };
 
 /**
  * Opens (or rewrites) the one configuration-error issue of a repository, listing what is wrong line by line.
@@ -23,14 +22,7 @@ export async function reportConfigProblems(
   problems: readonly ConfigProblem[],
   author: IssueAuthor = {},
 ): Promise<number> {
-  const body = configIssueBody(problems);
-  const existing = await findConfigIssue(octokit, repository, author);
-  if (existing) {
-    if (existing.body !== body) await octokit.rest.issues.update({ ...repository, issue_number: existing.number, body });
-    return existing.number;
-  }
-  const created = await octokit.rest.issues.create({ ...repository, title: CONFIG_ISSUE_TITLE, body });
-  return created.data.number;
+  return openOwnIssue(octokit, repository, CONFIG_ISSUE, configIssueBody(problems), author);
 }
 
 /** Closes the configuration-error issue, if one is open, saying the file is valid again. */
@@ -40,15 +32,8 @@ export async function closeConfigIssue(
   author: IssueAuthor = {},
   atCommit?: string,
 ): Promise<number | undefined> {
-  const existing = await findConfigIssue(octokit, repository, author);
-  if (!existing) return undefined;
-  await octokit.rest.issues.createComment({
-    ...repository,
-    issue_number: existing.number,
-    body: `The configuration is valid again${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing. digesta runs on this repository again.`,
-  });
-  await octokit.rest.issues.update({ ...repository, issue_number: existing.number, state: "closed", state_reason: "completed" });
-  return existing.number;
+  const comment = `The configuration is valid again${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing. digesta runs on this repository again.`;
+  return closeOwnIssue(octokit, repository, CONFIG_ISSUE, comment, author);
 }
 
 export function configIssueBody(problems: readonly ConfigProblem[]): string {
@@ -72,19 +57,4 @@ export function problemLine(problem: ConfigProblem): string {
     .join(" ");
   const field = problem.field ? `${code(problem.field)}: ` : "";
   return `- ${where ? `${where}, ` : ""}${field}${inline(problem.message)}`;
-}
-
-async function findConfigIssue(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  author: IssueAuthor,
-): Promise<{ number: number; body: string } | undefined> {
-  const issues = await octokit.rest.issues.listForRepo({
-    ...repository,
-    state: "open",
-    per_page: 100,
-    ...(author.login ? { creator: author.login } : {}),
-  });
-  const found = issues.data.find((issue) => !issue.pull_request && issue.title === CONFIG_ISSUE_TITLE && issue.body?.startsWith(MARKER));
-  return found ? { number: found.number, body: found.body ?? "" } : undefined;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ImageUpdate, PinFailure } from "../plan/types.js";
+import type { ImageUpdate, PinFailure, VanishedPin } from "../plan/types.js";
 import { familiarName, formatPlatform, imageKey, shortDigest } from "../reference/format.js";
 import type { UpdateGroup } from "../policy/grouping.js";
 import { CONFIG_PATH } from "../config/schema.js";
@@ -51,6 +51,8 @@ export function renderTitle(group: UpdateGroup): string {
 export function renderBody(input: PullRequestInput): string {
   const { group } = input;
   const head = [PULL_REQUEST_MARKER, `<!-- digesta:proposal=${proposalId(group.updates)} -->`, ""];
+  // First: a deploy from these pins fails, or nothing can move them.
+  if (group.vanished.length > 0) head.push(...vanishedSection(group.vanished), "");
   head.push(
     group.updates.length === 1
       ? "digesta found a newer digest for the tag below: the tag now points to a different image."
@@ -145,6 +147,34 @@ function places(update: ImageUpdate): string {
   const shown = all.slice(0, MAX_PLACES).join("<br>");
   return all.length > MAX_PLACES ? `${shown}<br>and ${all.length - MAX_PLACES} more` : shown;
 }
+
+/**
+ * The pins whose digest or tag the registry no longer has, with what to do: said first in a pull request, and in the
+ * issue digesta opens when no pull request carries them.
+ */
+export function vanishedSection(vanished: readonly VanishedPin[]): string[] {
+  return [
+    "### Vanished from the registry",
+    "The registry no longer has what these pins name: a deploy from a pin whose digest is gone fails, and a pin whose " +
+      "tag is gone can no longer be kept fresh. Where the tag still leads somewhere, digesta moves the pin there.",
+    "",
+    ...limitList(vanished.map(vanishedLine)),
+  ];
+}
+
+function vanishedLine(pin: VanishedPin): string {
+  const name = code(`${familiarName(pin.image)}:${pin.tag}@${shortDigest(pin.digest)}`);
+  const where = pin.occurrences.slice(0, 3).map((o) => code(`${o.path}:${o.line}`)).join(", ");
+  const more = pin.occurrences.length > 3 ? ` and ${pin.occurrences.length - 3} more` : "";
+  const moved = pin.movedTo ? ` Moved to ${code(shortDigest(pin.movedTo))}.` : "";
+  return `- ${name} (${VANISHED_WORDS[pin.vanished]}) in ${where}${more}: ${inline(pin.reason)}${moved}`;
+}
+
+const VANISHED_WORDS: Record<VanishedPin["vanished"], string> = {
+  digest: "digest gone",
+  tag: "tag gone",
+  "tag-and-digest": "tag and digest gone",
+};
 
 function failureLine(failure: PinFailure): string {
   return `- could not check ${code(`${familiarName(failure.image)}:${failure.tag}`)}: ${inline(failure.reason)}`;

@@ -1,7 +1,7 @@
 import { tagKey } from "../reference/format.js";
 import type { ImageName, PinnedReference } from "../reference/types.js";
 import type { PinnedOccurrence, SkippedOccurrence, TextScan } from "../scan/types.js";
-import type { DigestEdit, ImageUpdate, PinFailure, PinResolution, UpdatePlan, UpToDatePin } from "./types.js";
+import type { DigestEdit, ImageUpdate, PinFailure, PinResolution, UpdatePlan, UpToDatePin, VanishedPin } from "./types.js";
 
 /** The identity of a pin: the same key wherever, and however often, it is written. */
 export function pinKey(ref: PinnedReference): string {
@@ -28,6 +28,7 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
   const updates: ImageUpdate[] = [];
   const upToDate: UpToDatePin[] = [];
   const failed: PinFailure[] = [];
+  const vanished: VanishedPin[] = [];
   const skipped: SkippedOccurrence[] = [...scan.skipped];
   const edits = new Map<string, DigestEdit[]>();
 
@@ -43,8 +44,17 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
     if (!resolution.ok) {
       // A loop, not push(...): one pin may stand in more places than a call takes arguments.
       if (resolution.skip) for (const o of occurrences) skipped.push({ ...o, reason: resolution.reason });
+      else if (resolution.vanished) vanished.push({ ...pin, vanished: resolution.vanished, reason: resolution.reason });
       else failed.push({ ...pin, reason: resolution.reason });
       continue;
+    }
+    if (resolution.vanished) {
+      vanished.push({
+        ...pin,
+        vanished: resolution.vanished,
+        reason: `the pinned digest ${pin.digest} no longer exists on ${pin.image.registry}, so a deploy from this pin fails; the tag leads to ${resolution.current}`,
+        movedTo: resolution.current,
+      });
     }
     if (resolution.current === first.digest) {
       upToDate.push(pin);
@@ -71,5 +81,6 @@ export function planUpdates(scan: TextScan, resolutions: ReadonlyMap<string, Pin
   updates.sort(byName);
   upToDate.sort(byName);
   failed.sort(byName);
-  return { updates, upToDate, failed, skipped, edits: new Map([...edits].sort(([a], [b]) => a.localeCompare(b))) };
+  vanished.sort(byName);
+  return { updates, upToDate, failed, vanished, skipped, edits: new Map([...edits].sort(([a], [b]) => a.localeCompare(b))) };
 }

@@ -1,4 +1,4 @@
-import type { DigestEdit, ImageUpdate, PinFailure, UpdatePlan } from "../plan/types.js";
+import type { DigestEdit, ImageUpdate, PinFailure, UpdatePlan, VanishedPin } from "../plan/types.js";
 import { imageKey } from "../reference/format.js";
 
 /** Every branch digesta owns starts with this. */
@@ -13,28 +13,27 @@ export interface UpdateGroup {
   readonly branch: string;
   readonly updates: readonly ImageUpdate[];
   readonly failed: readonly PinFailure[];
+  /** Pins of the group whose digest or tag the registry no longer has (said first in the pull request). */
+  readonly vanished: readonly VanishedPin[];
   /** Edits per file path, sorted by offset. */
   readonly edits: ReadonlyMap<string, readonly DigestEdit[]>;
 }
 
 /**
  * Splits a plan into pull requests: one for everything (`all`), or one per image repository (`image`). Groups with
- * failures but no update are kept (with no edits), so that their open pull request is not taken for obsolete.
+ * failures or vanished pins but no update are kept (with no edits), so that their open pull request is not taken
+ * for obsolete.
  */
 export function groupUpdates(plan: UpdatePlan, mode: "all" | "image"): UpdateGroup[] {
   if (mode === "all") {
-    if (plan.updates.length === 0 && plan.failed.length === 0) return [];
-    return [makeGroup("all", ALL_BRANCH, plan.updates, plan.failed)];
+    if (plan.updates.length === 0 && plan.failed.length === 0 && plan.vanished.length === 0) return [];
+    return [makeGroup("all", ALL_BRANCH, plan.updates, plan.failed, plan.vanished)];
   }
-  const keys = new Set([...plan.updates.map((u) => imageKey(u.image)), ...plan.failed.map((f) => imageKey(f.image))]);
-  return [...keys].sort().map((key) =>
-    makeGroup(
-      key,
-      imageBranch(key),
-      plan.updates.filter((u) => imageKey(u.image) === key),
-      plan.failed.filter((f) => imageKey(f.image) === key),
-    ),
-  );
+  const keys = new Set([...plan.updates, ...plan.failed, ...plan.vanished].map((u) => imageKey(u.image)));
+  const of = <T extends { image: { registry: string; repository: string } }>(list: readonly T[], key: string) => list.filter((u) => imageKey(u.image) === key);
+  return [...keys]
+    .sort()
+    .map((key) => makeGroup(key, imageBranch(key), of(plan.updates, key), of(plan.failed, key), of(plan.vanished, key)));
 }
 
 /** `localhost:5000/team/app` → `digesta/image/localhost-5000/team/app`: a valid Git branch name for any image. */
@@ -49,7 +48,13 @@ export function imageBranch(key: string): string {
   return `${BRANCH_PREFIX}image/${safe}`;
 }
 
-function makeGroup(key: string, branch: string, updates: readonly ImageUpdate[], failed: readonly PinFailure[]): UpdateGroup {
+function makeGroup(
+  key: string,
+  branch: string,
+  updates: readonly ImageUpdate[],
+  failed: readonly PinFailure[],
+  vanished: readonly VanishedPin[],
+): UpdateGroup {
   const edits = new Map<string, DigestEdit[]>();
   for (const update of updates) {
     for (const occurrence of update.occurrences) {
@@ -59,5 +64,5 @@ function makeGroup(key: string, branch: string, updates: readonly ImageUpdate[],
     }
   }
   for (const list of edits.values()) list.sort((a, b) => a.digestOffset - b.digestOffset);
-  return { key, branch, updates, failed, edits: new Map([...edits].sort(([a], [b]) => a.localeCompare(b))) };
+  return { key, branch, updates, failed, vanished, edits: new Map([...edits].sort(([a], [b]) => a.localeCompare(b))) };
 }

@@ -10,4 +10,9 @@ export interface FollowedPin {
   readonly platform?: Platform;
   /** What the tag itself points to now (an index digest for multi-platform tags). */
   readonly tagDigest: Digest;
+  /** The pinned digest is gone from the registry (the tag, a single manifest, was followed all the same). */
+  readonly vanished?: "digest";
 }
+
+/** What of a pin the registry no longer has: its digest, its tag, or both. */
+export type Vanished = "digest" | "tag" | "tag-and-digest";

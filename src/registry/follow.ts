@@ -3,12 +3,26 @@ import type { Digest, ImageName, PinnedReference, Platform } from "../reference/
 import { formatPlatform, imageKey } from "../reference/format.js";
 import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
-import type { FollowedPin } from "./follow-types.js";
+import type { FollowedPin, Vanished } from "./follow-types.js";
 import { readImagePlatform } from "./image-config.js";
 import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "./manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "./types.js";
 
-export type { FollowedPin };
+export type { FollowedPin, Vanished };
+
+/** A pin whose digest or tag the registry no longer has (404): not up to date, and not a failure to check. */
+export class VanishedPinError extends RegistryError {
+  constructor(
+    readonly vanished: Vanished,
+    message: string,
+  ) {
+    super("NOT_FOUND", message, 404);
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof RegistryError && error.code === "NOT_FOUND";
+}
 
 export interface PinFollower {
   follow(pin: PinnedReference): Promise<FollowedPin>;
@@ -81,7 +95,13 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
   async function follow(pin: PinnedReference): Promise<FollowedPin> {
     const name: ImageName = { registry: pin.registry, repository: pin.repository };
     const label = `${imageKey(name)}:${pin.tag}`;
-    const tag = await resolveTag(name, pin.tag);
+    let tag: Descriptor;
+    try {
+      tag = await resolveTag(name, pin.tag);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      throw await tagVanished(name, label, pin);
+    }
     const tagIsIndex = isIndexMediaType(tag.mediaType);
     if (tag.digest === pin.digest) {
       return { current: tag.digest, kind: tagIsIndex ? "index" : "manifest", tagDigest: tag.digest };
@@ -100,15 +120,14 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
     try {
       pinned = await manifest(name, pin.digest);
     } catch (error) {
-      if (!(error instanceof RegistryError && error.code === "NOT_FOUND")) throw error;
+      if (!isNotFound(error)) throw error;
       if (!tagIsIndex) {
         logger?.debug({ pin: `${label}@${pin.digest}` }, "pinned digest is gone; following the single-manifest tag");
-        return { current: tag.digest, kind: "manifest", tagDigest: tag.digest };
+        return { current: tag.digest, kind: "manifest", tagDigest: tag.digest, vanished: "digest" };
       }
-      throw new RegistryError(
-        "NOT_FOUND",
-        `${label}: pinned digest ${pin.digest} no longer exists on ${pin.registry}, and the tag is multi-platform, so its platform cannot be known; pin by hand`,
-        404,
+      throw new VanishedPinError(
+        "digest",
+        `${label}: the pinned digest ${pin.digest} no longer exists on ${pin.registry}, so a deploy from this pin fails; the tag is multi-platform and the pin's platform cannot be known: pin it again by hand (digesta pin)`,
       );
     }
 
@@ -148,6 +167,26 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
       );
     }
     return { current: match.digest, kind: "manifest", platform, tagDigest: tag.digest };
+  }
+
+  /** The tag is gone: whether the pinned digest is still there says how bad it is. */
+  async function tagVanished(name: ImageName, label: string, pin: PinnedReference): Promise<VanishedPinError> {
+    let digestGone = false;
+    try {
+      await manifest(name, pin.digest);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      digestGone = true;
+    }
+    return digestGone
+      ? new VanishedPinError(
+          "tag-and-digest",
+          `${label}: neither the tag nor the pinned digest ${pin.digest} exists on ${pin.registry} any more, so a deploy from this pin fails; pin a tag that exists`,
+        )
+      : new VanishedPinError(
+          "tag",
+          `${label}: the tag no longer exists on ${pin.registry}; the pinned digest still does, but nothing can move it: pin a tag that exists`,
+        );
   }
 
   return {

@@ -30,6 +30,7 @@ function planFor(file: string, text: string, from = digest("a"), to = digest("b"
     updates: [],
     upToDate: [],
     failed: [],
+    vanished: [],
     skipped: [],
     edits: new Map([[file, offsets.map((digestOffset) => ({ digestOffset, from, to }))]]),
   };

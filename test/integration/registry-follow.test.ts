@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Digest, PinnedReference } from "../../src/reference/types.js";
 import { createRegistryClient } from "../../src/registry/client.js";
-import { createPinFollower } from "../../src/registry/follow.js";
+import { createPinFollower, VanishedPinError } from "../../src/registry/follow.js";
 import {
   LINUX_AMD64,
   LINUX_ARM64,
@@ -108,17 +108,40 @@ describe("following pins on a real registry", () => {
     const multi = await movingTag(reg, "follow/deleted", "multi", { platforms: MULTI_ARCH });
     await deleteManifest(reg, "follow/deleted", multi.before.platforms["linux/arm64"]!);
     const { follower } = fresh();
-    expect(await follower.follow(pin("follow/deleted", "single", single.before.digest))).toMatchObject({ current: single.after.digest });
+    expect(await follower.follow(pin("follow/deleted", "single", single.before.digest))).toMatchObject({
+      current: single.after.digest,
+      vanished: "digest",
+    });
     const error = await registryError(follower.follow(pin("follow/deleted", "multi", multi.before.platforms["linux/arm64"]!)));
     expect(error.code).toBe("NOT_FOUND");
+    expect(error).toBeInstanceOf(VanishedPinError);
+    expect((error as VanishedPinError).vanished).toBe("digest");
   });
 
-  it("says NOT_FOUND for a pin whose tag is gone", async () => {
+  it("says the tag vanished for a pin whose tag is gone, and whether its digest went too", async () => {
     const { before } = await movingTag(reg, "follow/gone", "1");
     const { follower } = fresh();
     const error = await registryError(follower.follow(pin("follow/gone", "no-such-tag", before.digest)));
     expect(error.code).toBe("NOT_FOUND");
+    expect((error as VanishedPinError).vanished).toBe("tag");
     expect(error.message).toContain("follow/gone:no-such-tag");
+    expect(error.message).toMatch(/the pinned digest still does/);
+
+    // Deleting the manifest takes its tag with it.
+    const only = await pushBuild(reg, "follow/gone", "only");
+    await deleteManifest(reg, "follow/gone", only.digest);
+    const both = await registryError(fresh().follower.follow(pin("follow/gone", "only", only.digest)));
+    expect((both as VanishedPinError).vanished).toBe("tag-and-digest");
+    expect(both.message).toMatch(/a deploy from this pin fails/);
+  });
+
+  it("does not call a pin vanished when the registry refuses to answer", async () => {
+    const { before } = await movingTag(reg, "follow/refused", "1");
+    const { follower } = fresh();
+    // Nothing listens on port 1: a network failure is a failure to check, not a vanished pin.
+    const error = await registryError(follower.follow({ registry: "127.0.0.1:1", repository: "follow/refused", tag: "1", digest: before.digest }));
+    expect(error.code).toBe("NETWORK");
+    expect(error).not.toBeInstanceOf(VanishedPinError);
   });
 });
 

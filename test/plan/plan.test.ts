@@ -46,6 +46,25 @@ describe("planUpdates", () => {
     expect(plan.skipped.map((s) => s.reason)).toEqual(["no tag to follow (digest-only reference)", "ignored by configuration"]);
   });
 
+  it("reports vanished pins apart from failures: unmoved when the registry has neither, moved when the tag still leads somewhere", () => {
+    const gone = pinnedOccurrence({ reference: { tag: "gone" } });
+    const rebuilt = pinnedOccurrence({ reference: { tag: "rebuilt" }, offset: 50 });
+    const plan = planUpdates(
+      textScan([gone, rebuilt]),
+      new Map<string, PinResolution>([
+        [pinKey(gone.reference), { ok: false, reason: "neither the tag nor the digest", vanished: "tag-and-digest" }],
+        [pinKey(rebuilt.reference), { ok: true, current: digest("c"), kind: "manifest", vanished: "digest" }],
+      ]),
+    );
+    expect(plan.failed).toEqual([]);
+    expect(plan.vanished).toMatchObject([
+      { tag: "gone", vanished: "tag-and-digest", reason: "neither the tag nor the digest" },
+      { tag: "rebuilt", vanished: "digest", movedTo: digest("c") },
+    ]);
+    expect(plan.vanished[0]!.movedTo).toBeUndefined();
+    expect(plan.updates).toMatchObject([{ tag: "rebuilt", to: digest("c") }]);
+  });
+
   it("keeps pins of one tag at different digests apart: each moves from its own digest", () => {
     const old = pinnedOccurrence({ path: "a.yaml", reference: { digest: digest("1") } });
     const older = pinnedOccurrence({ path: "b.yaml", reference: { digest: digest("2") } });

@@ -2,7 +2,7 @@ import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Digest, ImageName, PinnedReference } from "../../src/reference/types.js";
 import { RegistryError } from "../../src/registry/errors.js";
-import { createPinFollower } from "../../src/registry/follow.js";
+import { createPinFollower, VanishedPinError } from "../../src/registry/follow.js";
 import { type BlobStream, type Descriptor, type FetchedManifest, MediaType, type Registry, type TagHistoryEntry } from "../../src/registry/types.js";
 import { AMD64, APP, ARM64, ARMV7, HOST, ORIGIN, image, index, manifestHeaders, registryError, testClient, type Blob, type Image } from "./fixtures.js";
 
@@ -160,7 +160,7 @@ describe("createPinFollower", () => {
     const gone = image(AMD64, 9).manifest.digest;
     const registry = new FakeRegistry().putImage(now[0]).tag("1", now[0].manifest.digest);
     const followed = await createPinFollower(registry).follow(pin("1", gone));
-    expect(followed).toEqual({ current: now[0].manifest.digest, kind: "manifest", tagDigest: now[0].manifest.digest });
+    expect(followed).toEqual({ current: now[0].manifest.digest, kind: "manifest", tagDigest: now[0].manifest.digest, vanished: "digest" });
   });
 
   it("asks for a hand edit when the pinned digest was deleted and the tag is multi-platform", async () => {
@@ -169,7 +169,8 @@ describe("createPinFollower", () => {
     const error = await registryError(createPinFollower(registry).follow(pin("1", gone)));
     expect(error.code).toBe("NOT_FOUND");
     expect(error.message).toContain(`pinned digest ${gone} no longer exists on ${HOST}`);
-    expect(error.message).toContain("pin by hand");
+    expect(error.message).toContain("by hand");
+    expect((error as VanishedPinError).vanished).toBe("digest");
   });
 
   it("passes on other failures, such as a missing tag", async () => {

@@ -114,7 +114,9 @@ export async function updateCommand(context: CliContext, dir: string, options: U
     for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${displayPath(file.path)}: ${file.error}\n`);
     for (const diff of diffs) context.stdout.write(`\n${renderImageDiffText(diff)}\n`);
   }
-  return planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok) ? ExitCode.Error : ExitCode.Ok;
+  if (planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok)) return ExitCode.Error;
+  // A vanished pin the tag could not move needs a person: not all is well.
+  return plan.vanished.some((v) => v.movedTo === undefined) ? ExitCode.Stale : ExitCode.Ok;
 }
 
 /**
@@ -141,7 +143,8 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
   }
   // A stale pin beside an image that could not be checked is still an incomplete answer.
   if (planned.warned || plan.failed.length > 0) return ExitCode.Error;
-  return plan.updates.length > 0 || (unpinned?.unpinned.length ?? 0) > 0 ? ExitCode.Stale : ExitCode.Ok;
+  const stale = plan.updates.length > 0 || plan.vanished.length > 0 || (unpinned?.unpinned.length ?? 0) > 0;
+  return stale ? ExitCode.Stale : ExitCode.Ok;
 }
 
 function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
@@ -161,6 +164,11 @@ function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platf
 
 function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): void {
   const out = context.stdout;
+  // First: a deploy from these fails, or nothing can move them.
+  for (const gone of plan.vanished) {
+    out.write(`vanished	${formatReference({ ...gone.image, tag: gone.tag, digest: gone.digest })}	${gone.reason}	${placesOf(gone.occurrences)}
+`);
+  }
   for (const update of plan.updates) {
     const where = update.platform ? ` (${formatPlatform(update.platform)})` : "";
     out.write(
@@ -188,6 +196,15 @@ function planJson(plan: UpdatePlan, report: ScanReport) {
     })),
     upToDate: plan.upToDate.map((p) => ({ image: imageKey(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),
     failed: plan.failed.map((f) => ({ image: imageKey(f.image), tag: f.tag, digest: f.digest, reason: f.reason, occurrences: places(f.occurrences) })),
+    vanished: plan.vanished.map((v) => ({
+      image: imageKey(v.image),
+      tag: v.tag,
+      digest: v.digest,
+      vanished: v.vanished,
+      reason: v.reason,
+      ...(v.movedTo ? { movedTo: v.movedTo } : {}),
+      occurrences: places(v.occurrences),
+    })),
     skipped: plan.skipped.map((s) => ({ path: s.path, line: s.line, column: s.column, reference: s.text, reason: s.reason })),
     notScanned: report.skippedFiles.map(notScannedJson),
   };
