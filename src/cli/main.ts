@@ -7,6 +7,7 @@ import { githubCommand } from "./commands/github.js";
 import { scanCommand } from "./commands/scan.js";
 import { checkCommand, updateCommand } from "./commands/update.js";
 import { pinCommand } from "./commands/pin.js";
+import { verifyCommand } from "./commands/verify.js";
 import { VERSION } from "../version.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -58,6 +59,14 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .option("--json", "print the result as JSON")
     .option("--platform <os/arch>", "pin this platform's image instead of a multi-platform tag's index")
     .action((dir: string, options) => run((context) => pinCommand(context, dir, options)));
+
+  cli
+    .command("verify")
+    .description("check an image's cosign signature with a public key: exit 0 verified, 1 not verified, 2 could not check")
+    .argument("<image>", "IMAGE@sha256:…")
+    .requiredOption("--key <file>", "the signer's public key (PEM: ECDSA P-256/P-384, RSA, Ed25519)")
+    .option("--json", "print the verdict as JSON")
+    .action((image: string, options) => run((context) => verifyCommand(context, image, options)));
 
   cli
     .command("resolve")

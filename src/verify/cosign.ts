@@ -1,0 +1,57 @@
+import { verify } from "node:crypto";
+import { isDigest } from "../reference/digest.js";
+import type { Digest } from "../reference/types.js";
+import type { VerificationKey } from "./keys.js";
+import type { CosignSignature, SimpleSigningPayload, Verdict } from "./types.js";
+
+/** The annotation on each layer of a cosign `.sig` manifest holding the base64 signature of that layer's payload. */
+export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
+/** The tag cosign keeps an image's signatures under: `sha256-<hex>.sig`. */
+export const cosignSignatureTag = (digest: Digest): string => `${digest.replace(":", "-")}.sig`;
+
+/** Reads a simple-signing payload (`{"critical": {"image": {"docker-manifest-digest": …}, "identity": {…}}}`). */
+export function parseSimpleSigning(payload: Uint8Array): SimpleSigningPayload | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload).toString("utf8"));
+  } catch {
+    return "the signed payload is not JSON";
+  }
+  const critical = (json as { critical?: { image?: Record<string, unknown>; identity?: Record<string, unknown>; type?: unknown } } | null)?.critical;
+  const digest = critical?.image?.["docker-manifest-digest"];
+  if (typeof digest !== "string" || !isDigest(digest)) return "the signed payload names no sha256 image digest";
+  const reference = critical?.identity?.["docker-reference"];
+  return { manifestDigest: digest, ...(typeof reference === "string" ? { dockerReference: reference } : {}) };
+}
+
+/**
+ * Whether any of `signatures` is `key`'s signature over a payload that names `digest`. A signature that verifies over a
+ * payload naming another digest is not a verification of this one (it signs some other image).
+ */
+export function verifyCosignSignatures(signatures: readonly CosignSignature[], digest: Digest, key: VerificationKey): Verdict {
+  if (signatures.length === 0) return { status: "not-signed", reason: "no cosign signature" };
+  const problems = new Set<string>();
+  for (const { payload, signature } of signatures) {
+    let valid = false;
+    try {
+      valid = verify(key.hash, payload, key.key, Buffer.from(signature, "base64"));
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      problems.add(`no signature verifies with ${key.fingerprint}`);
+      continue;
+    }
+    const parsed = parseSimpleSigning(payload);
+    if (typeof parsed === "string") {
+      problems.add(parsed);
+      continue;
+    }
+    if (parsed.manifestDigest !== digest) {
+      problems.add(`the signed payload names ${parsed.manifestDigest}, not this image`);
+      continue;
+    }
+    return { status: "verified", by: `key ${key.fingerprint}`, ...(parsed.dockerReference ? { dockerReference: parsed.dockerReference } : {}) };
+  }
+  return { status: "invalid", reason: `${signatures.length} signature(s), none valid: ${[...problems].join("; ")}` };
+}
