@@ -101,6 +101,13 @@ export async function extractTarball(
       if (target !== base && !target.startsWith(base + path.sep)) {
         throw new ArchiveError("UNSAFE_PATH", `the repository archive holds a path outside the repository: ${JSON.stringify(header.name)}`);
       }
+      if (relative.includes("\ufffd")) {
+        // A name that is not UTF-8 arrives with its bytes replaced: the checkout could not name the repository's file,
+        // and a commit through the API would add a new file beside it instead of changing it.
+        entry.resume();
+        if (header.type !== "directory") skipped.push({ path: relative, reason: "name is not UTF-8 (the GitHub API cannot name it)" });
+        continue;
+      }
       if (header.type === "directory") {
         entry.resume();
         await ensureDirectory(target, madeDirectories);

@@ -1,4 +1,5 @@
-import { lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -77,6 +78,20 @@ describe("extractTarball", () => {
     expect((error as ArchiveError).code).toBe("UNSAFE_PATH");
     expect((error as Error).message).toContain("outside the repository");
     expect(await readdir(parent)).toEqual(["root"]);
+  });
+
+  it("leaves out files whose names are not UTF-8, which the API could not name, and says so", async () => {
+    // GNU tar writes a name's bytes as they are, as git archive does.
+    const source = path.join(parent, "source");
+    await mkdir(path.join(source, "t"), { recursive: true });
+    await writeFile(path.join(source, "t", "ok.yaml"), "ok");
+    await writeFile(Buffer.from(`${source}/t/caf\xe9.yaml`, "latin1"), "x");
+    const packed = spawnSync("tar", ["--format=ustar", "-czf", "-", "-C", source, "t"]);
+    expect(packed.status).toBe(0);
+
+    const summary = await extractTarball(Readable.from([packed.stdout]), root, LIMITS);
+    expect(await readdir(root)).toEqual(["ok.yaml"]);
+    expect(summary.skipped).toEqual([{ path: "caf\ufffd.yaml", reason: "name is not UTF-8 (the GitHub API cannot name it)" }]);
   });
 
   it("stops past the file count, saying what the limit is", async () => {
