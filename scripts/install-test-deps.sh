@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what digesta's tests need that npm does not bring: a real registry server (Debian's docker-registry,
 # distribution 2.8), htpasswd for its Basic-auth run, openssl for its token-auth run, zstd for zstd layers,
-# ripgrep for the scan benchmark's reference figure, redis-server for fleet mode (queue, schedule, caches), and rpm
-# (rpm, rpmbuild), whose databases and rpm.vercmp the package-diff tests check digesta against.
+# ripgrep for the scan benchmark's reference figure, redis-server for fleet mode (queue, schedule, caches), rpm
+# (rpm, rpmbuild), whose databases and rpm.vercmp the package-diff tests check digesta against, sqlite3 to hold a
+# reader on those databases (so rpm leaves its write-ahead log) and db5.3-util to write Berkeley DB ones.
 # Needs root (or sudo) on Debian/Ubuntu.
 set -euo pipefail
-declare -A package_of=([docker-registry]=docker-registry [redis-server]=redis-server [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep [rpm]=rpm [rpmbuild]=rpm)
+declare -A package_of=([docker-registry]=docker-registry [redis-server]=redis-server [htpasswd]=apache2-utils [openssl]=openssl [zstd]=zstd [rg]=ripgrep [rpm]=rpm [rpmbuild]=rpm [sqlite3]=sqlite3 [db5.3_load]=db5.3-util)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")

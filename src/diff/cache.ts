@@ -84,7 +84,7 @@ export function createPackageListCache(options: PackageListCacheOptions = {}): P
 function estimateBytes(entry: Entry): number {
   if (entry.kind === "layer") {
     let n = 256;
-    for (const f of entry.value.files) n += 2 * (f.text.length + f.path.length) + 64;
+    for (const f of entry.value.files) n += 2 * (f.text.length + f.path.length) + (f.bytes?.length ?? 0) + 64;
     return n + 64 * (entry.value.whiteouts.length + entry.value.oversized.length);
   }
   let n = 256;

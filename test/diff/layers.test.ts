@@ -140,13 +140,27 @@ describe("scanLayer", () => {
     expect(scan.findings.files).toEqual([]);
   });
 
-  it("notes an RPM database without reading it, and stops there", async () => {
+  it("keeps an RPM Berkeley DB's bytes, and stops there", async () => {
+    const db = Buffer.alloc(2048, 1);
     const layer = await tarOf([
-      { path: "var/lib/rpm/rpmdb.sqlite", content: Buffer.alloc(2048, 1) },
+      { path: "var/lib/rpm/Packages", content: db },
       { path: "var/lib/dpkg/status", content: dpkgParagraph({ name: "x", version: "1" }) },
     ]);
     const scan = await scanLayer(chunked(layer));
-    expect(scan.findings.files).toEqual([{ path: "var/lib/rpm/rpmdb.sqlite", file: { kind: "rpm" }, text: "" }]);
+    expect(scan.findings.files).toEqual([{ path: "var/lib/rpm/Packages", file: { kind: "rpm", format: "bdb" }, text: "", bytes: db }]);
+    expect(scan.findings.complete).toBe(false);
+  });
+
+  it("reads on past an RPM SQLite database only within its folder, for its write-ahead log", async () => {
+    const db = Buffer.alloc(2048, 1);
+    const layer = await tarOf([
+      { path: "var/lib/rpm/rpmdb.sqlite", content: db },
+      { path: "var/lib/rpm/rpmdb.sqlite-shm", content: Buffer.alloc(64) },
+      { path: "var/lib/rpm-state/x", content: "" },
+      { path: "var/lib/rpm/rpmdb.sqlite-wal", content: Buffer.alloc(64) },
+    ]);
+    const scan = await scanLayer(chunked(layer));
+    expect(scan.findings.files.map((f) => f.path)).toEqual(["var/lib/rpm/rpmdb.sqlite"]);
     expect(scan.findings.complete).toBe(false);
   });
 

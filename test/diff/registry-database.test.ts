@@ -242,13 +242,13 @@ describe("readPackageDatabase", () => {
     expect(result.list?.packages[0]?.purl).toMatch(/^pkg:apk\/wolfi\//);
   });
 
-  it("reports an RPM database as found but not read", async () => {
+  it("reports an RPM database it cannot read as found, with the reason, and reads no lower layer", async () => {
     const store = new LayerStore();
     const layers = store.add(await filler("lower"), await layer([file("var/lib/rpm/rpmdb.sqlite", "SQLite format 3\0")]));
     const result = await readPackageDatabase(store, NAME, layers);
     expect(result.source).toBe("rpm");
     expect(result.list).toBeUndefined();
-    expect(result.warnings).toEqual(["the image keeps its packages in an RPM database (/var/lib/rpm/rpmdb.sqlite), which digesta does not read yet"]);
+    expect(result.warnings).toEqual(["could not read the rpm database /var/lib/rpm/rpmdb.sqlite: the database is not an SQLite 3 file"]);
     expect(store.opened).toHaveLength(1);
   });
 

@@ -2,6 +2,7 @@ import type { ImageName } from "../../reference/types.js";
 import type { Descriptor, Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
 import { apkDistroOf, parseApkInstalled } from "../parse/apk-installed.js";
+import { readRpmDatabase } from "../parse/rpm-database.js";
 import { parseDpkgStatus } from "../parse/dpkg-status.js";
 import { MAX_PACKAGES } from "../parse/fields.js";
 import type { Package, PackageList, PackageSource } from "../types.js";
@@ -21,7 +22,7 @@ export interface ReadPackageDatabaseOptions {
 export interface PackageDatabaseResult {
   /** The packages, when a database digesta reads was found. */
   readonly list?: PackageList;
-  /** What was found: a database kind (rpm when found but not readable), or "none". */
+  /** What was found: a database kind (with no list when it could not be read), or "none". */
   readonly source: PackageSource | "none";
   readonly warnings: readonly string[];
   /** Layers downloaded (fully or partly); cached layers are not counted. */
@@ -104,12 +105,12 @@ export async function readPackageDatabase(
     seen.take(findings, deletions);
     deletions.add(findings.whiteouts);
   }
-  const found = seen.result();
+  const found = await seen.result(maxFileBytes);
   if (found.list && found.list.packages.length > MAX_PACKAGES) {
     warnings.push(`the ${found.source} database lists more than ${MAX_PACKAGES} packages, more than any real image; its packages are not listed`);
     return { source: found.source, warnings, layersDownloaded, bytesRead };
   }
-  return { ...found, warnings: [...warnings, ...seen.warnings()], layersDownloaded, bytesRead };
+  return { ...found, warnings: [...warnings, ...found.warnings], layersDownloaded, bytesRead };
 }
 
 /**
@@ -125,6 +126,7 @@ function answersHere(findings: LayerFindings, deletions: Deletions, needsOsRelea
 class SearchState {
   private apk?: FoundFile;
   private rpm?: FoundFile;
+  private rpmWal?: FoundFile | undefined;
   private dpkgStatus?: FoundFile;
   private readonly statusD = new Map<string, FoundFile>();
   private osRelease?: FoundFile;
@@ -151,7 +153,10 @@ class SearchState {
           this.apk ??= f;
           break;
         case "rpm":
-          this.rpm ??= f;
+          if (this.rpm) break;
+          this.rpm = f;
+          // Its write-ahead log counts only from the same layer: a log of another layer is of another database file.
+          this.rpmWal = findings.files.find((w) => w.file.kind === "rpm-wal" && w.path === `${f.path}-wal` && !deletions.hides(w.path));
           break;
         case "dpkg-status":
           this.dpkgStatus ??= f;
@@ -166,11 +171,11 @@ class SearchState {
     }
   }
 
-  result(): { list?: PackageList; source: PackageSource | "none" } {
+  async result(maxBytes: number): Promise<{ list?: PackageList; source: PackageSource | "none"; warnings: string[] }> {
     const osId = this.osRelease && osReleaseId(this.osRelease.text);
     if (this.apk) {
       const distro = osId ?? apkDistroOf(this.apk.text);
-      return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk" };
+      return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk", warnings: [] };
     }
     if (this.dpkgStatus || this.statusD.size > 0) {
       const options = osId ? { distro: osId } : {};
@@ -179,16 +184,23 @@ class SearchState {
       for (const file of files) {
         if (file && packages.length <= MAX_PACKAGES) packages = packages.concat(parseDpkgStatus(file.text, options));
       }
-      return { list: { source: "dpkg", packages }, source: "dpkg" };
+      return { list: { source: "dpkg", packages }, source: "dpkg", warnings: [] };
     }
-    if (this.rpm) return { source: "rpm" };
-    return { source: "none" };
+    if (this.rpm) return this.rpmResult(this.rpm, osId, maxBytes);
+    return { source: "none", warnings: ["no package database (apk, dpkg or rpm) in the image's layers"] };
   }
 
-  warnings(): string[] {
-    if (this.apk || this.dpkgStatus || this.statusD.size > 0) return [];
-    if (this.rpm) return [`the image keeps its packages in an RPM database (/${this.rpm.path}), which digesta does not read yet`];
-    return ["no package database (apk, dpkg or rpm) in the image's layers"];
+  private async rpmResult(db: FoundFile, distro: string | undefined, maxBytes: number) {
+    const where = `/${db.path}`;
+    if (db.file.kind !== "rpm" || !db.bytes) return { source: "rpm" as const, warnings: [`could not read the rpm database ${where}`] };
+    try {
+      const wal = this.rpmWal?.bytes;
+      const read = await readRpmDatabase({ format: db.file.format, bytes: db.bytes, ...(wal && { wal }) }, { maxBytes, ...(distro && { distro }) });
+      const warnings = read.unreadable > 0 ? [`${read.unreadable} entries of the rpm database ${where} are not rpm headers; left out`] : [];
+      return { list: { source: "rpm" as const, packages: read.packages }, source: "rpm" as const, warnings };
+    } catch (error) {
+      return { source: "rpm" as const, warnings: [`could not read the rpm database ${where}: ${reasonOf(error)}`] };
+    }
   }
 }
 

@@ -1,22 +1,28 @@
+import type { RpmDatabaseFormat } from "../parse/rpm-database.js";
+
 /** What a path inside an image filesystem is to the package-database search. */
 export type DatabaseFile =
   | { readonly kind: "apk" }
   | { readonly kind: "dpkg-status" }
   /** One distroless `var/lib/dpkg/status.d/<package>` file. */
   | { readonly kind: "dpkg-status-d"; readonly entry: string }
-  | { readonly kind: "rpm" }
+  | { readonly kind: "rpm"; readonly format: RpmDatabaseFormat }
+  /** The SQLite write-ahead log beside an rpm database: part of the database when in the same layer. */
+  | { readonly kind: "rpm-wal" }
   | { readonly kind: "os-release" };
 
 export const APK_DATABASES = ["lib/apk/db/installed", "usr/lib/apk/db/installed"] as const;
 export const DPKG_STATUS = "var/lib/dpkg/status";
 export const DPKG_STATUS_D = "var/lib/dpkg/status.d";
-export const RPM_DATABASES = [
-  "var/lib/rpm/rpmdb.sqlite",
-  "usr/lib/sysimage/rpm/rpmdb.sqlite",
-  "var/lib/rpm/Packages",
-  "var/lib/rpm/Packages.db",
-  "usr/lib/sysimage/rpm/Packages.db",
-] as const;
+/** Where rpm keeps its database, in each format it has used. */
+const RPM_DATABASE_FORMATS: Readonly<Record<string, RpmDatabaseFormat>> = {
+  "var/lib/rpm/rpmdb.sqlite": "sqlite",
+  "usr/lib/sysimage/rpm/rpmdb.sqlite": "sqlite",
+  "var/lib/rpm/Packages": "bdb",
+  "var/lib/rpm/Packages.db": "ndb",
+  "usr/lib/sysimage/rpm/Packages.db": "ndb",
+};
+export const RPM_DATABASES = Object.keys(RPM_DATABASE_FORMATS);
 export const OS_RELEASE = ["etc/os-release", "usr/lib/os-release"] as const;
 
 /** Every path (file or directory) whose presence in a lower layer matters to the search. */
@@ -40,7 +46,9 @@ export function classifyPath(path: string): DatabaseFile | undefined {
     if (entry.includes("/") || entry.endsWith(".md5sums")) return undefined;
     return { kind: "dpkg-status-d", entry };
   }
-  if ((RPM_DATABASES as readonly string[]).includes(path)) return { kind: "rpm" };
+  const format = Object.hasOwn(RPM_DATABASE_FORMATS, path) ? RPM_DATABASE_FORMATS[path] : undefined;
+  if (format) return { kind: "rpm", format };
+  if (path.endsWith("-wal") && RPM_DATABASE_FORMATS[path.slice(0, -4)] === "sqlite") return { kind: "rpm-wal" };
   if ((OS_RELEASE as readonly string[]).includes(path)) return { kind: "os-release" };
   return undefined;
 }

@@ -1,15 +1,18 @@
+import { posix } from "node:path";
 import { pipeline, Transform, type Readable } from "node:stream";
 import tar from "tar-stream";
 import { apkDistroOf } from "../parse/apk-installed.js";
-import { classifyPath, normalizeEntryPath, parseWhiteout, whiteoutMatters, type DatabaseFile, type Whiteout } from "./paths.js";
+import { classifyPath, isWithin, normalizeEntryPath, parseWhiteout, whiteoutMatters, type DatabaseFile, type Whiteout } from "./paths.js";
 import { decompressor, detectCompression, LayerFormatError, peek, type LayerCompression } from "./decompress.js";
 
 /** A package database file (or os-release) found in a layer, with its text. */
 export interface FoundFile {
   readonly path: string;
   readonly file: DatabaseFile;
-  /** The file's text; empty for RPM databases, which are only noted. */
+  /** The file's text; empty for the binary RPM databases and logs. */
   readonly text: string;
+  /** The bytes of an RPM database or write-ahead log. */
+  readonly bytes?: Uint8Array;
 }
 
 /** What one layer holds that matters to the package-database search. */
@@ -55,7 +58,7 @@ export interface LayerScan {
 export const DEFAULT_MAX_DATABASE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_OS_RELEASE_BYTES = 64 * 1024;
 
-/** A database that settles the search by itself: nothing below it (and nothing later in its tar) matters; an RPM one too, as unsupported. */
+/** A database that settles the search by itself: nothing below it (and nothing later in its tar but its own log) matters. */
 export function isDecisive(found: FoundFile): boolean {
   return found.file.kind === "apk" || found.file.kind === "rpm" || (found.file.kind === "dpkg-status" && found.text.trim() !== "");
 }
@@ -104,12 +107,29 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
   let complete = true;
   let osReleaseKnown = options.osReleaseKnown ?? false;
   let database: FoundFile | undefined;
-  /** The read can end: a decisive database is in hand, with its distribution known where the purls need it. */
-  const answered = (): boolean =>
-    options.untilOsRelease ? osReleaseKnown : database !== undefined && (database.file.kind !== "apk" || osReleaseKnown || apkDistroOf(database.text) !== undefined);
+  let walFound = false;
+  /**
+   * The read can end before the entry at `next`: a decisive database is in hand, with its distribution known where
+   * the purls need it (apk), and with its write-ahead log where it may have one (rpm's SQLite: the log comes beside
+   * it, so the read goes on while entries are in its directory).
+   */
+  const answered = (next?: string): boolean => {
+    if (options.untilOsRelease) return osReleaseKnown;
+    if (!database) return false;
+    if (database.file.kind === "apk") return osReleaseKnown || apkDistroOf(database.text) !== undefined;
+    if (database.file.kind === "rpm" && database.file.format === "sqlite") {
+      return walFound || (next !== undefined && !isWithin(next, posix.dirname(database.path)));
+    }
+    return true;
+  };
+  const isWalOf = (f: FoundFile, db: FoundFile): boolean => f.file.kind === "rpm-wal" && f.path === `${db.path}-wal`;
   try {
     for await (const entry of extract) {
       const path = normalizeEntryPath(entry.header.name);
+      if (answered(path)) {
+        complete = false;
+        break;
+      }
       const whiteout = parseWhiteout(path);
       if (whiteout) {
         if (whiteoutMatters(whiteout)) whiteouts.push(whiteout);
@@ -124,24 +144,20 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
         entry.resume();
         continue;
       }
-      if (file.kind === "rpm") {
-        entry.resume();
-        files.push({ path, file, text: "" });
-        if (hidden(path)) continue;
-        complete = false;
-        break;
-      }
-      const limit = file.kind === "os-release" ? maxOsReleaseBytes : maxFileBytes;
-      const text = await readText(entry, limit);
-      if (text === undefined) {
+      const binary = file.kind === "rpm" || file.kind === "rpm-wal";
+      const bytes = await readBytes(entry, file.kind === "os-release" ? maxOsReleaseBytes : maxFileBytes);
+      if (bytes === undefined) {
         oversized.push(path);
         continue;
       }
-      const found: FoundFile = { path, file, text };
+      const found: FoundFile = binary ? { path, file, text: "", bytes } : { path, file, text: bytes.toString("utf8") };
       files.push(found);
       if (!hidden(path)) {
         if (file.kind === "os-release") osReleaseKnown = true;
-        else if (isDecisive(found)) database ??= found;
+        else if (isDecisive(found) && !database) {
+          database = found;
+          walFound = files.some((f) => isWalOf(f, found));
+        } else if (database && isWalOf(found, database)) walFound = true;
       }
       if (answered()) {
         complete = false;
@@ -161,8 +177,8 @@ export async function scanLayer(source: Readable, options: LayerScanOptions = {}
 
 type TarEntry = tar.Extract extends AsyncIterable<infer E> ? E : never;
 
-/** The entry's text, or undefined (entry drained) when it is longer than `limit` bytes. */
-async function readText(entry: TarEntry, limit: number): Promise<string | undefined> {
+/** The entry's bytes, or undefined (entry drained) when it is longer than `limit` bytes. */
+async function readBytes(entry: TarEntry, limit: number): Promise<Buffer | undefined> {
   if ((entry.header.size ?? 0) > limit) {
     entry.resume();
     return undefined;
@@ -176,7 +192,7 @@ async function readText(entry: TarEntry, limit: number): Promise<string | undefi
     if (length > limit) parts = undefined;
     parts?.push(chunk);
   }
-  return parts && Buffer.concat(parts, length).toString("utf8");
+  return parts && Buffer.concat(parts, length);
 }
 
 function asLayerError(error: unknown): Error {
