@@ -235,6 +235,20 @@ describe("readPackageDatabase", () => {
     expect(store.opened).toHaveLength(1);
   });
 
+  it("names an Ubuntu image's dpkg packages from its base-files when its os-release is in a layer never read", async () => {
+    const store = new LayerStore();
+    const layers = store.add(
+      await layer([file("usr/lib/os-release", osRelease("ubuntu"))]),
+      await layer([file("var/lib/dpkg/status", dpkgStatus([{ name: "base-files", version: "13ubuntu10.1" }, { name: "bash", version: "5.2.21-2ubuntu4" }]))]),
+    );
+    const result = await readPackageDatabase(store, NAME, layers);
+    expect(result.list?.packages.map((p) => p.purl)).toEqual([
+      "pkg:deb/ubuntu/base-files@13ubuntu10.1?arch=amd64",
+      "pkg:deb/ubuntu/bash@5.2.21-2ubuntu4?arch=amd64",
+    ]);
+    expect(store.opened).toHaveLength(1);
+  });
+
   it("guesses Wolfi from its baselayout package when there is no os-release", async () => {
     const store = new LayerStore();
     const layers = store.add(await layer([file("lib/apk/db/installed", apkInstalled([{ name: "wolfi-baselayout", version: "20230201-r7" }]))]));

@@ -3,7 +3,7 @@ import type { Descriptor, Registry } from "../../registry/types.js";
 import type { PackageListCache } from "../cache.js";
 import { apkDistroOf, parseApkInstalled } from "../parse/apk-installed.js";
 import { readRpmDatabase } from "../parse/rpm-database.js";
-import { parseDpkgStatus } from "../parse/dpkg-status.js";
+import { dpkgDistroOf, parseDpkgStatus } from "../parse/dpkg-status.js";
 import { MAX_PACKAGES } from "../parse/fields.js";
 import type { Package, PackageList, PackageSource } from "../types.js";
 import { formatBytes, reasonOf, shortDigest } from "./messages.js";
@@ -178,8 +178,9 @@ class SearchState {
       return { list: { source: "apk", packages: parseApkInstalled(this.apk.text, distro ? { distro } : {}) }, source: "apk", warnings: [] };
     }
     if (this.dpkgStatus || this.statusD.size > 0) {
-      const options = osId ? { distro: osId } : {};
       const files = [this.dpkgStatus, ...[...this.statusD.keys()].sort().map((entry) => this.statusD.get(entry))];
+      const distro = osId ?? files.map((f) => f && dpkgDistroOf(f.text)).find(Boolean);
+      const options = distro ? { distro } : {};
       let packages: Package[] = [];
       for (const file of files) {
         if (file && packages.length <= MAX_PACKAGES) packages = packages.concat(parseDpkgStatus(file.text, options));

@@ -55,3 +55,13 @@ export function parseDpkgStatus(text: string, options: DpkgParseOptions = {}): P
   }
   return packages;
 }
+
+/**
+ * The distribution a dpkg database names through its own `base-files` package, for images whose os-release is not at
+ * hand (a lower layer the read never reached): Ubuntu's versions say "ubuntu" (`13ubuntu10.1`), Debian's do not.
+ */
+export function dpkgDistroOf(text: string): string | undefined {
+  const m = /^Package: base-files\r?\n(?:(?!\r?\n\r?\n)[\s\S])*?^Version: (\S+)/m.exec(text);
+  if (!m) return undefined;
+  return /ubuntu/i.test(m[1]!) ? "ubuntu" : "debian";
+}
