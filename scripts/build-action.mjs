@@ -24,7 +24,13 @@ const result = await build({
   // action.yml runs it on node24; the suite runs it on the machine's Node 20 as well.
   target: "node20",
   // CommonJS dependencies call require() for Node's own modules.
-  banner: { js: 'import { createRequire as __digestaCreateRequire } from "node:module";\nconst require = __digestaCreateRequire(import.meta.url);' },
+  // sql.js (rpm databases) finds itself through __dirname, which ESM lacks; its WebAssembly ships beside the bundle.
+  banner: {
+    js:
+      'import { createRequire as __digestaCreateRequire } from "node:module";\nconst require = __digestaCreateRequire(import.meta.url);\n' +
+      'import { dirname as __digestaDirname } from "node:path";\nimport { fileURLToPath as __digestaFileURLToPath } from "node:url";\n' +
+      "const __filename = __digestaFileURLToPath(import.meta.url);\nconst __dirname = __digestaDirname(__filename);",
+  },
   legalComments: "none",
   metafile: true,
   write: false,
@@ -34,12 +40,14 @@ const result = await build({
 const files = new Map();
 for (const file of result.outputFiles) files.set(path.relative(root, file.path), file.text);
 files.set("dist-action/licenses.txt", await licenses(Object.keys(result.metafile.inputs)));
+// Binary, compared and written as bytes.
+files.set("dist-action/sql-wasm.wasm", await readFile(path.join(root, "node_modules/sql.js/dist/sql-wasm.wasm")));
 
 if (process.argv.includes("--check")) {
   const stale = [];
   for (const [file, text] of files) {
-    const committed = existsSync(path.join(root, file)) ? await readFile(path.join(root, file), "utf8") : undefined;
-    if (committed !== text) stale.push(file);
+    const committed = existsSync(path.join(root, file)) ? await readFile(path.join(root, file)) : undefined;
+    if (!committed || !committed.equals(Buffer.from(text))) stale.push(file);
   }
   if (stale.length > 0) {
     console.error(`${stale.join(", ")} ${stale.length === 1 ? "does" : "do"} not match the sources: run \`${REGENERATE}\` and commit dist-action/`);

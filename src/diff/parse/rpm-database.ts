@@ -1,3 +1,6 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import type { Package } from "../types.js";
 import { MAX_PACKAGES } from "./fields.js";
 import { berkeleyHashValues } from "./rpm-bdb.js";
@@ -60,8 +63,19 @@ let sqlJs: ReturnType<Awaited<SqlJs>["default"]> | undefined;
 
 /** sql.js (SQLite compiled to WebAssembly, no native build), loaded on first use only: most images are not rpm's. */
 async function loadSqlJs(): ReturnType<Awaited<SqlJs>["default"]> {
-  sqlJs ??= import("sql.js").then((m) => m.default());
+  sqlJs ??= Promise.all([import("sql.js"), readFile(sqlWasmPath())]).then(([m, wasm]) =>
+    m.default({ wasmBinary: wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer }),
+  );
   return sqlJs;
+}
+
+/** The WebAssembly of sql.js: in its package, or beside this file where a bundle (the GitHub Action) ships it. */
+function sqlWasmPath(): string {
+  try {
+    return createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+  } catch {
+    return fileURLToPath(new URL("sql-wasm.wasm", import.meta.url));
+  }
 }
 
 /** The `blob` of every row of rpm's `Packages` table, its write-ahead log replayed first. */
