@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, UsageError } from "./errors.js";
 import { errorLine } from "../errors/error-line.js";
-import { diffCommand, historyCommand, resolveCommand } from "./commands/registry.js";
+import { diffCommand, historyCommand, listCommand, resolveCommand } from "./commands/registry.js";
 import { githubCommand } from "./commands/github.js";
 import { scanCommand } from "./commands/scan.js";
 import { checkCommand, updateCommand } from "./commands/update.js";
@@ -72,8 +72,16 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .command("resolve")
     .description("print the digest a tag points to now")
     .argument("<image>", "IMAGE[:TAG] (default tag: latest)")
+    .option("--platform <os/arch>", "the digest of this platform's image in the tag's index (as crane digest --platform)")
     .option("--json", "print JSON")
     .action((image: string, options) => run((context) => resolveCommand(context, image, options)));
+
+  cli
+    .command("ls")
+    .description("list a repository's tags")
+    .argument("<image>", "IMAGE (a repository, without tag or digest)")
+    .option("--json", "print a JSON array")
+    .action((image: string, options) => run((context) => listCommand(context, image, options)));
 
   cli
     .command("history")

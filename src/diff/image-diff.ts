@@ -64,21 +64,30 @@ export async function diffImages(
       return undefined;
     }
   };
-  const cannotRead = (role: Role, digest: Digest) => (reason: string) => `could not read the ${role} image ${shortDigest(digest)} on ${name.registry}: ${reason}`;
+  const unreadable = new Set<Role>();
+  const cannotRead = (role: Role, digest: Digest) => (reason: string) => {
+    unreadable.add(role);
+    return `could not read the ${role} image ${shortDigest(digest)} on ${name.registry}: ${reason}`;
+  };
+  // The sides that could not be read, in a fixed order, on every answer that has any.
+  const marked = (diff: ImageDiff): ImageDiff => {
+    const sides = (["old", "new"] as const).filter((role) => unreadable.has(role));
+    return sides.length > 0 ? { ...diff, unreadable: sides } : diff;
+  };
 
   // 1. Both pins, down to the image of one platform.
   const [fromPinned, toPinned] = await Promise.all([
     guard(() => fetchPinned(registry, name, from), cannotRead("old", from)),
     guard(() => fetchPinned(registry, name, to), cannotRead("new", to)),
   ]);
-  if (!fromPinned || !toPinned) return { ...base, packages: empty, warnings, source: none, packagesUnknown: true };
+  if (!fromPinned || !toPinned) return marked({ ...base, packages: empty, warnings, source: none, packagesUnknown: true });
   const platform = await choosePlatform(registry, name, fromPinned, toPinned, options.platform ?? DEFAULT_PLATFORM, warnings);
   const [previous, current] = await Promise.all([
     guard(() => resolvePlatformImage(registry, name, fromPinned, platform), cannotRead("old", from)),
     guard(() => resolvePlatformImage(registry, name, toPinned, platform), cannotRead("new", to)),
   ]);
   const withPlatform = fromPinned.kind === "index" || toPinned.kind === "index" ? { ...base, platform } : base;
-  if (!previous || !current) return { ...withPlatform, packages: empty, warnings, source: none, packagesUnknown: true };
+  if (!previous || !current) return marked({ ...withPlatform, packages: empty, warnings, source: none, packagesUnknown: true });
   if (previous.digest === current.digest) return { ...withPlatform, packages: empty, warnings, unchanged: "same-digest" };
   if (sameLayers(previous, current)) return { ...withPlatform, packages: empty, warnings, unchanged: "same-layers" };
   log?.debug({ image: base.image, platform: formatPlatform(platform), previous: previous.digest, current: current.digest }, "diffing images");
@@ -111,9 +120,11 @@ export async function diffImages(
   );
   pushSideWarnings(warnings, "old", previous.digest, previousDb);
   pushSideWarnings(warnings, "new", current.digest, currentDb);
+  if (previousDb.unreadable) unreadable.add("old");
+  if (currentDb.unreadable) unreadable.add("new");
   const source = { previous: previousDb.source, current: currentDb.source };
   const unknown = { ...withPlatform, packages: empty, source, packagesUnknown: true } as const;
-  if (!previousDb.list || !currentDb.list) return { ...unknown, warnings: dedupe(warnings) };
+  if (!previousDb.list || !currentDb.list) return marked({ ...unknown, warnings: dedupe(warnings) });
   if (previousDb.list.source !== currentDb.list.source) {
     warnings.push(`the old image lists its packages with ${previousDb.list.source} and the new one with ${currentDb.list.source}; package changes not shown`);
     return { ...unknown, warnings: dedupe(warnings) };

@@ -94,4 +94,6 @@ export interface ImageDiff extends PackageDiff {
   readonly unchanged?: "same-digest" | "same-layers";
   /** Vulnerabilities the update introduces and fixes; absent when no vulnerability source was asked. */
   readonly vulnerabilities?: VulnerabilityDelta;
+  /** The sides that could not be read from the registry (manifest or layer): their packages are unknown, not absent. */
+  readonly unreadable?: readonly ("old" | "new")[];
 }

@@ -51,6 +51,8 @@ export interface RegistryClientOptions {
 }
 
 export interface RegistryClient extends Registry {
+  /** Every tag of a repository, in the registry's order, following its `Link` pagination (`pageSize` tags asked per page; default 1000). */
+  listTags(name: ImageName, options?: { readonly pageSize?: number }): Promise<string[]>;
   /** Requests sent so far, by kind. */
   stats(): RegistryStats;
 }
@@ -58,6 +60,11 @@ export interface RegistryClient extends Registry {
 /** Biggest blob `getBlob` reads when the caller sets no limit. */
 export const DEFAULT_MAX_BLOB_BYTES = 16 * 1024 * 1024;
 const FAILED_PING_MEMORY_MS = 60_000;
+/** Tags asked for per page of a tags list; registries may send fewer, and say where the next page is. */
+const TAGS_PAGE_SIZE = 1000;
+/** A repository with more pages than this is not listed to its end: a registry that links pages in a loop stops here. */
+const MAX_TAG_PAGES = 1000;
+const MAX_TAGS_PAGE_BYTES = 4 * 1024 * 1024;
 const HISTORY_ABSENT = new Set([400, 404, 405]);
 const HEAD_UNSUPPORTED = new Set([404, 405, 501]);
 const REFERRERS_UNSUPPORTED = new Set([404, 405, 501]);
@@ -412,7 +419,30 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return parseTagHistory(json, what);
   }
 
+  async function listTags(name: ImageName, { pageSize = TAGS_PAGE_SIZE }: { readonly pageSize?: number } = {}): Promise<string[]> {
+    assertValidName(name);
+    const what = `${name.registry}/${name.repository}`;
+    const first = `/v2/${name.repository}/tags/list?n=${Math.max(1, Math.floor(pageSize))}`;
+    const tags: string[] = [];
+    const seen = new Set<string>();
+    for (let path: string | undefined = first, page = 0; path !== undefined; page++) {
+      if (page >= MAX_TAG_PAGES) throw new RegistryError("BAD_RESPONSE", `${what}: more than ${MAX_TAG_PAGES} pages of tags; stopped`);
+      if (seen.has(path)) throw new RegistryError("BAD_RESPONSE", `${what}: the tags list links back to a page already read`);
+      seen.add(path);
+      const exchange = await session(name).request({ method: "GET", path, accept: "application/json", kind: "tags", what, scope: pullScope(name.repository) });
+      if (exchange.status !== 200) throw await failureFrom(exchange, { what, action: "tags list request", registry: name.registry });
+      const link = exchange.headers.get("link");
+      const json = parseJsonObject(await exchange.bytes(MAX_TAGS_PAGE_BYTES), `${what}: tags list`);
+      const listed = json["tags"];
+      if (listed !== null && listed !== undefined && !Array.isArray(listed)) throw new RegistryError("BAD_RESPONSE", `${what}: the tags list is not a list`);
+      for (const tag of listed ?? []) if (typeof tag === "string") tags.push(tag);
+      path = nextPage(link, name, what);
+    }
+    return tags;
+  }
+
   return {
+    listTags,
     headManifest,
     getManifest,
     getBlob,
@@ -421,6 +451,23 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     tagHistory,
     stats: () => transport.stats(),
   };
+}
+
+/**
+ * The next page of a tags list from its `Link: <…?last=x&n=y>; rel="next"` header (distribution spec), kept on the
+ * same repository's tags endpoint of the same registry: a registry's answer never sends digesta elsewhere.
+ */
+export function nextPage(link: string | null, name: ImageName, what: string): string | undefined {
+  if (!link) return undefined;
+  const next = /<([^>]*)>\s*;[^,]*\brel="?next"?/i.exec(link)?.[1];
+  if (next === undefined) return undefined;
+  const base = new URL("http://registry.invalid/");
+  const url = new URL(next, base);
+  const sameRegistry = url.origin === base.origin || url.host === registryEndpoint(name.registry);
+  if (!sameRegistry || url.pathname !== `/v2/${name.repository}/tags/list`) {
+    throw new RegistryError("BAD_RESPONSE", `${what}: the tags list links its next page outside the repository (${next.slice(0, 100)}); refusing to follow`);
+  }
+  return `${url.pathname}${url.search}`;
 }
 
 /** `registry/repository:tag` or `registry/repository@digest`, for messages. */

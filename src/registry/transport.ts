@@ -7,7 +7,7 @@ import { type SchemePolicy, isLoopbackHost } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 
 /** What a request was for; the client counts requests by kind. */
-export type RequestKind = "ping" | "token" | "manifest" | "blob" | "referrers" | "history";
+export type RequestKind = "ping" | "token" | "manifest" | "blob" | "referrers" | "history" | "tags";
 
 export interface RegistryStats {
   /** Every HTTP request sent (pings, tokens, retries and redirect hops included). */
@@ -82,7 +82,7 @@ const HOST_CHECK_MEMORY_MS = 60_000;
  * the host policy, and request counting.
  */
 export class Transport {
-  private readonly counts: Record<RequestKind, number> = { ping: 0, token: 0, manifest: 0, blob: 0, referrers: 0, history: 0 };
+  private readonly counts: Record<RequestKind, number> = { ping: 0, token: 0, manifest: 0, blob: 0, referrers: 0, history: 0, tags: 0 };
   private retryCount = 0;
   /** Host-policy answers, kept a minute: DNS may change under a long-running app. */
   private readonly hostChecks = new Map<string, { readonly at: number; readonly check: Promise<void> }>();

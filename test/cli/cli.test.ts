@@ -141,6 +141,43 @@ describe("digesta resolve, history and diff", () => {
     ]);
   });
 
+  it("resolve --platform prints the digest of that platform's image in the tag's index", async () => {
+    const arm = await runCli("resolve", `${reg.host}/cli/app:1`, "--platform", "linux/arm64");
+    expect(arm).toMatchObject({ code: 0, stdout: `${app.after.platforms["linux/arm64"]}\n` });
+    const json = await runCli("resolve", `${reg.host}/cli/app:1`, "--platform", "linux/arm/v7", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ digest: app.after.platforms["linux/arm/v7"], platform: "linux/arm/v7", index: app.after.digest });
+
+    const missing = await runCli("resolve", `${reg.host}/cli/app:1`, "--platform", "windows/amd64");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^digesta: .*has no windows\/amd64 image; it has linux\/amd64, linux\/arm64, linux\/arm\/v7\n$/);
+    // A single-platform image answers for its own platform only.
+    expect(await runCli("resolve", `${reg.host}/cli/fresh:stable`, "--platform", "linux/amd64")).toMatchObject({ code: 0, stdout: `${fresh.digest}\n` });
+    const single = await runCli("resolve", `${reg.host}/cli/fresh:stable`, "--platform", "linux/arm64");
+    expect(single.code).toBe(2);
+    expect(single.stderr).toMatch(/is a single linux\/amd64 image, not linux\/arm64/);
+  });
+
+  it("ls lists a repository's tags, and refuses a tag or digest", async () => {
+    const run = await runCli("ls", `${reg.host}/cli/app`);
+    expect(run).toMatchObject({ code: 0, stdout: "1\n" });
+    expect(JSON.parse((await runCli("ls", `${reg.host}/cli/fresh`, "--json")).stdout)).toEqual(["stable"]);
+    const tagged = await runCli("ls", `${reg.host}/cli/app:1`);
+    expect(tagged.code).toBe(2);
+    expect(tagged.stderr).toMatch(/^digesta: ".*cli\/app:1" names a tag or digest/);
+  });
+
+  it("diff exits 2 when a side could not be read, and still says what it could", async () => {
+    const gone = `sha256:${"0".repeat(64)}`;
+    const run = await runCli("diff", `${reg.host}/cli/app@${gone}`, `${reg.host}/cli/app@${app.after.digest}`, "--json");
+    expect(run.code).toBe(2);
+    const diff = JSON.parse(run.stdout) as { unreadable: string[]; warnings: string[] };
+    expect(diff.unreadable).toEqual(["old"]);
+    expect(diff.warnings).toEqual([expect.stringMatching(/^could not read the old image sha256:000000000000/)]);
+    const text = await runCli("diff", `${reg.host}/cli/app@${gone}`, `${reg.host}/cli/app@${app.after.digest}`);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toContain("could not read the old image");
+  });
+
   it("history on a registry without tag history fails with one line", async () => {
     const run = await runCli("history", `${reg.host}/cli/app:1`);
     expect(run.code).toBe(2);

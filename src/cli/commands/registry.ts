@@ -2,10 +2,14 @@ import { diffImages } from "../../diff/image-diff.js";
 import { addVulnerabilities } from "../../engine/vulnerabilities.js";
 import { vulnerabilitySources } from "../context.js";
 import { renderImageDiffText } from "../../diff/markdown.js";
-import { formatReference } from "../../reference/format.js";
+import { formatPlatform, formatReference } from "../../reference/format.js";
 import { parseReference } from "../../reference/parse.js";
-import type { Digest, ImageReference, PinnedReference } from "../../reference/types.js";
+import type { Digest, ImageReference, PinnedReference, Platform } from "../../reference/types.js";
 import { createPinFollower } from "../../registry/follow.js";
+import { readImagePlatform } from "../../registry/image-config.js";
+import { parseImageManifest, parseIndex, samePlatform } from "../../registry/manifest.js";
+import type { Registry } from "../../registry/types.js";
+
 import type { CliContext } from "../context.js";
 import { writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
@@ -18,14 +22,50 @@ function taggedReference(text: string): ImageReference & { tag: string } {
   return { ...ref, tag: ref.tag ?? "latest" };
 }
 
-export async function resolveCommand(context: CliContext, image: string, options: { json?: boolean }): Promise<number> {
+/** `resolve IMAGE[:TAG] [--platform P]`: the digest the tag points to now, or that of one platform's image in it (as `crane digest --platform`). */
+export async function resolveCommand(context: CliContext, image: string, options: { json?: boolean; platform?: string }): Promise<number> {
   const ref = taggedReference(image);
+  const wanted = options.platform ? parsePlatform(options.platform) : undefined;
   const descriptor = await context.registry.headManifest(ref, ref.tag);
+  const resolved = wanted ? await platformImage(context.registry, ref, descriptor.digest, wanted) : descriptor;
   if (options.json) {
-    writeJson(context, { reference: formatReference({ ...ref, digest: undefined }), digest: descriptor.digest, mediaType: descriptor.mediaType });
+    writeJson(context, {
+      reference: formatReference({ ...ref, digest: undefined }),
+      digest: resolved.digest,
+      mediaType: resolved.mediaType,
+      ...(wanted ? { platform: formatPlatform(wanted), index: descriptor.digest === resolved.digest ? undefined : descriptor.digest } : {}),
+    });
   } else {
-    context.stdout.write(`${descriptor.digest}\n`);
+    context.stdout.write(`${resolved.digest}\n`);
   }
+  return ExitCode.Ok;
+}
+
+/** The image of `platform` under `digest`: its entry in an index, or the image itself when it is that platform's. */
+async function platformImage(registry: Registry, ref: ImageReference, digest: Digest, platform: Platform): Promise<{ digest: Digest; mediaType: string }> {
+  const what = `${formatReference({ ...ref, digest: undefined })}@${digest}`;
+  const manifest = await registry.getManifest(ref, digest);
+  if (Array.isArray(manifest.json["manifests"])) {
+    const entries = parseIndex(manifest.json, what);
+    const entry = entries.find((e) => e.platform && samePlatform(e.platform, platform));
+    if (entry) return { digest: entry.digest, mediaType: entry.mediaType };
+    const offered = entries.flatMap((e) => (e.platform && e.platform.os !== "unknown" ? [formatPlatform(e.platform)] : []));
+    throw new UsageError(`${what} has no ${formatPlatform(platform)} image; it has ${offered.length ? offered.join(", ") : "no platform images"}`);
+  }
+  const own = await readImagePlatform(registry, ref, parseImageManifest(manifest.json, what).config.digest);
+  if (own && !samePlatform(own, platform)) {
+    throw new UsageError(`${what} is a single ${formatPlatform(own)} image, not ${formatPlatform(platform)}`);
+  }
+  return { digest, mediaType: manifest.mediaType };
+}
+
+/** `ls IMAGE`: the repository's tags, one per line, every page of them. */
+export async function listCommand(context: CliContext, image: string, options: { json?: boolean }): Promise<number> {
+  const ref = parseReference(image);
+  if (ref.tag !== undefined || ref.digest !== undefined) throw new UsageError(`"${image}" names a tag or digest; give the repository alone, e.g. ${formatReference({ registry: ref.registry, repository: ref.repository })}`);
+  const tags = await context.registry.listTags({ registry: ref.registry, repository: ref.repository });
+  if (options.json) writeJson(context, tags);
+  else for (const tag of tags) context.stdout.write(`${tag}\n`);
   return ExitCode.Ok;
 }
 
@@ -74,5 +114,6 @@ export async function diffCommand(
   const diff = await addVulnerabilities(old, packages, vulnerabilitySources(context), context.logger);
   if (options.json) writeJson(context, diff);
   else context.stdout.write(`${renderImageDiffText(diff)}\n`);
-  return ExitCode.Ok;
+  // An unreadable side is not "no package changes": the answer is incomplete, and scripts must know.
+  return diff.unreadable?.length ? ExitCode.Error : ExitCode.Ok;
 }

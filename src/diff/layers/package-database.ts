@@ -29,6 +29,8 @@ export interface PackageDatabaseResult {
   readonly layersDownloaded: number;
   /** Compressed layer bytes consumed from the registry. */
   readonly bytesRead: number;
+  /** Set when a layer could not be read: the image's packages are unknown, not absent. */
+  readonly unreadable?: true;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function readPackageDatabase(
         blob = await registry.openBlob(name, layer.digest);
       } catch (error) {
         warnings.push(`could not read layer ${shortDigest(layer.digest)}: ${reasonOf(error)}`);
-        return { source: "none", warnings, layersDownloaded, bytesRead };
+        return { source: "none", warnings, layersDownloaded, bytesRead, unreadable: true };
       }
       layersDownloaded++;
       try {
@@ -93,7 +95,7 @@ export async function readPackageDatabase(
       } catch (error) {
         options.signal?.throwIfAborted();
         warnings.push(`could not read layer ${shortDigest(layer.digest)}: ${reasonOf(error)}`);
-        return { source: "none", warnings, layersDownloaded, bytesRead };
+        return { source: "none", warnings, layersDownloaded, bytesRead, unreadable: true };
       } finally {
         blob.abort();
       }
