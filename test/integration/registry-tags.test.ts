@@ -32,7 +32,11 @@ describe("listTags against a real registry", () => {
 
 describe("listTags with a hostile registry", () => {
   afterEach(() => nock.cleanAll());
-  const page = (tags: string[], link?: string) => [200, { name: "team/app", tags }, link ? { link } : {}] as const;
+  const page = (tags: string[], link?: string): [number, { name: string; tags: string[] }, Record<string, string>] => [
+    200,
+    { name: "team/app", tags },
+    link ? { link } : {},
+  ];
 
   it("follows the Link header page after page to the last tag, asking each page once", async () => {
     nock(ORIGIN).get("/v2/").reply(200, "{}");
