@@ -16,7 +16,7 @@ import type { ExtractLimits } from "../github/tarball.js";
 import { planUpdates } from "../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
 import { COOLDOWN_REASON } from "../policy/cooldown.js";
-import { groupUpdates, type UpdateGroup } from "../policy/grouping.js";
+import { groupUpdates, updateKey, withoutFiles, type UpdateGroup } from "../policy/grouping.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
@@ -52,9 +52,12 @@ export type RefreshOutcome =
   | {
       readonly status: "done";
       readonly schedule: string;
+      /** Pins moved by a pull request (not those only in files it had to leave out). */
       readonly updates: number;
       readonly failed: number;
       readonly upToDate: number;
+      /** Stale pins not moved because every place of theirs is a workflow the app may not change. */
+      readonly leftOut: number;
       readonly pullRequests: readonly PublishOutcome[];
     };
 
@@ -94,6 +97,8 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
     const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context)));
     // A dry run stops here: what would be proposed is planned, nothing is written.
     const pullRequests = context.dryRun ? [] : await publish(base, proposals, config, context);
+    const notMoved = new Set(pullRequests.flatMap((pull) => ("notMoved" in pull ? (pull.notMoved ?? []) : [])));
+    const updates = plan.updates.filter((update) => !notMoved.has(updateKey(update))).length;
     if (!context.dryRun) {
       // Vanished pins no pull request carries (nothing to update beside them) get an issue: a deploy from them fails.
       const unreported = groups.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
@@ -102,13 +107,14 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       else await closeVanishedIssue(octokit, repository, author, base.sha);
     }
     log.info(
-      { files: scan.filesScanned, pins: scan.pinned.length, updates: plan.updates.length, failed: plan.failed.length, vanished: plan.vanished.length },
+      { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut: notMoved.size, failed: plan.failed.length, vanished: plan.vanished.length },
       "repository refreshed",
     );
     return {
       status: "done",
       schedule: config.schedule,
-      updates: plan.updates.length,
+      updates,
+      leftOut: notMoved.size,
       failed: plan.failed.length,
       upToDate: plan.upToDate.length,
       pullRequests,
@@ -160,19 +166,24 @@ async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout,
       )
     : [];
   const heldBack = heldBackIn(group, plan);
-  const title = group.updates.length > 0 ? renderTitle(group) : "";
   return {
     group,
     files,
-    title,
-    body: (leftOut) =>
-      renderBody({
-        group,
+    describe: (leftOut) => {
+      // Only what the commit changes is listed as moving: a move whose every place is a left-out file is listed apart.
+      const { group: committed, notMoved } = withoutFiles(group, leftOut);
+      const moving = new Set(committed.updates.map((u) => `${imageKey(u.image)}@${u.from}..${u.to}`));
+      const shown = diffs.filter((d) => moving.has(`${d.image}@${d.from}..${d.to}`));
+      const body = renderBody({
+        group: committed,
         builtAt,
         leftOut,
+        notMoved,
         heldBack,
-        ...(diffs.length > 0 ? { renderDiffs: (budget: number) => renderImageDiffs(diffs, { budget, heading: "### Package changes" }) } : {}),
-      }),
+        ...(shown.length > 0 ? { renderDiffs: (budget: number) => renderImageDiffs(shown, { budget, heading: "### Package changes" }) } : {}),
+      });
+      return { title: committed.updates.length > 0 ? renderTitle(committed) : "", body, updates: committed.updates, notMoved };
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { BRANCH_PREFIX, type UpdateGroup } from "../policy/grouping.js";
+import type { ImageUpdate } from "../plan/types.js";
+import { BRANCH_PREFIX, updateKey, type UpdateGroup } from "../policy/grouping.js";
 import { familiarName, shortDigest } from "../reference/format.js";
 import { PULL_REQUEST_MARKER, proposalId, proposalIdOf } from "./pull-request-text.js";
 
@@ -27,9 +28,17 @@ export interface Proposal {
   readonly group: UpdateGroup;
   /** Path → new bytes. */
   readonly files: ReadonlyMap<string, ProposedFile>;
+  /** The words for what the commit changes once `leftOut` files are taken out of it. */
+  readonly describe: (leftOut: readonly string[]) => ProposalText;
+}
+
+/** A pull request's title and body, and the updates they (and the commit message) list: only those the commit makes. */
+export interface ProposalText {
   readonly title: string;
-  /** The body, told which files had to be left out of the commit. */
-  readonly body: (leftOut: readonly string[]) => string;
+  readonly body: string;
+  readonly updates: readonly ImageUpdate[];
+  /** Updates proposed in left-out files only: listed apart in the body, never counted as moved. */
+  readonly notMoved: readonly ImageUpdate[];
 }
 
 export interface PublishOptions {
@@ -43,14 +52,22 @@ export interface PublishOptions {
   readonly log: Logger;
 }
 
+/** `notMoved`: updates (by `updateKey`) whose every place is in a file left out of the commit. */
 export type PublishOutcome =
-  | { readonly kind: "created" | "updated" | "unchanged"; readonly branch: string; readonly number: number; readonly pushed: boolean }
+  | {
+      readonly kind: "created" | "updated" | "unchanged";
+      readonly branch: string;
+      readonly number: number;
+      readonly pushed: boolean;
+      readonly notMoved?: readonly string[];
+    }
   | { readonly kind: "left-alone"; readonly branch: string; readonly number?: number; readonly reason: string }
-  | { readonly kind: "skipped"; readonly branch: string; readonly reason: string }
+  | { readonly kind: "skipped"; readonly branch: string; readonly reason: string; readonly notMoved?: readonly string[] }
   | { readonly kind: "closed"; readonly branch: string; readonly number: number; readonly reason: string };
 
 const FINGERPRINT = /^Digesta-Fingerprint: ([0-9a-f]{16,64})$/m;
 const WORKFLOWS = ".github/workflows/";
+const WORKFLOWS_ONLY = "every file to change is a workflow, and the app may not change workflows";
 const LEFT_ALONE_MARKER = (sha: string) => `<!-- digesta:left-alone ${sha} -->`;
 
 interface OpenPull {
@@ -103,11 +120,11 @@ async function publishOne(
   const { branch } = proposal.group;
   const log = options.log.child({ branch });
   const isWorkflow = (path: string) => path.startsWith(WORKFLOWS);
-  let leftOut = options.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow) : [];
+  let leftOut = options.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow).sort() : [];
   let files = new Map([...proposal.files].filter(([path]) => !leftOut.includes(path)));
-  if (files.size === 0) {
-    return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
-  }
+  const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.group.updates.map(updateKey) } as const;
+  if (files.size === 0) return allWorkflows;
+  let text = proposal.describe(leftOut);
 
   const head = await branchHead(octokit, repository, branch);
   const lastClosed = pull ? undefined : await lastClosedPull(octokit, repository, branch);
@@ -124,7 +141,7 @@ async function publishOne(
     log.info({ head: head.sha, pull: lastClosed.number }, "branch with someone's commits has no open pull request any more; resetting it");
   }
 
-  if (lastClosed && closedByPerson(lastClosed, proposal)) {
+  if (lastClosed && closedByPerson(lastClosed, text)) {
     return { kind: "skipped", branch, reason: "a person closed the pull request proposing these digests" };
   }
 
@@ -132,47 +149,47 @@ async function publishOne(
   let fingerprint = fingerprintOf(base, files);
   if (head?.fingerprint !== fingerprint) {
     try {
-      await pushCommit(octokit, repository, base, branch, files, fingerprint, proposal, head !== undefined);
+      await pushCommit(octokit, repository, base, branch, files, fingerprint, text, head !== undefined);
     } catch (error) {
       const workflowFiles = [...files.keys()].filter(isWorkflow);
       if (!refusedForWorkflows(error) || workflowFiles.length === 0) throw error;
       log.warn("GitHub refused to change workflow files without the Workflows permission; leaving them out");
-      leftOut = [...leftOut, ...workflowFiles];
+      leftOut = [...leftOut, ...workflowFiles].sort();
       files = new Map([...files].filter(([path]) => !isWorkflow(path)));
-      if (files.size === 0) {
-        return { kind: "skipped", branch, reason: "every file to change is a workflow, and the app may not change workflows" };
-      }
+      if (files.size === 0) return allWorkflows;
+      text = proposal.describe(leftOut);
       fingerprint = fingerprintOf(base, files);
       if (head?.fingerprint !== fingerprint) {
-        await pushCommit(octokit, repository, base, branch, files, fingerprint, proposal, head !== undefined);
+        await pushCommit(octokit, repository, base, branch, files, fingerprint, text, head !== undefined);
       }
     }
     pushed = head?.fingerprint !== fingerprint;
   }
 
-  const body = proposal.body(leftOut.sort());
+  const { title, body } = text;
+  const notMoved = text.notMoved.length > 0 ? { notMoved: text.notMoved.map(updateKey) } : {};
   if (pull) {
-    if (pull.title !== proposal.title || pull.body !== body) {
-      await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, title: proposal.title, body });
-      return { kind: "updated", branch, number: pull.number, pushed };
+    if (pull.title !== title || pull.body !== body) {
+      await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, title, body });
+      return { kind: "updated", branch, number: pull.number, pushed, ...notMoved };
     }
-    return { kind: pushed ? "updated" : "unchanged", branch, number: pull.number, pushed };
+    return { kind: pushed ? "updated" : "unchanged", branch, number: pull.number, pushed, ...notMoved };
   }
   let number: number;
   try {
-    number = (await octokit.rest.pulls.create({ ...repository, head: branch, base: base.branch, title: proposal.title, body })).data.number;
+    number = (await octokit.rest.pulls.create({ ...repository, head: branch, base: base.branch, title, body })).data.number;
   } catch (error) {
     // GitHub refuses a second open pull request for a branch: digesta's own, whose body someone edited so that it no
     // longer starts with the marker. The branch is digesta's (checked above): take the pull request back in place.
     const existing = statusOf(error) === 422 ? await openPullOf(octokit, repository, branch) : undefined;
     if (existing === undefined) throw error;
-    await octokit.rest.pulls.update({ ...repository, pull_number: existing, title: proposal.title, body });
+    await octokit.rest.pulls.update({ ...repository, pull_number: existing, title, body });
     log.info({ pull: existing }, "took back a pull request whose body had lost digesta's marker");
-    return { kind: "updated", branch, number: existing, pushed };
+    return { kind: "updated", branch, number: existing, pushed, ...notMoved };
   }
   await decorate(octokit, repository, number, options, log);
   log.info({ pull: number }, "opened pull request");
-  return { kind: "created", branch, number, pushed };
+  return { kind: "created", branch, number, pushed, ...notMoved };
 }
 
 async function pushCommit(
@@ -182,7 +199,7 @@ async function pushCommit(
   branch: string,
   files: ReadonlyMap<string, ProposedFile>,
   fingerprint: string,
-  proposal: Proposal,
+  text: ProposalText,
   branchExists: boolean,
 ): Promise<void> {
   const tree = [];
@@ -194,7 +211,7 @@ async function pushCommit(
   const created = await octokit.rest.git.createTree({ ...repository, base_tree: base.treeSha, tree });
   const commit = await octokit.rest.git.createCommit({
     ...repository,
-    message: commitMessage(proposal, fingerprint),
+    message: commitMessage(text, fingerprint),
     tree: created.data.sha,
     parents: [base.sha],
   });
@@ -205,10 +222,11 @@ async function pushCommit(
   }
 }
 
-function commitMessage(proposal: Proposal, fingerprint: string): string {
-  const lines = proposal.group.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} → ${shortDigest(u.to)}`);
+/** The title and one line per pin the commit moves: moves left out with their files are not listed. */
+function commitMessage(text: ProposalText, fingerprint: string): string {
+  const lines = text.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} → ${shortDigest(u.to)}`);
   const shown = lines.length > 50 ? [...lines.slice(0, 50), `- … and ${lines.length - 50} more`] : lines;
-  return `${proposal.title}\n\n${shown.join("\n")}\n\nDigesta-Fingerprint: ${fingerprint}\n`;
+  return `${text.title}\n\n${shown.join("\n")}\n\nDigesta-Fingerprint: ${fingerprint}\n`;
 }
 
 /** Identifies a commit's content: the base it goes on and every file's new bytes. */
@@ -283,9 +301,9 @@ async function lastClosedPull(octokit: ProbotOctokit, repository: RepositoryRef,
 }
 
 /** True when the branch's last pull request proposed exactly this and a person closed it unmerged. */
-function closedByPerson(last: ClosedPull, proposal: Proposal): boolean {
+function closedByPerson(last: ClosedPull, text: ProposalText): boolean {
   if (last.merged_at) return false;
-  return proposalIdOf(last.body) === proposalId(proposal.group.updates);
+  return proposalIdOf(last.body) === proposalId(text.updates);
 }
 
 async function closeObsolete(

@@ -18,6 +18,8 @@ export interface PullRequestInput {
   readonly builtAt?: ReadonlyMap<string, Date>;
   /** Files changed on the default branch that the commit leaves out (workflows without the permission). */
   readonly leftOut?: readonly string[];
+  /** Moves pinned only in left-out files: listed apart, not in the table. */
+  readonly notMoved?: readonly ImageUpdate[];
   /** Pins held back on purpose (cooldown), one line each. */
   readonly heldBack?: readonly { readonly name: string; readonly reason: string }[];
   /** Markdown of the package diffs, rendered within the budget given. */
@@ -71,6 +73,14 @@ export function renderBody(input: PullRequestInput): string {
       ...limitList(input.leftOut.map((p) => `- ${code(p)}`)),
       "",
     );
+    if (input.notMoved && input.notMoved.length > 0) {
+      tail.push(
+        "Pinned only in those files, so not moved by this pull request:",
+        "",
+        ...limitList(input.notMoved.map((u) => `- ${code(`${familiarName(u.image)}:${u.tag}`)}: ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))}`)),
+        "",
+      );
+    }
   }
   if (group.failed.length > 0) {
     tail.push("### Could not check", ...limitList(group.failed.map(failureLine)), "");

@@ -36,6 +36,38 @@ export function groupUpdates(plan: UpdatePlan, mode: "all" | "image"): UpdateGro
     .map((key) => makeGroup(key, imageBranch(key), of(plan.updates, key), of(plan.failed, key), of(plan.vanished, key)));
 }
 
+/** A group as committed when some of its files are left out, and the moves that were therefore not made at all. */
+export interface CommittedGroup {
+  /** The group with only the places, edits and updates in files actually committed. */
+  readonly group: UpdateGroup;
+  /** Updates every place of which is in a left-out file: proposed nowhere, so never counted as moved. */
+  readonly notMoved: readonly ImageUpdate[];
+}
+
+/**
+ * What a group's commit changes once `leftOut` files (workflows, without the Workflows permission) are taken out: an
+ * update keeps the places still committed; one left with none is not moved. The pull request's title, table and
+ * commit message are written from this, so they never claim a move the commit does not make.
+ */
+export function withoutFiles(group: UpdateGroup, leftOut: readonly string[]): CommittedGroup {
+  if (leftOut.length === 0) return { group, notMoved: [] };
+  const out = new Set(leftOut);
+  const updates: ImageUpdate[] = [];
+  const notMoved: ImageUpdate[] = [];
+  for (const update of group.updates) {
+    const occurrences = update.occurrences.filter((o) => !out.has(o.path));
+    if (occurrences.length === 0) notMoved.push(update);
+    else updates.push(occurrences.length === update.occurrences.length ? update : { ...update, occurrences });
+  }
+  const edits = new Map([...group.edits].filter(([path]) => !out.has(path)));
+  return { group: { ...group, updates, edits }, notMoved };
+}
+
+/** Identifies one update (one pin moving) across groups and outcomes. */
+export function updateKey(update: ImageUpdate): string {
+  return `${imageKey(update.image)}:${update.tag}@${update.from}`;
+}
+
 /** `localhost:5000/team/app` → `digesta/image/localhost-5000/team/app`: a valid Git branch name for any image. */
 export function imageBranch(key: string): string {
   const safe = key

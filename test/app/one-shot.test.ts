@@ -51,6 +51,45 @@ describe("runOneShot", () => {
     expect(fake.commitsAhead("someone", "tools", ALL_BRANCH)).toHaveLength(1);
   });
 
+  it("lists in the title, table and commit message only the pins it moves; one pinned only in a left-out workflow is listed apart", async () => {
+    const other = await movingTag(reg, "team/ci-only", "3");
+    const tool = `${reg.host}/team/tool:2@${build.before.digest}`;
+    const ciOnly = `${reg.host}/team/ci-only:3@${other.before.digest}`;
+    fake.createRepository(
+      "someone",
+      "tools",
+      { "Makefile": `IMAGE = ${tool}\n`, ".github/workflows/build.yml": `a: ${tool}\nb: ${ciOnly}\n` },
+      { installationId: 7 },
+    );
+    fake.addToken("ghs_workflow_token");
+
+    const outcome = await runOneShot({
+      owner: "someone",
+      repo: "tools",
+      token: "ghs_workflow_token",
+      octokit: client("ghs_workflow_token"),
+      session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
+      log: pino({ level: "silent" }),
+    });
+
+    // One pin moved (in the Makefile); the one pinned only in the workflow is not counted as moved.
+    expect(outcome).toMatchObject({ status: "done", updates: 1, leftOut: 1, failed: 0 });
+    const files = fake.files("someone", "tools", ALL_BRANCH);
+    expect(files[".github/workflows/build.yml"]).toBe(`a: ${tool}\nb: ${ciOnly}\n`);
+    const [pull] = fake.pulls("someone", "tools");
+    expect(pull!.title).toBe(`Update ${reg.host}/team/tool:2 digest`);
+    const table = pull!.body.slice(0, pull!.body.indexOf("### Left out"));
+    expect(table).toContain("team/tool");
+    expect(table).not.toContain("ci-only");
+    expect(table).toContain("digesta found a newer digest for the tag below");
+    const leftOut = pull!.body.slice(pull!.body.indexOf("### Left out"));
+    expect(leftOut).toContain("<code>.github/workflows/build.yml</code>");
+    expect(leftOut).toMatch(/Pinned only in those files, so not moved by this pull request:\n\n- <code>127\.0\.0\.1:\d+\/team\/ci-only:3<\/code>/);
+    const [commit] = fake.commitsAhead("someone", "tools", ALL_BRANCH);
+    expect(commit!.message).toMatch(/^Update .*team\/tool:2 digest\n\n- .*team\/tool:2: sha256:\w+ → sha256:\w+\n\nDigesta-Fingerprint: /);
+    expect(commit!.message).not.toContain("ci-only");
+  });
+
   it("refuses the test registry when the operator did not allow it", async () => {
     fake.createRepository("someone", "tools", { "Makefile": `IMAGE = ${reg.host}/team/tool:2@${build.before.digest}\n` }, { installationId: 7 });
     fake.addToken("ghs_token");

@@ -26,7 +26,8 @@ export async function githubCommand(context: CliContext, options: GitHubOptions,
   if (options.json) {
     writeJson(context, outcome);
   } else if (outcome.status === "done") {
-    context.stdout.write(`${outcome.updates} update(s), ${outcome.upToDate} up to date, ${outcome.failed} failed\n`);
+    const leftOut = outcome.leftOut > 0 ? `, ${outcome.leftOut} left out (workflows need the Workflows permission)` : "";
+    context.stdout.write(`${outcome.updates} update(s), ${outcome.upToDate} up to date, ${outcome.failed} failed${leftOut}\n`);
     for (const pull of outcome.pullRequests) {
       context.stdout.write(`${pull.kind}\t${pull.branch}${"number" in pull && pull.number ? `\t#${pull.number}` : ""}${"reason" in pull ? `\t${pull.reason}` : ""}\n`);
     }
