@@ -1,3 +1,12 @@
 import { main } from "./main.js";
 
+// `digesta scan | head -1`: once the reader has gone, the rest of the output has nowhere to go. Stop quietly, as
+// other command-line tools do, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

@@ -58,7 +58,8 @@ export async function scanCheckout(
   settings: CheckoutSettings,
   options: CheckoutOptions,
 ): Promise<{ report: ScanReport; warned: boolean }> {
-  const report = await scanDirectory(dir, scan);
+  context.progress.phase("reading files");
+  const report = await scanDirectory(dir, { ...scan, onProgress: (filesRead) => context.progress.update(filesRead) }).finally(() => context.progress.end());
   let warned = false;
   for (const pattern of report.unmatchedIncludes) {
     const from = options.include?.length ? "--include" : `paths.include in ${settings.file ?? "the configuration"}`;

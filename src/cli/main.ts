@@ -25,6 +25,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .addOption(
       new Option("--osv-url <url>", 'OSV-compatible API for the vulnerabilities of changed packages, or "off" (also DIGESTA_OSV_URL; default https://api.osv.dev)'),
     )
+    .addOption(new Option("--log-format <format>", "json or text (default: text on a terminal, JSON lines otherwise; also DIGESTA_LOG_FORMAT)"))
     .showHelpAfterError("(digesta --help lists the commands)")
     .exitOverride();
 

@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { textLogStream } from "./text-stream.js";
 
 export type { Logger } from "pino";
 
@@ -18,7 +19,11 @@ export const REDACTED_PATHS = [
   "*.headers.authorization",
 ];
 
-/** A pino logger writing JSON lines to stderr (stdout is for results), at `LOG_LEVEL` (default `warn`). */
-export function createLogger(level: string = process.env["LOG_LEVEL"] ?? "warn"): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } }, pino.destination(2));
+/**
+ * A pino logger writing to stderr (stdout is for results), at `LOG_LEVEL` (default `warn`): JSON lines, or with
+ * `text` one readable line per entry (secrets are redacted before either is written).
+ */
+export function createLogger(level: string = process.env["LOG_LEVEL"] ?? "warn", format: "json" | "text" = "json"): Logger {
+  const options = { level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  return format === "text" ? pino(options, textLogStream(2)) : pino(options, pino.destination(2));
 }

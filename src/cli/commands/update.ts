@@ -77,10 +77,11 @@ async function planCheckout(
     ...(concurrency ? { concurrency } : {}),
     ...(before ? { before: { time: before, registry: context.registry } } : {}),
     ...withProgress(context),
-  });
+  }).finally(() => context.progress.end());
   if (config.cooldown > 0 && !before) {
+    context.progress.phase("checking the cooldown");
     const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
-    resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() });
+    resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() }).finally(() => context.progress.end());
   }
   // A file nobody could read may hold a stale pin: the tree cannot be vouched for.
   return {
@@ -93,7 +94,7 @@ async function planCheckout(
 }
 
 function withProgress(context: CliContext) {
-  const onProgress = progress(context, "resolving");
+  const onProgress = progress(context, "resolving tags");
   return onProgress ? { onProgress } : {};
 }
 
@@ -106,6 +107,7 @@ export async function updateCommand(context: CliContext, dir: string, options: U
   const files = options.dryRun ? [] : await rewriteFiles(dir, plan, report.fingerprints);
   const showDiffs = options.diff !== false && settings.config.diff.enabled;
   const diffs = showDiffs ? await diffUpdates(context, plan.updates, platform) : [];
+  context.progress.end();
 
   if (options.json) {
     writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan, report), files, diffs });
@@ -150,8 +152,12 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
 function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
   // Images of one repository, or on one base, share layers: each is read once for all the diffs.
   const cache = createPackageListCache();
+  const onProgress = updates.length > 0 ? progress(context, "diffing images") : undefined;
+  let diffed = 0;
+  onProgress?.(0, updates.length);
   const differ: ImageDiffer = withVulnerabilities(
-    (image, tag, from, to, wanted) => diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger }),
+    (image, tag, from, to, wanted) =>
+      diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger }).finally(() => onProgress?.(++diffed, updates.length)),
     vulnerabilitySources(context),
     context.logger,
   );
