@@ -69,13 +69,34 @@ export interface DigestaController {
   stop(): void;
 }
 
+/**
+ * The queue could not take a job (Redis away). Thrown from a webhook handler it answers the delivery 503, so the
+ * delivery shows as failed in GitHub and can be redelivered, rather than being acknowledged and lost.
+ */
+export class QueueUnavailableError extends Error {
+  override readonly name = "QueueUnavailableError";
+  readonly status = 503;
+  constructor(cause: unknown) {
+    super(`digesta could not queue the job (is Redis reachable?): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** Sessions of batches still running in this process, kept at most this many and this long. */
 const MAX_BATCH_SESSIONS = 8;
 const BATCH_SESSION_MS = 60 * 60 * 1000;
 
 export function createDigesta(options: DigestaAppOptions): DigestaController {
   const now = options.now ?? (() => new Date());
-  const queue = options.queue ?? createMemoryQueue();
+  const jobs = options.queue ?? createMemoryQueue();
+  // Every add goes through here: a queue that cannot take the job says so as a 503.
+  const queue: JobQueue = {
+    ...jobs,
+    kind: jobs.kind,
+    add: (job) =>
+      jobs.add(job).catch((error: unknown) => {
+        throw new QueueUnavailableError(error);
+      }),
+  };
   const book = options.book ?? new RepositoryBook(now());
   const concurrency = options.concurrency ?? 4;
   const batchSessions = new Map<string, { session: RegistrySession; at: number }>();

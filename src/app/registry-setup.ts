@@ -5,6 +5,8 @@ import { createRegistryClient, type BackoffOptions } from "../registry/client.js
 import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
 import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../registry/host-policy.js";
+import { createMemoryCache, type SharedCache } from "../store/shared-cache.js";
+import { shareDiffs, shareRegistry } from "../store/shared-registry.js";
 import { createRegistrySession, type RegistrySession } from "./session.js";
 import { withVulnerabilities } from "../engine/vulnerabilities.js";
 import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
@@ -29,6 +31,17 @@ export interface RegistrySettings {
   readonly backoff?: BackoffOptions;
   /** Where the vulnerabilities of changed packages are looked up (`DIGESTA_OSV_URL`); none when undefined. */
   readonly vulnerabilities?: PackageVulnerabilitySource;
+  /** Told of every registry request sent and how it ended (metrics, tests): the status, or 0 for a network failure. */
+  readonly observe?: (request: ObservedRequest) => void;
+  /** Where answers are shared beyond one session: Redis for a fleet; default this process's memory. */
+  readonly cache?: SharedCache;
+}
+
+export interface ObservedRequest {
+  readonly host: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
 }
 
 /** The settings an operator gives through the environment. */
@@ -44,14 +57,15 @@ export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): R
 /**
  * One registry client for the app's life (connections, tokens, per-registry limits, the private-address policy)
  * and one package cache (layers shared by many images are read once); each call gives a fresh session with its own
- * pin follower, so a sweep sees tags as they are now and resolves each once.
+ * pin follower, so a sweep sees tags as they are now and resolves each once. Sessions of one `batch` (a sweep)
+ * share what tags point to through the cache, across the fleet on Redis.
  */
-export function createSessionFactory(settings: RegistrySettings = {}): () => RegistrySession {
+export function createSessionFactory(settings: RegistrySettings = {}): (batch?: string) => RegistrySession {
   const allow = settings.allowPrivateRegistries ?? [];
   const registry = createRegistryClient({
     // Checked before each host's first request, with a clear error, and again at every connection (DNS rebinding).
     hostPolicy: createPrivateAddressPolicy({ allow }),
-    fetch: createAddressCheckedFetch({ allow }),
+    fetch: observed(createAddressCheckedFetch({ allow }), settings.observe),
     ...(settings.insecureRegistries ? { insecureRegistries: settings.insecureRegistries } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
     ...(settings.logger ? { logger: settings.logger } : {}),
@@ -59,18 +73,50 @@ export function createSessionFactory(settings: RegistrySettings = {}): () => Reg
     ...(settings.retries !== undefined ? { retries: settings.retries } : {}),
     ...(settings.backoff ? { backoff: settings.backoff } : {}),
   });
-  const cache = createPackageListCache();
-  return () =>
-    createRegistrySession({
+  const packages = createPackageListCache();
+  const cache = settings.cache ?? createMemoryCache();
+  return (batch) => {
+    const shared = shareRegistry(registry, { cache, ...(batch ? { batch } : {}) });
+    return createRegistrySession({
       registry,
-      follower: createPinFollower(registry, settings.logger ? { logger: settings.logger } : {}),
+      shared,
+      cache,
+      follower: createPinFollower(shared, settings.logger ? { logger: settings.logger } : {}),
+      // Package diffs are shared by digest pair; vulnerabilities are looked up fresh on top of them.
       diff: withVulnerabilities(
-        (image, tag, from, to, platform) =>
-          diffImages(registry, image, from, to, { platform, cache, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
-        { scans: createAttestedScanSource(registry), ...(settings.vulnerabilities ? { packages: settings.vulnerabilities } : {}) },
+        shareDiffs(
+          (image, tag, from, to, platform) =>
+            diffImages(shared, image, from, to, { platform, cache: packages, tag, ...(settings.logger ? { logger: settings.logger } : {}) }),
+          cache,
+        ),
+        { scans: createAttestedScanSource(shared), ...(settings.vulnerabilities ? { packages: settings.vulnerabilities } : {}) },
         settings.logger,
       ),
     });
+  };
+}
+
+function observed(fetcher: typeof fetch, observe: RegistrySettings["observe"]): typeof fetch {
+  if (!observe) return fetcher;
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+    const tell = (status: number) => {
+      try {
+        observe({ host: url.host, method, path: url.pathname, status });
+      } catch {
+        // An observer's trouble is never the request's.
+      }
+    };
+    try {
+      const response = await fetcher(input, init);
+      tell(response.status);
+      return response;
+    } catch (error) {
+      tell(0);
+      throw error;
+    }
+  };
 }
 
 function listOf(value: string | undefined): string[] {

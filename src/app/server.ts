@@ -2,32 +2,38 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
 import { createDigesta, type DigestaController } from "./app.js";
+import { fleetFromEnv } from "./fleet-setup.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
 import { withManifestWebhookPath } from "./webhook-path.js";
 
 /**
  * The hosted app: Probot's server (webhooks at `/api/github/webhooks` and at `/`, where the manifest flow registers
- * them; `/ping`; the manifest flow itself when `APP_ID` is not set yet) with digesta loaded, the in-process scheduler,
- * and `POST /digesta/sweep`.
+ * them; `/ping`; the manifest flow itself when `APP_ID` is not set yet) with digesta loaded, the scheduler, and
+ * `POST /digesta/sweep`. With `REDIS_URL`, one process of a fleet, as `DIGESTA_ROLE` says (web, worker or all).
  */
 export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; digesta: DigestaController }> {
+  const fleet = fleetFromEnv(env);
   const digesta = createDigesta({
-    createSession: createSessionFactory(registrySettingsFromEnv(env)),
+    createSession: createSessionFactory({ ...registrySettingsFromEnv(env), cache: fleet.cache }),
+    queue: fleet.queue,
+    book: fleet.book,
+    work: fleet.role !== "web",
     ...(env["DIGESTA_SWEEP_SECRET"] ? { sweepSecret: env["DIGESTA_SWEEP_SECRET"] } : {}),
-    schedulerIntervalMs: env["DIGESTA_SCHEDULER"] === "off" ? false : 60_000,
-    concurrency: positive(env["DIGESTA_CONCURRENCY"]) ?? 4,
+    // The schedule is kept by the processes that run jobs; on Redis it is one schedule for the whole fleet.
+    schedulerIntervalMs: env["DIGESTA_SCHEDULER"] === "off" || fleet.role === "web" ? false : 60_000,
+    concurrency: fleet.concurrency,
   });
   const server = await run(withManifestWebhookPath(digesta.app), { env });
-  process.once("SIGTERM", () => {
+  const shutdown = () => {
+    // Stop taking jobs; running ones finish (or, on Redis, go back to the queue for another worker).
     digesta.stop();
-    void server.stop().finally(() => process.exit(0));
-  });
+    void Promise.allSettled([digesta.idle(), server.stop()])
+      .then(() => fleet.close())
+      .finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
   return { server, digesta };
-}
-
-function positive(value: string | undefined): number | undefined {
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : undefined;
 }
 
 const entry = process.argv[1];

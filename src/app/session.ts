@@ -6,12 +6,15 @@ import { createCooldown, type Cooldown } from "../policy/cooldown.js";
 import { formatPlatform, imageKey } from "../reference/format.js";
 import type { Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
+import type { SharedCache } from "../store/shared-cache.js";
+import { builtKey } from "../store/shared-registry.js";
 
 /**
  * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,
  * however many repositories pin it), tag histories, build times and package diffs, each looked up once.
  */
 export interface RegistrySession {
+  /** The registry client itself (its statistics, direct reads). */
   readonly registry: Registry;
   readonly follower: PinFollowerLike;
   readonly cooldown: Cooldown;
@@ -22,29 +25,48 @@ export interface RegistrySession {
 
 export interface SessionParts {
   readonly registry: Registry;
+  /** The registry as the session reads it, answers shared through `cache` (default `registry`). */
+  readonly shared?: Registry;
   readonly follower: PinFollowerLike;
   readonly diff?: ImageDiffer;
+  /**
+   * Where build times are kept beyond the session (by digest: they never change), for the process or, on Redis,
+   * the fleet.
+   */
+  readonly cache?: SharedCache;
 }
 
+/** Build times are kept this long in the shared cache (a digest's never changes; the bound is for memory). */
+const DIGEST_FACTS_MS = 7 * 24 * 3_600_000;
+
 export function createRegistrySession(parts: SessionParts): RegistrySession {
+  const reader = parts.shared ?? parts.registry;
+  const cache = parts.cache;
   const lookups = new Map<string, BuildTimeLookup>();
   const builtAt = (platform: Platform): BuildTimeLookup => {
     const key = formatPlatform(platform);
     let lookup = lookups.get(key);
     if (!lookup) {
-      lookup = createBuildTimeLookup(parts.registry, platform);
+      const local = createBuildTimeLookup(reader, platform);
+      lookup = cache
+        ? (image, digest) =>
+            cache
+              .once(builtKey(image, digest, platform), DIGEST_FACTS_MS, async () => (await local(image, digest))?.toISOString() ?? "")
+              .then((stamp) => (stamp ? new Date(stamp) : undefined), () => local(image, digest))
+        : local;
       lookups.set(key, lookup);
     }
     return lookup;
   };
-  const cooldown = createCooldown(parts.registry, parts.follower, builtAt({ os: "linux", architecture: "amd64" }));
+  const cooldown = createCooldown(reader, parts.follower, builtAt({ os: "linux", architecture: "amd64" }));
   const diffs = new Map<string, Promise<ImageDiff>>();
-  const diff: ImageDiffer | undefined = parts.diff
+  const differ = parts.diff;
+  const diff: ImageDiffer | undefined = differ
     ? (image, tag, from, to, platform) => {
         const key = `${imageKey(image)}@${from}..${to}/${formatPlatform(platform)}`;
         let found = diffs.get(key);
         if (!found) {
-          found = parts.diff!(image, tag, from, to, platform);
+          found = differ(image, tag, from, to, platform);
           found.catch(() => undefined);
           diffs.set(key, found);
         }

@@ -49,11 +49,15 @@ export interface Harness {
 
 export async function startApp(
   registry: TestRegistry,
-  options: Partial<DigestaAppOptions> & { allowHosts?: string[]; permissions?: Permissions } = {},
+  options: Partial<DigestaAppOptions> & { allowHosts?: string[]; permissions?: Permissions; fake?: GitHubFake } = {},
 ): Promise<Harness> {
-  const fake = new GitHubFake();
-  fake.install();
-  fake.addInstallation(INSTALLATION, OWNER, options.permissions);
+  // Another app's fake (a second process of a fleet, sharing GitHub), or a fresh one.
+  const shared = options.fake;
+  const fake = shared ?? new GitHubFake();
+  if (!shared) {
+    fake.install();
+    fake.addInstallation(INSTALLATION, OWNER, options.permissions);
+  }
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -112,7 +116,7 @@ export async function startApp(
       digesta.stop();
       await digesta.idle();
       if (server) await new Promise((resolve) => server!.close(resolve));
-      fake.uninstall();
+      if (!shared) fake.uninstall();
     },
   };
 }

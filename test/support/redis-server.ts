@@ -37,7 +37,7 @@ export async function startRedis(): Promise<TestRedis> {
     const port = await freePort();
     const child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     running.add(child);

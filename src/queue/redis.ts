@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import { Queue, QueueEvents, Worker, type Job as BullJob } from "bullmq";
+import { Redis } from "ioredis";
+import { DEFAULT_RETRY, jobKey, type Job, type JobHandle, type JobHandler, type JobQueue, type QueueDepth, type RetryPolicy } from "./types.js";
+
+export interface RedisQueueOptions {
+  /** `redis://host:port/db` (`REDIS_URL`). */
+  readonly url: string;
+  /** The BullMQ queue's name. Default `digesta`. */
+  readonly name?: string;
+  /** Prefix of every key. Default `digesta`. */
+  readonly prefix?: string;
+  readonly retry?: RetryPolicy;
+  /**
+   * How long a worker's hold on a running job lasts without being renewed (it renews at half that). A worker killed
+   * mid-run loses it after this long, and the job runs again elsewhere. Default 30 s.
+   */
+  readonly lockMs?: number;
+  /** How long a waiting trigger may wait for the result of its job (`/digesta refresh`). Default 15 minutes. */
+  readonly resultTimeoutMs?: number;
+}
+
+/** How long finished jobs are kept (for `finished()` and for operators looking at the queue), and how many. */
+const KEEP_COMPLETED = { age: 3600, count: 5000 };
+const KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
+
+/**
+ * Fleet mode's queue: BullMQ on Redis, shared by every process. A repository's trigger is deduplicated by BullMQ's
+ * deduplication id (the repository), `keepLastIfActive` keeping one next job while one runs, so no two processes
+ * ever run the same repository at once. A worker that dies mid-run stops renewing its lock: after `lockMs` the job
+ * counts as stalled and goes back to the queue for another worker.
+ */
+export function createRedisQueue(options: RedisQueueOptions): JobQueue {
+  const name = options.name ?? "digesta";
+  const prefix = options.prefix ?? "digesta";
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const lockMs = options.lockMs ?? 30_000;
+  // Producers fail fast when Redis is away (a webhook is answered 503 and GitHub redelivers it) instead of waiting.
+  const producer = new Redis(options.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+  producer.on("error", () => undefined);
+  const queue = new Queue<Job>(name, { connection: producer, prefix });
+  queue.on("error", () => undefined);
+  /** Connections this queue opened for BullMQ (which leaves given connections open), closed with it. */
+  const connections: Redis[] = [producer];
+  const connect = (): Redis => {
+    const connection = new Redis(options.url, { maxRetriesPerRequest: null });
+    connection.on("error", () => undefined);
+    connections.push(connection);
+    return connection;
+  };
+  let events: QueueEvents | undefined;
+  let worker: Worker<Job> | undefined;
+  let closed = false;
+
+  const queueEvents = (): QueueEvents => {
+    if (!events) {
+      events = new QueueEvents(name, { connection: connect(), prefix });
+      events.on("error", () => undefined);
+    }
+    return events;
+  };
+
+  const handleOf = (job: BullJob<Job>, wanted: string): JobHandle => ({
+    id: String(job.id),
+    deduplicated: job.id !== wanted,
+    finished: async () => {
+      const events = queueEvents();
+      await events.waitUntilReady();
+      return job.waitUntilFinished(events, options.resultTimeoutMs ?? 15 * 60_000);
+    },
+  });
+
+  return {
+    kind: "redis",
+    async add(job) {
+      if (closed) throw new Error("the queue is closed");
+      const id = randomUUID();
+      const added = await queue.add(job.kind, job, {
+        jobId: id,
+        deduplication: { id: jobKey(job), keepLastIfActive: true },
+        attempts: retry.attempts,
+        backoff: { type: "exponential", delay: retry.backoffMs },
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
+      });
+      return handleOf(added, id);
+    },
+    work(handler: JobHandler, { concurrency }) {
+      worker = new Worker<Job>(
+        name,
+        (job) =>
+          handler(job.data, {
+            id: String(job.id),
+            attempt: job.attemptsMade + 1,
+            attempts: job.opts.attempts ?? 1,
+            queuedAt: job.timestamp,
+          }),
+        {
+          connection: connect(),
+          prefix,
+          concurrency: Math.max(1, concurrency),
+          lockDuration: lockMs,
+          stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+          // A job whose worker died twice still gets a third try; a job that kills every worker fails for good.
+          maxStalledCount: 2,
+        },
+      );
+      worker.on("error", () => undefined);
+    },
+    async repeat(schedulerId, everyMs, job) {
+      // Upserted by every process with the same id: one scheduler in Redis, one job per interval for the fleet.
+      await queue.upsertJobScheduler(schedulerId, { every: everyMs }, { name: job.kind, data: job, opts: { removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED } });
+    },
+    async depth(): Promise<QueueDepth> {
+      const counts = await queue.getJobCounts("waiting", "prioritized", "active", "delayed");
+      const oldest = await queue.getJobs(["waiting"], 0, 0, true);
+      const first = oldest[0];
+      return {
+        waiting: (counts["waiting"] ?? 0) + (counts["prioritized"] ?? 0),
+        active: counts["active"] ?? 0,
+        delayed: counts["delayed"] ?? 0,
+        oldestWaitingMs: first ? Math.max(0, Date.now() - first.timestamp) : 0,
+      };
+    },
+    async idle() {
+      // Drained for the whole fleet: nothing waiting, running or due for a retry (scheduled sweeps aside).
+      for (;;) {
+        const counts = await queue.getJobCounts("waiting", "prioritized", "active");
+        const retries = (await queue.getJobs(["delayed"])).filter((job) => !job.repeatJobKey);
+        if ((counts["waiting"] ?? 0) + (counts["prioritized"] ?? 0) + (counts["active"] ?? 0) + retries.length === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async close({ graceMs = 30_000 } = {}) {
+      if (closed) return;
+      closed = true;
+      if (worker) {
+        const finishing = worker.close();
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([
+          finishing.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), graceMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        // Still running after the grace: stop renewing its lock; the job goes back to the queue for another worker.
+        if (late) await worker.close(true);
+      }
+      await Promise.allSettled([events?.close(), queue.close()]);
+      for (const connection of connections) connection.disconnect();
+    },
+  };
+}
