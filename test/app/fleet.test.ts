@@ -47,7 +47,7 @@ describe("fleet mode (Redis)", () => {
   async function fleetApp(prefix: string, role: "web" | "worker", fake?: GitHubFake): Promise<Harness> {
     const app = await startApp(reg, {
       ...(fake ? { fake } : {}),
-      queue: createRedisQueue({ url: redis.url, prefix, retry: { attempts: 3, backoffMs: 50 }, lockMs: 2000 }),
+      queue: createRedisQueue({ url: redis.url, prefix, retry: { attempts: 3, backoffMs: 50 }, lockMs: 10_000 }),
       book: new RedisRepositoryBook(connection, { prefix, startedAt: new Date() }),
       work: role === "worker",
       concurrency: 3,

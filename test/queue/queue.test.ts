@@ -37,7 +37,7 @@ const onRedis: QueueFactory = {
   // Two processes' worth of queues on one Redis, under a prefix of their own.
   create: async ({ retry = FAST_RETRY }) => {
     const prefix = `test-${randomUUID()}`;
-    return [0, 1].map(() => createRedisQueue({ url: redis!.url, prefix, retry, lockMs: 2000 }));
+    return [0, 1].map(() => createRedisQueue({ url: redis!.url, prefix, retry, lockMs: 10_000 }));
   },
 };
 
