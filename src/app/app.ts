@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { ApplicationFunction, Logger, Probot } from "probot";
+import type { ApplicationFunction, Logger, Probot, ProbotOctokit } from "probot";
+import { createMetrics, createMetricsHandler, type Metrics } from "../metrics/metrics.js";
+import { createMemoryPinIndex, type PinIndex } from "../store/pin-index.js";
 import { createMemoryQueue } from "../queue/memory.js";
-import type { Job, JobContext, JobQueue, RefreshJob, SweepJob } from "../queue/types.js";
+import { repositoryKey, type Job, type JobContext, type JobQueue, type RefreshJob, type SweepJob } from "../queue/types.js";
 import type { ExtractLimits } from "../github/tarball.js";
 import { registerConversations, type Conversations } from "./conversations.js";
 import { pushTouchesPins } from "./push-filter.js";
 import { refreshRepository, type RefreshOutcome } from "./refresh.js";
+import { createRegistryEventsHandler, publishedPackageTag } from "./registry-events.js";
 import type { RegistrySession } from "./session.js";
 import { createSweepHandler } from "./sweep-endpoint.js";
 import { listInstalledRepositories, RepositoryBook, type RepositoryBookLike, type RepositoryEntry } from "./sweep.js";
@@ -22,8 +25,16 @@ export interface DigestaAppOptions {
   readonly book?: RepositoryBookLike;
   /** Whether this process runs jobs (roles `worker` and `all`) or only queues them (role `web`). Default true. */
   readonly work?: boolean;
+  /** Which repositories follow which tags, for registry push events; default this process's memory. */
+  readonly pins?: PinIndex;
   /** Protects `POST /digesta/sweep`; without it the endpoint answers 503. */
   readonly sweepSecret?: string;
+  /** Protects `POST /digesta/registry-events`; without it the endpoint answers 503. */
+  readonly registryEventsSecret?: string;
+  /** Where runs, queue, registry, GitHub and cache figures are counted for `GET /metrics`; default a fresh set. */
+  readonly metrics?: Metrics;
+  /** When set, `GET /metrics` answers only with this bearer secret. */
+  readonly metricsSecret?: string;
   /** How often the scheduler looks for due repositories; `false` turns it off. Default one minute. */
   readonly schedulerIntervalMs?: number | false;
   /** Repositories refreshed at once by this process. Default 4. */
@@ -56,6 +67,7 @@ export interface DigestaController {
   /** Load with Probot's `run`, `Server#load` or `Probot#load`. */
   readonly app: ApplicationFunction;
   readonly queue: JobQueue;
+  readonly metrics: Metrics;
   /**
    * Queues a refresh of one repository and waits for it (or for the run it joined). Never throws: a failure is
    * logged and returned.
@@ -98,6 +110,10 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       }),
   };
   const book = options.book ?? new RepositoryBook(now());
+  const pins = options.pins ?? createMemoryPinIndex();
+  const metrics = options.metrics ?? createMetrics();
+  metrics.watch(jobs);
+  const instrumented = new WeakSet<object>();
   const concurrency = options.concurrency ?? 4;
   const batchSessions = new Map<string, { session: RegistrySession; at: number }>();
   let probot: Probot | undefined;
@@ -140,13 +156,37 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
     return held.session;
   };
 
+  /** Counts the client's GitHub requests (once per client). */
+  const instrument = (octokit: ProbotOctokit): ProbotOctokit => {
+    if (instrumented.has(octokit)) return octokit;
+    instrumented.add(octokit);
+    octokit.hook.after("request", (response, request) => metrics.githubRequest(request.method, response.status, false));
+    octokit.hook.error("request", (error, request) => {
+      const failure = error as { status?: number; response?: { headers?: Record<string, string | undefined> } };
+      const status = failure.status ?? 0;
+      const headers = failure.response?.headers ?? {};
+      const limited = (status === 403 || status === 429) && (headers["x-ratelimit-remaining"] === "0" || headers["retry-after"] !== undefined);
+      metrics.githubRequest(request.method, status, limited);
+      throw error;
+    });
+    return octokit;
+  };
+
+  /** Remembers the tags a repository follows after a run; an index that cannot be written never fails the run. */
+  const remember = async (job: RefreshJob, outcome: RefreshOutcome, log: Logger): Promise<void> => {
+    if (outcome.status === "config-error") return;
+    const entry = { installationId: job.installationId, owner: job.owner, repo: job.repo, ...(job.defaultBranch ? { defaultBranch: job.defaultBranch } : {}) };
+    await pins.record(entry, outcome.status === "done" ? outcome.followed : []).catch((error: unknown) => log.warn({ err: error }, "could not record the tags this repository follows"));
+  };
+
   const runRefresh = async (job: RefreshJob, context: JobContext): Promise<RefreshOutcome> => {
     const repoLog = appLog().child({ installation: job.installationId, repository: `${job.owner}/${job.repo}` });
     const startedAt = now();
+    const seconds = () => (now().getTime() - startedAt.getTime()) / 1000;
     repoLog.info({ reason: job.reason, attempt: context.attempt, job: context.id }, "refresh started");
     try {
       const outcome = await refreshRepository({
-        octokit: await probot!.auth(job.installationId),
+        octokit: instrument(await probot!.auth(job.installationId)),
         repository: { owner: job.owner, repo: job.repo },
         ...(job.defaultBranch ? { defaultBranch: job.defaultBranch } : {}),
         session: sessionFor(job.batch),
@@ -156,9 +196,12 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
         now,
       });
       await book.ran(job.owner, job.repo, startedAt, "schedule" in outcome ? outcome.schedule : undefined);
+      await remember(job, outcome, repoLog);
+      metrics.run(job.reason, outcome.status, seconds());
       return outcome;
     } catch (error) {
-      await book.ran(job.owner, job.repo, startedAt, undefined);
+      metrics.run(job.reason, "failed", seconds());
+      await Promise.resolve(book.ran(job.owner, job.repo, startedAt, undefined)).catch(() => undefined);
       const retry = context.attempt < context.attempts;
       repoLog.error({ err: error, reason: job.reason, attempt: context.attempt, retry }, "refresh failed");
       throw error;
@@ -198,6 +241,14 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
         }),
       ),
     );
+  };
+
+  /** Queues a refresh of the repositories following any of these tags; says how many. */
+  const pushed = async (tags: readonly string[], reason: string): Promise<number> => {
+    const targets = new Map<string, RepositoryEntry>();
+    for (const tag of tags) for (const entry of await pins.following(tag)) targets.set(repositoryKey(entry.owner, entry.repo), entry);
+    await Promise.all([...targets.values()].map((entry) => queue.add({ kind: "refresh", ...entry, reason })));
+    return targets.size;
   };
 
   const refresh: DigestaController["refresh"] = async (target) => {
@@ -244,6 +295,7 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
     loaded.on("installation_repositories.removed", async (context) => {
       for (const entry of entriesOf(context.payload.installation.id, context.payload.repositories_removed)) {
         await book.remove(entry.owner, entry.repo);
+        await pins.forget(entry.owner, entry.repo);
       }
     });
 
@@ -259,7 +311,7 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       const owner = repository.full_name.split("/")[0] ?? "";
       const target = { installationId: payload.installation.id, owner, repo: repository.name, defaultBranch: repository.default_branch };
       await book.add(target);
-      if (!(await pushTouchesPins(context.octokit, owner, repository.name, payload.before, payload.after))) {
+      if (!(await pushTouchesPins(instrument(context.octokit as ProbotOctokit), owner, repository.name, payload.before, payload.after))) {
         context.log.debug("push changes no pinned reference and no configuration; nothing to do");
         return;
       }
@@ -274,7 +326,17 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       log: appLog,
     });
 
+    // A container pushed to ghcr.io (GitHub's `registry_package` event): as a registry's own push notification.
+    loaded.on("registry_package.published", async (context) => {
+      const tag = publishedPackageTag(context.payload);
+      if (!tag) return;
+      const queued = await pushed([tag], "registry push");
+      context.log.info({ tag, queued }, "registry package published");
+    });
+
     addHandler(createSweepHandler({ secret: options.sweepSecret, sweep, log: log }));
+    addHandler(createRegistryEventsHandler({ secret: options.registryEventsSecret, pushed, log: log }));
+    addHandler(createMetricsHandler(metrics, options.metricsSecret));
 
     if (options.work !== false) queue.work(handle, { concurrency });
     if (options.schedulerIntervalMs !== false) {
@@ -287,6 +349,7 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
   return {
     app,
     queue,
+    metrics,
     refresh,
     sweep,
     idle: async () => {

@@ -18,7 +18,7 @@ import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
 import { COOLDOWN_REASON } from "../policy/cooldown.js";
 import { groupUpdates, updateKey, withoutFiles, type UpdateGroup } from "../policy/grouping.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
-import { familiarName, imageKey } from "../reference/format.js";
+import { familiarName, imageKey, tagKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
 import { joinPathBytes } from "../scan/names.js";
@@ -59,6 +59,8 @@ export type RefreshOutcome =
       /** Stale pins not moved because every place of theirs is a workflow the app may not change. */
       readonly leftOut: number;
       readonly pullRequests: readonly PublishOutcome[];
+      /** The tags its pins follow (`registry/repository:tag`, ignored pins left out): a push of one refreshes it. */
+      readonly followed: readonly string[];
     };
 
 /**
@@ -87,7 +89,8 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       exclude: config.paths.exclude,
       ...(context.limits?.maxFileSize ? { maxFileSize: context.limits.maxFileSize } : {}),
     });
-    const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: createIgnoreMatcher(config.ignore) });
+    const ignored = createIgnoreMatcher(config.ignore);
+    const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: ignored });
     const resolutions = await context.session.cooldown.apply(scan.pinned, resolved, {
       minAge: config.cooldown,
       now: context.now?.() ?? new Date(),
@@ -118,6 +121,7 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       failed: plan.failed.length,
       upToDate: plan.upToDate.length,
       pullRequests,
+      followed: [...new Set(scan.pinned.flatMap(({ reference: ref }) => (ref.tag && !ignored(ref) ? [tagKey(ref, ref.tag)] : [])))],
     };
   } finally {
     await checkout.dispose();

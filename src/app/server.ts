@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
+import { createMetrics } from "../metrics/metrics.js";
 import { createDigesta, type DigestaController } from "./app.js";
 import { fleetFromEnv } from "./fleet-setup.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
@@ -12,11 +13,20 @@ import { withManifestWebhookPath } from "./webhook-path.js";
  * `POST /digesta/sweep`. With `REDIS_URL`, one process of a fleet, as `DIGESTA_ROLE` says (web, worker or all).
  */
 export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; digesta: DigestaController }> {
-  const fleet = fleetFromEnv(env);
+  const metrics = createMetrics();
+  const fleet = fleetFromEnv(env, { onLookup: (kind, hit) => metrics.cacheLookup(kind, hit) });
   const digesta = createDigesta({
-    createSession: createSessionFactory({ ...registrySettingsFromEnv(env), cache: fleet.cache }),
+    createSession: createSessionFactory({
+      ...registrySettingsFromEnv(env),
+      cache: fleet.cache,
+      observe: (request) => metrics.registryRequest(request.host, request.status),
+    }),
     queue: fleet.queue,
     book: fleet.book,
+    pins: fleet.pins,
+    metrics,
+    ...(env["DIGESTA_REGISTRY_EVENTS_SECRET"] ? { registryEventsSecret: env["DIGESTA_REGISTRY_EVENTS_SECRET"] } : {}),
+    ...(env["DIGESTA_METRICS_SECRET"] ? { metricsSecret: env["DIGESTA_METRICS_SECRET"] } : {}),
     work: fleet.role !== "web",
     ...(env["DIGESTA_SWEEP_SECRET"] ? { sweepSecret: env["DIGESTA_SWEEP_SECRET"] } : {}),
     // The schedule is kept by the processes that run jobs; on Redis it is one schedule for the whole fleet.

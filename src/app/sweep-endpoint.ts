@@ -32,9 +32,7 @@ export function createSweepHandler(options: SweepEndpointOptions) {
       reply(response, 503, { error: "the sweep endpoint is off: set DIGESTA_SWEEP_SECRET to turn it on" });
       return true;
     }
-    const given = bearer(request.headers.authorization) ?? headerValue(request.headers["x-digesta-secret"]);
-    // Both sides hashed first: equal lengths for timingSafeEqual, and nothing learnt from the comparison's duration.
-    if (given === undefined || !timingSafeEqual(digestOf(given), expected)) {
+    if (!secretMatches(givenSecret(request), expected)) {
       options.log.warn({ remote: request.socket.remoteAddress }, "sweep refused: wrong or missing secret");
       reply(response, 401, { error: "wrong or missing secret" }, { "www-authenticate": "Bearer" });
       return true;
@@ -46,6 +44,17 @@ export function createSweepHandler(options: SweepEndpointOptions) {
   };
 }
 
+/** The secret a request carries: `Authorization: Bearer …`, or `X-Digesta-Secret`. */
+export function givenSecret(request: IncomingMessage): string | undefined {
+  return bearer(request.headers.authorization) ?? headerValue(request.headers["x-digesta-secret"]);
+}
+
+/** Whether a given secret is the expected one (`digestOf` it). */
+export function secretMatches(given: string | undefined, expected: Buffer): boolean {
+  // Both sides hashed first: equal lengths for timingSafeEqual, and nothing learnt from the comparison's duration.
+  return given !== undefined && timingSafeEqual(digestOf(given), expected);
+}
+
 function bearer(header: string | undefined): string | undefined {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
@@ -55,10 +64,10 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function digestOf(text: string): Buffer {
+export function digestOf(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
 }
 
-function reply(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function reply(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
 }

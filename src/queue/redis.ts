@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Queue, QueueEvents, Worker, type Job as BullJob } from "bullmq";
+import { Job as BullJob, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { DEFAULT_RETRY, jobKey, type Job, type JobHandle, type JobHandler, type JobQueue, type QueueDepth, type RetryPolicy } from "./types.js";
 
@@ -48,26 +48,29 @@ export function createRedisQueue(options: RedisQueueOptions): JobQueue {
     connections.push(connection);
     return connection;
   };
-  let events: QueueEvents | undefined;
   let worker: Worker<Job> | undefined;
   let closed = false;
 
-  const queueEvents = (): QueueEvents => {
-    if (!events) {
-      events = new QueueEvents(name, { connection: connect(), prefix });
-      events.on("error", () => undefined);
+  /**
+   * The job's result, read from Redis until it is finished: polling, rather than QueueEvents' stream, cannot miss
+   * the moment it finished, whichever process ran it.
+   */
+  const resultOf = async (id: string): Promise<unknown> => {
+    const deadline = Date.now() + (options.resultTimeoutMs ?? 15 * 60_000);
+    for (let pause = 25; ; pause = Math.min(500, pause * 2)) {
+      const state = await queue.getJobState(id);
+      if (state === "completed") return (await BullJob.fromId(queue, id))?.returnvalue;
+      if (state === "failed") throw new Error((await BullJob.fromId(queue, id))?.failedReason || "the job failed");
+      if (state === "unknown") throw new Error(`job ${id} is gone from the queue`);
+      if (Date.now() > deadline) throw new Error(`job ${id} did not finish in time`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
-    return events;
   };
 
   const handleOf = (job: BullJob<Job>, wanted: string): JobHandle => ({
     id: String(job.id),
     deduplicated: job.id !== wanted,
-    finished: async () => {
-      const events = queueEvents();
-      await events.waitUntilReady();
-      return job.waitUntilFinished(events, options.resultTimeoutMs ?? 15 * 60_000);
-    },
+    finished: () => resultOf(String(job.id)),
   });
 
   return {
@@ -147,7 +150,7 @@ export function createRedisQueue(options: RedisQueueOptions): JobQueue {
         // Still running after the grace: stop renewing its lock; the job goes back to the queue for another worker.
         if (late) await worker.close(true);
       }
-      await Promise.allSettled([events?.close(), queue.close()]);
+      await queue.close().catch(() => undefined);
       for (const connection of connections) connection.disconnect();
     },
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { JSON_CODEC, lifetimeOf, pack, unpack, type Codec, type Lifetime, type SharedCache, type Stored } from "./shared-cache.js";
+import { JSON_CODEC, kindOf, lifetimeOf, pack, unpack, type Codec, type Lifetime, type LookupObserver, type SharedCache, type Stored } from "./shared-cache.js";
 
 export interface RedisCacheOptions {
   /** Prefix of every key. Default `digesta`. */
@@ -9,6 +9,7 @@ export interface RedisCacheOptions {
   readonly loadTimeoutMs?: number;
   /** Values larger than this are not stored (they are still returned). Default 4 MiB. */
   readonly maxValueBytes?: number;
+  readonly onLookup?: LookupObserver;
 }
 
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
@@ -39,10 +40,16 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
           if ((await redis.set(lock, token, "PX", loadTimeoutMs, "NX")) !== "OK") token = undefined;
         }
       } catch {
+        options.onLookup?.(kindOf(key), false);
         return pack(load, codec);
       }
-      if (text !== null) return JSON.parse(text) as Stored;
+      if (text !== null) {
+        // Found, whether at once or after another process loaded it: this one asked nobody else.
+        options.onLookup?.(kindOf(key), true);
+        return JSON.parse(text) as Stored;
+      }
       if (token) {
+        options.onLookup?.(kindOf(key), false);
         try {
           let value: T | undefined;
           const stored = await pack(async () => (value = await load()), codec);
@@ -54,7 +61,10 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
           await redis.eval(RELEASE, 1, lock, token).catch(() => undefined);
         }
       }
-      if (Date.now() > deadline) return pack(load, codec);
+      if (Date.now() > deadline) {
+        options.onLookup?.(kindOf(key), false);
+        return pack(load, codec);
+      }
       await new Promise((resolve) => setTimeout(resolve, pause));
       pause = Math.min(200, pause * 2);
     }

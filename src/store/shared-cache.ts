@@ -39,10 +39,18 @@ export const JSON_CODEC: Codec<never> = { encode: (value) => JSON.stringify(valu
 /** What the cache stores: a value, or a shared failure. */
 export type Stored = { readonly v: string } | { readonly e: string };
 
+/** Told of each lookup: the key's kind (its first part: `tag`, `manifest`, `diff`…) and whether it was a hit. */
+export type LookupObserver = (kind: string, hit: boolean) => void;
+
+export function kindOf(key: string): string {
+  return key.slice(0, Math.max(0, key.indexOf(":"))) || "other";
+}
+
 export interface MemoryCacheOptions {
   /** Rough bound on the text held, in bytes. Default 64 MiB. */
   readonly maxBytes?: number;
   readonly now?: () => number;
+  readonly onLookup?: LookupObserver;
 }
 
 /** The single-process cache: an LRU bounded by the size of what it holds, each entry with its lifetime. */
@@ -79,10 +87,12 @@ export function createMemoryCache(options: MemoryCacheOptions = {}): SharedCache
       if (held && held.expires > now()) {
         entries.delete(key);
         entries.set(key, held);
+        options.onLookup?.(kindOf(key), true);
         return unpack(held.stored, codec);
       }
       if (held) drop(key);
       let pending = loading.get(key);
+      options.onLookup?.(kindOf(key), pending !== undefined);
       if (!pending) {
         let value: T | undefined;
         pending = pack(async () => (value = await load()), codec).finally(() => loading.delete(key));

@@ -26,6 +26,8 @@ export interface RegistryOptions {
     /** Default 300 s. */
     readonly lifetimeSeconds?: number;
   };
+  /** Push notifications (`notifications.endpoints`): where to send them (given the registry's host), and the Authorization header. */
+  readonly notify?: { readonly url: (host: string) => string; readonly authorization?: string };
 }
 
 export interface TestRegistry {
@@ -87,6 +89,7 @@ function configYaml(options: {
   auth: RegistryAuth;
   htpasswdPath: string;
   token?: TokenServer;
+  notify?: { url: string; authorization?: string };
 }): string {
   const lines = [
     "version: 0.1",
@@ -119,6 +122,18 @@ function configYaml(options: {
       `    service: ${JSON.stringify(options.token.service)}`,
       `    issuer: ${JSON.stringify(options.token.issuer)}`,
       `    rootcertbundle: ${JSON.stringify(options.token.rootCertBundle)}`,
+    );
+  }
+  if (options.notify) {
+    lines.push(
+      "notifications:",
+      "  endpoints:",
+      "    - name: digesta",
+      `      url: ${JSON.stringify(options.notify.url)}`,
+      ...(options.notify.authorization ? ["      headers:", `        Authorization: [${JSON.stringify(options.notify.authorization)}]`] : []),
+      "      timeout: 2s",
+      "      threshold: 3",
+      "      backoff: 500ms",
     );
   }
   return `${lines.join("\n")}\n`;
@@ -237,7 +252,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       if (attempt > START_ATTEMPTS) throw new Error(`docker-registry found no free loopback port in ${START_ATTEMPTS} attempts`);
       port = await freePort();
       const configPath = join(dir, "config.yml");
-      await writeFile(configPath, configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer }));
+      const notify = options.notify
+        ? { url: options.notify.url(`127.0.0.1:${port}`), ...(options.notify.authorization ? { authorization: options.notify.authorization } : {}) }
+        : undefined;
+      await writeFile(configPath, configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}) }));
       spawned = await spawnRegistry(configPath, `http://127.0.0.1:${port}`, instance);
     }
   } catch (error) {
