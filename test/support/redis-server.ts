@@ -44,7 +44,10 @@ export async function startRedis(): Promise<TestRedis> {
     child.once("exit", () => running.delete(child));
     let output = "";
     const ready = await new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`redis-server did not start within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`));
+      }, READY_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         output += chunk.toString("utf8");
         if (/Ready to accept connections/i.test(output)) {
