@@ -199,29 +199,34 @@ export class Authenticator {
       if (credential?.kind === "basic") headers["authorization"] = basicHeader(credential);
     }
     const started = this.deps.now();
-    const exchange = await this.deps.transport.send({
-      method,
-      url: realm,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-      kind: "token",
-      what,
-      allowHttp: this.origin.protocol === "http:" && realm.hostname === this.origin.hostname,
+    const token = await this.deps.transport.perform({ what }, async (deadline) => {
+      const exchange = await this.deps.transport.send(
+        {
+          method,
+          url: realm,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          kind: "token",
+          what,
+          allowHttp: this.origin.protocol === "http:" && realm.hostname === this.origin.hostname,
+        },
+        deadline,
+      );
+      if (exchange.status !== 200) {
+        throw await failureFrom(exchange, {
+          what,
+          action: `token request to ${realm.host}`,
+          registry: this.registry,
+          ...(exchange.status === 401 && credential
+            ? { hint: `the token service rejected the credentials for ${this.registry}; log in again with "docker login ${this.registry}"` }
+            : {}),
+        });
+      }
+      return parseJsonObject(await exchange.bytes(MAX_TOKEN_RESPONSE), `${what}: token response from ${realm.host}`);
     });
-    if (exchange.status !== 200) {
-      throw await failureFrom(exchange, {
-        what,
-        action: `token request to ${realm.host}`,
-        registry: this.registry,
-        ...(exchange.status === 401 && credential
-          ? { hint: `the token service rejected the credentials for ${this.registry}; log in again with "docker login ${this.registry}"` }
-          : {}),
-      });
-    }
-    const json = parseJsonObject(await exchange.bytes(MAX_TOKEN_RESPONSE), `${what}: token response from ${realm.host}`);
-    const parsed = tokenResponseSchema.safeParse(json);
-    const token = parsed.success ? parsed.data.token || parsed.data.access_token : undefined;
-    if (!token || !TOKEN_SHAPE.test(token)) {
+    const parsed = tokenResponseSchema.safeParse(token);
+    const value = parsed.success ? parsed.data.token || parsed.data.access_token : undefined;
+    if (!value || !TOKEN_SHAPE.test(value)) {
       throw new RegistryError("BAD_RESPONSE", `${what}: the token service at ${realm.host} answered without a usable token`);
     }
     const expiresIn = parsed.success && parsed.data.expires_in && parsed.data.expires_in > 0 ? parsed.data.expires_in : DEFAULT_TOKEN_SECONDS;
@@ -229,7 +234,7 @@ export class Authenticator {
     // Renew 10 s early, or halfway through a token shorter-lived than 20 s.
     const renewAt = started + Math.max(lifetimeMs - 10_000, lifetimeMs / 2);
     this.deps.logger?.debug({ registry: this.registry, scope, expiresIn }, "got registry token");
-    return { header: `Bearer ${token}`, renewAt };
+    return { header: `Bearer ${value}`, renewAt };
   }
 
   private realmUrl(challenge: Challenge): URL {

@@ -20,7 +20,7 @@ import {
   sha256Digest,
 } from "./manifest.js";
 import { failureFrom } from "./response.js";
-import { type BackoffOptions, type Exchange, type RegistryStats, type RequestKind, Transport } from "./transport.js";
+import { type BackoffOptions, type Deadline, type Exchange, type RegistryStats, type RequestKind, Transport } from "./transport.js";
 import { type BlobStream, type Descriptor, type FetchedManifest, MediaType, type Registry, type TagHistoryEntry } from "./types.js";
 
 export type { RegistryStats, RequestKind, BackoffOptions };
@@ -30,9 +30,17 @@ export interface RegistryClientOptions {
   readonly credentials?: CredentialSource;
   /** Hosts (with or without port) allowed over plain HTTP besides loopback; `DIGESTA_INSECURE_REGISTRIES` adds more. */
   readonly insecureRegistries?: readonly string[];
-  /** Per request: until the headers arrive and the body is read; for streamed blobs, the longest pause. Default 30 s. */
+  /**
+   * Per attempt: until the headers arrive and the body is read; for streamed blobs, the longest pause. Default 30 s,
+   * or `DIGESTA_TIMEOUT` (seconds).
+   */
   readonly timeoutMs?: number;
-  /** Retries after a 429, a 5xx or a network error. Default 3. */
+  /**
+   * Per operation (a manifest, a blob with its whole body even when streamed, a token, a ping), retries included: past
+   * it the operation fails with DEADLINE. Default 120 s, or `DIGESTA_DEADLINE` (seconds).
+   */
+  readonly deadlineMs?: number;
+  /** Retries after a timeout, a broken connection, a 408, 429 or 5xx, or a body that did not arrive intact. Default 3, or `DIGESTA_RETRIES`. */
   readonly retries?: number;
   /** Requests in flight to one registry at once. Default 8. */
   readonly maxConcurrentPerRegistry?: number;
@@ -42,7 +50,7 @@ export interface RegistryClientOptions {
   readonly hostPolicy?: (host: string) => Promise<void>;
   /** Default: the global fetch. */
   readonly fetch?: typeof fetch;
-  /** Retry delays; tests shrink them. */
+  /** Retry delays; tests shrink them. Default base `DIGESTA_RETRY_DELAY` (seconds) or 0.5 s. */
   readonly backoff?: BackoffOptions;
   /** Clock for token expiry, in ms; tests move it. Default Date.now. */
   readonly now?: () => number;
@@ -112,21 +120,28 @@ class RegistrySession {
     this.limit = pLimit(deps.maxConcurrent);
   }
 
-  async request(request: SessionRequest): Promise<Exchange> {
+  /** One attempt at a request (with one more after a 401 that a fresh token may answer); no retries. */
+  async request(request: SessionRequest, deadline: Deadline): Promise<Exchange> {
     const { origin, auth } = await this.connect();
     const url = new URL(request.path, origin);
     const send = (authorization: string | undefined): Promise<Exchange> =>
-      this.deps.transport.send({
-        method: request.method,
-        url,
-        headers: { accept: request.accept, ...(authorization ? { authorization } : {}) },
-        kind: request.kind,
-        what: request.what,
-        limit: this.limit,
-      });
+      this.deps.transport.send(
+        {
+          method: request.method,
+          url,
+          headers: { accept: request.accept, ...(authorization ? { authorization } : {}) },
+          kind: request.kind,
+          what: request.what,
+          limit: this.limit,
+        },
+        deadline,
+      );
     const first = await auth.authorization(request.scope);
     const exchange = await send(first.header);
     if (exchange.status !== 401) return exchange;
+    // A 401 from wherever a redirect led is that host's business: its challenge is never adopted, so neither a token
+    // nor credentials go to a realm it names. Credentials go only to the registry and the realm the registry names.
+    if (exchange.url.origin !== origin.origin) return exchange;
 
     // A 401: the token may have expired early, or the registry may want a scope or challenge the ping did not show.
     const offered = pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
@@ -171,35 +186,34 @@ class RegistrySession {
     if (this.deps.scheme.allowsHttp(host)) origins.push(new URL(`http://${host}`));
     for (const [index, origin] of origins.entries()) {
       const last = index === origins.length - 1;
-      let exchange: Exchange;
+      let challenge: Challenge | undefined;
       try {
-        exchange = await this.deps.transport.send({
-          method: "GET",
-          url: new URL("/v2/", origin),
-          headers: {},
-          kind: "ping",
-          what: this.registry,
-          limit: this.limit,
-          probe: !last,
-        });
+        challenge = await this.deps.transport.perform({ what: this.registry, probe: !last }, (deadline) => this.pingOnce(origin, deadline));
       } catch (error) {
-        if (!last && error instanceof RegistryError && (error.code === "NETWORK" || error.code === "TIMEOUT")) {
+        if (!last && error instanceof RegistryError && (error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "DEADLINE")) {
           this.deps.logger?.debug({ registry: this.registry }, "HTTPS ping failed; trying plain HTTP");
           continue;
         }
         throw error;
       }
-      let challenge: Challenge | undefined;
-      if (exchange.status === 401) {
-        challenge = pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
-      } else if (exchange.status >= 500 || exchange.status === 429) {
-        throw await failureFrom(exchange, { what: this.registry, action: "registry ping", registry: this.registry });
-      }
-      exchange.discard();
       this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol, challenge: challenge?.scheme }, "pinged registry");
       return { origin, auth: new Authenticator(this.registry, origin, challenge, this.deps) };
     }
     throw new RegistryError("NETWORK", `${this.registry}: cannot reach the registry`);
+  }
+
+  /** One `GET /v2/`: the challenge of a 401 from the registry's own origin (a redirect elsewhere names none). */
+  private async pingOnce(origin: URL, deadline: Deadline): Promise<Challenge | undefined> {
+    const exchange = await this.deps.transport.send(
+      { method: "GET", url: new URL("/v2/", origin), headers: {}, kind: "ping", what: this.registry, limit: this.limit },
+      deadline,
+    );
+    if (exchange.status >= 500 || exchange.status === 429 || exchange.status === 408) {
+      throw await failureFrom(exchange, { what: this.registry, action: "registry ping", registry: this.registry });
+    }
+    exchange.discard();
+    if (exchange.status !== 401 || exchange.url.origin !== origin.origin) return undefined;
+    return pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
   }
 }
 
@@ -208,12 +222,14 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const env = options.env ?? process.env;
   const logger = options.logger;
   const scheme = new SchemePolicy([...(options.insecureRegistries ?? []), ...insecureRegistriesFromEnv(env)]);
+  const fromEnv = networkSettingsFromEnv(env);
   const transport = new Transport({
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
-    retries: options.retries ?? 3,
+    timeoutMs: options.timeoutMs ?? fromEnv.timeoutMs ?? 30_000,
+    deadlineMs: options.deadlineMs ?? fromEnv.deadlineMs ?? 120_000,
+    retries: options.retries ?? fromEnv.retries ?? 3,
     backoff: {
-      baseMs: options.backoff?.baseMs ?? 500,
+      baseMs: options.backoff?.baseMs ?? fromEnv.retryDelayMs ?? 500,
       maxMs: options.backoff?.maxMs ?? 10_000,
       retryAfterCapMs: options.backoff?.retryAfterCapMs ?? 60_000,
     },
@@ -241,99 +257,155 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   };
 
   /** A manifest request for a tag or digest, both checked before they go into the URL. */
-  async function manifestExchange(method: "GET" | "HEAD", name: ImageName, reference: string): Promise<{ exchange: Exchange; what: string }> {
+  function manifestRequest(method: "GET" | "HEAD", name: ImageName, reference: string, deadline: Deadline): Promise<Exchange> {
+    return session(name).request(
+      {
+        method,
+        path: `/v2/${name.repository}/manifests/${reference}`,
+        accept: MANIFEST_ACCEPT,
+        kind: "manifest",
+        what: describe(name, reference),
+        scope: pullScope(name.repository),
+      },
+      deadline,
+    );
+  }
+
+  /**
+   * A manifest by digest is verified against that digest. A tag's manifest is the digest the registry states for it
+   * (Docker-Content-Digest), checked against the bytes received; where the registry states none (or one that is no
+   * sha256 digest), the body's hash is all there is, so it is confirmed by asking the registry for that digest: a body
+   * altered on the way hashes to a digest the registry does not have. An answer that does not verify is retried.
+   */
+  async function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
     assertValidName(name);
     assertValidReference(name, reference);
     const what = describe(name, reference);
-    const exchange = await session(name).request({
-      method,
-      path: `/v2/${name.repository}/manifests/${reference}`,
-      accept: MANIFEST_ACCEPT,
-      kind: "manifest",
-      what,
-      scope: pullScope(name.repository),
+    const byDigest = isDigest(reference);
+    return transport.perform({ what }, async (deadline) => {
+      const exchange = await manifestRequest("GET", name, reference, deadline);
+      if (exchange.status !== 200) {
+        throw await failureFrom(exchange, { what, action: "manifest request", registry: name.registry, ...notFoundHint(exchange, reference) });
+      }
+      const bytes = await exchange.bytes(MAX_MANIFEST_BYTES);
+      const digest = sha256Digest(bytes);
+      const stated = statedDigest(exchange);
+      if (byDigest && digest !== reference) {
+        throw new RegistryError("DIGEST_MISMATCH", `${what}: the registry sent a manifest whose content hashes to ${digest}; refusing it`);
+      }
+      if (!byDigest && stated !== undefined && stated !== digest) {
+        throw new RegistryError(
+          "DIGEST_MISMATCH",
+          `${what}: the registry states ${stated} for the tag, but the manifest received hashes to ${digest}; refusing it`,
+        );
+      }
+      const verified = byDigest || stated !== undefined;
+      const manifest = readManifest(bytes, digest, exchange, what, verified);
+      if (!verified) await confirmDigest(name, digest, what);
+      return manifest;
     });
-    return { exchange, what };
   }
 
-  async function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
-    const { exchange, what } = await manifestExchange("GET", name, reference);
-    if (exchange.status !== 200) {
-      throw await failureFrom(exchange, { what, action: "manifest request", registry: name.registry, ...notFoundHint(exchange, reference) });
+  /** A tag's body hashed to `digest` with nothing stated to check it against: the registry must have that digest. */
+  async function confirmDigest(name: ImageName, digest: Digest, what: string): Promise<void> {
+    try {
+      await getManifest(name, digest);
+    } catch (error) {
+      if (!(error instanceof RegistryError) || error.code !== "NOT_FOUND") throw error;
+      throw new RegistryError(
+        "DIGEST_MISMATCH",
+        `${what}: the registry stated no digest for the tag, and has no manifest ${digest}, which the body received hashes to; refusing it`,
+      );
     }
-    const bytes = await exchange.bytes(MAX_MANIFEST_BYTES);
-    const digest = sha256Digest(bytes);
-    if (isDigest(reference) && digest !== reference) {
-      throw new RegistryError("DIGEST_MISMATCH", `${what}: the registry sent a manifest whose content hashes to ${digest}; refusing it`);
+    logger?.debug({ what, digest }, "no Docker-Content-Digest; confirmed the body's digest with the registry");
+  }
+
+  /** Parses a manifest body; a body not verified against a digest that will not parse is worth asking for again. */
+  function readManifest(bytes: Uint8Array, digest: Digest, exchange: Exchange, what: string, verified: boolean): FetchedManifest {
+    let json: Record<string, unknown>;
+    try {
+      json = parseJsonObject(bytes, `${what}: manifest`);
+    } catch (error) {
+      if (verified || !(error instanceof RegistryError)) throw error;
+      throw new RegistryError(error.code, error.message, error.status, { transient: true });
     }
-    const json = parseJsonObject(bytes, `${what}: manifest`);
     const mediaType = manifestMediaType(json, bareMediaType(exchange.headers.get("content-type")));
     if (isSchema1(mediaType, json)) {
       throw new RegistryError("BAD_RESPONSE", `${what}: the registry only has a Docker schema 1 manifest, which digesta does not support; push the image again with a current builder`);
     }
-    const claimed = exchange.headers.get("docker-content-digest");
-    if (claimed && claimed !== digest) logger?.debug({ what, claimed, digest }, "Docker-Content-Digest differs from the body's hash; using the hash");
     return { digest, mediaType, bytes, json };
   }
 
   async function headManifest(name: ImageName, reference: string): Promise<Descriptor> {
-    const { exchange, what } = await manifestExchange("HEAD", name, reference);
-    if (exchange.status === 200) {
-      exchange.discard();
-      const digest = exchange.headers.get("docker-content-digest") ?? "";
-      const mediaType = bareMediaType(exchange.headers.get("content-type"));
-      const size = Number(exchange.headers.get("content-length") ?? "");
-      if (isDigest(reference) && isDigest(digest) && digest !== reference) {
-        throw new RegistryError("DIGEST_MISMATCH", `${what}: the registry says this digest is ${digest}; refusing the answer`);
+    assertValidName(name);
+    assertValidReference(name, reference);
+    const what = describe(name, reference);
+    const headed = await transport.perform({ what }, async (deadline): Promise<Descriptor | undefined> => {
+      const exchange = await manifestRequest("HEAD", name, reference, deadline);
+      if (exchange.status === 200) {
+        exchange.discard();
+        const digest = exchange.headers.get("docker-content-digest") ?? "";
+        const mediaType = bareMediaType(exchange.headers.get("content-type"));
+        const size = Number(exchange.headers.get("content-length") ?? "");
+        if (isDigest(reference) && isDigest(digest) && digest !== reference) {
+          throw new RegistryError("DIGEST_MISMATCH", `${what}: the registry says this digest is ${digest}; refusing the answer`);
+        }
+        if (isDigest(digest) && mediaType && KNOWN_MANIFEST_TYPES.has(mediaType) && Number.isSafeInteger(size) && size > 0) {
+          return { mediaType, digest, size };
+        }
+        logger?.debug({ what }, "HEAD gave no usable digest, media type or size; reading the manifest");
+        return undefined;
       }
-      if (isDigest(digest) && mediaType && KNOWN_MANIFEST_TYPES.has(mediaType) && Number.isSafeInteger(size) && size > 0) {
-        return { mediaType, digest, size };
+      if (HEAD_UNSUPPORTED.has(exchange.status)) {
+        // A HEAD answer has no body to explain a 404, and some registries refuse HEAD: the GET says why.
+        exchange.discard();
+        return undefined;
       }
-      logger?.debug({ what }, "HEAD gave no usable digest, media type or size; reading the manifest");
-    } else if (HEAD_UNSUPPORTED.has(exchange.status)) {
-      // A HEAD answer has no body to explain a 404, and some registries refuse HEAD: the GET says why.
-      exchange.discard();
-    } else {
       throw await failureFrom(exchange, { what, action: "manifest request", registry: name.registry });
-    }
+    });
+    if (headed) return headed;
     const manifest = await getManifest(name, reference);
     return { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.byteLength };
   }
 
-  async function blobExchange(name: ImageName, digest: Digest): Promise<Exchange> {
-    assertValidName(name);
-    if (!isDigest(digest)) throw new RegistryError("INVALID_REFERENCE", `refusing to fetch blob ${JSON.stringify(String(digest).slice(0, 80))}: not a sha256 digest`);
+  async function blobExchange(name: ImageName, digest: Digest, deadline: Deadline): Promise<Exchange> {
     const what = describe(name, digest);
-    const exchange = await session(name).request({
-      method: "GET",
-      path: `/v2/${name.repository}/blobs/${digest}`,
-      accept: "*/*",
-      kind: "blob",
-      what,
-      scope: pullScope(name.repository),
-    });
+    const exchange = await session(name).request(
+      { method: "GET", path: `/v2/${name.repository}/blobs/${digest}`, accept: "*/*", kind: "blob", what, scope: pullScope(name.repository) },
+      deadline,
+    );
     if (exchange.status !== 200) {
       throw await failureFrom(exchange, { what, action: "blob request", registry: name.registry });
     }
     return exchange;
   }
 
-  async function getBlob(name: ImageName, digest: Digest, maxBytes = DEFAULT_MAX_BLOB_BYTES): Promise<Uint8Array> {
-    const exchange = await blobExchange(name, digest);
-    const bytes = await exchange.bytes(maxBytes);
-    const actual = sha256Digest(bytes);
-    if (actual !== digest) {
-      throw new RegistryError("DIGEST_MISMATCH", `${describe(name, digest)}: the blob's content hashes to ${actual}; refusing it`);
-    }
-    return bytes;
+  function assertBlobDigest(name: ImageName, digest: Digest): void {
+    assertValidName(name);
+    if (!isDigest(digest)) throw new RegistryError("INVALID_REFERENCE", `refusing to fetch blob ${JSON.stringify(String(digest).slice(0, 80))}: not a sha256 digest`);
   }
 
+  async function getBlob(name: ImageName, digest: Digest, maxBytes = DEFAULT_MAX_BLOB_BYTES): Promise<Uint8Array> {
+    assertBlobDigest(name, digest);
+    const what = describe(name, digest);
+    return transport.perform({ what }, async (deadline) => {
+      const bytes = await (await blobExchange(name, digest, deadline)).bytes(maxBytes);
+      const actual = sha256Digest(bytes);
+      if (actual !== digest) {
+        throw new RegistryError("DIGEST_MISMATCH", `${what}: the blob's content hashes to ${actual}; refusing it`);
+      }
+      return bytes;
+    });
+  }
+
+  /** Retried until the body starts; a body that breaks or stalls later ends the stream with the error (within the deadline). */
   async function openBlob(name: ImageName, digest: Digest): Promise<BlobStream> {
-    const exchange = await blobExchange(name, digest);
+    assertBlobDigest(name, digest);
+    const what = describe(name, digest);
+    const exchange = await transport.perform({ what }, (deadline) => blobExchange(name, digest, deadline));
     const declared = Number(exchange.headers.get("content-length") ?? "");
     const { stream, abort } = exchange.stream();
     const hash = createHash("sha256");
-    const what = describe(name, digest);
     // Verified as it streams: a body that does not hash to the digest ends in an error instead of `end`.
     const verified = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -361,20 +433,29 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     if (!isDigest(digest)) throw new RegistryError("INVALID_REFERENCE", `refusing to list referrers of ${JSON.stringify(String(digest).slice(0, 80))}: not a sha256 digest`);
     const what = describe(name, digest);
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-    const exchange = await session(name).request({
-      method: "GET",
-      path: `/v2/${name.repository}/referrers/${digest}${query}`,
-      accept: MediaType.OciIndex,
-      kind: "referrers",
-      what,
-      scope: pullScope(name.repository),
+    let descriptors = await transport.perform({ what }, async (deadline): Promise<Descriptor[] | undefined> => {
+      const exchange = await session(name).request(
+        {
+          method: "GET",
+          path: `/v2/${name.repository}/referrers/${digest}${query}`,
+          accept: MediaType.OciIndex,
+          kind: "referrers",
+          what,
+          scope: pullScope(name.repository),
+        },
+        deadline,
+      );
+      if (exchange.status === 200) {
+        const json = parseJsonObject(await exchange.bytes(MAX_MANIFEST_BYTES), `${what}: referrers`);
+        return parseIndex(json, `${what}: referrers`);
+      }
+      if (REFERRERS_UNSUPPORTED.has(exchange.status)) {
+        exchange.discard();
+        return undefined;
+      }
+      throw await failureFrom(exchange, { what, action: "referrers request", registry: name.registry });
     });
-    let descriptors: Descriptor[];
-    if (exchange.status === 200) {
-      const json = parseJsonObject(await exchange.bytes(MAX_MANIFEST_BYTES), `${what}: referrers`);
-      descriptors = parseIndex(json, `${what}: referrers`);
-    } else if (REFERRERS_UNSUPPORTED.has(exchange.status)) {
-      exchange.discard();
+    if (!descriptors) {
       // The OCI 1.1 fallback: an index tagged sha256-<hex> lists the referrers.
       const tag = `sha256-${digest.slice("sha256:".length)}`;
       let index: FetchedManifest;
@@ -385,8 +466,6 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         throw error;
       }
       descriptors = parseIndex(index.json, `${describe(name, tag)}: referrers tag`);
-    } else {
-      throw await failureFrom(exchange, { what, action: "referrers request", registry: name.registry });
     }
     return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
   }
@@ -396,27 +475,32 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     assertValidReference(name, tag);
     if (isDigest(tag)) throw new RegistryError("INVALID_REFERENCE", `${describe(name, tag)}: tag history needs a tag, not a digest`);
     const what = describe(name, tag);
-    const exchange = await session(name).request({
-      method: "GET",
-      path: `/v2/${name.repository}/_chainguard/history/${tag}`,
-      accept: "application/json",
-      kind: "history",
-      what,
-      scope: pullScope(name.repository),
-    });
-    if (HISTORY_ABSENT.has(exchange.status)) {
-      exchange.discard();
-      throw new RegistryError(
-        "NO_TAG_HISTORY",
-        `registry ${name.registry} keeps no tag history for ${name.repository}:${tag} (HTTP ${exchange.status}); only Chainguard's registry offers it`,
-        exchange.status,
+    return transport.perform({ what }, async (deadline) => {
+      const exchange = await session(name).request(
+        {
+          method: "GET",
+          path: `/v2/${name.repository}/_chainguard/history/${tag}`,
+          accept: "application/json",
+          kind: "history",
+          what,
+          scope: pullScope(name.repository),
+        },
+        deadline,
       );
-    }
-    if (exchange.status !== 200) {
-      throw await failureFrom(exchange, { what, action: "tag history request", registry: name.registry });
-    }
-    const json = parseJsonObject(await exchange.bytes(MAX_HISTORY_BYTES), `${what}: tag history`);
-    return parseTagHistory(json, what);
+      if (HISTORY_ABSENT.has(exchange.status)) {
+        exchange.discard();
+        throw new RegistryError(
+          "NO_TAG_HISTORY",
+          `registry ${name.registry} keeps no tag history for ${name.repository}:${tag} (HTTP ${exchange.status}); only Chainguard's registry offers it`,
+          exchange.status,
+        );
+      }
+      if (exchange.status !== 200) {
+        throw await failureFrom(exchange, { what, action: "tag history request", registry: name.registry });
+      }
+      const json = parseJsonObject(await exchange.bytes(MAX_HISTORY_BYTES), `${what}: tag history`);
+      return parseTagHistory(json, what);
+    });
   }
 
   async function listTags(name: ImageName, { pageSize = TAGS_PAGE_SIZE }: { readonly pageSize?: number } = {}): Promise<string[]> {
@@ -429,10 +513,15 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       if (page >= MAX_TAG_PAGES) throw new RegistryError("BAD_RESPONSE", `${what}: more than ${MAX_TAG_PAGES} pages of tags; stopped`);
       if (seen.has(path)) throw new RegistryError("BAD_RESPONSE", `${what}: the tags list links back to a page already read`);
       seen.add(path);
-      const exchange = await session(name).request({ method: "GET", path, accept: "application/json", kind: "tags", what, scope: pullScope(name.repository) });
-      if (exchange.status !== 200) throw await failureFrom(exchange, { what, action: "tags list request", registry: name.registry });
-      const link = exchange.headers.get("link");
-      const json = parseJsonObject(await exchange.bytes(MAX_TAGS_PAGE_BYTES), `${what}: tags list`);
+      const pagePath = path;
+      const { link, json } = await transport.perform({ what }, async (deadline) => {
+        const exchange = await session(name).request(
+          { method: "GET", path: pagePath, accept: "application/json", kind: "tags", what, scope: pullScope(name.repository) },
+          deadline,
+        );
+        if (exchange.status !== 200) throw await failureFrom(exchange, { what, action: "tags list request", registry: name.registry });
+        return { link: exchange.headers.get("link"), json: parseJsonObject(await exchange.bytes(MAX_TAGS_PAGE_BYTES), `${what}: tags list`) };
+      });
       const listed = json["tags"];
       if (listed !== null && listed !== undefined && !Array.isArray(listed)) throw new RegistryError("BAD_RESPONSE", `${what}: the tags list is not a list`);
       for (const tag of listed ?? []) if (typeof tag === "string") tags.push(tag);
@@ -468,6 +557,43 @@ export function nextPage(link: string | null, name: ImageName, what: string): st
     throw new RegistryError("BAD_RESPONSE", `${what}: the tags list links its next page outside the repository (${next.slice(0, 100)}); refusing to follow`);
   }
   return `${url.pathname}${url.search}`;
+}
+
+/** The digest a registry states for a manifest (`Docker-Content-Digest`), when it is a sha256 digest. */
+function statedDigest(exchange: Exchange): Digest | undefined {
+  const value = exchange.headers.get("docker-content-digest")?.trim();
+  return value && isDigest(value) ? value : undefined;
+}
+
+/** Network settings an operator gives through the environment: seconds for times, a count for retries. */
+export function networkSettingsFromEnv(env: NodeJS.ProcessEnv): {
+  readonly timeoutMs?: number;
+  readonly deadlineMs?: number;
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+} {
+  const ms = (name: string): number | undefined => {
+    const value = env[name];
+    if (value === undefined || value.trim() === "") return undefined;
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`${name}="${value}" is not a number of seconds above 0`);
+    return Math.round(seconds * 1000);
+  };
+  const retries = env["DIGESTA_RETRIES"];
+  let retryCount: number | undefined;
+  if (retries !== undefined && retries.trim() !== "") {
+    retryCount = Number(retries);
+    if (!Number.isInteger(retryCount) || retryCount < 0) throw new Error(`DIGESTA_RETRIES="${retries}" is not a whole number of at least 0`);
+  }
+  const timeoutMs = ms("DIGESTA_TIMEOUT");
+  const deadlineMs = ms("DIGESTA_DEADLINE");
+  const retryDelayMs = ms("DIGESTA_RETRY_DELAY");
+  return {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    ...(retryCount !== undefined ? { retries: retryCount } : {}),
+    ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
+  };
 }
 
 /** `registry/repository:tag` or `registry/repository@digest`, for messages. */

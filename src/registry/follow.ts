@@ -189,9 +189,22 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
         );
   }
 
+  /**
+   * A digest a pin moves to is one read from the registry and verified against itself: the tag's own manifest (a
+   * HEAD's Docker-Content-Digest is only a claim, so it is read once when the pin would move to it) or an entry of
+   * its verified index.
+   */
+  async function followVerified(pin: PinnedReference): Promise<FollowedPin> {
+    const followed = await follow(pin);
+    if (followed.current !== pin.digest && followed.current === followed.tagDigest) {
+      await manifest({ registry: pin.registry, repository: pin.repository }, followed.current);
+    }
+    return followed;
+  }
+
   return {
     follow(pin) {
-      return memo(follows, `${imageKey(pin)}:${pin.tag}@${pin.digest}`, () => follow(pin));
+      return memo(follows, `${imageKey(pin)}:${pin.tag}@${pin.digest}`, () => followVerified(pin));
     },
   };
 }

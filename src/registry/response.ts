@@ -1,5 +1,5 @@
 import { RegistryError, type RegistryErrorCode } from "./errors.js";
-import type { Exchange } from "./transport.js";
+import { type Exchange, parseRetryAfter } from "./transport.js";
 
 /** How much of an error body we read to find the registry's reason. */
 const ERROR_BODY_BYTES = 16 * 1024;
@@ -24,7 +24,8 @@ export async function failureFrom(exchange: Exchange, context: FailureContext): 
   const code = codeForStatus(status);
   const hint = context.hint ?? defaultHint(code, context.registry);
   const message = `${context.what}: ${context.action} failed with HTTP ${status}${reason ? ` (${reason})` : ""}${hint ? `; ${hint}` : ""}`;
-  return new RegistryError(code, message, status);
+  const retryAfterMs = parseRetryAfter(exchange.headers.get("retry-after"), Date.now());
+  return new RegistryError(code, message, status, retryAfterMs !== undefined ? { retryAfterMs } : {});
 }
 
 export function codeForStatus(status: number): RegistryErrorCode {

@@ -30,7 +30,10 @@ export interface BackoffOptions {
 
 export interface TransportOptions {
   readonly fetch: typeof fetch;
+  /** One attempt: until the headers arrive and the body is read; for a streamed body, the longest pause. */
   readonly timeoutMs: number;
+  /** One operation, from its first request to the end of its body: attempts, redirects and retry waits included. */
+  readonly deadlineMs: number;
   readonly retries: number;
   readonly backoff: Required<BackoffOptions>;
   readonly scheme: SchemePolicy;
@@ -50,8 +53,6 @@ export interface TransportRequest {
   readonly what: string;
   /** Concurrency slot for the registry; held until the body is read, discarded or the stream ends. */
   readonly limit?: LimitFunction;
-  /** Single attempt, no retries: probing HTTPS before falling back to HTTP. */
-  readonly probe?: boolean;
   /** The first URL may be plain HTTP although its host is not listed (an insecure registry's own token realm). */
   readonly allowHttp?: boolean;
 }
@@ -67,7 +68,7 @@ export interface Exchange {
   /** Up to `maxBytes` of the body, the rest dropped: for error bodies. Never throws. */
   peek(maxBytes: number): Promise<Uint8Array>;
   discard(): void;
-  /** The body as a stream; the request timeout becomes an idle timeout (no bytes for that long). */
+  /** The body as a stream; the attempt timeout becomes an idle timeout (no bytes for that long), the deadline still holds. */
   stream(): { readonly stream: Readable; abort(): void };
 }
 
@@ -77,9 +78,61 @@ const MAX_REDIRECTS = 5;
 const HOST_CHECK_MEMORY_MS = 60_000;
 
 /**
- * HTTP for the registry client: one timeout per request, retries with backoff and jitter (honouring
- * Retry-After), manual redirects that drop Authorization when they leave the origin, the plain-HTTP rule,
- * the host policy, and request counting.
+ * The time one operation may take (a manifest, a blob and its whole body, a token, a ping), retries included. The
+ * clock starts when the operation's first request gets its connection slot, so waiting behind other requests to
+ * the same registry does not count.
+ */
+export class Deadline {
+  private end: number | undefined;
+
+  constructor(readonly ms: number) {}
+
+  start(): void {
+    this.end ??= performance.now() + this.ms;
+  }
+
+  /** Milliseconds left; the whole span before the clock starts. */
+  remaining(): number {
+    return this.end === undefined ? this.ms : Math.max(0, this.end - performance.now());
+  }
+}
+
+/** What an operation is, for the retry loop's messages. */
+export interface OperationLabel {
+  /** Names the operation in messages: `registry.example.test/app:1.0`. */
+  readonly what: string;
+  /** Single attempt, no retries: probing HTTPS before falling back to HTTP. */
+  readonly probe?: boolean;
+}
+
+/** Errors that already went through a retry loop: an enclosing loop does not retry them again. */
+const settled = new WeakSet<RegistryError>();
+
+/**
+ * Whether a failed attempt is worth repeating: timeouts, connections that broke (before or during the body), 408,
+ * 429 and 5xx answers, and bodies that did not arrive intact (shorter or longer than said, or not hashing to the
+ * digest stated). Never a deadline that passed, a TLS or DNS failure, or a 4xx the registry meant.
+ */
+export function isRetryable(error: RegistryError): boolean {
+  if (settled.has(error)) return false;
+  switch (error.code) {
+    case "TIMEOUT":
+    case "INCOMPLETE":
+    case "DIGEST_MISMATCH":
+      return true;
+    case "NETWORK":
+      return !isPermanentNetworkError(error);
+    case "DEADLINE":
+      return false;
+    default:
+      return error.transient === true || (error.status !== undefined && RETRY_STATUSES.has(error.status));
+  }
+}
+
+/**
+ * HTTP for the registry client: operations retried with backoff and jitter (honouring Retry-After) within one
+ * deadline, a timeout per attempt, manual redirects that drop Authorization when they leave the origin and follow
+ * only HTTP(S), the plain-HTTP rule, the host policy, and request counting.
  */
 export class Transport {
   private readonly counts: Record<RequestKind, number> = { ping: 0, token: 0, manifest: 0, blob: 0, referrers: 0, history: 0, tags: 0 };
@@ -95,36 +148,41 @@ export class Transport {
     return { requests, tokenRequests: byKind.token, byKind, retries: this.retryCount };
   }
 
-  async send(request: TransportRequest): Promise<Exchange> {
-    const retries = request.probe ? 0 : this.options.retries;
+  /** A fresh deadline of the configured length. */
+  deadline(): Deadline {
+    return new Deadline(this.options.deadlineMs);
+  }
+
+  /**
+   * Runs `operation` (requests, and the reading of their answer) until it succeeds or fails for good: retryable
+   * failures (see isRetryable) are tried again after a backoff or the registry's Retry-After, while the deadline
+   * leaves time for it. The error that ends the loop is the last attempt's.
+   */
+  async perform<T>(label: OperationLabel, operation: (deadline: Deadline) => Promise<T>): Promise<T> {
+    const deadline = this.deadline();
+    const retries = label.probe ? 0 : this.options.retries;
     for (let attempt = 0; ; attempt++) {
-      let exchange: Exchange;
       try {
-        exchange = await this.attempt(request);
+        return await operation(deadline);
       } catch (error) {
-        if (error instanceof RegistryError && error.code === "NETWORK" && attempt < retries && !isPermanentNetworkError(error)) {
-          this.options.logger?.debug({ host: request.url.host, attempt }, "registry request failed; retrying");
-          this.retryCount++;
-          await sleep(this.backoffDelay(attempt));
-          continue;
+        if (!(error instanceof RegistryError)) throw error;
+        const delay = this.retryDelay(error, attempt);
+        if (attempt >= retries || !isRetryable(error) || delay >= deadline.remaining()) {
+          settled.add(error);
+          throw error;
         }
-        throw error;
-      }
-      if (RETRY_STATUSES.has(exchange.status) && attempt < retries) {
-        const delay = this.retryDelay(exchange.headers.get("retry-after"), attempt);
-        exchange.discard();
-        this.options.logger?.debug({ host: request.url.host, status: exchange.status, attempt, delay }, "registry asked us to retry");
+        this.options.logger?.debug({ what: label.what, code: error.code, status: error.status, attempt, delay }, "registry request failed; retrying");
         this.retryCount++;
         await sleep(delay);
-        continue;
       }
-      return exchange;
     }
   }
 
-  private async attempt(request: TransportRequest): Promise<Exchange> {
+  /** One attempt at one request, redirects followed; the answer's body is still to be read, before the deadline. */
+  async send(request: TransportRequest, deadline: Deadline): Promise<Exchange> {
     const release = request.limit ? await acquire(request.limit) : () => {};
-    const state = new AttemptState(this.options.timeoutMs, release);
+    deadline.start();
+    const state = new AttemptState(this.options.timeoutMs, deadline, release);
     try {
       let url = request.url;
       let method = request.method;
@@ -139,6 +197,7 @@ export class Transport {
           );
         }
         await this.checkHost(url.host);
+        state.check(request.what, url);
         this.counts[request.kind]++;
         let response: Response;
         try {
@@ -150,9 +209,7 @@ export class Transport {
             signal: state.signal,
           });
         } catch (error) {
-          throw state.timedOut
-            ? timeoutError(request.what, url, this.options.timeoutMs)
-            : new RegistryError("NETWORK", `${request.what}: cannot reach ${url.host}: ${networkReason(error)}${tlsHint(error, url)}`);
+          throw state.failure(request.what, url) ?? new RegistryError("NETWORK", `${request.what}: cannot reach ${url.host}: ${networkReason(error)}${tlsHint(error, url)}`);
         }
         const location = response.headers.get("location");
         if (!REDIRECT_STATUSES.has(response.status) || !location) return new FetchExchange(response, url, state, request.what);
@@ -160,12 +217,7 @@ export class Transport {
         if (hop >= MAX_REDIRECTS) {
           throw new RegistryError("BAD_RESPONSE", `${request.what}: more than ${MAX_REDIRECTS} redirects, starting at ${request.url.host}`);
         }
-        let next: URL;
-        try {
-          next = new URL(location, url);
-        } catch {
-          throw new RegistryError("BAD_RESPONSE", `${request.what}: ${url.host} redirected to an invalid address`);
-        }
+        const next = redirectTarget(location, url, request.what);
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
           method = "GET";
           body = undefined;
@@ -200,9 +252,8 @@ export class Transport {
     return check;
   }
 
-  private retryDelay(retryAfter: string | null, attempt: number): number {
-    const asked = parseRetryAfter(retryAfter, Date.now());
-    if (asked !== undefined) return Math.min(asked, this.options.backoff.retryAfterCapMs);
+  private retryDelay(error: RegistryError, attempt: number): number {
+    if (error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, this.options.backoff.retryAfterCapMs);
     return this.backoffDelay(attempt);
   }
 
@@ -211,6 +262,23 @@ export class Transport {
     const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
     return ceiling / 2 + Math.random() * (ceiling / 2);
   }
+}
+
+/** Where a redirect leads: only HTTP(S), never with userinfo of its own (it would be sent to the next host). */
+function redirectTarget(location: string, from: URL, what: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new RegistryError("BAD_RESPONSE", `${what}: ${from.host} redirected to an invalid address`);
+  }
+  if (next.protocol !== "http:" && next.protocol !== "https:") {
+    throw new RegistryError("BAD_RESPONSE", `${what}: ${from.host} redirected to a ${next.protocol} address; only http: and https: redirects are followed`);
+  }
+  if (next.username || next.password) {
+    throw new RegistryError("BAD_RESPONSE", `${what}: ${from.host} redirected to ${next.host} with credentials in the address; refusing to follow it`);
+  }
+  return next;
 }
 
 /** `Retry-After` as milliseconds from `now`: delta-seconds or an HTTP date; undefined when absent or unreadable. */
@@ -230,18 +298,26 @@ function acquire(limit: LimitFunction): Promise<() => void> {
   });
 }
 
+/**
+ * One attempt's timers: the attempt timeout (re-armed by each chunk of a streamed body) and the operation's deadline
+ * (never re-armed); either aborts the transfer. Holds the connection slot until the body is read or dropped.
+ */
 class AttemptState {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly deadlineTimer: NodeJS.Timeout;
   private released = false;
-  timedOut = false;
-  /** Called instead of a bare abort when the timer fires during streaming. */
+  private timedOut = false;
+  private deadlinePassed = false;
+  /** Called besides the abort when a timer fires during streaming. */
   onTimeout: (() => void) | undefined;
 
   constructor(
     private readonly timeoutMs: number,
+    private readonly deadline: Deadline,
     private readonly release: () => void,
   ) {
+    this.deadlineTimer = setTimeout(() => this.expire("deadline"), deadline.remaining());
     this.arm();
   }
 
@@ -249,14 +325,23 @@ class AttemptState {
     return this.controller.signal;
   }
 
+  /** Throws when a timer already fired: no new request after the deadline. */
+  check(what: string, url: URL): void {
+    const failure = this.failure(what, url);
+    if (failure) throw failure;
+  }
+
+  /** The timeout or deadline error, when a timer has fired; undefined otherwise (the failure was something else). */
+  failure(what: string, url: URL): RegistryError | undefined {
+    if (this.deadlinePassed || this.deadline.remaining() <= 0) return deadlineError(what, url, this.deadline.ms);
+    if (this.timedOut) return timeoutError(what, url, this.timeoutMs);
+    return undefined;
+  }
+
   arm(): void {
     if (this.released) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.onTimeout?.();
-      this.controller.abort();
-    }, this.timeoutMs);
+    this.timer = setTimeout(() => this.expire("timeout"), this.timeoutMs);
   }
 
   abort(): void {
@@ -266,9 +351,17 @@ class AttemptState {
 
   finish(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.deadlineTimer);
     if (this.released) return;
     this.released = true;
     this.release();
+  }
+
+  private expire(which: "timeout" | "deadline"): void {
+    if (which === "deadline") this.deadlinePassed = true;
+    else this.timedOut = true;
+    this.onTimeout?.();
+    this.controller.abort();
   }
 }
 
@@ -297,6 +390,14 @@ class FetchExchange implements Exchange {
     try {
       const body = await this.read(maxBytes);
       if (body === "too large") throw tooLarge(this.what, maxBytes);
+      // A decoded body (Content-Encoding) has another length than the one declared for the encoded bytes.
+      const encoded = (this.headers.get("content-encoding") ?? "identity").toLowerCase() !== "identity";
+      if (this.headers.has("content-length") && Number.isSafeInteger(declared) && !encoded && body.byteLength !== declared) {
+        throw new RegistryError(
+          "INCOMPLETE",
+          `${this.what}: ${this.url.host} sent ${body.byteLength} bytes where it announced ${declared}; refusing the answer`,
+        );
+      }
       return body;
     } finally {
       this.state.finish();
@@ -331,13 +432,13 @@ class FetchExchange implements Exchange {
         callback(null, chunk);
       },
     });
-    state.onTimeout = () => output.destroy(timeoutError(this.what, this.url, undefined));
+    state.onTimeout = () => output.destroy(state.failure(this.what, this.url));
     const body = this.response.body;
     if (!body) {
       output.end();
     } else {
       const source = Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
-      source.on("error", (error) => output.destroy(state.timedOut ? timeoutError(this.what, this.url, undefined) : error));
+      source.on("error", (error) => output.destroy(state.failure(this.what, this.url) ?? brokenError(this.what, this.url, error)));
       source.pipe(output);
       // However the consumer stops (end, destroy, a failed pipeline), the transfer stops with it.
       output.once("close", () => source.destroy());
@@ -380,8 +481,7 @@ class FetchExchange implements Exchange {
         total += value.byteLength;
       }
     } catch (error) {
-      if (this.state.timedOut) throw timeoutError(this.what, this.url, undefined);
-      throw new RegistryError("NETWORK", `${this.what}: the connection to ${this.url.host} broke while reading: ${networkReason(error)}`);
+      throw this.state.failure(this.what, this.url) ?? brokenError(this.what, this.url, error);
     }
     return Buffer.concat(chunks, total);
   }
@@ -391,9 +491,23 @@ function tooLarge(what: string, maxBytes: number): RegistryError {
   return new RegistryError("TOO_LARGE", `${what}: the response is larger than ${formatBytes(maxBytes)}; refusing to read it`);
 }
 
-function timeoutError(what: string, url: URL, timeoutMs: number | undefined): RegistryError {
-  const after = timeoutMs === undefined ? "" : ` after ${Math.round(timeoutMs / 100) / 10} s`;
-  return new RegistryError("TIMEOUT", `${what}: ${url.host} did not answer${after}; retry later or raise the timeout`);
+function timeoutError(what: string, url: URL, timeoutMs: number): RegistryError {
+  return new RegistryError("TIMEOUT", `${what}: ${url.host} sent nothing for ${seconds(timeoutMs)}; retry later or raise the timeout (--timeout or DIGESTA_TIMEOUT)`);
+}
+
+function deadlineError(what: string, url: URL, deadlineMs: number): RegistryError {
+  return new RegistryError(
+    "DEADLINE",
+    `${what}: no complete answer from ${url.host} within the ${seconds(deadlineMs)} deadline; retry later or raise it (--deadline or DIGESTA_DEADLINE)`,
+  );
+}
+
+function brokenError(what: string, url: URL, error: unknown): RegistryError {
+  return new RegistryError("NETWORK", `${what}: the connection to ${url.host} broke while reading: ${networkReason(error)}`);
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 function formatBytes(n: number): string {

@@ -157,7 +157,7 @@ describe("retries", () => {
 describe("timeouts and limits", () => {
   it("gives up on a registry that does not answer in time", async () => {
     nock(ORIGIN).get("/v2/").reply(200, "{}");
-    nock(ORIGIN).get("/v2/team/app/manifests/1.0").delay(2_000).reply(200, img.manifest.body);
+    nock(ORIGIN).get("/v2/team/app/manifests/1.0").times(3).delay(2_000).reply(200, img.manifest.body);
     const error = await registryError(testClient({ timeoutMs: 100 }).getManifest(APP, "1.0"));
     expect(error.code).toBe("TIMEOUT");
     expect(error.message).toContain(HOST);
