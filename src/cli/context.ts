@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createProgress, type Progress } from "./progress.js";
-import { createRegistryClient, type RegistryClient } from "../registry/client.js";
+import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from "../registry/client.js";
 import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
 import type { PackageVulnerabilitySource } from "../vuln/source.js";
 import { createAttestedScanSource } from "../vuln/attested-scans.js";
@@ -12,6 +12,9 @@ export interface GlobalOptions {
   /** `json` or `text`; default text on a terminal, JSON lines otherwise (also DIGESTA_LOG_FORMAT). */
   readonly logFormat?: string;
   readonly osvUrl?: string;
+  readonly timeout?: string;
+  readonly deadline?: string;
+  readonly retries?: string;
 }
 
 export interface CliIo {
@@ -30,7 +33,7 @@ export interface CliContext extends CliIo {
 
 export function createContext(options: GlobalOptions, io: CliIo): CliContext {
   const logger = createLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
-  const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [] });
+  const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [], ...networkOptions(options) });
   const osvUrl = osvUrlFrom(options.osvUrl);
   const progress = createProgress(io.stderr);
   return { logger, registry, vulnerabilities: osvUrl ? createOsvSource({ url: osvUrl }) : undefined, progress, ...io };
@@ -61,4 +64,26 @@ export function vulnerabilitySources(context: CliContext): VulnerabilitySources 
 
 export function writeJson(context: CliContext, value: unknown): void {
   context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** `--timeout`, `--deadline` and `--retries`; without them the client reads DIGESTA_TIMEOUT, DIGESTA_DEADLINE, DIGESTA_RETRIES. */
+function networkOptions(options: GlobalOptions): Pick<RegistryClientOptions, "timeoutMs" | "deadlineMs" | "retries"> {
+  const seconds = (text: string | undefined, flag: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} takes a number of seconds above 0, not "${text}"`);
+    return Math.round(value * 1000);
+  };
+  const timeoutMs = seconds(options.timeout, "--timeout");
+  const deadlineMs = seconds(options.deadline, "--deadline");
+  let retries: number | undefined;
+  if (options.retries !== undefined) {
+    retries = Number(options.retries);
+    if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries takes a whole number of at least 0, not "${options.retries}"`);
+  }
+  return {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+  };
 }

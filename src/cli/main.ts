@@ -26,6 +26,9 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
       new Option("--osv-url <url>", 'OSV-compatible API for the vulnerabilities of changed packages, or "off" (also DIGESTA_OSV_URL; default https://api.osv.dev)'),
     )
     .addOption(new Option("--log-format <format>", "json or text (default: text on a terminal, JSON lines otherwise; also DIGESTA_LOG_FORMAT)"))
+    .option("--timeout <seconds>", "longest wait for a registry answer, or between two chunks of a body (also DIGESTA_TIMEOUT; default 30)")
+    .option("--deadline <seconds>", "longest time for one registry request, retries and whole body included (also DIGESTA_DEADLINE; default 120)")
+    .option("--retries <n>", "retries after a timeout, a broken connection, a 429 or 5xx, or a damaged answer (also DIGESTA_RETRIES; default 3)")
     .showHelpAfterError("(digesta --help lists the commands)")
     .exitOverride();
 
