@@ -277,12 +277,16 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
    * sha256 digest), the body's hash is all there is, so it is confirmed by asking the registry for that digest: a body
    * altered on the way hashes to a digest the registry does not have. An answer that does not verify is retried.
    */
-  async function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
+  function getManifest(name: ImageName, reference: string): Promise<FetchedManifest> {
+    return fetchManifest(name, reference, transport.deadline());
+  }
+
+  async function fetchManifest(name: ImageName, reference: string, deadline: Deadline): Promise<FetchedManifest> {
     assertValidName(name);
     assertValidReference(name, reference);
     const what = describe(name, reference);
     const byDigest = isDigest(reference);
-    return transport.perform({ what }, async (deadline) => {
+    return transport.perform({ what }, async () => {
       const exchange = await manifestRequest("GET", name, reference, deadline);
       if (exchange.status !== 200) {
         throw await failureFrom(exchange, { what, action: "manifest request", registry: name.registry, ...notFoundHint(exchange, reference) });
@@ -301,15 +305,15 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       }
       const verified = byDigest || stated !== undefined;
       const manifest = readManifest(bytes, digest, exchange, what, verified);
-      if (!verified) await confirmDigest(name, digest, what);
+      if (!verified) await confirmDigest(name, digest, what, deadline);
       return manifest;
-    });
+    }, deadline);
   }
 
   /** A tag's body hashed to `digest` with nothing stated to check it against: the registry must have that digest. */
-  async function confirmDigest(name: ImageName, digest: Digest, what: string): Promise<void> {
+  async function confirmDigest(name: ImageName, digest: Digest, what: string, deadline: Deadline): Promise<void> {
     try {
-      await getManifest(name, digest);
+      await fetchManifest(name, digest, deadline);
     } catch (error) {
       if (!(error instanceof RegistryError) || error.code !== "NOT_FOUND") throw error;
       throw new RegistryError(

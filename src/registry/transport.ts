@@ -156,10 +156,10 @@ export class Transport {
   /**
    * Runs `operation` (requests, and the reading of their answer) until it succeeds or fails for good: retryable
    * failures (see isRetryable) are tried again after a backoff or the registry's Retry-After, while the deadline
-   * leaves time for it. The error that ends the loop is the last attempt's.
+   * leaves time for it. The error that ends the loop is the last attempt's. A `deadline` given is shared with the
+   * operation this one is part of.
    */
-  async perform<T>(label: OperationLabel, operation: (deadline: Deadline) => Promise<T>): Promise<T> {
-    const deadline = this.deadline();
+  async perform<T>(label: OperationLabel, operation: (deadline: Deadline) => Promise<T>, deadline = this.deadline()): Promise<T> {
     const retries = label.probe ? 0 : this.options.retries;
     for (let attempt = 0; ; attempt++) {
       try {
