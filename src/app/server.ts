@@ -2,6 +2,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
 import { createMetrics } from "../metrics/metrics.js";
+import { createAppLogger } from "../logging/logger.js";
 import { createDigesta, type DigestaController } from "./app.js";
 import { fleetFromEnv } from "./fleet-setup.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
@@ -12,7 +13,10 @@ import { withManifestWebhookPath } from "./webhook-path.js";
  * them; `/ping`; the manifest flow itself when `APP_ID` is not set yet) with digesta loaded, the scheduler, and
  * `POST /digesta/sweep`. With `REDIS_URL`, one process of a fleet, as `DIGESTA_ROLE` says (web, worker or all).
  */
-export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise<{ server: Server; digesta: DigestaController }> {
+export async function startServer(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { readonly logDestination?: NodeJS.WritableStream } = {},
+): Promise<{ server: Server; digesta: DigestaController }> {
   const metrics = createMetrics();
   const fleet = fleetFromEnv(env, { onLookup: (kind, hit) => metrics.cacheLookup(kind, hit) });
   const digesta = createDigesta({
@@ -33,7 +37,12 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env): Promise
     schedulerIntervalMs: env["DIGESTA_SCHEDULER"] === "off" || fleet.role === "web" ? false : 60_000,
     concurrency: fleet.concurrency,
   });
-  const server = await run(withManifestWebhookPath(digesta.app), { env });
+  // Digesta's logger, not Probot's default: it redacts secrets (the sweep secret, webhook signatures, any credential
+  // header) in every line, Probot's request log included.
+  const server = await run(withManifestWebhookPath(digesta.app), {
+    env,
+    log: await createAppLogger(env, options.logDestination),
+  });
   const shutdown = () => {
     // Stop taking jobs; running ones finish (or, on Redis, go back to the queue for another worker).
     digesta.stop();
