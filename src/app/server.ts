@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
 import { createMetrics } from "../metrics/metrics.js";
-import { createAppLogger } from "../logging/logger.js";
+import { createAppLogger } from "../logging/app-logger.js";
 import { createDigesta, type DigestaController } from "./app.js";
 import { fleetFromEnv } from "./fleet-setup.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
