@@ -185,7 +185,6 @@ interface Measured {
   readonly blobRequests: number;
   readonly baselineRssKiB: number;
   readonly maxRssKiB: number;
-  readonly ms: number;
   readonly source: unknown;
   readonly changes: number;
   readonly warnings: readonly string[];
@@ -227,9 +226,7 @@ async function measureChild(spec: Measure): Promise<void> {
   const counter = { bytes: 0 };
   const client = createRegistryClient({ credentials: anonymousCredentials, fetch: countingFetch(counter), env: {} });
   const name: ImageName = { registry: spec.registry, repository: spec.repository };
-  const started = performance.now();
   const diff = await diffImages(client, name, spec.from, spec.to);
-  const ms = performance.now() - started;
   const stats = client.stats();
   const result: Measured = {
     bytes: counter.bytes,
@@ -237,7 +234,6 @@ async function measureChild(spec: Measure): Promise<void> {
     blobRequests: stats.byKind.blob,
     baselineRssKiB,
     maxRssKiB: peakRssKiB(),
-    ms,
     source: diff.source,
     changes: diff.packages.added.length + diff.packages.removed.length + diff.packages.changed.length,
     warnings: diff.warnings,
@@ -291,7 +287,7 @@ function report(label: string, m: Measured, imageBytes: [number, number], figure
   console.log(`  ${figure}   goal: ${goal}   ${verdict(ok)}`);
   console.log(
     `  images ${mib(imageBytes[0])} + ${mib(imageBytes[1])}; downloaded ${kib(m.bytes)} in ${m.requests} requests (${m.blobRequests} blobs); ` +
-      `peak RSS ${mib(m.maxRssKiB * 1024)} (process at start ${mib(m.baselineRssKiB * 1024)}, ${child?.note}); ${m.ms.toFixed(0)} ms; ` +
+      `peak RSS ${mib(m.maxRssKiB * 1024)} (process at start ${mib(m.baselineRssKiB * 1024)}, ${child?.note}); ` +
       `source ${JSON.stringify(m.source)}; ${m.changes} package changes${m.warnings.length ? `; warnings: ${m.warnings.join(" | ")}` : ""}`,
   );
 }

@@ -64,16 +64,13 @@ interface Run {
   readonly blob: number;
   readonly total: number;
   readonly wrong: number;
-  readonly ms: number;
 }
 
 async function followAll(client: RegistryClient, cases: readonly PinCase[], memoised: boolean): Promise<Run> {
   const shared = createPinFollower(client);
-  const started = performance.now();
   const results = await Promise.all(
     cases.map(({ pin }) => (memoised ? shared : createPinFollower(client)).follow(pin).then((r) => r.current, () => undefined)),
   );
-  const ms = performance.now() - started;
   const stats = client.stats();
   return {
     manifest: stats.byKind.manifest,
@@ -81,7 +78,6 @@ async function followAll(client: RegistryClient, cases: readonly PinCase[], memo
     blob: stats.byKind.blob,
     total: stats.requests,
     wrong: results.filter((current, i) => current !== cases[i]!.expected).length,
-    ms,
   };
 }
 
@@ -104,7 +100,7 @@ export async function benchRegistryRequests(): Promise<void> {
     );
     const row = (label: string, run: Run) =>
       console.log(
-        `${label.padEnd(28)} manifest ${String(run.manifest).padStart(5)}  token ${String(run.token).padStart(4)}  blob ${String(run.blob).padStart(5)}  total ${String(run.total).padStart(5)}  wrong ${run.wrong}  ${run.ms.toFixed(0)} ms`,
+        `${label.padEnd(28)} manifest ${String(run.manifest).padStart(5)}  token ${String(run.token).padStart(4)}  blob ${String(run.blob).padStart(5)}  total ${String(run.total).padStart(5)}  wrong ${run.wrong}`,
       );
     row("digesta (one follower)", digesta);
     row("reference (follower per pin)", reference);

@@ -1,10 +1,12 @@
-// Scan benchmark: digesta's scanDirectory against ripgrep on the same generated tree (about 50,000 files,
-// 500 MB, 10,000 pins). Run alone with `node --import tsx bench/scan.ts`, or through bench/run.ts.
+// Scan: `digesta scan DIR --json` against ripgrep's floor for the job, `rg -c --no-ignore '@sha256:' DIR`, both
+// whole processes on the same generated tree (50,000 files, about 500 MB, 10,000 pins), paired run by run. A
+// heavier ripgrep pattern (the pins themselves) is measured beside it, never instead. Peak RSS is measured on a
+// quarter, half and the whole tree to show whether memory grows with the tree.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { scanDirectory } from "../src/scan/directory.js";
+import { fileURLToPath } from "node:url";
+import { describePaired, digesta, median, paired, runProcess, type Command } from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WORK = path.join(here, ".work");
@@ -14,9 +16,9 @@ const TREE = path.join(WORK, `scan-tree-v${TREE_VERSION}`);
 const FILES = 50_000;
 const REFERENCES = 10_000;
 const TARGET_BYTES = 500 * 1024 * 1024;
-const RUNS = 3;
-/** What ripgrep looks for: the same pins, tag required. */
-const RG_PATTERN = "[a-z0-9._/:-]+:[A-Za-z0-9_][A-Za-z0-9_.-]*@sha256:[a-f0-9]{64}";
+const ROUNDS = 7;
+/** The heavier pattern, reported beside the floor: the pins themselves, tag required. */
+const RG_PIN_PATTERN = "[a-z0-9._/:-]+:[A-Za-z0-9_][A-Za-z0-9_.-]*@sha256:[a-f0-9]{64}";
 
 interface TreeStats {
   readonly files: number;
@@ -139,138 +141,46 @@ function ensureTree(): TreeStats {
 
 // ---- measuring -----------------------------------------------------------------------------------------------
 
-interface Run {
-  readonly ms: number;
-  /** User + system CPU time: steadier than wall time on a busy machine. */
-  readonly cpuMs: number;
-  readonly pins: number;
-  readonly maxRssKiB: number;
-}
-
-interface DigestaRun extends Run {
-  readonly files: number;
-  readonly bytes: number;
-  /** RSS of the child before it scans: Node, tsx and the modules loaded. */
-  readonly baseRssKiB: number;
-}
-
-/** One scan in a fresh Node process, so its peak RSS is the scan's own. */
-function runDigesta(dir: string, nodeFlags: string[] = []): DigestaRun {
-  const child = spawnSync(process.execPath, [...nodeFlags, "--import", "tsx", fileURLToPath(import.meta.url), "--child", dir], {
-    encoding: "utf8",
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  if (child.status !== 0) throw new Error(`digesta scan failed: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as DigestaRun;
-}
-
-function runRipgrep(dir: string): Run {
-  const args = ["--no-config", "--hidden", "--no-ignore", "--count-matches", "-e", RG_PATTERN, dir];
-  const started = performance.now();
-  const child = spawnSync("/usr/bin/time", ["-f", "TIME %M %U %S", "rg", ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  const ms = performance.now() - started;
-  if (child.status !== 0 && child.status !== 1) throw new Error(`rg failed: ${child.stderr.trim()}`);
-  let pins = 0;
-  for (const line of child.stdout.split("\n")) {
-    const count = Number(line.slice(line.lastIndexOf(":") + 1));
-    if (line && Number.isFinite(count)) pins += count;
-  }
-  const [, rss, user, system] = /TIME (\d+) ([\d.]+) ([\d.]+)/.exec(child.stderr) ?? [];
-  return { ms, cpuMs: (Number(user) + Number(system)) * 1000, pins, maxRssKiB: Number(rss) };
-}
-
-/** Warms the page cache with one run of each, then runs them in turn RUNS times (so both see the same load). */
-function measure<T extends Record<string, () => Run>>(runners: T): { [K in keyof T]: { best: ReturnType<T[K]>; cpuMs: number; peakRssKiB: number } } {
-  const names = Object.keys(runners) as (keyof T)[];
-  const runs = new Map<keyof T, Run[]>(names.map((name) => [name, []]));
-  for (const name of names) runners[name]!();
-  for (let round = 0; round < RUNS; round++) for (const name of names) runs.get(name)!.push(runners[name]!());
-  return Object.fromEntries(
-    names.map((name) => {
-      const list = runs.get(name)!;
-      return [
-        name,
-        {
-          best: list.reduce((a, b) => (b.ms < a.ms ? b : a)),
-          cpuMs: Math.min(...list.map((r) => r.cpuMs)),
-          peakRssKiB: Math.max(...list.map((r) => r.maxRssKiB)),
-        },
-      ];
-    }),
-  ) as never;
-}
-
-const mb = (bytes: number) => bytes / 1024 / 1024;
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const ripgrep = (label: string, pattern: string, dir: string): Command => ({
+  label,
+  file: "rg",
+  args: ["-c", "--no-ignore", pattern, dir],
+  ok: [0, 1],
+});
+
+/** Sum of ripgrep's per-file counts (`path:count` lines). */
+function ripgrepCount(stdout: string): number {
+  let total = 0;
+  for (const line of stdout.split("\n")) if (line) total += Number(line.slice(line.lastIndexOf(":") + 1));
+  return total;
+}
 
 export async function benchScan(): Promise<void> {
   const stats = ensureTree();
-  console.log(`tree: ${fmt(stats.files)} files, ${fmt(mb(stats.bytes))} MB, ${fmt(stats.references)} pins generated`);
-  const rgAvailable = spawnSync("rg", ["--version"]).status === 0 && existsSync("/usr/bin/time");
-  const half = path.join(TREE, "a");
-
-  const result = measure({
-    digesta: () => runDigesta(TREE),
-    ...(rgAvailable ? { ripgrep: () => runRipgrep(TREE) } : {}),
-    half: () => runDigesta(half),
-  } as Record<string, () => Run>);
-  const digesta = result.digesta! as { best: DigestaRun; cpuMs: number; peakRssKiB: number };
-  const halfRun = result.half! as { best: DigestaRun; cpuMs: number; peakRssKiB: number };
-  const d = digesta.best;
-  const line = (name: string, r: { best: Run; cpuMs: number; peakRssKiB: number }, files: number, bytes: number) =>
-    console.log(
-      `${name.padEnd(8)} ${fmt(r.best.ms).padStart(6)} ms wall  ${fmt(r.cpuMs).padStart(6)} ms CPU  ` +
-        `${fmt(files / (r.best.ms / 1000)).padStart(7)} files/s  ${fmt(mb(bytes) / (r.best.ms / 1000)).padStart(5)} MB/s  ` +
-        `peak RSS ${fmt(r.peakRssKiB / 1024)} MB  pins ${fmt(r.best.pins)}`,
-    );
-  line("digesta", digesta, d.files, d.bytes);
-  if (result.ripgrep) line("ripgrep", result.ripgrep, stats.files, stats.bytes);
-
-  // Peak RSS against tree size: the scan itself holds one file and one directory listing; what grows is the
-  // result list and V8's young generation, which V8 enlarges (up to a fixed cap) as results survive. Capping
-  // the young generation shows the first alone.
-  const capped = ["--max-semi-space-size=1"];
-  const cappedFull = runDigesta(TREE, capped);
-  const cappedHalf = runDigesta(half, capped);
-  console.log(
-    `peak RSS, full tree ${fmt(digesta.peakRssKiB / 1024)} MB, half ${fmt(halfRun.peakRssKiB / 1024)} MB ` +
-      `(${fmt(halfRun.best.files)} files, ${fmt(halfRun.best.ms)} ms); Node + tsx before scanning ${fmt(d.baseRssKiB / 1024)} MB; ` +
-      `with V8's young generation capped (${capped.join(" ")}): full ${fmt(cappedFull.maxRssKiB / 1024)} MB, half ${fmt(cappedHalf.maxRssKiB / 1024)} MB`,
-  );
-  if (d.pins !== stats.references) console.log(`!! digesta found ${d.pins} pins, the generator wrote ${stats.references}`);
-  if (!result.ripgrep) {
-    console.log("ripgrep (rg) or /usr/bin/time not installed: no comparison");
+  console.log(`tree: ${fmt(stats.files)} files, ${fmt(stats.bytes / 1024 / 1024)} MB, ${fmt(stats.references)} pins generated`);
+  if (spawnSync("rg", ["--version"]).status !== 0) {
+    console.log("ripgrep (rg) not installed: no reference, no figure");
     return;
   }
-  const rg = result.ripgrep;
-  console.log(
-    `digesta/ripgrep: wall ${fmt(d.ms / rg.best.ms, 2)}×, CPU ${fmt(digesta.cpuMs / rg.cpuMs, 2)}× (goal: wall ≤ 2×; ` +
-      `digesta timed in-process around scanDirectory, ripgrep as a whole process)`,
-  );
-  console.log(rg.best.pins === d.pins ? "both found the same number of pins" : `!! counts differ: digesta ${d.pins}, ripgrep ${rg.best.pins}`);
-}
+  const scan = digesta("digesta scan --json", "scan", TREE, "--json");
+  const floor = paired(scan, ripgrep("rg -c --no-ignore @sha256:", "@sha256:", TREE), ROUNDS);
+  console.log(`digesta scan DIR --json vs ripgrep's floor (${fmt(stats.files)} files)`);
+  console.log(describePaired(floor, "≤ 1.5x wall and CPU"));
+  const found = (JSON.parse(floor.subjectStdout) as unknown[]).length;
+  const rgMarks = ripgrepCount(floor.referenceStdout);
+  console.log(`  pins: digesta ${fmt(found)} (generator wrote ${fmt(stats.references)}); ripgrep counted ${fmt(rgMarks)} lines with @sha256:`);
 
-async function child(dir: string): Promise<void> {
-  const baseRssKiB = process.memoryUsage().rss / 1024;
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const report = await scanDirectory(dir);
-  const ms = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  const result: DigestaRun = {
-    ms,
-    cpuMs: (used.user + used.system) / 1000,
-    files: report.filesScanned,
-    bytes: report.bytesScanned,
-    pins: report.pinned.length,
-    baseRssKiB,
-    maxRssKiB: process.resourceUsage().maxRSS,
-  };
-  console.log(JSON.stringify(result));
-}
+  const heavier = paired(scan, ripgrep("rg -c --no-ignore PIN_PATTERN", RG_PIN_PATTERN, TREE), 3);
+  console.log(`beside it, ripgrep with the pin pattern itself (${RG_PIN_PATTERN})`);
+  console.log(describePaired(heavier));
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const at = process.argv.indexOf("--child");
-  if (at >= 0) await child(process.argv[at + 1]!);
-  else await benchScan();
+  // Peak RSS against tree size: a scan that streams its results out holds one file at a time, whatever the tree.
+  const rss: string[] = [];
+  for (const [label, dir] of [["half", path.join(TREE, "a")], ["whole", TREE]] as const) {
+    const runs = [0, 1, 2].map(() => runProcess(digesta(label, "scan", dir, "--json")));
+    rss.push(`${label} ${fmt(median(runs.map((r) => r.peakRssKiB)) / 1024)} MiB`);
+  }
+  console.log(`  digesta peak RSS by tree size: ${rss.join(", ")}`);
 }
