@@ -14,7 +14,9 @@ export async function benchStartup(): Promise<void> {
     console.log("digesta --version");
     console.log(describePaired(paired(digesta("digesta --version", "--version"), nodeFloor, ROUNDS), "≤ 1.5x"));
     console.log("digesta scan EMPTY_DIR");
-    console.log(describePaired(paired(digesta("digesta scan EMPTY_DIR", "scan", empty), nodeFloor, ROUNDS), "≤ 1.5x"));
+    // An empty tree is a warning and exit 2 (no false green), which is what a user running this sees.
+    const scan: Command = { ...digesta("digesta scan EMPTY_DIR", "scan", empty), ok: [2] };
+    console.log(describePaired(paired(scan, nodeFloor, ROUNDS), "≤ 1.5x"));
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }
