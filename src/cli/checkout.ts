@@ -2,7 +2,7 @@ import { formatConfigProblem, loadLocalConfig } from "../config/local-file.js";
 import type { DigestaConfig } from "../config/schema.js";
 import { scanDirectory } from "../scan/directory.js";
 import type { ScanOptions, ScanReport } from "../scan/types.js";
-import type { CliContext } from "./context.js";
+import type { CliIo, CliOutput } from "./context.js";
 import { UsageError } from "./errors.js";
 
 /** The options `scan`, `update` and `check` share: which files, and which configuration. */
@@ -21,7 +21,7 @@ export interface CheckoutSettings {
 }
 
 /** Reads the checkout's `.github/digesta.yml` (or `--config FILE`, or nothing with `--no-config`), as the app does. */
-export async function loadCheckoutSettings(context: CliContext, dir: string, options: CheckoutOptions): Promise<CheckoutSettings> {
+export async function loadCheckoutSettings(context: CliIo, dir: string, options: CheckoutOptions): Promise<CheckoutSettings> {
   const loaded = await loadLocalConfig(dir, {
     ...(typeof options.config === "string" ? { file: options.config } : {}),
     ...(options.config === false ? { none: true } : {}),
@@ -52,7 +52,7 @@ export function checkoutScanOptions(settings: CheckoutSettings, options: Checkou
  * (the commands then exit 2, never 0: a false green is the worst answer a check can give).
  */
 export async function scanCheckout(
-  context: CliContext,
+  context: CliOutput,
   dir: string,
   scan: ScanOptions,
   settings: CheckoutSettings,

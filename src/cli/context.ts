@@ -1,10 +1,7 @@
-import { createLogger, type Logger } from "../logging/logger.js";
+import type { Logger } from "../logging/logger.js";
 import { createProgress, type Progress } from "./progress.js";
-import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from "../registry/client.js";
-import { createOsvSource, osvUrlFrom } from "../vuln/osv.js";
+import type { RegistryClient, RegistryClientOptions } from "../registry/client.js";
 import type { PackageVulnerabilitySource } from "../vuln/source.js";
-import { createAttestedScanSource } from "../vuln/attested-scans.js";
-import type { VulnerabilitySources } from "../engine/vulnerabilities.js";
 import { UsageError } from "./errors.js";
 
 export interface GlobalOptions {
@@ -22,16 +19,26 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
-export interface CliContext extends CliIo {
-  readonly logger: Logger;
-  readonly registry: RegistryClient;
-  /** Where the vulnerabilities of changed packages are looked up; undefined when turned off. */
-  readonly vulnerabilities: PackageVulnerabilitySource | undefined;
+/** What a command that only reads files and prints needs: the streams and the progress line. */
+export interface CliOutput extends CliIo {
   /** The progress line on stderr (silent unless stderr is a terminal). */
   readonly progress: Progress;
 }
 
-export function createContext(options: GlobalOptions, io: CliIo): CliContext {
+export interface CliContext extends CliOutput {
+  readonly logger: Logger;
+  readonly registry: RegistryClient;
+  /** Where the vulnerabilities of changed packages are looked up; undefined when turned off. */
+  readonly vulnerabilities: PackageVulnerabilitySource | undefined;
+}
+
+/** Loads the logger, the registry client and the vulnerability source only for the commands that use them, to keep start-up short. */
+export async function createContext(options: GlobalOptions, io: CliIo): Promise<CliContext> {
+  const [{ createLogger }, { createRegistryClient }, { createOsvSource, osvUrlFrom }] = await Promise.all([
+    import("../logging/logger.js"),
+    import("../registry/client.js"),
+    import("../vuln/osv.js"),
+  ]);
   const logger = createLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
   const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [], ...networkOptions(options) });
   const osvUrl = osvUrlFrom(options.osvUrl);
@@ -57,12 +64,7 @@ export function progress(context: CliContext, label: string): ((done: number, to
   };
 }
 
-/** The image's own attested scans first, then the package lookup when one is configured. */
-export function vulnerabilitySources(context: CliContext): VulnerabilitySources {
-  return { scans: createAttestedScanSource(context.registry), ...(context.vulnerabilities ? { packages: context.vulnerabilities } : {}) };
-}
-
-export function writeJson(context: CliContext, value: unknown): void {
+export function writeJson(context: CliIo, value: unknown): void {
   context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 

@@ -1,18 +1,23 @@
 import { Command, CommanderError, Option } from "commander";
-import { createContext, type CliContext, type CliIo, type GlobalOptions } from "./context.js";
+import { createContext, type CliContext, type CliIo, type CliOutput, type GlobalOptions } from "./context.js";
+import { createProgress } from "./progress.js";
 import { ExitCode, UsageError } from "./errors.js";
 import { errorLine } from "../errors/error-line.js";
-import { diffCommand, historyCommand, listCommand, resolveCommand } from "./commands/registry.js";
-import { githubCommand } from "./commands/github.js";
-import { scanCommand } from "./commands/scan.js";
-import { checkCommand, updateCommand } from "./commands/update.js";
-import { pinCommand } from "./commands/pin.js";
-import { verifyCommand } from "./commands/verify.js";
 import { VERSION } from "../version.js";
+
+// Each command's module is loaded when that command runs, so that `--version` or a scan does not load the
+// registry client, the package-diff parsers or Probot.
+const registryCommands = () => import("./commands/registry.js");
+const scanCommands = () => import("./commands/scan.js");
+const updateCommands = () => import("./commands/update.js");
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function program(run: (action: (context: CliContext) => Promise<number>) => Promise<void>): Command {
+type Runner = (action: (context: CliContext) => Promise<number>) => Promise<void>;
+/** For commands that only read files and print: no logger, no registry client. */
+type LocalRunner = (action: (io: CliOutput) => Promise<number>) => Promise<void>;
+
+function program(run: Runner, runLocal: LocalRunner): Command {
   const cli = new Command("digesta")
     .description("Keep image:tag@sha256 digest pins fresh.")
     .version(VERSION)
@@ -41,7 +46,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
 
   paths(cli.command("scan").description("list pinned image:tag@sha256 references").argument("[dir]", "directory", "."))
     .option("--json", "print a JSON array")
-    .action((dir: string, options) => run((context) => scanCommand(context, dir, options)));
+    .action((dir: string, options) => runLocal(async (io) => (await scanCommands()).scanCommand(io, dir, options)));
 
   paths(cli.command("update").description("move stale digests to what their tags point to now").argument("[dir]", "directory", "."))
     .option("--dry-run", "report what would change; write nothing")
@@ -50,19 +55,19 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .option("--no-diff", "do not show the package diff of each moved image")
     .option("--platform <os/arch>", "platform for the package diff of multi-platform images (default: diff.platform of the configuration, linux/amd64)")
     .option("--concurrency <n>", "unique pins resolved at once")
-    .action((dir: string, options) => run((context) => updateCommand(context, dir, options)));
+    .action((dir: string, options) => run(async (context) => (await updateCommands()).updateCommand(context, dir, options)));
 
   paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", "."))
     .option("--json", "print the result as JSON")
     .option("--concurrency <n>", "unique pins resolved at once")
     .option("--unpinned", "also exit 1 when a tagged image reference has no digest (see pin)")
-    .action((dir: string, options) => run((context) => checkCommand(context, dir, options)));
+    .action((dir: string, options) => run(async (context) => (await updateCommands()).checkCommand(context, dir, options)));
 
   paths(cli.command("pin").description("append the current digest to tagged image references that have none").argument("[dir]", "directory", "."))
     .option("--dry-run", "report what would be pinned; write nothing")
     .option("--json", "print the result as JSON")
     .option("--platform <os/arch>", "pin this platform's image instead of a multi-platform tag's index")
-    .action((dir: string, options) => run((context) => pinCommand(context, dir, options)));
+    .action((dir: string, options) => run(async (context) => (await import("./commands/pin.js")).pinCommand(context, dir, options)));
 
   cli
     .command("verify")
@@ -70,7 +75,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .argument("<image>", "IMAGE@sha256:…")
     .requiredOption("--key <file>", "the signer's public key (PEM: ECDSA P-256/P-384, RSA, Ed25519)")
     .option("--json", "print the verdict as JSON")
-    .action((image: string, options) => run((context) => verifyCommand(context, image, options)));
+    .action((image: string, options) => run(async (context) => (await import("./commands/verify.js")).verifyCommand(context, image, options)));
 
   cli
     .command("resolve")
@@ -78,21 +83,21 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .argument("<image>", "IMAGE[:TAG] (default tag: latest)")
     .option("--platform <os/arch>", "the digest of this platform's image in the tag's index (as crane digest --platform)")
     .option("--json", "print JSON")
-    .action((image: string, options) => run((context) => resolveCommand(context, image, options)));
+    .action((image: string, options) => run(async (context) => (await registryCommands()).resolveCommand(context, image, options)));
 
   cli
     .command("ls")
     .description("list a repository's tags")
     .argument("<image>", "IMAGE (a repository, without tag or digest)")
     .option("--json", "print a JSON array")
-    .action((image: string, options) => run((context) => listCommand(context, image, options)));
+    .action((image: string, options) => run(async (context) => (await registryCommands()).listCommand(context, image, options)));
 
   cli
     .command("history")
     .description("print a tag's history (registries that keep one, such as cgr.dev)")
     .argument("<image>", "IMAGE[:TAG]")
     .option("--json", "print JSON")
-    .action((image: string, options) => run((context) => historyCommand(context, image, options)));
+    .action((image: string, options) => run(async (context) => (await registryCommands()).historyCommand(context, image, options)));
 
   cli
     .command("diff")
@@ -101,7 +106,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .argument("[new]", "IMAGE@sha256:…")
     .option("--platform <os/arch>", "platform to compare in multi-platform images")
     .option("--json", "print JSON in the shape of Chainguard's image diff API")
-    .action((old: string, next: string | undefined, options) => run((context) => diffCommand(context, old, next, options)));
+    .action((old: string, next: string | undefined, options) => run(async (context) => (await registryCommands()).diffCommand(context, old, next, options)));
 
   cli
     .command("github")
@@ -109,7 +114,7 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
     .requiredOption("--repo <owner/name>", "the repository")
     .addOption(new Option("--api-url <url>", "GitHub Enterprise Server API, e.g. https://github.example.com/api/v3").env("GITHUB_API_URL"))
     .option("--json", "print the outcome as JSON")
-    .action((options) => run((context) => githubCommand(context, options)));
+    .action((options) => run(async (context) => (await import("./commands/github.js")).githubCommand(context, options)));
 
   return cli;
 }
@@ -117,10 +122,15 @@ function program(run: (action: (context: CliContext) => Promise<number>) => Prom
 export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode: number = ExitCode.Ok;
   let context: CliContext | undefined;
-  const cli = program(async (action) => {
-    context ??= createContext(cli.opts<GlobalOptions>(), io);
-    exitCode = await action(context);
-  });
+  const cli = program(
+    async (action) => {
+      context ??= await createContext(cli.opts<GlobalOptions>(), io);
+      exitCode = await action(context);
+    },
+    async (action) => {
+      exitCode = await action({ ...io, progress: createProgress(io.stderr) });
+    },
+  );
   cli.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
   try {
     await cli.parseAsync(argv, { from: "user" });

@@ -1,9 +1,8 @@
 import { open } from "node:fs/promises";
 import path from "node:path";
-import { parse } from "yaml";
-import { validateConfig, type ConfigResult } from "./load.js";
-import { problemFromYamlError, type ConfigProblem } from "./problems.js";
-import { CONFIG_PATH, DEFAULT_CONFIG } from "./schema.js";
+import { CONFIG_PATH, DEFAULT_CONFIG } from "./defaults.js";
+import type { ConfigResult } from "./load.js";
+import type { ConfigProblem } from "./problems.js";
 
 /** No real configuration is this large; a bigger file is refused before it is parsed. */
 const MAX_CONFIG_BYTES = 256 * 1024;
@@ -40,6 +39,8 @@ export async function loadLocalConfig(root: string, options: LocalConfigOptions 
   const source: LocalConfigSource = { kind: "file", file: shown };
   if (typeof text !== "string") return { ok: false, problems: [text], source, notes: [] };
 
+  // The YAML parser and the schema are loaded only when there is a file to read (they dominate a scan's start-up).
+  const [{ parse }, { validateConfig }, { problemFromYamlError }] = await Promise.all([import("yaml"), import("./load.js"), import("./problems.js")]);
   let value: unknown;
   try {
     value = parse(text, { prettyErrors: true, maxAliasCount: 100 });

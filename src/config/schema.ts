@@ -2,8 +2,7 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import type { Platform } from "../reference/types.js";
 
-/** Where digesta reads a repository's configuration (and, through Probot's loader, the organisation's `.github` repository). */
-export const CONFIG_PATH = ".github/digesta.yml";
+export { CONFIG_PATH, DEFAULT_CONFIG } from "./defaults.js";
 
 const DURATION = /^(\d{1,4})\s*(m|h|d|w)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -128,6 +127,3 @@ export function toDigestaConfig(parsed: z.output<typeof configSchema>): DigestaC
     cooldown: parseDuration(parsed.cooldown)!,
   };
 }
-
-/** The configuration of a repository without a file. */
-export const DEFAULT_CONFIG: DigestaConfig = toDigestaConfig(configSchema.parse({}));

@@ -1,7 +1,7 @@
 import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadRepositoryConfig, validateConfig } from "../../src/config/load.js";
-import { DEFAULT_CONFIG, parseDuration, parsePlatform } from "../../src/config/schema.js";
+import { configSchema, DEFAULT_CONFIG, parseDuration, parsePlatform, toDigestaConfig } from "../../src/config/schema.js";
 import { GitHubFake } from "../support/github-fake.js";
 
 const CONFIG = ".github/digesta.yml";
@@ -20,6 +20,10 @@ describe("configuration schema", () => {
       diff: { enabled: true, platform: { os: "linux", architecture: "amd64" } },
       cooldown: 0,
     });
+  });
+
+  it("writes out the defaults exactly as the schema makes them from an empty file", () => {
+    expect(DEFAULT_CONFIG).toEqual(toDigestaConfig(configSchema.parse({})));
   });
 
   it("parses durations, platforms, cron schedules and splits team reviewers", () => {

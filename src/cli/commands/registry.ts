@@ -1,6 +1,6 @@
 import { diffImages } from "../../diff/image-diff.js";
 import { addVulnerabilities } from "../../engine/vulnerabilities.js";
-import { vulnerabilitySources } from "../context.js";
+import { vulnerabilitySources } from "../vulnerabilities.js";
 import { renderImageDiffText } from "../../diff/markdown.js";
 import { formatPlatform, formatReference } from "../../reference/format.js";
 import { parseReference } from "../../reference/parse.js";

@@ -1,7 +1,7 @@
 import type { NotScannedFile, PinnedOccurrence, ScanReport } from "../../scan/types.js";
 import { displayPath } from "../../scan/names.js";
 import { checkoutScanOptions, loadCheckoutSettings, scanCheckout, type CheckoutOptions } from "../checkout.js";
-import type { CliContext } from "../context.js";
+import type { CliIo, CliOutput } from "../context.js";
 import { writeJson } from "../context.js";
 import { ExitCode } from "../errors.js";
 
@@ -19,7 +19,7 @@ export function candidateJson(pin: PinnedOccurrence) {
   };
 }
 
-export async function scanCommand(context: CliContext, dir: string, options: CheckoutOptions & { json?: boolean }): Promise<number> {
+export async function scanCommand(context: CliOutput, dir: string, options: CheckoutOptions & { json?: boolean }): Promise<number> {
   const settings = await loadCheckoutSettings(context, dir, options);
   const { report, warned } = await scanCheckout(context, dir, checkoutScanOptions(settings, options), settings, options);
   if (options.json) {
@@ -38,11 +38,11 @@ export function notScannedJson(file: NotScannedFile) {
   return { path: file.path, kind: file.kind, reason: file.reason };
 }
 
-function listNotScanned(context: CliContext, files: readonly NotScannedFile[]): void {
+function listNotScanned(context: CliIo, files: readonly NotScannedFile[]): void {
   for (const file of files) context.stderr.write(`not scanned ${displayPath(file.path)}: ${file.reason}\n`);
 }
 
-export function summarise(context: CliContext, report: ScanReport): void {
+export function summarise(context: CliIo, report: ScanReport): void {
   for (const skipped of report.skipped) {
     context.stderr.write(`skipped ${displayPath(skipped.path)}:${skipped.line}:${skipped.column} ${skipped.text}: ${skipped.reason}\n`);
   }

@@ -28,7 +28,7 @@ import type { ScanReport } from "../../scan/types.js";
 import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/package-diffs.js";
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 import { withVulnerabilities } from "../../engine/vulnerabilities.js";
-import { vulnerabilitySources } from "../context.js";
+import { vulnerabilitySources } from "../vulnerabilities.js";
 
 export interface UpdateOptions extends CheckoutOptions {
   readonly dryRun?: boolean;

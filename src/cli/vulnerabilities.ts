@@ -1,0 +1,8 @@
+import type { VulnerabilitySources } from "../engine/vulnerabilities.js";
+import { createAttestedScanSource } from "../vuln/attested-scans.js";
+import type { CliContext } from "./context.js";
+
+/** The image's own attested scans first, then the package lookup when one is configured. */
+export function vulnerabilitySources(context: CliContext): VulnerabilitySources {
+  return { scans: createAttestedScanSource(context.registry), ...(context.vulnerabilities ? { packages: context.vulnerabilities } : {}) };
+}
