@@ -46,6 +46,12 @@ export async function createContext(options: GlobalOptions, io: CliIo): Promise<
   return { logger, registry, vulnerabilities: osvUrl ? createOsvSource({ url: osvUrl }) : undefined, progress, ...io };
 }
 
+/** Refuses wrong global options for commands that do not use them too (a scan), so a typo never passes unnoticed. */
+export function checkGlobalOptions(options: GlobalOptions, io: CliIo): void {
+  logFormat(options.logFormat, io.stderr.isTTY === true);
+  networkOptions(options);
+}
+
 /** Readable lines for a person at a terminal, JSON lines for machines, unless asked otherwise. */
 function logFormat(asked: string | undefined, terminal: boolean): "json" | "text" {
   const wanted = asked ?? process.env["DIGESTA_LOG_FORMAT"];

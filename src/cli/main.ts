@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { createContext, type CliContext, type CliIo, type CliOutput, type GlobalOptions } from "./context.js";
+import { checkGlobalOptions, createContext, type CliContext, type CliIo, type CliOutput, type GlobalOptions } from "./context.js";
 import { createProgress } from "./progress.js";
 import { ExitCode, UsageError } from "./errors.js";
 import { errorLine } from "../errors/error-line.js";
@@ -128,6 +128,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       exitCode = await action(context);
     },
     async (action) => {
+      checkGlobalOptions(cli.opts<GlobalOptions>(), io);
       exitCode = await action({ ...io, progress: createProgress(io.stderr) });
     },
   );
