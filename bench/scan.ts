@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "../test/support/random.js";
 import { describePaired, digesta, median, paired, runProcess, type Command } from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,17 +28,6 @@ interface TreeStats {
 }
 
 // ---- tree generation (deterministic) -------------------------------------------------------------------------
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   "the of and to in is it you that he was for on are with as his they be at one have this from or had by " +
@@ -64,7 +54,7 @@ const TAGS = ["latest", "1.25", "3.20", "v1.2.3", "16-alpine", "2024.05.1", "sta
 type Kind = "yaml" | "dockerfile" | "shell" | "text";
 
 function generateTree(): TreeStats {
-  const random = prng(20240501);
+  const random = seededRandom(20240501);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const hex = (n: number) => {
     let s = "";

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULTS, startFaultProxy, type Fault } from "../support/fault-proxy.js";
 import { LINUX_AMD64, LINUX_ARM64, MULTI_ARCH, movingTag, platformKey } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
+import { seededRandom } from "../support/random.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "src", "cli", "bin.ts");
@@ -56,17 +57,6 @@ function runCli(args: readonly string[], env: Record<string, string>): Promise<C
   });
 }
 
-/** A small deterministic generator (mulberry32), so a failing run can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pin {
   readonly file: string;
@@ -150,7 +140,7 @@ describe("a campaign of faults between digesta update and a real registry", () =
 
   /** One seeded run: its own proxy and tree, the CLI, and every check on what it wrote and said. */
   async function campaignRun(seed: number): Promise<{ moved: number; faults: Fault[] }> {
-    const next = random(seed);
+    const next = seededRandom(seed);
     // Which requests are damaged is random; the kinds of damage take turns, so that every kind is dealt in a campaign.
     let dealt = seed;
     const proxy = await startFaultProxy({
