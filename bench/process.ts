@@ -2,7 +2,7 @@
 // input, and what is reported is the median of the per-round ratios (so load that comes and goes on a shared
 // machine hits both sides of a round alike). CPU time and peak RSS are the child's own, from wait4() as reported
 // by GNU time (Debian's `time`): user + system seconds to 10 ms, and the high-water mark of its resident set.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -45,16 +45,48 @@ export function runProcess(command: Command): ProcessRun {
     });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (child.error) throw child.error;
-    if (!(command.ok ?? [0]).includes(child.status ?? -1)) {
-      throw new Error(`${command.label} exited ${child.status}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-    }
-    const last = readFileSync(report, "utf8").trim().split("\n").at(-1) ?? "";
-    const [user, system, rss] = last.split(" ").map(Number);
-    if (![user, system, rss].every(Number.isFinite)) throw new Error(`could not read ${TIME}'s report for ${command.label}: ${last}`);
-    return { wallMs, cpuMs: (user! + system!) * 1000, peakRssKiB: rss!, stdout: child.stdout };
+    return finished(command, report, wallMs, child.status, child.stdout, child.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * runProcess without blocking this process's event loop, for a measured process that talks to a server living in
+ * this process (a relay counting bytes on the wire).
+ */
+export async function runProcessAsync(command: Command): Promise<ProcessRun> {
+  const dir = mkdtempSync(path.join(tmpdir(), "digesta-bench-"));
+  const report = path.join(dir, "time");
+  try {
+    const started = process.hrtime.bigint();
+    const child = spawn(TIME, ["-o", report, "-f", "%U %S %M", command.file, ...command.args], {
+      env: command.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const status = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", resolve);
+    });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    return finished(command, report, wallMs, status, stdout, stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function finished(command: Command, report: string, wallMs: number, status: number | null, stdout: string, stderr: string): ProcessRun {
+  if (!(command.ok ?? [0]).includes(status ?? -1)) {
+    throw new Error(`${command.label} exited ${status}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  }
+  const last = readFileSync(report, "utf8").trim().split("\n").at(-1) ?? "";
+  const [user, system, rss] = last.split(" ").map(Number);
+  if (![user, system, rss].every(Number.isFinite)) throw new Error(`could not read ${TIME}'s report for ${command.label}: ${last}`);
+  return { wallMs, cpuMs: (user! + system!) * 1000, peakRssKiB: rss!, stdout };
 }
 
 export interface Side {
