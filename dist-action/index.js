@@ -60037,7 +60037,7 @@ var require_util5 = __commonJS({
   "node_modules/undici/lib/web/websocket/util.js"(exports2, module2) {
     "use strict";
     var { states, opcodes } = require_constants9();
-    var { isUtf8: isUtf82 } = __require("node:buffer");
+    var { isUtf8: isUtf83 } = __require("node:buffer");
     var { removeHTTPWhitespace } = require_data_url();
     var { collectASequenceOfCodePointsFast } = require_infra();
     function isConnecting(readyState) {
@@ -60180,7 +60180,7 @@ var require_util5 = __commonJS({
         return fatalDecoder.decode.bind(fatalDecoder);
       }
       return function(buffer) {
-        if (isUtf82(buffer)) {
+        if (isUtf83(buffer)) {
           return buffer.toString("utf-8");
         }
         throw new TypeError("Invalid utf-8 received.");
@@ -90761,45 +90761,17 @@ function escapeHtml(text2) {
   return text2.replace(/[&<>"'|`\\*_[\]]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-// src/github/own-issue.ts
-async function openOwnIssue(octokit, repository, kind, body, author = {}) {
-  const existing = await findOwnIssue(octokit, repository, kind, author);
-  if (existing) {
-    if (existing.body !== body) await octokit.rest.issues.update({ ...repository, issue_number: existing.number, body });
-    return existing.number;
-  }
-  const created = await octokit.rest.issues.create({ ...repository, title: kind.title, body });
-  return created.data.number;
-}
-async function closeOwnIssue(octokit, repository, kind, comment, author = {}) {
-  const existing = await findOwnIssue(octokit, repository, kind, author);
-  if (!existing) return void 0;
-  await octokit.rest.issues.createComment({ ...repository, issue_number: existing.number, body: comment });
-  await octokit.rest.issues.update({ ...repository, issue_number: existing.number, state: "closed", state_reason: "completed" });
-  return existing.number;
-}
-async function findOwnIssue(octokit, repository, kind, author) {
-  const issues = await octokit.rest.issues.listForRepo({
-    ...repository,
-    state: "open",
-    per_page: 100,
-    ...author.login ? { creator: author.login } : {}
-  });
-  const found = issues.data.find((issue2) => !issue2.pull_request && issue2.title === kind.title && issue2.body?.startsWith(kind.marker));
-  return found ? { number: found.number, body: found.body ?? "" } : void 0;
-}
-
 // src/github/config-issue.ts
 var CONFIG_ISSUE_TITLE = "digesta: configuration error";
 var MARKER = "<!-- digesta:config-error -->";
 var CONFIG_ISSUE = { title: CONFIG_ISSUE_TITLE, marker: MARKER };
 var MAX_PROBLEMS = 50;
-async function reportConfigProblems(octokit, repository, problems, author = {}) {
-  return openOwnIssue(octokit, repository, CONFIG_ISSUE, configIssueBody(problems), author);
+function reportConfigProblems(issues, problems) {
+  return issues.open(CONFIG_ISSUE, configIssueBody(problems));
 }
-async function closeConfigIssue(octokit, repository, author = {}, atCommit) {
+function closeConfigIssue(issues, atCommit) {
   const comment = `The configuration is valid again${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing. digesta runs on this repository again.`;
-  return closeOwnIssue(octokit, repository, CONFIG_ISSUE, comment, author);
+  return issues.close(CONFIG_ISSUE, comment);
 }
 function configIssueBody(problems) {
   const lines2 = problems.slice(0, MAX_PROBLEMS).map(problemLine);
@@ -90823,7 +90795,7 @@ function problemLine(problem) {
 var VANISHED_ISSUE_TITLE = "digesta: pinned images vanished from their registry";
 var MARKER2 = "<!-- digesta:vanished -->";
 var VANISHED_ISSUE = { title: VANISHED_ISSUE_TITLE, marker: MARKER2 };
-function reportVanishedPins(octokit, repository, vanished, author = {}) {
+function reportVanishedPins(issues, vanished) {
   const body = fitBody(
     [
       MARKER2,
@@ -90832,12 +90804,56 @@ function reportVanishedPins(octokit, repository, vanished, author = {}) {
       "Pin each one to a tag and digest that exist (`digesta pin` appends a tag's current digest), or remove it. digesta closes this issue on its next run once no pin names something the registry no longer has."
     ].join("\n")
   );
-  return openOwnIssue(octokit, repository, VANISHED_ISSUE, body, author);
+  return issues.open(VANISHED_ISSUE, body);
 }
-function closeVanishedIssue(octokit, repository, author = {}, atCommit) {
+function closeVanishedIssue(issues, atCommit) {
   const comment = `Every pin names an image the registry has${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing.`;
-  return closeOwnIssue(octokit, repository, VANISHED_ISSUE, comment, author);
+  return issues.close(VANISHED_ISSUE, comment);
 }
+
+// src/github/own-issue.ts
+var OwnIssues = class {
+  constructor(octokit, repository, author = {}) {
+    this.octokit = octokit;
+    this.repository = repository;
+    this.author = author;
+  }
+  octokit;
+  repository;
+  author;
+  #listing;
+  /** Opens the one issue of this kind, or rewrites its body when it changed. Returns its number. */
+  async open(kind, body) {
+    const existing = await this.#find(kind);
+    if (existing) {
+      if (existing.body !== body) await this.octokit.rest.issues.update({ ...this.repository, issue_number: existing.number, body });
+      return existing.number;
+    }
+    const created = await this.octokit.rest.issues.create({ ...this.repository, title: kind.title, body });
+    (await this.#list()).push({ number: created.data.number, title: kind.title, body });
+    return created.data.number;
+  }
+  /** Closes the issue of this kind, if one is open, with `comment` saying why. Returns its number. */
+  async close(kind, comment) {
+    const existing = await this.#find(kind);
+    if (!existing) return void 0;
+    await this.octokit.rest.issues.createComment({ ...this.repository, issue_number: existing.number, body: comment });
+    await this.octokit.rest.issues.update({ ...this.repository, issue_number: existing.number, state: "closed", state_reason: "completed" });
+    const listed = await this.#list();
+    listed.splice(listed.indexOf(existing), 1);
+    return existing.number;
+  }
+  async #find(kind) {
+    return (await this.#list()).find((issue2) => issue2.title === kind.title && issue2.body.startsWith(kind.marker));
+  }
+  #list() {
+    this.#listing ??= this.octokit.rest.issues.listForRepo({ ...this.repository, state: "open", per_page: 100, ...this.author.login ? { creator: this.author.login } : {} }).then(({ data }) => data.filter((issue2) => !issue2.pull_request).map((issue2) => ({ number: issue2.number, title: issue2.title, body: issue2.body ?? "" }))).catch((error62) => {
+      this.#listing = void 0;
+      throw error62;
+    });
+    return this.#listing;
+  }
+};
 
 // src/github/permissions.ts
 async function grantedPermissions(octokit) {
@@ -90852,6 +90868,7 @@ async function grantedPermissions(octokit) {
 }
 
 // src/github/publish.ts
+import { isUtf8 } from "node:buffer";
 import { createHash as createHash3 } from "node:crypto";
 
 // src/policy/grouping.ts
@@ -90931,7 +90948,7 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
   const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.group.updates.map(updateKey) };
   if (files.size === 0) return allWorkflows;
   let text2 = proposal.describe(leftOut);
-  const head = await branchHead(octokit, repository, branch);
+  const head = await branchHead(octokit, repository, branch, pull?.headSha);
   const lastClosed = pull ? void 0 : await lastClosedPull(octokit, repository, branch);
   if (head && !head.ours) {
     const open2 = pull?.number ?? await openPullOf(octokit, repository, branch);
@@ -90949,6 +90966,9 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
   let pushed = false;
   let fingerprint = fingerprintOf(base, files);
   if (head?.fingerprint !== fingerprint) {
+    if (pull?.headSha !== void 0 && await refSha(octokit, repository, branch) !== pull.headSha) {
+      return publishOne(octokit, repository, base, proposal, { ...pull, headSha: void 0 }, options2);
+    }
     try {
       await pushCommit(octokit, repository, base, branch, files, fingerprint, text2, head !== void 0);
     } catch (error62) {
@@ -90992,8 +91012,14 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
 async function pushCommit(octokit, repository, base, branch, files, fingerprint, text2, branchExists) {
   const tree = [];
   for (const [path4, file2] of files) {
+    const mode = file2.executable ? "100755" : "100644";
+    const text3 = inlineText(file2.content);
+    if (text3 !== void 0) {
+      tree.push({ path: path4, mode, type: "blob", content: text3 });
+      continue;
+    }
     const blob = await octokit.rest.git.createBlob({ ...repository, content: Buffer.from(file2.content).toString("base64"), encoding: "base64" });
-    tree.push({ path: path4, mode: file2.executable ? "100755" : "100644", type: "blob", sha: blob.data.sha });
+    tree.push({ path: path4, mode, type: "blob", sha: blob.data.sha });
   }
   const created = await octokit.rest.git.createTree({ ...repository, base_tree: base.treeSha, tree });
   const commit = await octokit.rest.git.createCommit({
@@ -91007,6 +91033,10 @@ async function pushCommit(octokit, repository, base, branch, files, fingerprint,
   } else {
     await octokit.rest.git.createRef({ ...repository, ref: `refs/heads/${branch}`, sha: commit.data.sha });
   }
+}
+function inlineText(content) {
+  if (content.includes(0) || !isUtf8(content)) return void 0;
+  return Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString("utf8");
 }
 function commitMessage(text2, fingerprint) {
   const lines2 = text2.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} \u2192 ${shortDigest(u.to)}`);
@@ -91026,18 +91056,21 @@ function fingerprintOf(base, files) {
   }
   return hash2.digest("hex").slice(0, 32);
 }
-async function branchHead(octokit, repository, branch) {
-  let sha;
-  try {
-    sha = (await octokit.rest.git.getRef({ ...repository, ref: `heads/${branch}` })).data.object.sha;
-  } catch (error62) {
-    if (statusOf(error62) === 404) return void 0;
-    throw error62;
-  }
+async function branchHead(octokit, repository, branch, known) {
+  const sha = known ?? await refSha(octokit, repository, branch);
+  if (sha === void 0) return void 0;
   const commit = await octokit.rest.git.getCommit({ ...repository, commit_sha: sha });
   const fingerprint = FINGERPRINT.exec(commit.data.message)?.[1];
   const ours = fingerprint !== void 0 && commit.data.parents.length === 1;
   return { sha, ours, ...fingerprint ? { fingerprint } : {} };
+}
+async function refSha(octokit, repository, branch) {
+  try {
+    return (await octokit.rest.git.getRef({ ...repository, ref: `heads/${branch}` })).data.object.sha;
+  } catch (error62) {
+    if (statusOf(error62) === 404) return void 0;
+    throw error62;
+  }
 }
 async function openDigestaPulls(octokit, repository) {
   const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repository, state: "open", per_page: 100 });
@@ -91045,7 +91078,7 @@ async function openDigestaPulls(octokit, repository) {
   for (const pull of pulls) {
     if (!fromDigestaBranch(pull.head, repository)) continue;
     if (!pull.body?.startsWith(PULL_REQUEST_MARKER)) continue;
-    found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref });
+    found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref, ...pull.head.sha ? { headSha: pull.head.sha } : {} });
   }
   return found;
 }
@@ -91424,10 +91457,10 @@ function detach(text2, start, end) {
 }
 
 // src/scan/names.ts
-import { isUtf8 } from "node:buffer";
+import { isUtf8 as isUtf82 } from "node:buffer";
 var ESCAPED_BYTE = /[\udc80-\udcff]/u;
 function decodeName(bytes) {
-  if (isUtf8(bytes)) return bytes.toString("utf8");
+  if (isUtf82(bytes)) return bytes.toString("utf8");
   let text2 = "";
   let at = 0;
   while (at < bytes.length) {
@@ -91722,15 +91755,16 @@ function packageDiffs(requests, differ, log) {
 async function refreshRepository(context) {
   const { octokit, repository, log } = context;
   const loaded = await loadRepositoryConfig(octokit, repository, context.configPath);
+  const ownIssues = new OwnIssues(octokit, repository, context.botLogin ? { login: context.botLogin } : {});
   if (!loaded.ok) {
     if (context.dryRun) return { status: "config-error", problems: loaded.problems };
-    const issue2 = await reportConfigProblems(octokit, repository, loaded.problems, { ...context.botLogin ? { login: context.botLogin } : {} });
+    const issue2 = await reportConfigProblems(ownIssues, loaded.problems);
     log.warn({ issue: issue2, problems: loaded.problems.length }, "configuration is broken; run stopped");
     return { status: "config-error", problems: loaded.problems };
   }
   const config3 = loaded.config;
   const base = await defaultBranchHead(octokit, repository, context.defaultBranch);
-  if (!context.dryRun) await closeConfigIssue(octokit, repository, { ...context.botLogin ? { login: context.botLogin } : {} }, base?.sha);
+  if (!context.dryRun) await closeConfigIssue(ownIssues, base?.sha);
   if (!base) return { status: "empty", schedule: config3.schedule };
   if (!config3.enabled) return { status: "disabled", schedule: config3.schedule };
   const checkout = await downloadCheckout(octokit, { ...repository, ref: base.sha }, context.limits?.extract);
@@ -91754,9 +91788,8 @@ async function refreshRepository(context) {
     const updates = plan.updates.filter((update) => !notMoved.has(updateKey(update))).length;
     if (!context.dryRun) {
       const unreported = groups2.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
-      const author = context.botLogin ? { login: context.botLogin } : {};
-      if (unreported.length > 0) await reportVanishedPins(octokit, repository, unreported, author);
-      else await closeVanishedIssue(octokit, repository, author, base.sha);
+      if (unreported.length > 0) await reportVanishedPins(ownIssues, unreported);
+      else await closeVanishedIssue(ownIssues, base.sha);
     }
     log.info(
       { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut: notMoved.size, failed: plan.failed.length, vanished: plan.vanished.length },

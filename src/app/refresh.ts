@@ -9,6 +9,7 @@ import { resolvePins } from "../engine/resolve.js";
 import { downloadCheckout, type Checkout } from "../github/checkout.js";
 import { closeConfigIssue, reportConfigProblems } from "../github/config-issue.js";
 import { closeVanishedIssue, reportVanishedPins } from "../github/vanished-issue.js";
+import { OwnIssues } from "../github/own-issue.js";
 import { grantedPermissions } from "../github/permissions.js";
 import { publishProposals, type BaseCommit, type Proposal, type PublishOutcome, type RepositoryRef } from "../github/publish.js";
 import { renderBody, renderTitle } from "../github/pull-request-text.js";
@@ -70,15 +71,17 @@ export type RefreshOutcome =
 export async function refreshRepository(context: RefreshContext): Promise<RefreshOutcome> {
   const { octokit, repository, log } = context;
   const loaded = await loadRepositoryConfig(octokit, repository, context.configPath);
+  // The configuration-error and vanished-pins issues: one listing for the run.
+  const ownIssues = new OwnIssues(octokit, repository, context.botLogin ? { login: context.botLogin } : {});
   if (!loaded.ok) {
     if (context.dryRun) return { status: "config-error", problems: loaded.problems };
-    const issue = await reportConfigProblems(octokit, repository, loaded.problems, { ...(context.botLogin ? { login: context.botLogin } : {}) });
+    const issue = await reportConfigProblems(ownIssues, loaded.problems);
     log.warn({ issue, problems: loaded.problems.length }, "configuration is broken; run stopped");
     return { status: "config-error", problems: loaded.problems };
   }
   const config = loaded.config;
   const base = await defaultBranchHead(octokit, repository, context.defaultBranch);
-  if (!context.dryRun) await closeConfigIssue(octokit, repository, { ...(context.botLogin ? { login: context.botLogin } : {}) }, base?.sha);
+  if (!context.dryRun) await closeConfigIssue(ownIssues, base?.sha);
   if (!base) return { status: "empty", schedule: config.schedule };
   if (!config.enabled) return { status: "disabled", schedule: config.schedule };
 
@@ -105,9 +108,8 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
     if (!context.dryRun) {
       // Vanished pins no pull request carries (nothing to update beside them) get an issue: a deploy from them fails.
       const unreported = groups.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
-      const author = context.botLogin ? { login: context.botLogin } : {};
-      if (unreported.length > 0) await reportVanishedPins(octokit, repository, unreported, author);
-      else await closeVanishedIssue(octokit, repository, author, base.sha);
+      if (unreported.length > 0) await reportVanishedPins(ownIssues, unreported);
+      else await closeVanishedIssue(ownIssues, base.sha);
     }
     log.info(
       { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut: notMoved.size, failed: plan.failed.length, vanished: plan.vanished.length },

@@ -1,39 +1,25 @@
-import type { ProbotOctokit } from "probot";
 import type { ConfigProblem } from "../config/problems.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { code, inline } from "./pull-request-text.js";
-import { closeOwnIssue, openOwnIssue, type IssueAuthor, type OwnIssueKind } from "./own-issue.js";
-import type { RepositoryRef } from "./publish.js";
+import type { OwnIssueKind, OwnIssues } from "./own-issue.js";
 
 export const CONFIG_ISSUE_TITLE = "digesta: configuration error";
 const MARKER = "<!-- digesta:config-error -->";
 const CONFIG_ISSUE: OwnIssueKind = { title: CONFIG_ISSUE_TITLE, marker: MARKER };
 const MAX_PROBLEMS = 50;
 
-export type { IssueAuthor };
-
 /**
  * Opens (or rewrites) the one configuration-error issue of a repository, listing what is wrong line by line.
  * Returns the issue number.
  */
-export async function reportConfigProblems(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  problems: readonly ConfigProblem[],
-  author: IssueAuthor = {},
-): Promise<number> {
-  return openOwnIssue(octokit, repository, CONFIG_ISSUE, configIssueBody(problems), author);
+export function reportConfigProblems(issues: OwnIssues, problems: readonly ConfigProblem[]): Promise<number> {
+  return issues.open(CONFIG_ISSUE, configIssueBody(problems));
 }
 
 /** Closes the configuration-error issue, if one is open, saying the file is valid again. */
-export async function closeConfigIssue(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  author: IssueAuthor = {},
-  atCommit?: string,
-): Promise<number | undefined> {
+export function closeConfigIssue(issues: OwnIssues, atCommit?: string): Promise<number | undefined> {
   const comment = `The configuration is valid again${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing. digesta runs on this repository again.`;
-  return closeOwnIssue(octokit, repository, CONFIG_ISSUE, comment, author);
+  return issues.close(CONFIG_ISSUE, comment);
 }
 
 export function configIssueBody(problems: readonly ConfigProblem[]): string {

@@ -13,50 +13,61 @@ export interface OwnIssueKind {
   readonly marker: string;
 }
 
-/** Opens the one issue of this kind, or rewrites its body when it changed. Returns its number. */
-export async function openOwnIssue(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  kind: OwnIssueKind,
-  body: string,
-  author: IssueAuthor = {},
-): Promise<number> {
-  const existing = await findOwnIssue(octokit, repository, kind, author);
-  if (existing) {
-    if (existing.body !== body) await octokit.rest.issues.update({ ...repository, issue_number: existing.number, body });
+interface OpenIssue {
+  readonly number: number;
+  readonly title: string;
+  readonly body: string;
+}
+
+/**
+ * digesta's open issues in one repository (the configuration error, the vanished pins), listed at most once per run
+ * however many kinds a run opens or closes.
+ */
+export class OwnIssues {
+  #listing: Promise<OpenIssue[]> | undefined;
+
+  constructor(
+    private readonly octokit: ProbotOctokit,
+    private readonly repository: RepositoryRef,
+    private readonly author: IssueAuthor = {},
+  ) {}
+
+  /** Opens the one issue of this kind, or rewrites its body when it changed. Returns its number. */
+  async open(kind: OwnIssueKind, body: string): Promise<number> {
+    const existing = await this.#find(kind);
+    if (existing) {
+      if (existing.body !== body) await this.octokit.rest.issues.update({ ...this.repository, issue_number: existing.number, body });
+      return existing.number;
+    }
+    const created = await this.octokit.rest.issues.create({ ...this.repository, title: kind.title, body });
+    (await this.#list()).push({ number: created.data.number, title: kind.title, body });
+    return created.data.number;
+  }
+
+  /** Closes the issue of this kind, if one is open, with `comment` saying why. Returns its number. */
+  async close(kind: OwnIssueKind, comment: string): Promise<number | undefined> {
+    const existing = await this.#find(kind);
+    if (!existing) return undefined;
+    await this.octokit.rest.issues.createComment({ ...this.repository, issue_number: existing.number, body: comment });
+    await this.octokit.rest.issues.update({ ...this.repository, issue_number: existing.number, state: "closed", state_reason: "completed" });
+    const listed = await this.#list();
+    listed.splice(listed.indexOf(existing), 1);
     return existing.number;
   }
-  const created = await octokit.rest.issues.create({ ...repository, title: kind.title, body });
-  return created.data.number;
-}
 
-/** Closes the issue of this kind, if one is open, with `comment` saying why. Returns its number. */
-export async function closeOwnIssue(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  kind: OwnIssueKind,
-  comment: string,
-  author: IssueAuthor = {},
-): Promise<number | undefined> {
-  const existing = await findOwnIssue(octokit, repository, kind, author);
-  if (!existing) return undefined;
-  await octokit.rest.issues.createComment({ ...repository, issue_number: existing.number, body: comment });
-  await octokit.rest.issues.update({ ...repository, issue_number: existing.number, state: "closed", state_reason: "completed" });
-  return existing.number;
-}
+  async #find(kind: OwnIssueKind): Promise<OpenIssue | undefined> {
+    return (await this.#list()).find((issue) => issue.title === kind.title && issue.body.startsWith(kind.marker));
+  }
 
-async function findOwnIssue(
-  octokit: ProbotOctokit,
-  repository: RepositoryRef,
-  kind: OwnIssueKind,
-  author: IssueAuthor,
-): Promise<{ number: number; body: string } | undefined> {
-  const issues = await octokit.rest.issues.listForRepo({
-    ...repository,
-    state: "open",
-    per_page: 100,
-    ...(author.login ? { creator: author.login } : {}),
-  });
-  const found = issues.data.find((issue) => !issue.pull_request && issue.title === kind.title && issue.body?.startsWith(kind.marker));
-  return found ? { number: found.number, body: found.body ?? "" } : undefined;
+  #list(): Promise<OpenIssue[]> {
+    this.#listing ??= this.octokit.rest.issues
+      .listForRepo({ ...this.repository, state: "open", per_page: 100, ...(this.author.login ? { creator: this.author.login } : {}) })
+      .then(({ data }) => data.filter((issue) => !issue.pull_request).map((issue) => ({ number: issue.number, title: issue.title, body: issue.body ?? "" })))
+      .catch((error: unknown) => {
+        // Not remembered: the next look asks again.
+        this.#listing = undefined;
+        throw error;
+      });
+    return this.#listing;
+  }
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
@@ -75,6 +76,8 @@ interface OpenPull {
   readonly title: string;
   readonly body: string | null;
   readonly branch: string;
+  /** The branch's head as the pull request list gave it (it may lag a push by a moment). */
+  readonly headSha?: string;
 }
 
 /**
@@ -126,7 +129,7 @@ async function publishOne(
   if (files.size === 0) return allWorkflows;
   let text = proposal.describe(leftOut);
 
-  const head = await branchHead(octokit, repository, branch);
+  const head = await branchHead(octokit, repository, branch, pull?.headSha);
   const lastClosed = pull ? undefined : await lastClosedPull(octokit, repository, branch);
   if (head && !head.ours) {
     // Someone's commits are theirs while their pull request is open. Once it is closed or merged (GitHub keeps the
@@ -148,6 +151,11 @@ async function publishOne(
   let pushed = false;
   let fingerprint = fingerprintOf(base, files);
   if (head?.fingerprint !== fingerprint) {
+    // About to replace the branch's commit: make sure the head read from the pull request list is still the
+    // branch's, so that a push made a moment ago (which the list may not show yet) is never overwritten.
+    if (pull?.headSha !== undefined && (await refSha(octokit, repository, branch)) !== pull.headSha) {
+      return publishOne(octokit, repository, base, proposal, { ...pull, headSha: undefined }, options);
+    }
     try {
       await pushCommit(octokit, repository, base, branch, files, fingerprint, text, head !== undefined);
     } catch (error) {
@@ -204,9 +212,16 @@ async function pushCommit(
 ): Promise<void> {
   const tree = [];
   for (const [path, file] of files) {
-    const blob = await octokit.rest.git.createBlob({ ...repository, content: Buffer.from(file.content).toString("base64"), encoding: "base64" });
     // Keep the mode: an executable script stays executable.
-    tree.push({ path, mode: file.executable ? ("100755" as const) : ("100644" as const), type: "blob" as const, sha: blob.data.sha });
+    const mode = file.executable ? ("100755" as const) : ("100644" as const);
+    const text = inlineText(file.content);
+    if (text !== undefined) {
+      // Text rides in the tree itself: no blob request per file.
+      tree.push({ path, mode, type: "blob" as const, content: text });
+      continue;
+    }
+    const blob = await octokit.rest.git.createBlob({ ...repository, content: Buffer.from(file.content).toString("base64"), encoding: "base64" });
+    tree.push({ path, mode, type: "blob" as const, sha: blob.data.sha });
   }
   const created = await octokit.rest.git.createTree({ ...repository, base_tree: base.treeSha, tree });
   const commit = await octokit.rest.git.createCommit({
@@ -220,6 +235,15 @@ async function pushCommit(
   } else {
     await octokit.rest.git.createRef({ ...repository, ref: `refs/heads/${branch}`, sha: commit.data.sha });
   }
+}
+
+/**
+ * The file as a string when a tree entry's `content` (sent as JSON, stored as UTF-8) gives back exactly these bytes:
+ * valid UTF-8 without NUL. Anything else (Latin-1, binary) goes as a base64 blob, byte for byte.
+ */
+export function inlineText(content: Uint8Array): string | undefined {
+  if (content.includes(0) || !isUtf8(content)) return undefined;
+  return Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString("utf8");
 }
 
 /** The title and one line per pin the commit moves: moves left out with their files are not listed. */
@@ -239,23 +263,29 @@ function fingerprintOf(base: BaseCommit, files: ReadonlyMap<string, ProposedFile
   return hash.digest("hex").slice(0, 32);
 }
 
+/** The branch's head commit (`known`: its sha, when already known), and whether it is digesta's. */
 async function branchHead(
   octokit: ProbotOctokit,
   repository: RepositoryRef,
   branch: string,
+  known?: string,
 ): Promise<{ sha: string; ours: boolean; fingerprint?: string } | undefined> {
-  let sha: string;
-  try {
-    sha = (await octokit.rest.git.getRef({ ...repository, ref: `heads/${branch}` })).data.object.sha;
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
+  const sha = known ?? (await refSha(octokit, repository, branch));
+  if (sha === undefined) return undefined;
   const commit = await octokit.rest.git.getCommit({ ...repository, commit_sha: sha });
   const fingerprint = FINGERPRINT.exec(commit.data.message)?.[1];
   // Digesta's branches hold exactly one commit of its own on top of the base: anything else is someone's work.
   const ours = fingerprint !== undefined && commit.data.parents.length === 1;
   return { sha, ours, ...(fingerprint ? { fingerprint } : {}) };
+}
+
+async function refSha(octokit: ProbotOctokit, repository: RepositoryRef, branch: string): Promise<string | undefined> {
+  try {
+    return (await octokit.rest.git.getRef({ ...repository, ref: `heads/${branch}` })).data.object.sha;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
 }
 
 async function openDigestaPulls(octokit: ProbotOctokit, repository: RepositoryRef): Promise<Map<string, OpenPull>> {
@@ -264,7 +294,7 @@ async function openDigestaPulls(octokit: ProbotOctokit, repository: RepositoryRe
   for (const pull of pulls) {
     if (!fromDigestaBranch(pull.head, repository)) continue;
     if (!pull.body?.startsWith(PULL_REQUEST_MARKER)) continue;
-    found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref });
+    found.set(pull.head.ref, { number: pull.number, title: pull.title, body: pull.body ?? null, branch: pull.head.ref, ...(pull.head.sha ? { headSha: pull.head.sha } : {}) });
   }
   return found;
 }

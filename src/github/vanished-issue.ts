@@ -1,7 +1,5 @@
-import type { ProbotOctokit } from "probot";
 import type { VanishedPin } from "../plan/types.js";
-import { closeOwnIssue, openOwnIssue, type IssueAuthor, type OwnIssueKind } from "./own-issue.js";
-import type { RepositoryRef } from "./publish.js";
+import type { OwnIssueKind, OwnIssues } from "./own-issue.js";
 import { fitBody, vanishedSection } from "./pull-request-text.js";
 
 export const VANISHED_ISSUE_TITLE = "digesta: pinned images vanished from their registry";
@@ -12,7 +10,7 @@ const VANISHED_ISSUE: OwnIssueKind = { title: VANISHED_ISSUE_TITLE, marker: MARK
  * Opens (or rewrites) the one issue listing the vanished pins no pull request carries: with nothing to update there
  * is no pull request to say it in, and a deploy from such a pin fails. Returns the issue number.
  */
-export function reportVanishedPins(octokit: ProbotOctokit, repository: RepositoryRef, vanished: readonly VanishedPin[], author: IssueAuthor = {}): Promise<number> {
+export function reportVanishedPins(issues: OwnIssues, vanished: readonly VanishedPin[]): Promise<number> {
   const body = fitBody(
     [
       MARKER,
@@ -22,11 +20,11 @@ export function reportVanishedPins(octokit: ProbotOctokit, repository: Repositor
         "digesta closes this issue on its next run once no pin names something the registry no longer has.",
     ].join("\n"),
   );
-  return openOwnIssue(octokit, repository, VANISHED_ISSUE, body, author);
+  return issues.open(VANISHED_ISSUE, body);
 }
 
 /** Closes the vanished-pins issue, if one is open, once every pin names something that exists again. */
-export function closeVanishedIssue(octokit: ProbotOctokit, repository: RepositoryRef, author: IssueAuthor = {}, atCommit?: string): Promise<number | undefined> {
+export function closeVanishedIssue(issues: OwnIssues, atCommit?: string): Promise<number | undefined> {
   const comment = `Every pin names an image the registry has${atCommit ? ` as of ${atCommit.slice(0, 7)}` : ""}: closing.`;
-  return closeOwnIssue(octokit, repository, VANISHED_ISSUE, comment, author);
+  return issues.close(VANISHED_ISSUE, comment);
 }

@@ -113,6 +113,8 @@ export class GitHubFake {
   readonly requests: RecordedRequest[] = [];
   /** Set to make codeload answer archive downloads with this status (a download failing after the redirect). */
   codeloadFailure: number | undefined;
+  /** Pull requests of this branch report this head sha (GitHub's pull requests can lag a push by a moment). */
+  pullHeadLag: { branch: string; sha: string } | undefined;
   /** The one-time tokens GitHub puts in codeload redirects (private repositories), which must never be logged. */
   readonly codeloadTokens = new Set<string>();
   readonly #blobs = new Map<string, Buffer>();
@@ -272,6 +274,13 @@ export class GitHubFake {
     if (!sha) throw new Error(`no branch ${branch}`);
     const tree = this.#trees.get(this.#commits.get(sha)!.tree)!;
     return Object.fromEntries([...tree].map(([path, entry]) => [path, this.#blobs.get(entry.sha)!.toString("utf8")]));
+  }
+
+  /** One file of a branch, byte for byte. */
+  fileBytes(owner: string, name: string, branch: string, path: string): Buffer | undefined {
+    const sha = this.#repository(owner, name).refs.get(`heads/${branch}`);
+    const entry = sha ? this.#trees.get(this.#commits.get(sha)!.tree)!.get(path) : undefined;
+    return entry ? this.#blobs.get(entry.sha) : undefined;
   }
 
   fileMode(owner: string, name: string, branch: string, path: string): string | undefined {
@@ -824,7 +833,7 @@ export class GitHubFake {
       state: p.state,
       merged_at: p.merged ? "2024-01-01T00:00:00Z" : null,
       user: { login: p.author },
-      head: { ref: p.head, sha: r.refs.get(`heads/${p.head}`) ?? null, repo: this.#repositoryJson(r) },
+      head: { ref: p.head, sha: (this.pullHeadLag?.branch === p.head ? this.pullHeadLag.sha : r.refs.get(`heads/${p.head}`)) ?? null, repo: this.#repositoryJson(r) },
       base: { ref: p.base, sha: r.refs.get(`heads/${p.base}`) ?? null, repo: this.#repositoryJson(r) },
       labels: p.labels.map((name) => ({ name })),
       requested_reviewers: p.reviewers.map((login) => ({ login })),
