@@ -17,6 +17,8 @@ import type { ExtractLimits } from "../github/tarball.js";
 import { planUpdates } from "../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
 import { COOLDOWN_REASON } from "../policy/cooldown.js";
+import { checkSignatures, SIGNATURE_REASON } from "../policy/signatures.js";
+import type { Verdict } from "../verify/types.js";
 import { groupUpdates, updateKey, withoutFiles, type UpdateGroup } from "../policy/grouping.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { familiarName, imageKey, tagKey } from "../reference/format.js";
@@ -98,9 +100,13 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       minAge: config.cooldown,
       now: context.now?.() ?? new Date(),
     });
-    const plan = planUpdates(scan, resolutions);
+    // Each new digest a `verify` rule names is checked before it is proposed; with `required`, one that fails is held back.
+    const signatures = context.session.signatures(config.verify);
+    const checked = signatures ? await checkSignatures(scan.pinned, resolutions, signatures, { required: config.verify.required }) : undefined;
+    const plan = planUpdates(scan, checked?.resolutions ?? resolutions);
     const groups = groupUpdates(plan, config.group);
-    const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context)));
+    const verdicts = checked?.verdicts ?? new Map<string, Verdict>();
+    const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context, verdicts)));
     // A dry run stops here: what would be proposed is planned, nothing is written.
     const pullRequests = context.dryRun ? [] : await publish(base, proposals, config, context);
     const notMoved = new Set(pullRequests.flatMap((pull) => ("notMoved" in pull ? (pull.notMoved ?? []) : [])));
@@ -156,7 +162,14 @@ async function defaultBranchHead(octokit: ProbotOctokit, repository: RepositoryR
 }
 
 /** The new content of each file of a group, and how to word its pull request. */
-async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout, config: DigestaConfig, context: RefreshContext): Promise<Proposal> {
+async function propose(
+  group: UpdateGroup,
+  plan: UpdatePlan,
+  checkout: Checkout,
+  config: DigestaConfig,
+  context: RefreshContext,
+  signatures: ReadonlyMap<string, Verdict>,
+): Promise<Proposal> {
   const files = new Map<string, { content: Uint8Array; executable: boolean }>();
   for (const [relative, edits] of group.edits) {
     const text = await readFile(joinPathBytes(checkout.root, relative), "latin1");
@@ -186,6 +199,7 @@ async function propose(group: UpdateGroup, plan: UpdatePlan, checkout: Checkout,
         leftOut,
         notMoved,
         heldBack,
+        signatures,
         ...(shown.length > 0 ? { renderDiffs: (budget: number) => renderImageDiffs(shown, { budget, heading: "### Package changes" }) } : {}),
       });
       return { title: committed.updates.length > 0 ? renderTitle(committed) : "", body, updates: committed.updates, notMoved };
@@ -205,10 +219,13 @@ async function buildTimes(updates: readonly ImageUpdate[], config: DigestaConfig
   return times;
 }
 
+/** Skips that are a policy holding a digest back (listed under "Held back"), not pins left alone by `ignore`. */
+const HELD_BACK_REASONS = [COOLDOWN_REASON, SIGNATURE_REASON];
+
 function heldBackIn(group: UpdateGroup, plan: UpdatePlan): { name: string; reason: string }[] {
   const held = new Map<string, string>();
   for (const skipped of plan.skipped) {
-    if (!skipped.reason.startsWith(COOLDOWN_REASON)) continue;
+    if (!HELD_BACK_REASONS.some((prefix) => skipped.reason.startsWith(prefix))) continue;
     const ref = skipped.reference;
     if (!ref) continue;
     if (group.key !== "all" && group.key !== imageKey(ref)) continue;

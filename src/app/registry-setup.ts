@@ -35,6 +35,8 @@ export interface RegistrySettings {
   readonly observe?: (request: ObservedRequest) => void;
   /** Where answers are shared beyond one session: Redis for a fleet; default this process's memory. */
   readonly cache?: SharedCache;
+  /** A Sigstore trusted root file for keyless signature checks (`DIGESTA_TRUSTED_ROOT`); default the public-good one. */
+  readonly trustedRoot?: string;
 }
 
 export interface ObservedRequest {
@@ -51,6 +53,7 @@ export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): R
     allowPrivateRegistries: listOf(env["DIGESTA_ALLOW_PRIVATE_REGISTRIES"]),
     env,
     ...(osvUrl ? { vulnerabilities: createOsvSource({ url: osvUrl }) } : {}),
+    ...(env["DIGESTA_TRUSTED_ROOT"] ? { trustedRoot: env["DIGESTA_TRUSTED_ROOT"] } : {}),
   };
 }
 
@@ -81,6 +84,7 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
       registry,
       shared,
       cache,
+      ...(settings.trustedRoot ? { trustedRoot: settings.trustedRoot } : {}),
       follower: createPinFollower(shared, settings.logger ? { logger: settings.logger } : {}),
       // Package diffs are shared by digest pair; vulnerabilities are looked up fresh on top of them.
       diff: withVulnerabilities(

@@ -8,6 +8,8 @@ import type { Platform } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 import type { SharedCache } from "../store/shared-cache.js";
 import { builtKey } from "../store/shared-registry.js";
+import type { VerifySettings } from "../verify/rules.js";
+import { createSignatureSource, type SignatureSource } from "../verify/source.js";
 
 /**
  * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,
@@ -21,6 +23,8 @@ export interface RegistrySession {
   builtAt(platform: Platform): BuildTimeLookup;
   /** Undefined where the package diff is not available. */
   readonly diff?: ImageDiffer;
+  /** The signature checks a repository's `verify` settings ask for; undefined when they name no image. */
+  signatures(settings: VerifySettings): SignatureSource | undefined;
 }
 
 export interface SessionParts {
@@ -34,6 +38,8 @@ export interface SessionParts {
    * the fleet.
    */
   readonly cache?: SharedCache;
+  /** A Sigstore trusted root file for keyless signatures (`DIGESTA_TRUSTED_ROOT`); default the public-good one. */
+  readonly trustedRoot?: string;
 }
 
 /** Build times are kept this long in the shared cache (a digest's never changes; the bound is for memory). */
@@ -73,5 +79,6 @@ export function createRegistrySession(parts: SessionParts): RegistrySession {
         return found;
       }
     : undefined;
-  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, ...(diff ? { diff } : {}) };
+  const signatures = (settings: VerifySettings) => createSignatureSource(reader, settings, parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {});
+  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}) };
 }

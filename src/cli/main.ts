@@ -55,12 +55,16 @@ function program(run: Runner, runLocal: LocalRunner): Command {
     .option("--no-diff", "do not show the package diff of each moved image")
     .option("--platform <os/arch>", "platform for the package diff of multi-platform images (default: diff.platform of the configuration, linux/amd64)")
     .option("--concurrency <n>", "unique pins resolved at once")
+    .option("--verify-config <file>", "signature rules (the verify: settings) to use instead of the configuration's")
+    .option("--trusted-root <file>", "Sigstore trusted root JSON for keyless signatures (default: the public-good Sigstore's, shipped with digesta)")
     .action((dir: string, options) => run(async (context) => (await updateCommands()).updateCommand(context, dir, options)));
 
   paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", "."))
     .option("--json", "print the result as JSON")
     .option("--concurrency <n>", "unique pins resolved at once")
     .option("--unpinned", "also exit 1 when a tagged image reference has no digest (see pin)")
+    .option("--verify-config <file>", "signature rules (the verify: settings) to use instead of the configuration's")
+    .option("--trusted-root <file>", "Sigstore trusted root JSON for keyless signatures (default: the public-good Sigstore's, shipped with digesta)")
     .action((dir: string, options) => run(async (context) => (await updateCommands()).checkCommand(context, dir, options)));
 
   paths(cli.command("pin").description("append the current digest to tagged image references that have none").argument("[dir]", "directory", "."))
@@ -71,9 +75,14 @@ function program(run: Runner, runLocal: LocalRunner): Command {
 
   cli
     .command("verify")
-    .description("check an image's cosign signature with a public key: exit 0 verified, 1 not verified, 2 could not check")
+    .description("check an image's signature (cosign or Sigstore bundle): exit 0 verified, 1 not verified, 2 could not check")
     .argument("<image>", "IMAGE@sha256:…")
-    .requiredOption("--key <file>", "the signer's public key (PEM: ECDSA P-256/P-384, RSA, Ed25519)")
+    .option("--key <file>", "the signer's public key (PEM: ECDSA P-256/P-384, RSA, Ed25519)")
+    .option("--certificate-identity <identity>", "keyless: the signing certificate's identity (SAN), exactly")
+    .option("--certificate-identity-regexp <regexp>", "keyless: a regular expression the certificate's identity matches (unanchored, as cosign)")
+    .option("--certificate-oidc-issuer <url>", "keyless: the OIDC issuer of the signer's token, e.g. https://token.actions.githubusercontent.com")
+    .option("--verify-config <file>", "the rules of a verify: configuration instead of the flags above")
+    .option("--trusted-root <file>", "Sigstore trusted root JSON (default: the public-good Sigstore's, shipped with digesta)")
     .option("--json", "print the verdict as JSON")
     .action((image: string, options) => run(async (context) => (await import("./commands/verify.js")).verifyCommand(context, image, options)));
 

@@ -18,4 +18,5 @@ export const DEFAULT_CONFIG: DigestaConfig = Object.freeze({
   teamReviewers: [],
   diff: { enabled: true, platform: { os: "linux", architecture: "amd64" } },
   cooldown: 0,
+  verify: { required: false, images: [] },
 });

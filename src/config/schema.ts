@@ -1,6 +1,8 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import type { Platform } from "../reference/types.js";
+import type { VerifySettings } from "../verify/rules.js";
+import { verifySettingsSchema } from "../verify/rules-schema.js";
 
 export { CONFIG_PATH, DEFAULT_CONFIG } from "./defaults.js";
 
@@ -91,6 +93,8 @@ export const configSchema = z.strictObject({
     .union([z.string(), z.number().int().min(0).transform(String)])
     .refine((s) => parseDuration(s) !== undefined, { message: "must be a duration such as `12h`, `3d` or `1w` (or `0`)" })
     .default("0"),
+  /** Signature checks on each new digest before it is proposed. */
+  verify: verifySettingsSchema,
 });
 
 export type DigestaConfigInput = z.input<typeof configSchema>;
@@ -110,6 +114,7 @@ export interface DigestaConfig {
   readonly diff: { readonly enabled: boolean; readonly platform: Platform };
   /** Milliseconds. */
   readonly cooldown: number;
+  readonly verify: VerifySettings;
 }
 
 /** Turns the schema's output into the shape the app uses. */
@@ -125,5 +130,6 @@ export function toDigestaConfig(parsed: z.output<typeof configSchema>): DigestaC
     teamReviewers: [...new Set(parsed.reviewers.filter((r) => r.includes("/")).map((r) => r.split("/")[1]!))],
     diff: { enabled: parsed.diff.enabled, platform: parsePlatform(parsed.diff.platform)! },
     cooldown: parseDuration(parsed.cooldown)!,
+    verify: parsed.verify,
   };
 }

@@ -4,6 +4,7 @@ import { familiarName, formatPlatform, imageKey, shortDigest } from "../referenc
 import type { UpdateGroup } from "../policy/grouping.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { visible } from "../text/visible.js";
+import { describeVerdict, type Verdict } from "../verify/types.js";
 
 /** GitHub refuses pull request bodies over 65 536 characters; stay clear of it. */
 export const MAX_BODY_LENGTH = 65_000;
@@ -20,8 +21,10 @@ export interface PullRequestInput {
   readonly leftOut?: readonly string[];
   /** Moves pinned only in left-out files: listed apart, not in the table. */
   readonly notMoved?: readonly ImageUpdate[];
-  /** Pins held back on purpose (cooldown), one line each. */
+  /** Pins held back on purpose (cooldown, a signature that did not verify), one line each. */
   readonly heldBack?: readonly { readonly name: string; readonly reason: string }[];
+  /** The signature verdict on each proposed digest a `verify` rule names, by `registry/repository@digest`. */
+  readonly signatures?: ReadonlyMap<string, Verdict>;
   /** Markdown of the package diffs, rendered within the budget given. */
   readonly renderDiffs?: (budget: number) => string;
 }
@@ -85,6 +88,8 @@ export function renderBody(input: PullRequestInput): string {
   if (group.failed.length > 0) {
     tail.push("### Could not check", ...limitList(group.failed.map(failureLine)), "");
   }
+  const signed = input.signatures ? signatureLines(group.updates, input.signatures) : [];
+  if (signed.length > 0) tail.push("### Signatures", ...limitList(signed), "");
   if (input.heldBack && input.heldBack.length > 0) {
     tail.push("### Held back", ...limitList(input.heldBack.map((h) => `- ${code(h.name)}: ${inline(h.reason)}`)), "");
   }
@@ -185,6 +190,19 @@ const VANISHED_WORDS: Record<VanishedPin["vanished"], string> = {
   tag: "tag gone",
   "tag-and-digest": "tag and digest gone",
 };
+
+/** Each proposed digest's signature verdict, for the images a `verify` rule names. */
+function signatureLines(updates: readonly ImageUpdate[], verdicts: ReadonlyMap<string, Verdict>): string[] {
+  const lines = new Map<string, string>();
+  for (const u of updates) {
+    const key = `${imageKey(u.image)}@${u.to}`;
+    const verdict = verdicts.get(key);
+    if (!verdict || lines.has(key)) continue;
+    const mark = verdict.status === "verified" ? "✅" : verdict.status === "error" ? "❔" : "❌";
+    lines.set(key, `- ${mark} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${inline(describeVerdict(verdict))}`);
+  }
+  return [...lines.values()];
+}
 
 function failureLine(failure: PinFailure): string {
   return `- could not check ${code(`${familiarName(failure.image)}:${failure.tag}`)}: ${inline(failure.reason)}`;

@@ -4,7 +4,7 @@ import type { Digest } from "../reference/types.js";
 export type Verdict =
   | {
       readonly status: "verified";
-      /** Who signed: `key SHA256:<fingerprint>`. */
+      /** Who signed: `key SHA256:<fingerprint>`, or `identity … (issuer …)` for a keyless signature. */
       readonly by: string;
       /** The repository the signer named (`critical.identity.docker-reference`): shown, not enforced, as cosign does. */
       readonly dockerReference?: string;
@@ -12,7 +12,23 @@ export type Verdict =
   /** No signature at all where signatures are kept. */
   | { readonly status: "not-signed"; readonly reason: string }
   /** Signatures exist, and none verifies with the key for this digest. */
-  | { readonly status: "invalid"; readonly reason: string };
+  | { readonly status: "invalid"; readonly reason: string }
+  /** The registry or the trust material could not be read: nothing is known either way. */
+  | { readonly status: "error"; readonly reason: string };
+
+/** The words a person reads for each status. */
+export const VERDICT_WORDS: Record<Verdict["status"], string> = {
+  verified: "verified",
+  "not-signed": "not signed",
+  invalid: "signature invalid",
+  error: "could not check",
+};
+
+/** One line: `verified by key SHA256:… (signed as repo)`, `not signed: no cosign signature`. */
+export function describeVerdict(verdict: Verdict): string {
+  if (verdict.status === "verified") return `verified by ${verdict.by}${verdict.dockerReference ? ` (signed as ${verdict.dockerReference})` : ""}`;
+  return `${VERDICT_WORDS[verdict.status]}: ${verdict.reason}`;
+}
 
 /** One cosign signature: a simple-signing payload and its base64 signature, from one layer of the `.sig` manifest. */
 export interface CosignSignature {

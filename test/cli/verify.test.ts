@@ -1,72 +1,26 @@
 // `digesta verify` against a real registry holding cosign signatures the test makes with its own keys.
-import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Digest } from "../../src/reference/types.js";
-import { MediaType } from "../../src/registry/types.js";
-import { COSIGN_SIGNATURE_ANNOTATION, cosignSignatureTag } from "../../src/verify/cosign.js";
-import { pushBlob, pushBuild, pushManifest, type PushedBuild } from "../support/images.js";
+import { keyPair as makeKeyPair, signWithKeys, type TestKey } from "../support/cosign.js";
+import { pushBuild, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { runCli } from "../support/cli.js";
-
-const SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json";
-
-interface TestKey {
-  readonly file: string;
-  readonly privateKey: KeyObject;
-  readonly hash: string | null;
-}
 
 let reg: TestRegistry;
 let dir: string;
 const previousDockerConfig = process.env["DOCKER_CONFIG"];
 const keys: Record<string, TestKey> = {};
-
-async function keyPair(name: string, type: "ec" | "rsa" | "ed25519", curve?: string): Promise<TestKey> {
-  const pair =
-    type === "ec"
-      ? generateKeyPairSync("ec", { namedCurve: curve! })
-      : type === "rsa"
-        ? generateKeyPairSync("rsa", { modulusLength: 2048 })
-        : generateKeyPairSync("ed25519");
-  const file = path.join(dir, `${name}.pub`);
-  await writeFile(file, pair.publicKey.export({ type: "spki", format: "pem" }));
-  const hash = type === "ed25519" ? null : curve === "secp384r1" ? "sha384" : "sha256";
-  return { file, privateKey: pair.privateKey, hash };
-}
-
-function payload(digest: Digest, reference: string): string {
-  return JSON.stringify({
-    critical: { identity: { "docker-reference": reference }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" },
-    optional: null,
-  });
-}
-
-/** Signs `signed` (default: `digest` itself) with each key, as cosign stores it: one layer per signature under `sha256-<hex>.sig`. */
-async function signImage(repository: string, digest: Digest, signers: readonly TestKey[], options: { signed?: Digest; tamper?: boolean } = {}): Promise<void> {
-  const config = await pushBlob(reg, repository, "{}");
-  const layers = [];
-  for (const signer of signers) {
-    const body = payload(options.signed ?? digest, `${reg.host}/${repository}`);
-    const signature = sign(signer.hash, Buffer.from(body), signer.privateKey).toString("base64");
-    const blob = await pushBlob(reg, repository, options.tamper ? body.replace("cosign", "c0sign") : body);
-    layers.push({ mediaType: SIMPLE_SIGNING, digest: blob.digest, size: blob.size, annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature } });
-  }
-  await pushManifest(
-    reg,
-    repository,
-    { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.size }, layers },
-    MediaType.OciManifest,
-    cosignSignatureTag(digest),
-  );
-}
+const signImage = (repository: string, digest: Digest, signers: readonly TestKey[], options: { signed?: Digest; tamper?: boolean } = {}) =>
+  signWithKeys(reg, repository, digest, signers, options);
 
 beforeAll(async () => {
   process.env["DOCKER_CONFIG"] = "/nonexistent/digesta-verify-test";
   reg = await startRegistry();
   dir = await mkdtemp(path.join(tmpdir(), "digesta-verify-"));
+  const keyPair = (name: string, type: "ec" | "rsa" | "ed25519", curve?: string) => makeKeyPair(dir, name, type, curve);
   keys["p256"] = await keyPair("p256", "ec", "prime256v1");
   keys["p384"] = await keyPair("p384", "ec", "secp384r1");
   keys["rsa"] = await keyPair("rsa", "rsa");

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadRepositoryConfig, validateConfig } from "../../src/config/load.js";
@@ -19,6 +20,7 @@ describe("configuration schema", () => {
       teamReviewers: [],
       diff: { enabled: true, platform: { os: "linux", architecture: "amd64" } },
       cooldown: 0,
+      verify: { required: false, images: [] },
     });
   });
 
@@ -57,6 +59,50 @@ describe("configuration schema", () => {
     expect(byField["paths.include[1]"]).toMatchObject({ line: 5, message: expect.stringContaining("..") });
     expect(byField["schedule"]).toMatchObject({ line: 6, message: expect.stringContaining("cron") });
     expect(byField["grup"]).toMatchObject({ line: 7 });
+  });
+
+  it("reads verify rules, and refuses ones that do not say who signs, or say it twice, or badly", () => {
+    const pem = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }) as string;
+    const good = validateConfig({
+      verify: {
+        required: true,
+        images: [
+          { match: "cgr.dev/chainguard/**", identity: "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main", issuer: "https://token.actions.githubusercontent.com" },
+          { match: "ghcr.io/acme/*", identityRegexp: "^https://github\\.com/acme/", issuer: "https://token.actions.githubusercontent.com" },
+          { match: "registry.example/**", key: pem },
+        ],
+      },
+    });
+    expect(good.ok).toBe(true);
+    if (good.ok) expect(good.config.verify).toMatchObject({ required: true, images: [{ match: "cgr.dev/chainguard/**" }, {}, { key: pem }] });
+
+    const bad = validateConfig({
+      verify: {
+        images: [
+          { match: "a/**" },
+          { match: "b/**", identity: "x" },
+          { match: "c/**", key: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n" },
+          { match: "d/**", key: pem, identity: "x", issuer: "y" },
+          { match: "e/**", identityRegexp: "(", issuer: "y" },
+          { match: "f/**", identity: "x", issuer: "y", extra: 1 },
+          { match: "g@sha256:1", identity: "x", issuer: "y" },
+        ],
+      },
+    });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    const fields = bad.problems.map((p) => `${p.field}: ${p.message}`);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^verify\.images\[0\]\.match: say who signs/),
+        expect.stringMatching(/^verify\.images\[1\]\.issuer: a keyless signer needs `issuer`/),
+        expect.stringMatching(/^verify\.images\[2\]\.key: key is not a PEM public key/),
+        expect.stringMatching(/^verify\.images\[3\]\.key: give either/),
+        expect.stringMatching(/^verify\.images\[4\]\.identityRegexp: not a regular expression/),
+        expect.stringMatching(/^verify\.images\[5\]\.extra/),
+        expect.stringMatching(/^verify\.images\[6\]\.match/),
+      ]),
+    );
   });
 });
 

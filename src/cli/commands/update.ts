@@ -29,6 +29,12 @@ import { diffRequestOf, packageDiffs, type ImageDiffer } from "../../engine/pack
 import { DEFAULT_PLATFORM } from "../../diff/platform.js";
 import { withVulnerabilities } from "../../engine/vulnerabilities.js";
 import { vulnerabilitySources } from "../vulnerabilities.js";
+import { checkSignatures, SIGNATURE_REASON } from "../../policy/signatures.js";
+import { COOLDOWN_REASON } from "../../policy/cooldown.js";
+import { createSignatureSource } from "../../verify/source.js";
+import type { Verdict } from "../../verify/types.js";
+import { verdictLine } from "../verdict.js";
+import { loadVerifySettings } from "../verify-settings.js";
 
 export interface UpdateOptions extends CheckoutOptions {
   readonly dryRun?: boolean;
@@ -37,6 +43,10 @@ export interface UpdateOptions extends CheckoutOptions {
   readonly diff?: boolean;
   readonly platform?: string;
   readonly concurrency?: string;
+  /** The `verify:` settings to use instead of the configuration's. */
+  readonly verifyConfig?: string;
+  /** A Sigstore trusted root for keyless signatures instead of the public-good one. */
+  readonly trustedRoot?: string;
 }
 
 interface PlannedCheckout {
@@ -47,6 +57,8 @@ interface PlannedCheckout {
   readonly warned: boolean;
   /** `check --unpinned`: the tagged references written without a digest. */
   readonly unpinned?: UnpinnedScan;
+  /** The signature verdict on each proposed digest a `verify` rule names, by `registry/repository@digest`. */
+  readonly verdicts: ReadonlyMap<string, Verdict>;
 }
 
 /**
@@ -83,11 +95,22 @@ async function planCheckout(
     const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
     resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() }).finally(() => context.progress.end());
   }
+  // Each new digest a `verify` rule names is checked before it is proposed; with `required`, one that fails is held back.
+  const verify = options.verifyConfig ? await loadVerifySettings(options.verifyConfig) : config.verify;
+  const signatures = createSignatureSource(context.registry, verify, options.trustedRoot ? { trustedRoot: options.trustedRoot } : {});
+  let verdicts = new Map<string, Verdict>();
+  if (signatures) {
+    context.progress.phase("checking signatures");
+    const checked = await checkSignatures(report.pinned, resolutions, signatures, { required: verify.required }).finally(() => context.progress.end());
+    resolutions = checked.resolutions;
+    verdicts = checked.verdicts;
+  }
   // A file nobody could read may hold a stale pin: the tree cannot be vouched for.
   return {
     settings,
     plan: planUpdates(report, resolutions),
     report,
+    verdicts,
     warned: warned || unreadFiles(report.skippedFiles).length > 0,
     ...(collector ? { unpinned: collector.result() } : {}),
   };
@@ -102,7 +125,7 @@ export async function updateCommand(context: CliContext, dir: string, options: U
   const wanted = options.platform ? parsePlatform(options.platform) : undefined;
   const planned = await planCheckout(context, dir, options);
   if (!planned) return ExitCode.Ok;
-  const { plan, settings, report } = planned;
+  const { plan, settings, report, verdicts } = planned;
   const platform = wanted ?? settings.config.diff.platform;
   const files = options.dryRun ? [] : await rewriteFiles(dir, plan, report.fingerprints);
   const showDiffs = options.diff !== false && settings.config.diff.enabled;
@@ -110,13 +133,13 @@ export async function updateCommand(context: CliContext, dir: string, options: U
   context.progress.end();
 
   if (options.json) {
-    writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan, report), files, diffs });
+    writeJson(context, { dryRun: Boolean(options.dryRun), ...planJson(plan, report, verdicts), files, diffs });
   } else {
-    printPlan(context, plan, options.dryRun ? "would update" : "updated");
+    printPlan(context, plan, options.dryRun ? "would update" : "updated", verdicts);
     for (const file of files.filter((f) => !f.ok)) context.stdout.write(`not written ${displayPath(file.path)}: ${file.error}\n`);
     for (const diff of diffs) context.stdout.write(`\n${renderImageDiffText(diff)}\n`);
   }
-  if (planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok)) return ExitCode.Error;
+  if (planned.warned || plan.failed.length > 0 || files.some((f) => !f.ok) || uncheckable(verdicts)) return ExitCode.Error;
   // A vanished pin the tag could not move needs a person: not all is well.
   return plan.vanished.some((v) => v.movedTo === undefined) ? ExitCode.Stale : ExitCode.Ok;
 }
@@ -130,21 +153,21 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
   const collect = options.unpinned ? (settings: CheckoutSettings) => createUnpinnedCollector(createIgnoreMatcher(settings.config.ignore)) : undefined;
   const planned = await planCheckout(context, dir, options, collect);
   if (!planned) return ExitCode.Ok;
-  const { plan, report, unpinned } = planned;
+  const { plan, report, unpinned, verdicts } = planned;
   if (options.json) {
     writeJson(context, {
-      ...planJson(plan, report),
+      ...planJson(plan, report, verdicts),
       ...(unpinned ? { unpinned: unpinned.unpinned.map(unpinnedJson), unpinnable: unpinned.unpinnable.map(unpinnableJson) } : {}),
     });
   } else {
-    printPlan(context, plan, "stale");
+    printPlan(context, plan, "stale", verdicts);
     if (unpinned) {
       printUnpinned(context, unpinned.unpinned);
       printUnpinnable(context, unpinned.unpinnable);
     }
   }
   // A stale pin beside an image that could not be checked is still an incomplete answer.
-  if (planned.warned || plan.failed.length > 0) return ExitCode.Error;
+  if (planned.warned || plan.failed.length > 0 || uncheckable(verdicts)) return ExitCode.Error;
   const stale = plan.updates.length > 0 || plan.vanished.length > 0 || (unpinned?.unpinned.length ?? 0) > 0;
   return stale ? ExitCode.Stale : ExitCode.Ok;
 }
@@ -168,7 +191,12 @@ function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platf
   );
 }
 
-function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): void {
+/** A signature that could not be checked leaves the answer incomplete, as an image that could not be resolved does. */
+function uncheckable(verdicts: ReadonlyMap<string, Verdict>): boolean {
+  return [...verdicts.values()].some((verdict) => verdict.status === "error");
+}
+
+function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string, verdicts: ReadonlyMap<string, Verdict>): void {
   const out = context.stdout;
   // First: a deploy from these fails, or nothing can move them.
   for (const gone of plan.vanished) {
@@ -180,14 +208,23 @@ function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string): v
     out.write(
       `${movedLabel}\t${formatReference({ ...update.image, tag: update.tag })}${where}\t${shortDigest(update.from)} → ${shortDigest(update.to)}\t${placesOf(update.occurrences)}\n`,
     );
+    const verdict = verdicts.get(`${imageKey(update.image)}@${update.to}`);
+    if (verdict) out.write(`${verdictLine(verdict, formatReference({ ...update.image, digest: update.to }))}\n`);
   }
+  // What a policy held back (cooldown, a signature that did not verify), once per image and tag.
+  const held = new Map<string, string>();
+  for (const skipped of plan.skipped) {
+    if (!skipped.reference || ![COOLDOWN_REASON, SIGNATURE_REASON].some((prefix) => skipped.reason.startsWith(prefix))) continue;
+    held.set(formatReference({ ...skipped.reference, digest: undefined }), skipped.reason);
+  }
+  for (const [reference, reason] of held) out.write(`held back\t${reference}\t${reason}\n`);
   for (const pin of plan.upToDate) out.write(`up to date\t${formatReference({ ...pin.image, tag: pin.tag })}\n`);
   for (const failure of plan.failed) {
     out.write(`failed\t${formatReference({ ...failure.image, tag: failure.tag })}\t${failure.reason}\n`);
   }
 }
 
-function planJson(plan: UpdatePlan, report: ScanReport) {
+function planJson(plan: UpdatePlan, report: ScanReport, verdicts: ReadonlyMap<string, Verdict>) {
   const places = (occurrences: readonly { path: string; line: number; column: number }[]) =>
     occurrences.map(({ path, line, column }) => ({ path, line, column }));
   return {
@@ -198,6 +235,7 @@ function planJson(plan: UpdatePlan, report: ScanReport) {
       to: u.to,
       kind: u.kind,
       ...(u.platform ? { platform: formatPlatform(u.platform) } : {}),
+      ...(verdicts.has(`${imageKey(u.image)}@${u.to}`) ? { signature: verdicts.get(`${imageKey(u.image)}@${u.to}`) } : {}),
       occurrences: places(u.occurrences),
     })),
     upToDate: plan.upToDate.map((p) => ({ image: imageKey(p.image), tag: p.tag, digest: p.digest, occurrences: places(p.occurrences) })),

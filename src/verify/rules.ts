@@ -1,0 +1,97 @@
+import picomatch from "picomatch";
+import type { ImageName } from "../reference/types.js";
+import { loadVerificationKey, type VerificationKey } from "./keys.js";
+
+/** An identity pattern longer than this is not a real one (and a long pattern is a slow one). */
+export const MAX_PATTERN = 512;
+/** Certificate identities are URIs and e-mail addresses; a longer one is refused before any pattern runs on it. */
+export const MAX_IDENTITY_LENGTH = 2048;
+
+/**
+ * One `verify.images` entry: images whose normalised name matches `match` must carry a signature by `key` (PEM), or a
+ * keyless signature whose certificate names `identity` (or matches `identityRegexp`, unanchored as cosign's
+ * `--certificate-identity-regexp`) and was issued for a token from `issuer`.
+ */
+export interface SignerRule {
+  readonly match: string;
+  readonly key?: string;
+  readonly identity?: string;
+  readonly identityRegexp?: string;
+  readonly issuer?: string;
+}
+
+export interface VerifySettings {
+  /** A digest that does not verify is held back (listed under "Held back") instead of proposed. */
+  readonly required: boolean;
+  /** First match wins. */
+  readonly images: readonly SignerRule[];
+}
+
+/** Who must have signed an image. */
+export type SignerCheck =
+  | { readonly kind: "key"; readonly key: VerificationKey }
+  | { readonly kind: "keyless"; readonly identity: string | RegExp; readonly issuer: string };
+
+export interface CompiledRule {
+  readonly match: string;
+  readonly check: SignerCheck;
+  matches(name: ImageName): boolean;
+}
+
+/** What is wrong with a signer rule (none when it is usable), each with the field it is about. */
+export function signerProblems(rule: SignerRule): { message: string; field: keyof SignerRule }[] {
+  const problems: { message: string; field: keyof SignerRule }[] = [];
+  const keyless = rule.identity !== undefined || rule.identityRegexp !== undefined;
+  if (rule.key !== undefined && (keyless || rule.issuer !== undefined)) {
+    problems.push({ message: "give either `key` or `identity`/`identityRegexp` with `issuer`, not both", field: "key" });
+  } else if (rule.key !== undefined) {
+    try {
+      loadVerificationKey(rule.key, "key");
+    } catch (error) {
+      problems.push({ message: `${(error as Error).message}; give the PEM text of a public key`, field: "key" });
+    }
+  } else if (!keyless) {
+    problems.push({ message: "say who signs: `key` (a PEM public key), or `identity` or `identityRegexp` with `issuer`", field: "match" });
+  } else {
+    if (rule.identity !== undefined && rule.identityRegexp !== undefined) problems.push({ message: "give `identity` or `identityRegexp`, not both", field: "identityRegexp" });
+    if (rule.issuer === undefined) problems.push({ message: "a keyless signer needs `issuer`, e.g. https://token.actions.githubusercontent.com", field: "issuer" });
+    if (rule.identityRegexp !== undefined) {
+      try {
+        new RegExp(rule.identityRegexp, "u");
+      } catch (error) {
+        problems.push({ message: `not a regular expression: ${(error as Error).message}`, field: "identityRegexp" });
+      }
+    }
+  }
+  return problems;
+}
+
+/** The rules of a validated configuration, ready to match images. */
+export function compileRules(rules: readonly SignerRule[]): CompiledRule[] {
+  return rules.map((rule) => {
+    const test = picomatch(rule.match, { dot: true });
+    const check: SignerCheck =
+      rule.key !== undefined
+        ? { kind: "key", key: loadVerificationKey(rule.key, `the key for ${rule.match}`) }
+        : { kind: "keyless", identity: rule.identity ?? new RegExp(rule.identityRegexp!, "u"), issuer: rule.issuer! };
+    return { match: rule.match, check, matches: (name) => test(`${name.registry}/${name.repository}`) };
+  });
+}
+
+/** The first rule matching `name`, if any: an image no rule names is not checked. */
+export function ruleFor(rules: readonly CompiledRule[], name: ImageName): CompiledRule | undefined {
+  return rules.find((rule) => rule.matches(name));
+}
+
+/** Whether a certificate identity is the one `check` asks for. */
+export function identityMatches(expected: string | RegExp, actual: string | undefined): boolean {
+  if (actual === undefined || actual.length > MAX_IDENTITY_LENGTH) return false;
+  return typeof expected === "string" ? expected === actual : expected.test(actual);
+}
+
+/** How a check reads in a verdict: `key SHA256:…`, or `identity X (issuer Y)`. */
+export function describeCheck(check: SignerCheck): string {
+  if (check.kind === "key") return `key ${check.key.fingerprint}`;
+  const identity = typeof check.identity === "string" ? check.identity : `/${check.identity.source}/`;
+  return `identity ${identity} (issuer ${check.issuer})`;
+}
