@@ -199,7 +199,12 @@ function signatureLines(updates: readonly ImageUpdate[], verdicts: ReadonlyMap<s
     const verdict = verdicts.get(key);
     if (!verdict || lines.has(key)) continue;
     const mark = verdict.status === "verified" ? "✅" : verdict.status === "error" ? "❔" : "❌";
-    lines.set(key, `- ${mark} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${inline(describeVerdict(verdict))}`);
+    // Identities and names in code: copied exactly, and no `@` in them mentions anyone.
+    const said =
+      verdict.status === "verified"
+        ? `verified by ${code(verdict.by)}${verdict.dockerReference ? ` (signed as ${code(verdict.dockerReference)})` : ""}`
+        : inline(describeVerdict(verdict));
+    lines.set(key, `- ${mark} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${said}`);
   }
   return [...lines.values()];
 }

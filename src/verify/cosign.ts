@@ -6,6 +6,10 @@ import type { CosignSignature, SimpleSigningPayload, Verdict } from "./types.js"
 
 /** The annotation on each layer of a cosign `.sig` manifest holding the base64 signature of that layer's payload. */
 export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
+/** The annotations of a keyless cosign signature layer: the certificate, its chain, and Rekor's signed entry timestamp. */
+export const COSIGN_CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
+export const COSIGN_CHAIN_ANNOTATION = "dev.sigstore.cosign/chain";
+export const COSIGN_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
 /** The tag cosign keeps an image's signatures under: `sha256-<hex>.sig`. */
 export const cosignSignatureTag = (digest: Digest): string => `${digest.replace(":", "-")}.sig`;
 

@@ -3,7 +3,14 @@ import type { Digest, ImageName } from "../reference/types.js";
 import { RegistryError } from "../registry/errors.js";
 import { parseImageManifest } from "../registry/manifest.js";
 import type { Registry } from "../registry/types.js";
-import { COSIGN_SIGNATURE_ANNOTATION, cosignSignatureTag, verifyCosignSignatures } from "./cosign.js";
+import {
+  COSIGN_BUNDLE_ANNOTATION,
+  COSIGN_CERTIFICATE_ANNOTATION,
+  COSIGN_CHAIN_ANNOTATION,
+  COSIGN_SIGNATURE_ANNOTATION,
+  cosignSignatureTag,
+  verifyCosignSignatures,
+} from "./cosign.js";
 import type { VerificationKey } from "./keys.js";
 import type { CosignSignature, Verdict } from "./types.js";
 
@@ -24,10 +31,19 @@ export async function cosignSignatures(registry: Registry, name: ImageName, dige
   const { layers } = parseImageManifest(manifest.json, `${imageKey(name)}:${cosignSignatureTag(digest)}`);
   const signed = layers.filter((layer) => typeof layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION] === "string").slice(0, MAX_SIGNATURES);
   return Promise.all(
-    signed.map(async (layer) => ({
-      payload: await registry.getBlob(name, layer.digest, MAX_PAYLOAD_BYTES),
-      signature: layer.annotations![COSIGN_SIGNATURE_ANNOTATION]!,
-    })),
+    signed.map(async (layer) => {
+      const annotations = layer.annotations!;
+      const certificate = annotations[COSIGN_CERTIFICATE_ANNOTATION];
+      const chain = annotations[COSIGN_CHAIN_ANNOTATION];
+      const rekorBundle = annotations[COSIGN_BUNDLE_ANNOTATION];
+      return {
+        payload: await registry.getBlob(name, layer.digest, MAX_PAYLOAD_BYTES),
+        signature: annotations[COSIGN_SIGNATURE_ANNOTATION]!,
+        ...(certificate ? { certificate } : {}),
+        ...(chain ? { chain } : {}),
+        ...(rekorBundle ? { rekorBundle } : {}),
+      };
+    }),
   );
 }
 

@@ -34,6 +34,10 @@ export function describeVerdict(verdict: Verdict): string {
 export interface CosignSignature {
   readonly payload: Uint8Array;
   readonly signature: string;
+  /** Keyless signatures: the signing certificate, its chain (PEM) and Rekor's signed entry (`dev.sigstore.cosign/*`). */
+  readonly certificate?: string;
+  readonly chain?: string;
+  readonly rekorBundle?: string;
 }
 
 /** The parts of a simple-signing payload digesta reads. */

@@ -1,14 +1,16 @@
 // The app checks the signature of each digest it proposes, as the repository's `verify:` asks, and says so in the
 // pull request: the verdict per image, and with `required: true` the digests that did not verify under "Held back".
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { createSessionFactory } from "../../src/app/registry-setup.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated } from "../fixtures/webhooks/payloads.js";
 import { keyPair, signWithKeys, type TestKey } from "../support/cosign.js";
-import { movingTag, type PushedBuild } from "../support/images.js";
+import { movingTag, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
+import { BUNDLE_MEDIA_TYPE, dsseBundle, TestCa, TestLog, trustedRoot } from "../support/sigstore.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { INSTALLATION, OWNER, startApp, type Harness } from "./harness.js";
 
@@ -50,7 +52,7 @@ describe("the app and signatures", () => {
     const body = pull!.body!;
     const section = body.slice(body.indexOf("### Signatures"));
     expect(body).toContain("### Signatures");
-    expect(section).toMatch(/✅ <code>[^<]*team\/signed@sha256:[0-9a-f]{12}<\/code>: verified by key SHA256:\S+ \(signed as [^)]*team\/signed\)/);
+    expect(section).toMatch(/✅ <code>[^<]*team\/signed@sha256:[0-9a-f]{12}<\/code>: verified by <code>key SHA256:[^<]+<\/code> \(signed as <code>[^<]*team\/signed<\/code>\)/);
     expect(section).toMatch(/❌ <code>[^<]*team\/unsigned@sha256:[0-9a-f]{12}<\/code>: not signed: no cosign signature/);
     expect(body).not.toContain("### Held back");
     const deploy = app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy.yaml"]!;
@@ -69,5 +71,36 @@ describe("the app and signatures", () => {
     const deploy = app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy.yaml"]!;
     expect(deploy).toContain(signed.after.digest);
     expect(deploy).toContain(unsigned.before.digest);
+  });
+
+  it("verifies keyless signatures against the operator's trusted root (DIGESTA_TRUSTED_ROOT)", async () => {
+    const ca = new TestCa();
+    const log = new TestLog();
+    const rootFile = path.join(dir, "trusted_root.json");
+    await writeFile(rootFile, JSON.stringify(trustedRoot(ca, log)));
+    const identity = "https://github.com/acme/images/.github/workflows/release.yaml@refs/heads/main";
+    const issuer = "https://token.actions.githubusercontent.com";
+    const keyless = await movingTag(reg, "acme/keyless", "1");
+    const bundle = dsseBundle({ subject: keyless.after.digest, subjectName: `${reg.host}/acme/keyless`, certificate: ca.issue({ identity, issuer }), log });
+    const pushed = await pushReferrer(reg, "acme/keyless", {
+      subject: { digest: keyless.after.digest, size: keyless.after.size, mediaType: keyless.after.mediaType },
+      artifactType: BUNDLE_MEDIA_TYPE,
+      blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, data: JSON.stringify(bundle) }],
+    });
+    await pushReferrersTagIndex(reg, "acme/keyless", keyless.after.digest, [pushed.descriptor]);
+
+    await app.close();
+    app = await startApp(reg, {
+      createSession: createSessionFactory({ allowPrivateRegistries: [reg.host], retries: 1, backoff: { baseMs: 1, maxMs: 5 }, trustedRoot: rootFile }),
+    });
+    const repo = { owner: OWNER, name: "keyless" };
+    app.fake.createRepository(OWNER, repo.name, {
+      ".github/digesta.yml": stringify({ verify: { required: true, images: [{ match: `${reg.host}/acme/*`, identity, issuer }] } }),
+      "deploy.yaml": `image: ${reg.host}/acme/keyless:1@${keyless.before.digest}\n`,
+    }, { installationId: INSTALLATION });
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const [pull] = app.fake.pulls(OWNER, repo.name);
+    expect(pull!.body).toMatch(/✅ <code>[^<]*acme\/keyless@sha256:[0-9a-f]{12}<\/code>: verified by <code>identity https:\/\/github\.com\/acme\/images\/\.github\/workflows\/release\.yaml@refs\/heads\/main \(issuer https:\/\/token\.actions\.githubusercontent\.com\)<\/code> \(signed as <code>[^<]*acme\/keyless<\/code>\)/);
+    expect(app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy.yaml"]).toContain(keyless.after.digest);
   });
 });
