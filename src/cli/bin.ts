@@ -10,3 +10,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+// A command-line run ends when its work is done: once what it printed is flushed, nothing left behind (an idle
+// keep-alive connection, a timer) keeps the process waiting.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+process.exit();

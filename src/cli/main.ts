@@ -115,7 +115,7 @@ function program(run: Runner, runLocal: LocalRunner): Command {
     .argument("[new]", "IMAGE@sha256:…")
     .option("--platform <os/arch>", "platform to compare in multi-platform images")
     .option("--json", "print JSON in the shape of Chainguard's image diff API")
-    .action((old: string, next: string | undefined, options) => run(async (context) => (await registryCommands()).diffCommand(context, old, next, options)));
+    .action((old: string, next: string | undefined, options) => run(async (context) => (await import("./commands/diff.js")).diffCommand(context, old, next, options)));
 
   cli
     .command("github")

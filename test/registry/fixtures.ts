@@ -87,3 +87,8 @@ export const manifestHeaders = (b: Blob, mediaType: string = MediaType.OciManife
   "docker-content-digest": b.digest,
   "content-length": String(b.size),
 });
+
+/** What a socket emits when a connection fails: an Error with a code (nock passes a plain object on to fetch, but node:http only emits Errors). */
+export function networkError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}

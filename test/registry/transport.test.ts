@@ -2,7 +2,7 @@ import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
 import { staticCredentials } from "../../src/registry/credentials.js";
 import { parseRetryAfter } from "../../src/registry/transport.js";
-import { AMD64, APP, HOST, ORIGIN, image, manifestHeaders, registryError, sha256, testClient } from "./fixtures.js";
+import { AMD64, APP, HOST, ORIGIN, image, manifestHeaders, networkError, registryError, sha256, testClient } from "./fixtures.js";
 
 afterEach(() => {
   const unused = nock.pendingMocks();
@@ -43,7 +43,7 @@ describe("credentials stay with their registry", () => {
 
   it("sends no credentials to a token realm on plain HTTP, nor to an insecure registry over HTTP", async () => {
     const insecure = "insecure.example.test";
-    nock(`https://${insecure}`).get("/v2/").replyWithError({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" });
+    nock(`https://${insecure}`).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
     nock(`http://${insecure}`).get("/v2/").reply(401, "", { "www-authenticate": `Bearer realm="http://${insecure}/token",service="${insecure}"` });
     nock(`http://${insecure}`, { badheaders: ["authorization"] }).get("/token").query(true).reply(200, { token: "anon" });
     nock(`http://${insecure}`).matchHeader("authorization", "Bearer anon").head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
@@ -54,7 +54,7 @@ describe("credentials stay with their registry", () => {
 
   it("does not answer a Basic challenge over plain HTTP to a non-loopback host", async () => {
     const insecure = "insecure.example.test:5000";
-    nock(`https://${insecure}`).get("/v2/").replyWithError({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" });
+    nock(`https://${insecure}`).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
     nock(`http://${insecure}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
     nock(`http://${insecure}`, { badheaders: ["authorization"] })
       .get("/v2/team/app/manifests/1.0")
@@ -65,7 +65,7 @@ describe("credentials stay with their registry", () => {
 
   it("speaks plain HTTP to loopback, credentials included", async () => {
     const loopback = "127.0.0.1:5999";
-    nock(`https://${loopback}`).get("/v2/").replyWithError({ code: "EPROTO", message: "wrong version number" });
+    nock(`https://${loopback}`).get("/v2/").replyWithError(networkError("EPROTO", "wrong version number"));
     nock(`http://${loopback}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
     nock(`http://${loopback}`).matchHeader("authorization", basicFor("ann", "s3cret")).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
     const client = testClient({ credentials: withCredentials(loopback) });
@@ -90,7 +90,7 @@ describe("plain HTTP", () => {
   });
 
   it("never tries plain HTTP for a registry that is neither loopback nor insecure", async () => {
-    nock(ORIGIN).get("/v2/").replyWithError({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" });
+    nock(ORIGIN).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
     const error = await registryError(testClient({ retries: 0 }).headManifest(APP, "1.0"));
     expect(error.code).toBe("NETWORK");
     expect(error.message).toContain(HOST);
@@ -125,14 +125,14 @@ describe("retries", () => {
 
   it("retries a dropped connection", async () => {
     nock(ORIGIN).get("/v2/").reply(200, "{}");
-    nock(ORIGIN).head("/v2/team/app/manifests/1.0").replyWithError({ code: "ECONNRESET", message: "socket hang up" });
+    nock(ORIGIN).head("/v2/team/app/manifests/1.0").replyWithError(networkError("ECONNRESET", "socket hang up"));
     nock(ORIGIN).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
     await expect(testClient().headManifest(APP, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
   });
 
   it("remembers a registry that cannot be reached for a minute, then tries again", async () => {
     let now = 0;
-    nock(ORIGIN).get("/v2/").replyWithError({ code: "ECONNREFUSED", message: "connect ECONNREFUSED" });
+    nock(ORIGIN).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
     const client = testClient({ retries: 0, now: () => now });
     expect((await registryError(client.headManifest(APP, "1.0"))).code).toBe("NETWORK");
     expect((await registryError(client.headManifest(APP, "2.0"))).code).toBe("NETWORK");

@@ -1,0 +1,130 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { httpFetch } from "../../src/registry/http-fetch.js";
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  server = undefined;
+});
+
+/** A real HTTP server on loopback answering with `handler`. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<string> {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => handler(req, res, Buffer.concat(chunks).toString("utf8")));
+  });
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const get = (url: string, init: RequestInit = {}) => httpFetch(new URL(url), { redirect: "manual", ...init });
+
+describe("httpFetch", () => {
+  it("sends method, headers and a string body, and hands back status, every header and the body", async () => {
+    const origin = await serve((req, res, body) => {
+      res.writeHead(201, [
+        ["content-type", "application/json"],
+        ["www-authenticate", 'Bearer realm="a"'],
+        ["www-authenticate", 'Basic realm="b"'],
+      ]);
+      res.end(JSON.stringify({ method: req.method, auth: req.headers["authorization"], length: req.headers["content-length"], body }));
+    });
+    const response = await get(`${origin}/token`, { method: "POST", headers: new Headers({ authorization: "Bearer x" }), body: "grant=é" });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="a", Basic realm="b"');
+    expect(await response.json()).toEqual({ method: "POST", auth: "Bearer x", length: String(Buffer.byteLength("grant=é")), body: "grant=é" });
+  });
+
+  it("returns redirects as they are, without following them", async () => {
+    const origin = await serve((_req, res) => {
+      res.writeHead(307, { location: "https://elsewhere.invalid/blob" });
+      res.end();
+    });
+    const response = await get(`${origin}/v2/x/blobs/y`);
+    expect(response.status).toBe(307);
+    expect(response.headers.get("location")).toBe("https://elsewhere.invalid/blob");
+    await expect(httpFetch(new URL(origin), { redirect: "follow" })).rejects.toThrow(/redirect/);
+  });
+
+  it("gives a HEAD response no body, whatever its Content-Length says", async () => {
+    const origin = await serve((_req, res) => {
+      res.writeHead(200, { "content-length": "1234", "docker-content-digest": "sha256:abc" });
+      res.end();
+    });
+    const response = await get(origin, { method: "HEAD" });
+    expect(response.body).toBeNull();
+    expect(response.headers.get("docker-content-digest")).toBe("sha256:abc");
+  });
+
+  it("streams a large body no faster than it is read, and stops the transfer when the reader cancels", async () => {
+    let closed = false;
+    const origin = await serve((_req, res) => {
+      res.on("close", () => (closed = true));
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let sent = 0;
+      const more = () => {
+        while (sent < 64 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const response = await get(origin);
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(first.value!.byteLength).toBeGreaterThan(0);
+    await reader.cancel();
+    await expect.poll(() => closed).toBe(true);
+  });
+
+  it("errors the body when the connection closes before Content-Length bytes arrived", async () => {
+    const origin = await serve((_req, res) => {
+      res.writeHead(200, { "content-length": "100" });
+      res.write("x".repeat(50));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const response = await get(origin);
+    await expect(response.arrayBuffer()).rejects.toThrow();
+  });
+
+  it("rejects as fetch does, with the network error as cause, when nothing listens", async () => {
+    const origin = await serve(() => {});
+    const port = new URL(origin).port;
+    server!.close();
+    const error = await get(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError & { cause: NodeJS.ErrnoException }).cause.code).toBe("ECONNREFUSED");
+  });
+
+  it("stops at an abort, before the answer and while reading the body", async () => {
+    const origin = await serve((req, res) => {
+      if (req.url === "/slow") return; // never answers
+      res.writeHead(200, { "content-length": "10" });
+      res.write("12345");
+    });
+    const before = new AbortController();
+    const pending = get(`${origin}/slow`, { signal: before.signal });
+    setTimeout(() => before.abort(), 20);
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+
+    const during = new AbortController();
+    const response = await get(`${origin}/body`, { signal: during.signal });
+    const reading = response.arrayBuffer();
+    during.abort();
+    await expect(reading).rejects.toMatchObject({ name: "AbortError" });
+    await expect(get(origin, { signal: during.signal })).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("refuses a status no fetch response can carry, as a network failure", async () => {
+    const origin = await serve((_req, res) => {
+      res.socket!.end("HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n");
+    });
+    await expect(get(origin)).rejects.toBeInstanceOf(TypeError);
+  });
+});
