@@ -123,7 +123,11 @@ function bodyStream(
           if (!open) return;
           open = false;
           setController(undefined);
-          controller.close();
+          try {
+            controller.close();
+          } catch {
+            // errored meanwhile (an abort): the reader already has its error
+          }
         });
         // A connection that closes before the whole body arrived errors the response (ECONNRESET "aborted").
         res.once("error", (error) => {
