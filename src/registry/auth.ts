@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { z } from "zod";
 import { type SchemePolicy, mayCarryCredentials } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 import type { CredentialSource, RegistryCredential } from "./credentials.js";
+import { optionalString, orElse } from "./json-shape.js";
 import { parseJsonObject } from "./manifest.js";
 import { failureFrom } from "./response.js";
 import type { Transport } from "./transport.js";
@@ -102,12 +102,6 @@ const MAX_TOKEN_RESPONSE = 1024 * 1024;
 const DEFAULT_TOKEN_SECONDS = 60;
 /** Tokens are header values: visible ASCII only, bounded. */
 const TOKEN_SHAPE = /^[\x21-\x7e]{1,16384}$/;
-
-const tokenResponseSchema = z.object({
-  token: z.string().optional(),
-  access_token: z.string().optional(),
-  expires_in: z.number().optional().catch(undefined),
-});
 
 interface CachedToken {
   readonly header: string;
@@ -224,12 +218,12 @@ export class Authenticator {
       }
       return parseJsonObject(await exchange.bytes(MAX_TOKEN_RESPONSE), `${what}: token response from ${realm.host}`);
     });
-    const parsed = tokenResponseSchema.safeParse(token);
-    const value = parsed.success ? parsed.data.token || parsed.data.access_token : undefined;
+    const value = orElse(() => optionalString(token["token"], ["token"]) || optionalString(token["access_token"], ["access_token"]), undefined);
     if (!value || !TOKEN_SHAPE.test(value)) {
       throw new RegistryError("BAD_RESPONSE", `${what}: the token service at ${realm.host} answered without a usable token`);
     }
-    const expiresIn = parsed.success && parsed.data.expires_in && parsed.data.expires_in > 0 ? parsed.data.expires_in : DEFAULT_TOKEN_SECONDS;
+    const stated = token["expires_in"];
+    const expiresIn = typeof stated === "number" && Number.isFinite(stated) && stated > 0 ? stated : DEFAULT_TOKEN_SECONDS;
     const lifetimeMs = expiresIn * 1000;
     // Renew 10 s early, or halfway through a token shorter-lived than 20 s.
     const renewAt = started + Math.max(lifetimeMs - 10_000, lifetimeMs / 2);

@@ -20,7 +20,7 @@ import {
   sha256Digest,
 } from "./manifest.js";
 import { failureFrom } from "./response.js";
-import { httpFetch } from "./http-fetch.js";
+import { type HttpClient, fetchHttpClient, nodeHttpClient } from "../net/http-client.js";
 import { type BackoffOptions, type Deadline, type Exchange, type RegistryStats, type RequestKind, Transport } from "./transport.js";
 import { type BlobStream, type Descriptor, type FetchedManifest, MediaType, type Registry, type TagHistoryEntry } from "./types.js";
 
@@ -49,7 +49,9 @@ export interface RegistryClientOptions {
   readonly logger?: Logger;
   /** Called with each host (`host[:port]`) before the first request to it; may throw RegistryError FORBIDDEN_HOST. */
   readonly hostPolicy?: (host: string) => Promise<void>;
-  /** Default: httpFetch (node:http and node:https), which costs a short run far less than Node's fetch. */
+  /** How requests are sent; default node:http and node:https (nodeHttpClient), which cost a short run far less than Node's fetch. */
+  readonly http?: HttpClient;
+  /** A WHATWG fetch to send requests with instead (tests' fakes); `http` wins when both are given. */
   readonly fetch?: typeof fetch;
   /** Retry delays; tests shrink them. Default base `DIGESTA_RETRY_DELAY` (seconds) or 0.5 s. */
   readonly backoff?: BackoffOptions;
@@ -225,7 +227,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const scheme = new SchemePolicy([...(options.insecureRegistries ?? []), ...insecureRegistriesFromEnv(env)]);
   const fromEnv = networkSettingsFromEnv(env);
   const transport = new Transport({
-    fetch: options.fetch ?? httpFetch,
+    http: options.http ?? (options.fetch ? fetchHttpClient(options.fetch) : nodeHttpClient()),
     timeoutMs: options.timeoutMs ?? fromEnv.timeoutMs ?? 30_000,
     deadlineMs: options.deadlineMs ?? fromEnv.deadlineMs ?? 120_000,
     retries: options.retries ?? fromEnv.retries ?? 3,

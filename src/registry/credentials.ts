@@ -3,8 +3,8 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { z } from "zod";
 import { normaliseRegistry } from "../reference/name.js";
+import { object, optionalString, orElse, string, stringRecord } from "./json-shape.js";
 
 /** What we may present to one registry. */
 export type RegistryCredential =
@@ -41,22 +41,42 @@ const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The key Docker uses for Docker Hub in config files and with credential helpers. */
 const DOCKER_HUB_SERVER = "https://index.docker.io/v1/";
 
-const authEntrySchema = z.object({
-  auth: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  identitytoken: z.string().optional(),
-});
+interface AuthEntry {
+  readonly auth?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly identitytoken?: string;
+}
 
-const configSchema = z.object({
-  auths: z.record(z.string(), authEntrySchema.catch({})).optional().catch(undefined),
-  credHelpers: z.record(z.string(), z.string()).optional().catch(undefined),
-  credsStore: z.string().optional().catch(undefined),
-});
+interface DockerConfig {
+  readonly auths?: Readonly<Record<string, AuthEntry>>;
+  readonly credHelpers?: Readonly<Record<string, string>>;
+  readonly credsStore?: string;
+}
 
-type DockerConfig = z.infer<typeof configSchema>;
+const AUTH_FIELDS = ["auth", "username", "password", "identitytoken"] as const;
 
-const helperOutputSchema = z.object({ Username: z.string().default(""), Secret: z.string() });
+/** An `auths` entry; one with a field of the wrong type counts as empty, as Docker skips what it cannot read. */
+function readAuthEntry(value: unknown): AuthEntry {
+  return orElse(() => {
+    const json = object(value);
+    const entry: Record<string, string> = {};
+    for (const field of AUTH_FIELDS) {
+      const text = optionalString(json[field], [field]);
+      if (text !== undefined) entry[field] = text;
+    }
+    return entry as AuthEntry;
+  }, {});
+}
+
+/** The parts of a Docker config.json digesta reads; a part of the wrong shape is left out, the rest still used. */
+function readDockerConfig(value: unknown): DockerConfig {
+  const json = object(value);
+  const auths = orElse(() => Object.fromEntries(Object.entries(object(json["auths"])).map(([key, entry]) => [key, readAuthEntry(entry)])), undefined);
+  const credHelpers = orElse(() => stringRecord(json["credHelpers"], ["credHelpers"]), undefined);
+  const credsStore = orElse(() => optionalString(json["credsStore"], ["credsStore"]), undefined);
+  return { ...(auths ? { auths } : {}), ...(credHelpers ? { credHelpers } : {}), ...(credsStore !== undefined ? { credsStore } : {}) };
+}
 
 /**
  * Normalises a Docker config key or registry name to a host: `https://index.docker.io/v1/` → `docker.io`,
@@ -124,8 +144,7 @@ async function readConfig(path: string, logger: Logger | undefined): Promise<Doc
     return {};
   }
   try {
-    const parsed = configSchema.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data;
+    return readDockerConfig(JSON.parse(text));
   } catch {
     // fall through to the warning
   }
@@ -220,9 +239,10 @@ function runHelper(
 
 function parseHelperOutput(output: string): RegistryCredential | undefined {
   try {
-    const parsed = helperOutputSchema.safeParse(JSON.parse(output));
-    if (!parsed.success || parsed.data.Secret === "") return undefined;
-    const { Username, Secret } = parsed.data;
+    const json = object(JSON.parse(output));
+    const Username = optionalString(json["Username"], ["Username"]) ?? "";
+    const Secret = string(json["Secret"], ["Secret"]);
+    if (Secret === "") return undefined;
     // Docker's convention: the username "<token>" marks the secret as an identity token.
     if (Username === "<token>") return { kind: "identity-token", token: Secret };
     return { kind: "basic", username: Username, password: Secret };

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
 import { isDigest } from "../reference/digest.js";
 import type { Digest, Platform } from "../reference/types.js";
 import { RegistryError } from "./errors.js";
+import { ShapeError, array, count, object, optionalString, orElse, string, stringRecord } from "./json-shape.js";
 import { MediaType, type Descriptor } from "./types.js";
 
 /** Largest manifest or index body we read (distribution itself refuses manifests over 4 MiB). */
@@ -36,35 +36,43 @@ export function bareMediaType(contentType: string | null | undefined): string | 
   return bare === "" ? undefined : bare;
 }
 
-const digestSchema = z.string().refine(isDigest, { message: "not a sha256 digest" });
+type Path = readonly (string | number)[];
 
-const platformSchema = z.object({
-  os: z.string().max(64),
-  architecture: z.string().max(64),
-  variant: z.string().max(64).optional(),
-});
+function readDigest(value: unknown, path: Path): Digest {
+  const text = string(value, path);
+  if (!isDigest(text)) throw new ShapeError(path, "not a sha256 digest");
+  return text as Digest;
+}
 
-const descriptorSchema = z.object({
-  mediaType: z.string().max(256),
-  digest: digestSchema,
-  size: z.number().int().nonnegative(),
-  platform: platformSchema.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-  artifactType: z.string().max(256).optional(),
-});
+function readPlatform(value: unknown, path: Path): Platform {
+  const json = object(value, path);
+  const os = string(json["os"], [...path, "os"], 64);
+  const architecture = string(json["architecture"], [...path, "architecture"], 64);
+  const variant = optionalString(json["variant"], [...path, "variant"], 64);
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
 
-const indexSchema = z.object({ manifests: z.array(descriptorSchema).max(10_000) });
+function readDescriptor(value: unknown, path: Path): Descriptor {
+  const json = object(value, path);
+  const mediaType = string(json["mediaType"], [...path, "mediaType"], 256);
+  const digest = readDigest(json["digest"], [...path, "digest"]);
+  const size = count(json["size"], [...path, "size"]);
+  const platform = json["platform"] === undefined ? undefined : readPlatform(json["platform"], [...path, "platform"]);
+  const annotations = json["annotations"] === undefined ? undefined : stringRecord(json["annotations"], [...path, "annotations"]);
+  const artifactType = optionalString(json["artifactType"], [...path, "artifactType"], 256);
+  return {
+    mediaType,
+    digest,
+    size,
+    ...(platform ? { platform } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(artifactType ? { artifactType } : {}),
+  };
+}
 
-const imageManifestSchema = z.object({
-  config: descriptorSchema,
-  layers: z.array(descriptorSchema).max(10_000).default([]),
-});
-
-const configSchema = z.object({
-  os: z.string().max(64).optional(),
-  architecture: z.string().max(64).optional(),
-  variant: z.string().max(64).optional(),
-});
+function readDescriptors(value: unknown, path: Path): Descriptor[] {
+  return array(value, path, 10_000).map((entry, i) => readDescriptor(entry, [...path, i]));
+}
 
 /** Parses bytes as a JSON object; an HTML page, text or an array is a BAD_RESPONSE naming `what`. */
 export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
@@ -104,9 +112,11 @@ export function isSchema1(mediaType: string, json: Record<string, unknown>): boo
 
 /** The entries of an index or manifest list; BAD_RESPONSE naming `what` when the body is not one. */
 export function parseIndex(json: Record<string, unknown>, what: string): Descriptor[] {
-  const parsed = indexSchema.safeParse(json);
-  if (!parsed.success) throw new RegistryError("BAD_RESPONSE", `${what}: not a valid image index (${firstIssue(parsed.error)})`);
-  return parsed.data.manifests.map(toDescriptor);
+  try {
+    return readDescriptors(json["manifests"], ["manifests"]);
+  } catch (error) {
+    throw shapeFailure(error, `${what}: not a valid image index`);
+  }
 }
 
 export interface ImageManifest {
@@ -115,17 +125,24 @@ export interface ImageManifest {
 }
 
 export function parseImageManifest(json: Record<string, unknown>, what: string): ImageManifest {
-  const parsed = imageManifestSchema.safeParse(json);
-  if (!parsed.success) throw new RegistryError("BAD_RESPONSE", `${what}: not a valid image manifest (${firstIssue(parsed.error)})`);
-  return { config: toDescriptor(parsed.data.config), layers: parsed.data.layers.map(toDescriptor) };
+  try {
+    const config = readDescriptor(json["config"], ["config"]);
+    const layers = json["layers"] === undefined ? [] : readDescriptors(json["layers"], ["layers"]);
+    return { config, layers };
+  } catch (error) {
+    throw shapeFailure(error, `${what}: not a valid image manifest`);
+  }
 }
 
 /** The platform an image config declares, or undefined when it names none (artifacts, odd builders). */
 export function platformOfConfig(json: Record<string, unknown>): Platform | undefined {
-  const parsed = configSchema.safeParse(json);
-  if (!parsed.success || !parsed.data.os || !parsed.data.architecture) return undefined;
-  const { os, architecture, variant } = parsed.data;
-  return variant ? { os, architecture, variant } : { os, architecture };
+  return orElse(() => {
+    const os = optionalString(json["os"], ["os"], 64);
+    const architecture = optionalString(json["architecture"], ["architecture"], 64);
+    const variant = optionalString(json["variant"], ["variant"], 64);
+    if (!os || !architecture) return undefined;
+    return variant ? { os, architecture, variant } : { os, architecture };
+  }, undefined);
 }
 
 /**
@@ -143,27 +160,8 @@ function normalVariant(platform: Platform): string {
   return variant;
 }
 
-type ParsedDescriptor = z.infer<typeof descriptorSchema>;
-
-function toDescriptor(d: ParsedDescriptor): Descriptor {
-  const platform: Platform | undefined = d.platform
-    ? d.platform.variant
-      ? { os: d.platform.os, architecture: d.platform.architecture, variant: d.platform.variant }
-      : { os: d.platform.os, architecture: d.platform.architecture }
-    : undefined;
-  return {
-    mediaType: d.mediaType,
-    digest: d.digest as Digest,
-    size: d.size,
-    ...(platform ? { platform } : {}),
-    ...(d.annotations ? { annotations: d.annotations } : {}),
-    ...(d.artifactType ? { artifactType: d.artifactType } : {}),
-  };
-}
-
-function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return "invalid";
-  const path = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-  return `${path}${issue.message}`.slice(0, 160);
+/** A shape problem as the BAD_RESPONSE naming what was read; anything else as it is. */
+function shapeFailure(error: unknown, message: string): unknown {
+  if (!(error instanceof ShapeError)) return error;
+  return new RegistryError("BAD_RESPONSE", `${message} (${error.message.slice(0, 160)})`);
 }

@@ -1,8 +1,8 @@
-import { Readable, Transform } from "node:stream";
-import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
+import { type Readable, Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LimitFunction } from "p-limit";
 import type { Logger } from "pino";
+import type { HttpClient, HttpHeaders, HttpResponse } from "../net/http-client.js";
 import { type SchemePolicy, isLoopbackHost } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 
@@ -29,7 +29,7 @@ export interface BackoffOptions {
 }
 
 export interface TransportOptions {
-  readonly fetch: typeof fetch;
+  readonly http: HttpClient;
   /** One attempt: until the headers arrive and the body is read; for a streamed body, the longest pause. */
   readonly timeoutMs: number;
   /** One operation, from its first request to the end of its body: attempts, redirects and retry waits included. */
@@ -60,7 +60,7 @@ export interface TransportRequest {
 /** A response whose body is still to be read; reading or discarding it frees the connection slot. */
 export interface Exchange {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: HttpHeaders;
   /** Where the response came from, after redirects. */
   readonly url: URL;
   /** The whole body; TOO_LARGE (and nothing more read) past `maxBytes`. */
@@ -187,7 +187,8 @@ export class Transport {
       let url = request.url;
       let method = request.method;
       let body = request.body;
-      const headers = new Headers(request.headers);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(request.headers ?? {})) headers[name.toLowerCase()] = value;
       for (let hop = 0; ; hop++) {
         const exempt = hop === 0 && request.allowHttp === true && url.protocol === "http:";
         if (!exempt && !this.options.scheme.allowsUrl(url)) {
@@ -199,21 +200,15 @@ export class Transport {
         await this.checkHost(url.host);
         state.check(request.what, url);
         this.counts[request.kind]++;
-        let response: Response;
+        let response: HttpResponse;
         try {
-          response = await this.options.fetch(url, {
-            method,
-            headers,
-            ...(body !== undefined ? { body } : {}),
-            redirect: "manual",
-            signal: state.signal,
-          });
+          response = await this.options.http(url, { method, headers: { ...headers }, ...(body !== undefined ? { body } : {}), signal: state.signal });
         } catch (error) {
           throw state.failure(request.what, url) ?? new RegistryError("NETWORK", `${request.what}: cannot reach ${url.host}: ${networkReason(error)}${tlsHint(error, url)}`);
         }
         const location = response.headers.get("location");
-        if (!REDIRECT_STATUSES.has(response.status) || !location) return new FetchExchange(response, url, state, request.what);
-        void response.body?.cancel().catch(() => {});
+        if (!REDIRECT_STATUSES.has(response.status) || !location) return new HttpExchange(response, url, state, request.what);
+        response.discard();
         if (hop >= MAX_REDIRECTS) {
           throw new RegistryError("BAD_RESPONSE", `${request.what}: more than ${MAX_REDIRECTS} redirects, starting at ${request.url.host}`);
         }
@@ -228,7 +223,7 @@ export class Transport {
           if (body !== undefined) {
             throw new RegistryError("BAD_RESPONSE", `${request.what}: ${url.host} redirected a request with a body to ${next.host}; refusing to send it there`);
           }
-          headers.delete("authorization");
+          delete headers["authorization"];
         }
         url = next;
       }
@@ -365,13 +360,13 @@ class AttemptState {
   }
 }
 
-class FetchExchange implements Exchange {
+class HttpExchange implements Exchange {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: HttpHeaders;
   private used = false;
 
   constructor(
-    private readonly response: Response,
+    private readonly response: HttpResponse,
     readonly url: URL,
     private readonly state: AttemptState,
     private readonly what: string,
@@ -419,7 +414,7 @@ class FetchExchange implements Exchange {
   discard(): void {
     if (this.used) return;
     this.used = true;
-    void this.response.body?.cancel().catch(() => {});
+    this.response.discard();
     this.state.finish();
   }
 
@@ -437,7 +432,7 @@ class FetchExchange implements Exchange {
     if (!body) {
       output.end();
     } else {
-      const source = Readable.fromWeb(body as unknown as NodeWebReadableStream<Uint8Array>);
+      const source = body;
       source.on("error", (error) => output.destroy(state.failure(this.what, this.url) ?? brokenError(this.what, this.url, error)));
       source.pipe(output);
       // However the consumer stops (end, destroy, a failed pipeline), the transfer stops with it.
@@ -463,13 +458,11 @@ class FetchExchange implements Exchange {
   private async read(maxBytes: number, truncate = false): Promise<Uint8Array | "too large"> {
     const body = this.response.body;
     if (!body) return new Uint8Array();
-    const reader = body.getReader();
     const chunks: Uint8Array[] = [];
     let total = 0;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
+      for await (const chunk of body) {
+        const value = chunk as Uint8Array;
         if (total + value.byteLength > maxBytes) {
           this.state.abort();
           if (!truncate) return "too large";

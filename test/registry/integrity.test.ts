@@ -47,15 +47,17 @@ describe("a tag resolves to the digest the registry states, checked against the 
     expect(error.message).toContain(sha256(altered));
   });
 
-  it("refuses a body shorter or longer than its Content-Length", async () => {
+  it("refuses a body shorter or longer than its Content-Length, trying again each time", async () => {
     nock(ORIGIN).get("/v2/").reply(200, "{}");
     const truncated = multi.body.slice(0, -1);
     nock(ORIGIN).get(TAG).reply(200, truncated, { ...manifestHeaders(multi, MediaType.OciIndex), "content-length": String(multi.size) });
-    nock(ORIGIN).get(TAG).reply(200, `${multi.body}\n`, { ...manifestHeaders(multi, MediaType.OciIndex), "content-length": String(multi.size) });
+    nock(ORIGIN).get(TAG).reply(200, `${multi.body}{"extra":true}`, { ...manifestHeaders(multi, MediaType.OciIndex), "content-length": String(multi.size) });
     nock(ORIGIN).get(TAG).reply(200, truncated, { ...manifestHeaders(multi, MediaType.OciIndex), "content-length": String(multi.size) });
     const error = await registryError(testClient().getManifest(APP, "1.0"));
-    expect(error.code).toBe("INCOMPLETE");
-    expect(error.message).toContain(`announced ${multi.size}`);
+    // node:http ends a body that stops short of its Content-Length as a connection that broke ("aborted"), and one
+    // that runs past it as a parse error on the connection; each attempt is refused (all three answers were used).
+    expect(error.code).toBe("NETWORK");
+    expect(error.message).toContain("broke while reading");
   });
 
   it("without Docker-Content-Digest, confirms the body's hash with the registry: an altered body's digest is not there", async () => {

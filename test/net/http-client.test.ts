@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { httpFetch } from "../../src/registry/http-fetch.js";
+import { nodeHttpClient, type HttpResponse } from "../../src/net/http-client.js";
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -21,9 +21,17 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: 
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const get = (url: string, init: RequestInit = {}) => httpFetch(new URL(url), { redirect: "manual", ...init });
+const client = nodeHttpClient();
+const get = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}) =>
+  client(new URL(url), { method: init.method ?? "GET", headers: init.headers ?? {}, signal: init.signal ?? new AbortController().signal, ...(init.body !== undefined ? { body: init.body } : {}) });
 
-describe("httpFetch", () => {
+async function text(response: HttpResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body!) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+describe("nodeHttpClient", () => {
   it("sends method, headers and a string body, and hands back status, every header and the body", async () => {
     const origin = await serve((req, res, body) => {
       res.writeHead(201, [
@@ -33,10 +41,10 @@ describe("httpFetch", () => {
       ]);
       res.end(JSON.stringify({ method: req.method, auth: req.headers["authorization"], length: req.headers["content-length"], body }));
     });
-    const response = await get(`${origin}/token`, { method: "POST", headers: new Headers({ authorization: "Bearer x" }), body: "grant=é" });
+    const response = await get(`${origin}/token`, { method: "POST", headers: { authorization: "Bearer x" }, body: "grant=é" });
     expect(response.status).toBe(201);
     expect(response.headers.get("www-authenticate")).toBe('Bearer realm="a", Basic realm="b"');
-    expect(await response.json()).toEqual({ method: "POST", auth: "Bearer x", length: String(Buffer.byteLength("grant=é")), body: "grant=é" });
+    expect(JSON.parse(await text(response))).toEqual({ method: "POST", auth: "Bearer x", length: String(Buffer.byteLength("grant=é")), body: "grant=é" });
   });
 
   it("returns redirects as they are, without following them", async () => {
@@ -47,7 +55,6 @@ describe("httpFetch", () => {
     const response = await get(`${origin}/v2/x/blobs/y`);
     expect(response.status).toBe(307);
     expect(response.headers.get("location")).toBe("https://elsewhere.invalid/blob");
-    await expect(httpFetch(new URL(origin), { redirect: "follow" })).rejects.toThrow(/redirect/);
   });
 
   it("gives a HEAD response no body, whatever its Content-Length says", async () => {
@@ -57,6 +64,8 @@ describe("httpFetch", () => {
     });
     const response = await get(origin, { method: "HEAD" });
     expect(response.body).toBeNull();
+    // The connection is free for the next request: a HEAD answer is complete without a body.
+    expect((await get(origin, { method: "HEAD" })).status).toBe(200);
     expect(response.headers.get("docker-content-digest")).toBe("sha256:abc");
   });
 
@@ -76,10 +85,9 @@ describe("httpFetch", () => {
       more();
     });
     const response = await get(origin);
-    const reader = response.body!.getReader();
-    const first = await reader.read();
-    expect(first.value!.byteLength).toBeGreaterThan(0);
-    await reader.cancel();
+    const first = await new Promise<Buffer>((resolve) => response.body!.once("data", resolve));
+    expect(first.byteLength).toBeGreaterThan(0);
+    response.body!.destroy();
     await expect.poll(() => closed).toBe(true);
   });
 
@@ -90,16 +98,15 @@ describe("httpFetch", () => {
       setTimeout(() => res.socket?.destroy(), 20);
     });
     const response = await get(origin);
-    await expect(response.arrayBuffer()).rejects.toThrow();
+    await expect(text(response)).rejects.toMatchObject({ code: "ECONNRESET" });
   });
 
-  it("rejects as fetch does, with the network error as cause, when nothing listens", async () => {
+  it("rejects with the network error when nothing listens", async () => {
     const origin = await serve(() => {});
     const port = new URL(origin).port;
     server!.close();
     const error = await get(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as TypeError & { cause: NodeJS.ErrnoException }).cause.code).toBe("ECONNREFUSED");
+    expect((error as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
   });
 
   it("stops at an abort, before the answer and while reading the body", async () => {
@@ -115,16 +122,16 @@ describe("httpFetch", () => {
 
     const during = new AbortController();
     const response = await get(`${origin}/body`, { signal: during.signal });
-    const reading = response.arrayBuffer();
+    const reading = text(response);
     during.abort();
     await expect(reading).rejects.toMatchObject({ name: "AbortError" });
     await expect(get(origin, { signal: during.signal })).rejects.toMatchObject({ name: "AbortError" });
   });
 
-  it("refuses a status no fetch response can carry, as a network failure", async () => {
+  it("refuses a status outside 200-599, as a network failure", async () => {
     const origin = await serve((_req, res) => {
       res.socket!.end("HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n");
     });
-    await expect(get(origin)).rejects.toBeInstanceOf(TypeError);
+    await expect(get(origin)).rejects.toMatchObject({ code: "ERR_INVALID_STATUS" });
   });
 });
