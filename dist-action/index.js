@@ -68651,12 +68651,18 @@ async function verifyCandidate(registry2, name, digest, candidate, verifier, che
   } catch (error62) {
     return verificationFailure(error62);
   }
+  if (!leafCertificate(bundle)?.keyUsage?.includes(CODE_SIGNING)) return "the certificate is not issued for code signing (extended key usage)";
   const identity = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
   if (!identityMatches(check3.identity, identity) || issuer !== check3.issuer) {
     return `signed by identity ${identity ?? "(none)"} (issuer ${issuer ?? "(none)"}), not ${describeCheck(check3)}`;
   }
   return { status: "verified", by: `identity ${identity} (issuer ${issuer})`, ...dockerReference ? { dockerReference } : {} };
+}
+function leafCertificate(bundle) {
+  const material = bundle.verificationMaterial.content;
+  const raw = material.$case === "x509CertificateChain" ? material.x509CertificateChain.certificates[0]?.rawBytes : material.$case === "certificate" ? material.certificate.rawBytes : void 0;
+  return raw ? new NodeCertificate(Buffer.from(raw)) : void 0;
 }
 function statementSubject(payload, digest) {
   let statement;
@@ -68741,7 +68747,7 @@ function tlogEntryOf(rekor) {
 function splitPem(text2) {
   return text2.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
-var import_bundle, import_protobuf_specs, import_verify, BUNDLE_TYPE, IN_TOTO_PAYLOAD, MAX_BUNDLES, MAX_BUNDLE_BYTES, MAX_TRUSTED_ROOT_BYTES, trustMaterials;
+var import_bundle, import_protobuf_specs, import_verify, BUNDLE_TYPE, IN_TOTO_PAYLOAD, CODE_SIGNING, MAX_BUNDLES, MAX_BUNDLE_BYTES, MAX_TRUSTED_ROOT_BYTES, trustMaterials;
 var init_keyless = __esm({
   "src/verify/keyless.ts"() {
     "use strict";
@@ -68758,6 +68764,7 @@ var init_keyless = __esm({
     init_rules();
     BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle";
     IN_TOTO_PAYLOAD = "application/vnd.in-toto+json";
+    CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
     MAX_BUNDLES = 16;
     MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
     MAX_TRUSTED_ROOT_BYTES = 1024 * 1024;
@@ -96922,7 +96929,11 @@ async function checkSignatures(pins, resolutions, source, options2) {
         if (!verdict) return;
         verdicts.set(verdictKey(name, resolution.current), verdict);
         if (options2.required && verdict.status !== "verified") {
-          result.set(key, { ok: false, skip: true, reason: `${SIGNATURE_REASON}${describeVerdict(verdict)} (new digest ${resolution.current})` });
+          const held = `${SIGNATURE_REASON}${describeVerdict(verdict)} (new digest ${resolution.current})`;
+          result.set(
+            key,
+            resolution.vanished ? { ok: false, vanished: resolution.vanished, reason: `the pinned digest ${ref.digest} no longer exists on ${ref.registry}; the tag leads to a digest held back: ${held}` } : { ok: false, skip: true, reason: held }
+          );
         }
       })
     )
@@ -102418,12 +102429,13 @@ init_rules();
 function createSignatureSource(registry2, settings, options2 = {}) {
   if (settings.images.length === 0) return void 0;
   const rules = compileRules(settings.images);
-  const verdicts = /* @__PURE__ */ new Map();
+  const verdicts = options2.verdicts ?? /* @__PURE__ */ new Map();
   return {
     verdictOf(image, digest) {
       const rule = ruleFor(rules, image);
       if (!rule) return Promise.resolve(void 0);
-      const key = `${imageKey(image)}@${digest}`;
+      const key = `${describeCheck(rule.check)}
+${imageKey(image)}@${digest}`;
       let verdict = verdicts.get(key);
       if (!verdict) {
         verdict = check2(registry2, rule, image, digest, options2).catch((error62) => ({ status: "error", reason: errorLine(error62) }));
@@ -102469,7 +102481,8 @@ function createRegistrySession(parts) {
     }
     return found;
   } : void 0;
-  const signatures = (settings) => createSignatureSource(reader, settings, parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {});
+  const verdicts = /* @__PURE__ */ new Map();
+  const signatures = (settings) => createSignatureSource(reader, settings, { verdicts, ...parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {} });
   return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...diff ? { diff } : {} };
 }
 

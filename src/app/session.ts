@@ -10,6 +10,7 @@ import type { SharedCache } from "../store/shared-cache.js";
 import { builtKey } from "../store/shared-registry.js";
 import type { VerifySettings } from "../verify/rules.js";
 import { createSignatureSource, type SignatureSource } from "../verify/source.js";
+import type { Verdict } from "../verify/types.js";
 
 /**
  * What one sweep shares across every repository it refreshes: one pin follower (each unique tag resolved once,
@@ -79,6 +80,9 @@ export function createRegistrySession(parts: SessionParts): RegistrySession {
         return found;
       }
     : undefined;
-  const signatures = (settings: VerifySettings) => createSignatureSource(reader, settings, parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {});
+  // One verdict per signer, image and digest for the whole session, whichever repositories ask.
+  const verdicts = new Map<string, Promise<Verdict>>();
+  const signatures = (settings: VerifySettings) =>
+    createSignatureSource(reader, settings, { verdicts, ...(parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {}) });
   return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}) };
 }

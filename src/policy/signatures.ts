@@ -46,7 +46,14 @@ export async function checkSignatures(
         if (!verdict) return;
         verdicts.set(verdictKey(name, resolution.current), verdict);
         if (options.required && verdict.status !== "verified") {
-          result.set(key, { ok: false, skip: true, reason: `${SIGNATURE_REASON}${describeVerdict(verdict)} (new digest ${resolution.current})` });
+          const held = `${SIGNATURE_REASON}${describeVerdict(verdict)} (new digest ${resolution.current})`;
+          // A pin whose own digest is gone stays reported as vanished (a deploy from it fails), with why it is not moved.
+          result.set(
+            key,
+            resolution.vanished
+              ? { ok: false, vanished: resolution.vanished, reason: `the pinned digest ${ref.digest} no longer exists on ${ref.registry}; the tag leads to a digest held back: ${held}` }
+              : { ok: false, skip: true, reason: held },
+          );
         }
       }),
     ),

@@ -22,6 +22,8 @@ type KeylessCheck = Extract<SignerCheck, { kind: "keyless" }>;
 /** Sigstore bundles stored as OCI artifacts (cosign --new-bundle-format, GitHub's attest actions): v0.3 and later. */
 const BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle";
 const IN_TOTO_PAYLOAD = "application/vnd.in-toto+json";
+/** id-kp-codeSigning: the extended key usage Fulcio gives every certificate. */
+const CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
 /** More bundles than anyone attaches to one image: a hostile registry cannot make us fetch thousands. */
 const MAX_BUNDLES = 16;
 /** Bundles carry a certificate, a log entry and at most a provenance statement: a few KiB to a few hundred. */
@@ -140,12 +142,26 @@ async function verifyCandidate(
   } catch (error) {
     return verificationFailure(error);
   }
+  // As cosign: a certificate issued for anything but code signing signs no image.
+  if (!leafCertificate(bundle)?.keyUsage?.includes(CODE_SIGNING)) return "the certificate is not issued for code signing (extended key usage)";
   const identity = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
   if (!identityMatches(check.identity, identity) || issuer !== check.issuer) {
     return `signed by identity ${identity ?? "(none)"} (issuer ${issuer ?? "(none)"}), not ${describeCheck(check)}`;
   }
   return { status: "verified", by: `identity ${identity} (issuer ${issuer})`, ...(dockerReference ? { dockerReference } : {}) };
+}
+
+/** The signing certificate of a bundle (the first of a chain). */
+function leafCertificate(bundle: Bundle): NodeCertificate | undefined {
+  const material = bundle.verificationMaterial.content;
+  const raw =
+    material.$case === "x509CertificateChain"
+      ? material.x509CertificateChain.certificates[0]?.rawBytes
+      : material.$case === "certificate"
+        ? material.certificate.rawBytes
+        : undefined;
+  return raw ? new NodeCertificate(Buffer.from(raw)) : undefined;
 }
 
 /** The subject of an in-toto statement naming `digest`, or why there is none. */

@@ -3,7 +3,7 @@ import { imageKey } from "../reference/format.js";
 import type { Digest, ImageName } from "../reference/types.js";
 import type { Registry } from "../registry/types.js";
 import { verifyImage } from "./registry.js";
-import { compileRules, ruleFor, type CompiledRule, type SignerCheck, type VerifySettings } from "./rules.js";
+import { compileRules, describeCheck, ruleFor, type CompiledRule, type SignerCheck, type VerifySettings } from "./rules.js";
 import type { Verdict } from "./types.js";
 
 /** Where signatures are looked for and checked: beside the SBOM and vulnerability sources, one per configuration. */
@@ -15,22 +15,28 @@ export interface SignatureSource {
 export interface SignatureSourceOptions {
   /** A Sigstore trusted root (JSON file) instead of the public-good one digesta ships: a private Sigstore, or a pinned copy. */
   readonly trustedRoot?: string;
+  /**
+   * Verdicts kept beyond this source, by signer, image and digest: a sweep checks an image pinned by many
+   * repositories once per signer they ask for, not once per repository.
+   */
+  readonly verdicts?: Map<string, Promise<Verdict>>;
 }
 
 /**
  * Checks images against the configuration's `verify.images` rules: cosign `.sig` signatures for a key; Sigstore
  * bundles (OCI referrers) and cosign keyless signatures for an identity. The Sigstore code is loaded only when a
- * keyless rule has an image to check. Each image and digest is checked once per source.
+ * keyless rule has an image to check. Each image and digest is checked once per signer (per source, or per
+ * `verdicts` map when one is shared).
  */
 export function createSignatureSource(registry: Registry, settings: VerifySettings, options: SignatureSourceOptions = {}): SignatureSource | undefined {
   if (settings.images.length === 0) return undefined;
   const rules = compileRules(settings.images);
-  const verdicts = new Map<string, Promise<Verdict>>();
+  const verdicts = options.verdicts ?? new Map<string, Promise<Verdict>>();
   return {
     verdictOf(image, digest) {
       const rule = ruleFor(rules, image);
       if (!rule) return Promise.resolve(undefined);
-      const key = `${imageKey(image)}@${digest}`;
+      const key = `${describeCheck(rule.check)}\n${imageKey(image)}@${digest}`;
       let verdict = verdicts.get(key);
       if (!verdict) {
         verdict = check(registry, rule, image, digest, options).catch((error: unknown): Verdict => ({ status: "error", reason: errorLine(error) }));

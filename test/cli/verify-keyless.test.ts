@@ -129,6 +129,12 @@ describe("keyless verification", () => {
     it("another OIDC issuer", () =>
       refused((img, repo) => [bundleFor(img, repo, { certificate: ca.issue({ identity: IDENTITY, issuer: "https://accounts.google.com" }) })], /\(issuer https:\/\/accounts\.google\.com\), not identity/));
 
+    it("a certificate of the right CA and identity, issued for TLS servers rather than code signing", () =>
+      refused(
+        (img, repo) => [bundleFor(img, repo, { certificate: ca.issue({ identity: IDENTITY, issuer: ISSUER, extendedKeyUsage: "1.3.6.1.5.5.7.3.1" }) })],
+        /not issued for code signing/,
+      ));
+
     it("a certificate from a CA the trusted root does not name", () =>
       refused((img, repo) => [bundleFor(img, repo, { certificate: new TestCa("impostor").issue({ identity: IDENTITY, issuer: ISSUER }) })], /CERTIFICATE_ERROR/));
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { keyPair, signWithKeys, type TestKey } from "../support/cosign.js";
-import { movingTag, pushBlob, pushIndex, type PushedBuild } from "../support/images.js";
+import { deleteManifest, movingTag, pushBlob, pushIndex, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { runCli } from "../support/cli.js";
 import { cosignSignatureTag } from "../../src/verify/cosign.js";
@@ -24,7 +24,8 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "digesta-verify-proposals-"));
   signer = await keyPair(dir, "signer", "ec");
   stranger = await keyPair(dir, "stranger", "ed25519");
-  for (const name of ["signed", "unsigned", "forged", "broken", "free"]) moves[name] = await movingTag(reg, `sig/${name}`, "1");
+  for (const name of ["signed", "unsigned", "forged", "broken", "free", "gone"]) moves[name] = await movingTag(reg, `sig/${name}`, "1");
+  await deleteManifest(reg, "sig/gone", moves["gone"]!.before.digest);
   await signWithKeys(reg, "sig/signed", moves["signed"]!.after.digest, [signer]);
   await signWithKeys(reg, "sig/forged", moves["forged"]!.after.digest, [stranger]);
   // A `.sig` tag that is an index, not a signature manifest: the registry's answer cannot be read as signatures.
@@ -105,6 +106,14 @@ describe("signatures of proposed digests", () => {
     const text = await readFile(path.join(root, "deploy.yaml"), "utf8");
     expect(text).toContain(pin("broken"));
     expect(text).toContain(moved("signed"));
+  });
+
+  it("still reports a pin whose digest vanished, when the digest its tag leads to is held back", async () => {
+    const root = await checkout(["gone"], rules(true));
+    const run = await runCli("update", "--no-diff", root);
+    expect(run.stdout).toMatch(new RegExp(`^vanished\\t${reg.host}/sig/gone:1@${moves["gone"]!.before.digest}\\t.*held back: signature: not signed: no cosign signature`, "m"));
+    expect(run.code).toBe(1);
+    expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toContain(pin("gone"));
   });
 
   it("refuses a --verify-config that is not valid, naming the file, line and field, and writes nothing", async () => {

@@ -83,6 +83,8 @@ export interface LeafSpec {
   /** Default: ten minutes from one minute before now, as Fulcio issues them. */
   readonly notBefore?: Date;
   readonly notAfter?: Date;
+  /** The extended key usage (default code signing). */
+  readonly extendedKeyUsage?: string;
 }
 
 export class TestCa {
@@ -124,7 +126,7 @@ export class TestCa {
         notAfter: spec.notAfter ?? new Date(notBefore.getTime() + 10 * 60_000),
         extensions: [
           extension("2.5.29.15", bits(Buffer.from([0x80])), true), // digitalSignature
-          extension("2.5.29.37", seq(oid("1.3.6.1.5.5.7.3.3"))), // codeSigning
+          extension("2.5.29.37", seq(oid(spec.extendedKeyUsage ?? "1.3.6.1.5.5.7.3.3"))), // codeSigning
           extension("2.5.29.17", seq(tlv(0x86, Buffer.from(spec.identity))), true),
           extension(FULCIO_ISSUER_V1, Buffer.from(spec.issuer)),
           extension(FULCIO_ISSUER_V2, utf8(spec.issuer)),
