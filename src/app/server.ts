@@ -5,6 +5,7 @@ import { createMetrics } from "../metrics/metrics.js";
 import { createAppLogger } from "../logging/app-logger.js";
 import { createDigesta, type DigestaController } from "./app.js";
 import { fleetFromEnv } from "./fleet-setup.js";
+import { githubClientFromEnv } from "./github-setup.js";
 import { createSessionFactory, registrySettingsFromEnv } from "./registry-setup.js";
 import { withManifestWebhookPath } from "./webhook-path.js";
 
@@ -18,6 +19,7 @@ export async function startServer(
   options: { readonly logDestination?: NodeJS.WritableStream } = {},
 ): Promise<{ server: Server; digesta: DigestaController }> {
   const metrics = createMetrics();
+  const Octokit = githubClientFromEnv(env);
   const fleet = fleetFromEnv(env, { onLookup: (kind, hit) => metrics.cacheLookup(kind, hit) });
   const digesta = createDigesta({
     createSession: createSessionFactory({
@@ -42,6 +44,7 @@ export async function startServer(
   const server = await run(withManifestWebhookPath(digesta.app), {
     env,
     log: await createAppLogger(env, options.logDestination),
+    ...(Octokit ? { Octokit } : {}),
   });
   const shutdown = () => {
     // Stop taking jobs; running ones finish (or, on Redis, go back to the queue for another worker).

@@ -7,21 +7,30 @@ export interface RedisCacheOptions {
   readonly prefix?: string;
   /** How long another process's load may take before a waiter loads for itself. Default 60 s. */
   readonly loadTimeoutMs?: number;
+  /**
+   * How long a loader's claim on a key lasts unless renewed (it renews at a third of that while it loads). A process
+   * that dies mid-load (SIGKILL) stops renewing: after this long another process loads the value instead of waiting
+   * for one that never comes. Default 10 s.
+   */
+  readonly claimMs?: number;
   /** Values larger than this are not stored (they are still returned). Default 4 MiB. */
   readonly maxValueBytes?: number;
   readonly onLookup?: LookupObserver;
 }
 
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * The fleet's cache: each value under a Redis key with its lifetime (`PX`), loaded by one process at a time: the
- * first to take the key's loading lock (`SET NX PX`) loads, the others poll for its value. Redis being away never
- * fails a run: the value is then loaded here, as if nothing were cached.
+ * first to take the key's loading claim (`SET NX PX`, renewed while it loads) loads, the others poll for its value,
+ * and take the claim over when its holder died. Redis being away never fails a run: the value is then loaded here,
+ * as if nothing were cached.
  */
 export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}): SharedCache {
   const prefix = `${options.prefix ?? "digesta"}:cache:`;
   const loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
+  const claimMs = options.claimMs ?? 10_000;
   const maxValueBytes = options.maxValueBytes ?? 4 * 1024 * 1024;
   const local = new Map<string, Promise<Stored>>();
 
@@ -37,7 +46,7 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
         text = await redis.get(full);
         if (text === null) {
           token = randomUUID();
-          if ((await redis.set(lock, token, "PX", loadTimeoutMs, "NX")) !== "OK") token = undefined;
+          if ((await redis.set(lock, token, "PX", claimMs, "NX")) !== "OK") token = undefined;
         }
       } catch {
         options.onLookup?.(kindOf(key), false);
@@ -50,6 +59,9 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
       }
       if (token) {
         options.onLookup?.(kindOf(key), false);
+        const claim = token;
+        const renewal = setInterval(() => void redis.eval(RENEW, 1, lock, claim, claimMs).catch(() => undefined), Math.max(100, Math.floor(claimMs / 3)));
+        renewal.unref();
         try {
           let value: T | undefined;
           const stored = await pack(async () => (value = await load()), codec);
@@ -58,6 +70,7 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
           if (encoded.length <= maxValueBytes) await redis.set(full, encoded, "PX", lifetime).catch(() => undefined);
           return stored;
         } finally {
+          clearInterval(renewal);
           await redis.eval(RELEASE, 1, lock, token).catch(() => undefined);
         }
       }

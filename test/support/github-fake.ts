@@ -94,6 +94,18 @@ export interface RecordedRequest {
 
 type Reply = [number, unknown, Record<string, string>?];
 
+/** A request the fake holds (`GitHubFake#hold`) before carrying it out. */
+export interface HeldRequest {
+  readonly method: string;
+  readonly path: string;
+  /** The URL of the listener (`listen`) it came through: which client sent it. */
+  readonly listener: string;
+  /** Resolves when the client's connection is gone (the process that sent it died). */
+  readonly clientGone: Promise<void>;
+  /** Carries the request out and answers it, if its client still listens. */
+  release(): void;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -128,6 +140,10 @@ export class GitHubFake {
   #nextCommentId = 1;
   #tokenCounter = 0;
   #scopes: nock.Scope[] = [];
+  readonly #holds: {
+    matches(method: string, path: string): boolean;
+    caught(held: { method: string; path: string; listener: string; closed: Promise<void> }): Promise<void>;
+  }[] = [];
 
   constructor(options: { appSlug?: string } = {}) {
     this.appSlug = options.appSlug ?? "digesta-test";
@@ -348,9 +364,11 @@ export class GitHubFake {
   }
 
   /**
-   * Serves the same fake over plain HTTP on a loopback port, for a client in another process (the Action's bundle):
-   * the REST API at the URL returned (GITHUB_API_URL), archive downloads under `/_codeload/`. nock stays in charge of
-   * this process's own requests.
+   * Serves the same fake over plain HTTP on a loopback port, for a client in another process (the Action's bundle, the
+   * app's server): the REST API at the URL returned (GITHUB_API_URL), also under `/api/v3` as GitHub Enterprise
+   * Server lays it out (Probot's `GHE_HOST`), archive downloads under `/_codeload/`. nock stays in charge of this
+   * process's own requests. Each call opens another listener on the same state: give each process its own, and a
+   * held request (`hold`) says which one it came through.
    */
   async listen(): Promise<{ readonly url: string; close(): Promise<void> }> {
     const server = createServer((request, response) => {
@@ -358,19 +376,56 @@ export class GitHubFake {
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
         void (async () => {
-          const codeload = request.url?.startsWith("/_codeload/");
-          const uri = codeload ? request.url!.slice("/_codeload".length) : (request.url ?? "/");
-          const [status, body, headers = {}] = await this.#handle(codeload ? "codeload.github.com" : "api.github.com", request.method ?? "GET", uri, Buffer.concat(chunks).toString("utf8"), request.headers);
+          const path = (request.url ?? "/").replace(/^\/api\/v3(?=\/)/, "");
+          const codeload = path.startsWith("/_codeload/");
+          const uri = codeload ? path.slice("/_codeload".length) : path;
+          const method = request.method ?? "GET";
+          const host = codeload ? "codeload.github.com" : "api.github.com";
+          const hold = this.#holds.find((h) => h.matches(method, new URL(uri, `https://${host}`).pathname));
+          if (hold) {
+            this.#holds.splice(this.#holds.indexOf(hold), 1);
+            const closed = new Promise<void>((resolve) => response.once("close", () => resolve()));
+            await hold.caught({ method, path: new URL(uri, `https://${host}`).pathname, listener: url, closed });
+          }
+          const [status, body, headers = {}] = await this.#handle(host, method, uri, Buffer.concat(chunks).toString("utf8"), request.headers);
           const location = headers["location"];
           const rewritten = location?.startsWith(CODELOAD) ? { ...headers, location: `${url}/_codeload${location.slice(CODELOAD.length)}` } : headers;
           const bytes = Buffer.isBuffer(body) || body instanceof Uint8Array ? body : typeof body === "string" ? body : JSON.stringify(body);
+          if (response.destroyed) return;
           response.writeHead(status, { "content-type": typeof body === "object" && !(body instanceof Uint8Array) ? "application/json; charset=utf-8" : "text/plain", ...rewritten }).end(bytes);
-        })().catch((error: unknown) => response.writeHead(500).end(String(error)));
+        })().catch((error: unknown) => {
+          if (!response.destroyed) response.writeHead(500).end(String(error));
+        });
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url, close: () => new Promise((resolve) => server.close(() => resolve())) };
+    return {
+      url,
+      close: () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  /**
+   * Holds the next request over HTTP (`listen`) matching `method` and `path`: it is neither carried out nor answered
+   * until `release` is called. Resolves once one arrives, saying which listener it came through. Released, it is
+   * carried out as GitHub would, even when its client is gone by then (a process killed after sending it), and
+   * answered if anyone still listens.
+   */
+  hold(method: string, path: RegExp): Promise<HeldRequest> {
+    return new Promise((resolve) => {
+      this.#holds.push({
+        matches: (m, p) => m === method && path.test(p),
+        caught: (held) =>
+          new Promise<void>((release) =>
+            resolve({ method: held.method, path: held.path, listener: held.listener, clientGone: held.closed, release: () => release() }),
+          ),
+      });
+    });
   }
 
   #handle(host: string, method: string, uri: string, rawBody: unknown, headers: Record<string, string | string[] | undefined>): Reply | Promise<Reply> {

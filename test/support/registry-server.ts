@@ -28,6 +28,15 @@ export interface RegistryOptions {
   };
   /** Push notifications (`notifications.endpoints`): where to send them (given the registry's host), and the Authorization header. */
   readonly notify?: { readonly url: (host: string) => string; readonly authorization?: string };
+  /** Keep the registry's own access log (one line per request it served), read with `accessLog()`. Default off. */
+  readonly accessLog?: boolean;
+}
+
+/** One request the registry served, from its access log. */
+export interface AccessLogEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
 }
 
 export interface TestRegistry {
@@ -47,6 +56,8 @@ export interface TestRegistry {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** What the registry has written to stderr so far (log level error). */
   logs(): string;
+  /** The requests the registry served so far, in order, from its access log (`accessLog: true` only). */
+  accessLog(): AccessLogEntry[];
   stop(): Promise<void>;
 }
 
@@ -90,13 +101,14 @@ function configYaml(options: {
   htpasswdPath: string;
   token?: TokenServer;
   notify?: { url: string; authorization?: string };
+  accessLog?: boolean;
 }): string {
   const lines = [
     "version: 0.1",
     "log:",
     "  level: error",
     "  accesslog:",
-    "    disabled: true",
+    `    disabled: ${options.accessLog ? "false" : "true"}`,
     "storage:",
     "  filesystem:",
     `    rootdirectory: ${JSON.stringify(options.storage)}`,
@@ -160,12 +172,16 @@ function track(child: ChildProcess): void {
 interface Spawned {
   readonly child: ChildProcess;
   readonly stderr: () => string;
+  /** Standard output, where the access log goes. */
+  readonly stdout: () => string;
 }
 
 /** Starts the server and waits until it answers `/v2/` as this instance; `undefined` when the port was taken. */
 async function spawnRegistry(configPath: string, url: string, instance: string): Promise<Spawned | undefined> {
-  const child = spawn("docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("docker-registry", ["serve", configPath], { stdio: ["ignore", "pipe", "pipe"] });
   track(child);
+  let stdout = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     if (stderr.length < 1_000_000) stderr += chunk;
@@ -186,7 +202,7 @@ async function spawnRegistry(configPath: string, url: string, instance: string):
     try {
       const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
-      if (response.headers.get("x-digesta-test-instance") === instance) return { child, stderr: () => stderr };
+      if (response.headers.get("x-digesta-test-instance") === instance) return { child, stderr: () => stderr, stdout: () => stdout };
     } catch {
       // not listening yet
     }
@@ -255,7 +271,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       const notify = options.notify
         ? { url: options.notify.url(`127.0.0.1:${port}`), ...(options.notify.authorization ? { authorization: options.notify.authorization } : {}) }
         : undefined;
-      await writeFile(configPath, configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}) }));
+      await writeFile(
+        configPath,
+        configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}), accessLog: options.accessLog ?? false }),
+      );
       spawned = await spawnRegistry(configPath, `http://127.0.0.1:${port}`, instance);
     }
   } catch (error) {
@@ -263,7 +282,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     throw error;
   }
 
-  const { child, stderr } = spawned;
+  const { child, stderr, stdout } = spawned;
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   const basic = user ? `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}` : undefined;
@@ -326,6 +345,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     },
     fetch: registryFetch,
     logs: stderr,
+    accessLog: () => parseAccessLog(stdout()),
     stop() {
       stopped ??= (async () => {
         await stopChild(child);
@@ -334,4 +354,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       return stopped;
     },
   };
+}
+
+/** Combined Log Format lines (`… "GET /v2/x/manifests/1 HTTP/1.1" 200 …`) as requests; other lines are skipped. */
+function parseAccessLog(text: string): AccessLogEntry[] {
+  const entries: AccessLogEntry[] = [];
+  for (const match of text.matchAll(/"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /g)) {
+    entries.push({ method: match[1]!, path: new URL(match[2]!, "http://registry.test").pathname, status: Number(match[3]) });
+  }
+  return entries;
 }
