@@ -20,6 +20,20 @@ export interface RedisQueueOptions {
   readonly resultTimeoutMs?: number;
 }
 
+/**
+ * Redis's clock, in microseconds since the epoch, as a decimal string (exact: a Lua number printed would be rounded).
+ * Every process reads the same clock, so a trigger's time and a run's start compare across machines.
+ */
+const NOW = `local t = redis.call("TIME") return t[1] .. string.format("%06d", tonumber(t[2]))`;
+/** Records when a job started (its first start: a rerun keeps it) under its key, dropping starts older than ARGV[2] s. */
+const RUN_STARTED = `local t = redis.call("TIME")
+redis.call("ZADD", KEYS[1], "NX", t[1] .. string.format("%06d", tonumber(t[2])), ARGV[1])
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. (tonumber(t[1]) - tonumber(ARGV[2])) .. "000000")
+redis.call("EXPIRE", KEYS[1], ARGV[2])
+return 1`;
+/** How long the starts of runs are remembered: longer than any trigger waits for its answer. */
+const RUNS_KEPT_S = 3600;
+
 /** How long finished jobs are kept (for `finished()` and for operators looking at the queue), and how many. */
 const KEEP_COMPLETED = { age: 3600, count: 5000 };
 const KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
@@ -29,6 +43,10 @@ const KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
  * deduplication id (the repository), `keepLastIfActive` keeping one next job while one runs, so no two processes
  * ever run the same repository at once. A worker that dies mid-run stops renewing its lock: after `lockMs` the job
  * counts as stalled and goes back to the queue for another worker.
+ *
+ * A trigger is answered by the first run of its repository that starts after it was queued: the waiting job it
+ * joined, the job it queued, or, when a run was already going, the run queued after that one (a run that started
+ * before the trigger may have read older files and tags). Workers note when each job starts, on Redis's clock.
  */
 export function createRedisQueue(options: RedisQueueOptions): JobQueue {
   const name = options.name ?? "digesta";
@@ -67,17 +85,26 @@ export function createRedisQueue(options: RedisQueueOptions): JobQueue {
     }
   };
 
-  const handleOf = (job: BullJob<Job>, wanted: string): JobHandle => ({
-    id: String(job.id),
-    deduplicated: job.id !== wanted,
-    finished: () => resultOf(String(job.id)),
-  });
+  const runsKey = (job: Job) => `${prefix}:runs:${jobKey(job)}`;
+
+  /** The result of the first run of `job`'s key that started after `since` (Redis's clock, µs). */
+  const firstRunAfter = async (job: Job, since: string): Promise<unknown> => {
+    const deadline = Date.now() + (options.resultTimeoutMs ?? 15 * 60_000);
+    for (let pause = 25; ; pause = Math.min(500, pause * 2)) {
+      const [id] = await producer.zrangebyscore(runsKey(job), `(${since}`, "+inf", "LIMIT", 0, 1);
+      if (id) return resultOf(id);
+      if (Date.now() > deadline) throw new Error(`no run of ${jobKey(job)} started in time`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  };
 
   return {
     kind: "redis",
     async add(job) {
       if (closed) throw new Error("the queue is closed");
       const id = randomUUID();
+      // Read once the connection is up (the producer does not queue commands while it connects).
+      const since = String(await queue.waitUntilReady().then(() => producer.eval(NOW, 0)));
       const added = await queue.add(job.kind, job, {
         jobId: id,
         deduplication: { id: jobKey(job), keepLastIfActive: true },
@@ -86,18 +113,23 @@ export function createRedisQueue(options: RedisQueueOptions): JobQueue {
         removeOnComplete: KEEP_COMPLETED,
         removeOnFail: KEEP_FAILED,
       });
-      return handleOf(added, id);
+      return { id: String(added.id), deduplicated: added.id !== id, finished: () => firstRunAfter(job, since) };
     },
     work(handler: JobHandler, { concurrency }) {
+      const starts = connect();
       worker = new Worker<Job>(
         name,
-        (job) =>
-          handler(job.data, {
+        async (job) => {
+          // Noted before the run, for the triggers waiting for a run that starts after them. A note that cannot be
+          // written leaves them waiting for a later run; it never stops this one.
+          await starts.eval(RUN_STARTED, 1, runsKey(job.data), String(job.id), RUNS_KEPT_S).catch(() => undefined);
+          return handler(job.data, {
             id: String(job.id),
             attempt: job.attemptsMade + 1,
             attempts: job.opts.attempts ?? 1,
             queuedAt: job.timestamp,
-          }),
+          });
+        },
         {
           connection: connect(),
           prefix,

@@ -5,7 +5,8 @@
  *
  * - a job waiting for its repository is not queued twice (a second trigger is answered by the waiting job);
  * - at most one job per repository runs at a time (across every process on Redis); a trigger that arrives while
- *   one runs waits as the single next job, so the run after it sees what the trigger was about;
+ *   one runs waits as the single next job, so the run after it sees what the trigger was about, and is answered by
+ *   that run;
  * - a job that throws is retried with exponential backoff, then fails for good;
  * - jobs carry their trigger's reason, for the logs and metrics.
  */
@@ -46,7 +47,11 @@ export interface JobHandle {
   readonly id: string;
   /** True when the job was already waiting (or queued to run next) and this trigger joined it. */
   readonly deduplicated: boolean;
-  /** The handler's result, once the job (or the one this trigger joined) is done; rejects when it failed for good. */
+  /**
+   * The result of the first run of this repository that starts after the trigger: the waiting job it joined, the job
+   * it queued, or the run queued after one that was already going (never a run that began before the trigger, which
+   * may have read older files and tags). Rejects when that run failed for good.
+   */
   finished(): Promise<unknown>;
 }
 

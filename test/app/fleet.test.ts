@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionFactory, type ObservedRequest } from "../../src/app/registry-setup.js";
+import type { RegistrySession } from "../../src/app/session.js";
 import { createRedisQueue } from "../../src/queue/redis.js";
 import { RedisRepositoryBook } from "../../src/store/redis-book.js";
 import { createRedisCache } from "../../src/store/redis-cache.js";
@@ -12,6 +13,7 @@ import type { GitHubFake } from "../support/github-fake.js";
 import { pushBuild, type PushedBuild } from "../support/images.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
+import { issueCommentCreated } from "../fixtures/webhooks/payloads.js";
 import { INSTALLATION, OWNER, pushApkBuild, startApp, type Harness } from "./harness.js";
 
 describe("fleet mode (Redis)", () => {
@@ -44,20 +46,26 @@ describe("fleet mode (Redis)", () => {
   });
 
   /** One process of a fleet: its own clients, Redis shared under `prefix`. */
-  async function fleetApp(prefix: string, role: "web" | "worker", fake?: GitHubFake): Promise<Harness> {
+  async function fleetApp(
+    prefix: string,
+    role: "web" | "worker",
+    fake?: GitHubFake,
+    wrap: (session: RegistrySession) => RegistrySession = (session) => session,
+  ): Promise<Harness> {
+    const sessions = createSessionFactory({
+      allowPrivateRegistries: [reg.host],
+      retries: 1,
+      backoff: { baseMs: 1, maxMs: 5 },
+      cache: createRedisCache(connection, { prefix }),
+      observe: (request) => requests.push(request),
+    });
     const app = await startApp(reg, {
       ...(fake ? { fake } : {}),
       queue: createRedisQueue({ url: redis.url, prefix, retry: { attempts: 3, backoffMs: 50 }, lockMs: 10_000 }),
       book: new RedisRepositoryBook(connection, { prefix, startedAt: new Date() }),
       work: role === "worker",
       concurrency: 3,
-      createSession: createSessionFactory({
-        allowPrivateRegistries: [reg.host],
-        retries: 1,
-        backoff: { baseMs: 1, maxMs: 5 },
-        cache: createRedisCache(connection, { prefix }),
-        observe: (request) => requests.push(request),
-      }),
+      createSession: (batch) => wrap(sessions(batch)),
     });
     apps.push(app);
     return app;
@@ -115,5 +123,58 @@ describe("fleet mode (Redis)", () => {
     expect(await a.due(new Date("2026-03-11T12:30:00Z"))).toEqual([]);
     // The next day is another due time.
     expect(await b.due(new Date("2026-03-12T23:59:00Z"))).toHaveLength(1);
+  });
+
+  it("answers /digesta refresh during a run with a run that starts after the comment, not the one that was going", async () => {
+    const prefix = `fleet-${randomUUID()}`;
+    const v1 = await pushBuild(reg, "team/api", "2", { generation: 1 });
+    await pushBuild(reg, "team/api", "2", { generation: 2 });
+    // The worker's first run is held once it has resolved the tag (in its build-time lookup, before it publishes).
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    const holdFirst = (session: RegistrySession): RegistrySession => ({
+      ...session,
+      builtAt: (platform) => {
+        const lookup = session.builtAt(platform);
+        const run = ++runs;
+        return async (image, digest) => {
+          if (run === 1) {
+            held();
+            await released;
+          }
+          return lookup(image, digest);
+        };
+      },
+    });
+    const front = await fleetApp(prefix, "web");
+    await fleetApp(prefix, "worker", front.fake, holdFirst);
+    front.fake.createRepository(OWNER, "during", { "Dockerfile": `FROM ${pin("team/api", "2", v1.digest)}\n` }, { installationId: INSTALLATION });
+    front.fake.setCollaborator(OWNER, "during", "alice", "write");
+    const issue = front.fake.openIssue(OWNER, "during", { title: "refresh please" });
+
+    const first = front.digesta.refresh({ installationId: INSTALLATION, owner: OWNER, repo: "during", reason: "push" });
+    await holding;
+    // While that run (which saw the second build) goes, a third build is pushed and someone asks for a refresh.
+    const api3 = await pushBuild(reg, "team/api", "2", { generation: 3 });
+    const body = "/digesta refresh";
+    const commentId = front.fake.addComment(OWNER, "during", issue, body, "alice");
+    const answered = front.probot.receive(
+      issueCommentCreated(INSTALLATION, { owner: OWNER, name: "during" }, { number: issue, isPullRequest: false, commentId, body, login: "alice" }) as never,
+    );
+    release();
+    const outcome = await first;
+    const pulls = front.fake.pulls(OWNER, "during");
+    expect(pulls).toHaveLength(1);
+    expect(outcome).toMatchObject({ status: "done", pullRequests: [{ kind: "created", number: pulls[0]!.number }] });
+    await answered;
+
+    // The reply is the run after the comment's: it moved the pull request on to the third build.
+    const replies = front.fake.comments(OWNER, "during", issue).filter((c) => c.author === front.fake.botLogin);
+    expect(replies.map((c) => c.body)).toEqual([expect.stringContaining(`- #${pulls[0]!.number}: updated`)]);
+    expect(front.fake.files(OWNER, "during", pulls[0]!.head)["Dockerfile"]).toContain(api3.digest);
+    expect(runs).toBe(2);
   });
 });

@@ -108,6 +108,32 @@ export function queueContract(factory: QueueFactory): void {
       expect(most).toBe(1);
     });
 
+    it("answers a trigger that arrives during a run with the run after it, never the one that started before it", async () => {
+      const [a, b] = await queues();
+      const gate = deferred();
+      let runs = 0;
+      const handler: JobHandler = async () => {
+        const run = ++runs;
+        if (run === 1) await gate.promise;
+        return `run ${run}`;
+      };
+      a!.work(handler, { concurrency: 2 });
+      b!.work(handler, { concurrency: 2 });
+      const first = await a!.add(refresh("app", "push"));
+      await waitFor(() => runs === 1);
+      // Both arrive while run 1 goes (through either process): run 2, queued after it, answers both.
+      const during = await b!.add(refresh("app", "command"));
+      const again = await a!.add(refresh("app", "command"));
+      const answers = Promise.all([during.finished(), again.finished()]);
+      gate.resolve();
+      expect(await first.finished()).toBe("run 1");
+      expect(await answers).toEqual(["run 2", "run 2"]);
+      // Once nothing runs, a trigger gets a run of its own.
+      await Promise.all([a!.idle(), b!.idle()]);
+      expect(await (await b!.add(refresh("app", "command"))).finished()).toBe("run 3");
+      expect(runs).toBe(3);
+    });
+
     it("runs different repositories side by side, up to the concurrency", async () => {
       const [a] = await queues();
       const gate = deferred();
