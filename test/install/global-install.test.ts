@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { movingTag, type PushedBuild } from "../support/images.js";
+import { movingTag, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
+import { BUNDLE_MEDIA_TYPE, dsseBundle, TestCa, TestLog, trustedRoot } from "../support/sigstore.js";
 import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry.js";
 import { runProcess as run, type ProcessRun as Run } from "../support/process.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
@@ -98,5 +99,28 @@ describe("the packed CLI, installed globally", { timeout: 300_000 }, () => {
 
     const fresh = await run("digesta", ["check", "."], { cwd: repository, env });
     expect(fresh.code, fresh.stderr + fresh.stdout).toBe(0);
+  });
+
+  it("verifies a keyless signature: sigstore-js loaded by Node itself from the installed dependencies", async () => {
+    const ca = new TestCa();
+    const log = new TestLog();
+    const identity = "https://github.com/acme/tools/.github/workflows/release.yaml@refs/heads/main";
+    const issuer = "https://token.actions.githubusercontent.com";
+    const image = build.after;
+    const bundle = dsseBundle({ subject: image.digest, subjectName: `${reg.host}/tools/app`, certificate: ca.issue({ identity, issuer }), log });
+    const pushed = await pushReferrer(reg, "tools/app", {
+      subject: { digest: image.digest, size: image.size, mediaType: image.mediaType },
+      artifactType: BUNDLE_MEDIA_TYPE,
+      blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, data: JSON.stringify(bundle) }],
+    });
+    await pushReferrersTagIndex(reg, "tools/app", image.digest, [pushed.descriptor]);
+    const root = join(work, "trusted_root.json");
+    await writeFile(root, JSON.stringify(trustedRoot(ca, log)));
+    const args = ["verify", `${reg.host}/tools/app@${image.digest}`, "--certificate-oidc-issuer", issuer, "--trusted-root", root];
+    const verified = await run("digesta", [...args, "--certificate-identity", identity], { cwd: work, env });
+    expect(verified.stdout, verified.stderr).toMatch(/^verified\t.*\tby identity https:\/\/github\.com\/acme\/tools\//);
+    expect(verified.code).toBe(0);
+    const refused = await run("digesta", [...args, "--certificate-identity", "https://github.com/someone/else"], { cwd: work, env });
+    expect(refused.code, refused.stderr).toBe(1);
   });
 });
