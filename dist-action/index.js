@@ -1976,7 +1976,7 @@ var require_package = __commonJS({
 var require_wait = __commonJS({
   "node_modules/thread-stream/lib/wait.js"(exports2, module2) {
     "use strict";
-    var WAIT_MS = 1e4;
+    var WAIT_MS2 = 1e4;
     function wait2(state, index, expected, timeout, done) {
       const max = timeout === Infinity ? Infinity : Date.now() + timeout;
       const check3 = (previous) => {
@@ -1993,7 +1993,7 @@ var require_wait = __commonJS({
           done(null, "timed-out");
           return;
         }
-        const remaining = max === Infinity ? WAIT_MS : Math.min(WAIT_MS, Math.max(1, max - Date.now()));
+        const remaining = max === Infinity ? WAIT_MS2 : Math.min(WAIT_MS2, Math.max(1, max - Date.now()));
         const result = Atomics.waitAsync(state, index, current, remaining);
         if (result.async) {
           result.value.then((res) => {
@@ -2022,7 +2022,7 @@ var require_wait = __commonJS({
           done(null, "timed-out");
           return;
         }
-        const remaining = max === Infinity ? WAIT_MS : Math.min(WAIT_MS, Math.max(1, max - Date.now()));
+        const remaining = max === Infinity ? WAIT_MS2 : Math.min(WAIT_MS2, Math.max(1, max - Date.now()));
         const result = Atomics.waitAsync(state, index, expected, remaining);
         if (result.async) {
           result.value.then((res) => {
@@ -2063,9 +2063,9 @@ var require_thread_stream = __commonJS({
     "use strict";
     var { version: version2 } = require_package();
     var { EventEmitter } = __require("events");
-    var { Worker } = __require("worker_threads");
+    var { Worker: Worker2 } = __require("worker_threads");
     var { join: join2 } = __require("path");
-    var { pathToFileURL } = __require("url");
+    var { pathToFileURL: pathToFileURL2 } = __require("url");
     var { wait: wait2 } = require_wait();
     var {
       WRITE_INDEX,
@@ -2117,12 +2117,12 @@ var require_thread_stream = __commonJS({
       const { filename, workerData } = opts;
       const bundlerOverrides = "__bundlerPathsOverrides" in globalThis ? globalThis.__bundlerPathsOverrides : {};
       const toExecute = bundlerOverrides["thread-stream-worker"] || join2(__dirname, "lib", "worker.js");
-      const worker = new Worker(toExecute, {
+      const worker = new Worker2(toExecute, {
         ...opts.workerOpts,
         name: opts.workerOpts?.name || "thread-stream",
         trackUnmanagedFds: false,
         workerData: {
-          filename: filename.indexOf("file://") === 0 ? filename : pathToFileURL(filename).href,
+          filename: filename.indexOf("file://") === 0 ? filename : pathToFileURL2(filename).href,
           dataBuf: stream[kImpl].dataBuf,
           stateBuf: stream[kImpl].stateBuf,
           workerData: {
@@ -2626,7 +2626,7 @@ var require_thread_stream = __commonJS({
 var require_transport = __commonJS({
   "node_modules/pino/lib/transport.js"(exports2, module2) {
     "use strict";
-    var { createRequire: createRequire2 } = __require("module");
+    var { createRequire: createRequire4 } = __require("module");
     var { existsSync } = __require("node:fs");
     var getCallers = require_caller();
     var { join: join2, isAbsolute, sep: sep2 } = __require("node:path");
@@ -2838,7 +2838,7 @@ var require_transport = __commonJS({
         for (const filePath of callers) {
           try {
             const context = filePath === "node:repl" ? process.cwd() + sep2 : filePath;
-            fixTarget2 = createRequire2(context).resolve(origin);
+            fixTarget2 = createRequire4(context).resolve(origin);
             break;
           } catch (err2) {
             continue;
@@ -34076,6 +34076,97 @@ var require_tar_stream = __commonJS({
   }
 });
 
+// src/scan/read-pool.ts
+var read_pool_exports = {};
+__export(read_pool_exports, {
+  ReadPool: () => ReadPool
+});
+import { createRequire as createRequire2 } from "node:module";
+import { pathToFileURL } from "node:url";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
+function loadThroughTsx(url2) {
+  const tsx = new URL("dist/esm/api/index.mjs", pathToFileURL(createRequire2(import.meta.url).resolve("tsx/package.json"))).href;
+  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url2.href)}); });`;
+}
+var QUEUED_PER_WORKER, WAIT_MS, SOURCE, WORKER_URL, ReadPool;
+var init_read_pool = __esm({
+  "src/scan/read-pool.ts"() {
+    "use strict";
+    QUEUED_PER_WORKER = 2;
+    WAIT_MS = 20;
+    SOURCE = import.meta.url.endsWith(".ts");
+    WORKER_URL = new URL(SOURCE ? "./read-worker.ts" : "./read-worker.js", import.meta.url);
+    ReadPool = class {
+      workers = [];
+      /** Counts the replies posted by all workers, so that waiting for the next is a futex wait, not a poll. */
+      signal = new Int32Array(new SharedArrayBuffer(4));
+      signalSeen = 0;
+      /** `workerUrl` is for tests, to see a worker fail. */
+      constructor(count, reader, workerUrl = WORKER_URL) {
+        for (let i = 0; i < count; i++) {
+          const { port1, port2 } = new MessageChannel();
+          const options2 = { workerData: { reader, port: port2, signal: this.signal }, transferList: [port2] };
+          const thread = SOURCE && workerUrl.pathname.endsWith(".ts") ? new Worker(loadThroughTsx(workerUrl), { ...options2, eval: true }) : new Worker(workerUrl, options2);
+          const worker = { thread, port: port1, sent: /* @__PURE__ */ new Map(), failed: false };
+          const fail = () => {
+            worker.failed = true;
+          };
+          thread.on("error", fail);
+          thread.on("exit", fail);
+          this.workers.push(worker);
+        }
+      }
+      /** Batches sent and not yet answered or given back. */
+      get outstanding() {
+        let count = 0;
+        for (const worker of this.workers) count += worker.sent.size;
+        return count;
+      }
+      /** Hands the batch to the least busy working worker that has room for it; false when none has. */
+      offer(request2) {
+        let chosen;
+        for (const worker of this.workers) {
+          if (worker.failed || worker.sent.size >= QUEUED_PER_WORKER) continue;
+          if (!chosen || worker.sent.size < chosen.sent.size) chosen = worker;
+        }
+        if (!chosen) return false;
+        chosen.sent.set(request2.seq, request2);
+        chosen.thread.postMessage(request2);
+        return true;
+      }
+      /** The replies that have arrived, without waiting; and the batches of failed workers, to be read by the caller. */
+      collect() {
+        this.signalSeen = Atomics.load(this.signal, 0);
+        const replies = [];
+        const orphans = [];
+        for (const worker of this.workers) {
+          for (let received = receiveMessageOnPort(worker.port); received; received = receiveMessageOnPort(worker.port)) {
+            const reply = received.message;
+            worker.sent.delete(reply.seq);
+            replies.push(reply);
+          }
+          if (worker.failed && worker.sent.size > 0) {
+            orphans.push(...worker.sent.values());
+            worker.sent.clear();
+          }
+        }
+        return { replies, orphans };
+      }
+      /** Waits a little for the next reply (returning at once if one came since `collect`), then lets events run. */
+      async waitForReplies() {
+        Atomics.wait(this.signal, 0, this.signalSeen, WAIT_MS);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      close() {
+        for (const worker of this.workers) {
+          worker.port.close();
+          void worker.thread.terminate();
+        }
+      }
+    };
+  }
+});
+
 // src/diff/platform.ts
 function isIndex(fetched) {
   return isIndexMediaType(fetched.mediaType) || Array.isArray(fetched.json["manifests"]) && !("layers" in fetched.json);
@@ -50654,8 +50745,8 @@ var require_snapshot_utils = __commonJS({
         match: new Set(matchHeaders.map((header) => caseSensitive ? header : header.toLowerCase()))
       };
     }
-    var crypto2 = runtimeFeatures.has("crypto") ? __require("node:crypto") : null;
-    var hashId = crypto2?.hash ? (value) => crypto2.hash("sha256", value, "base64url") : (value) => Buffer.from(value).toString("base64url");
+    var crypto3 = runtimeFeatures.has("crypto") ? __require("node:crypto") : null;
+    var hashId = crypto3?.hash ? (value) => crypto3.hash("sha256", value, "base64url") : (value) => Buffer.from(value).toString("base64url");
     function isUndiciHeaders(headers) {
       return Array.isArray(headers) && (headers.length & 1) === 0;
     }
@@ -57853,10 +57944,10 @@ var require_subresource_integrity = __commonJS({
     var { runtimeFeatures } = require_runtime_features();
     var { asciiLowercase } = require_infra();
     var validSRIHashAlgorithmTokenSet = /* @__PURE__ */ new Map([["sha256", 0], ["sha384", 1], ["sha512", 2]]);
-    var crypto2;
+    var crypto3;
     if (runtimeFeatures.has("crypto")) {
-      crypto2 = __require("node:crypto");
-      const cryptoHashes = crypto2.getHashes();
+      crypto3 = __require("node:crypto");
+      const cryptoHashes = crypto3.getHashes();
       if (cryptoHashes.length === 0) {
         validSRIHashAlgorithmTokenSet.clear();
       }
@@ -57944,7 +58035,7 @@ var require_subresource_integrity = __commonJS({
       return result;
     }
     var applyAlgorithmToBytes = (algorithm, bytes) => {
-      return crypto2.hash(algorithm, bytes, "base64");
+      return crypto3.hash(algorithm, bytes, "base64");
     };
     function caseSensitiveMatch(actualValue, expectedValue) {
       let actualValueLength = actualValue.length;
@@ -60932,7 +61023,7 @@ var require_connection = __commonJS({
     var { WebsocketFrameSend } = require_frame();
     var assert2 = __require("node:assert");
     var { runtimeFeatures } = require_runtime_features();
-    var crypto2 = runtimeFeatures.has("crypto") ? __require("node:crypto") : null;
+    var crypto3 = runtimeFeatures.has("crypto") ? __require("node:crypto") : null;
     var warningEmitted = false;
     function establishWebSocketConnection(url2, protocols, client, handler2, options2) {
       const requestURL = url2;
@@ -60952,7 +61043,7 @@ var require_connection = __commonJS({
         const headersList = getHeadersList(new Headers(options2.headers));
         request2.headersList = headersList;
       }
-      const keyValue = crypto2.randomBytes(16).toString("base64");
+      const keyValue = crypto3.randomBytes(16).toString("base64");
       request2.headersList.append("sec-websocket-key", keyValue, true);
       request2.headersList.append("sec-websocket-version", "13", true);
       for (const protocol of protocols) {
@@ -60992,7 +61083,7 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest = crypto2.hash("sha1", keyValue + uid, "base64");
+          const digest = crypto3.hash("sha1", keyValue + uid, "base64");
           if (secWSAccept !== digest) {
             failHandshake(handler2, response, 1002, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
@@ -65968,7 +66059,7 @@ var require_tstinfo = __commonJS({
     })();
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.TSTInfo = void 0;
-    var crypto2 = __importStar(require_crypto());
+    var crypto3 = __importStar(require_crypto());
     var oid_1 = require_oid();
     var error_1 = require_error3();
     var TSTInfo = class {
@@ -65993,8 +66084,8 @@ var require_tstinfo = __commonJS({
         return this.root.toDER();
       }
       verify(data) {
-        const digest = crypto2.digest(this.messageImprintHashAlgorithm, data);
-        if (!crypto2.bufferEqual(digest, this.messageImprintHashedMessage)) {
+        const digest = crypto3.digest(this.messageImprintHashAlgorithm, data);
+        if (!crypto3.bufferEqual(digest, this.messageImprintHashedMessage)) {
           throw new error_1.RFC3161TimestampVerificationError("message imprint does not match artifact");
         }
       }
@@ -66051,7 +66142,7 @@ var require_timestamp3 = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.RFC3161Timestamp = void 0;
     var asn1_1 = require_asn1();
-    var crypto2 = __importStar(require_crypto());
+    var crypto3 = __importStar(require_crypto());
     var oid_1 = require_oid();
     var error_1 = require_error3();
     var tstinfo_1 = require_tstinfo();
@@ -66114,16 +66205,16 @@ var require_timestamp3 = __commonJS({
         this.verifySignature(publicKey);
       }
       verifyMessageDigest() {
-        const tstInfoDigest = crypto2.digest(this.signerDigestAlgorithm, this.tstInfo.raw);
+        const tstInfoDigest = crypto3.digest(this.signerDigestAlgorithm, this.tstInfo.raw);
         const expectedDigest = this.messageDigestAttributeObj.subs[1].subs[0].value;
-        if (!crypto2.bufferEqual(tstInfoDigest, expectedDigest)) {
+        if (!crypto3.bufferEqual(tstInfoDigest, expectedDigest)) {
           throw new error_1.RFC3161TimestampVerificationError("signed data does not match tstInfo");
         }
       }
       verifySignature(key) {
         const signedAttrs = this.signedAttrsObj.toDER();
         signedAttrs[0] = 49;
-        const verified = crypto2.verify(signedAttrs, key, this.signatureValue, this.signatureAlgorithm);
+        const verified = crypto3.verify(signedAttrs, key, this.signatureValue, this.signatureAlgorithm);
         if (!verified) {
           throw new error_1.RFC3161TimestampVerificationError("signature verification failed");
         }
@@ -66253,7 +66344,7 @@ var require_sct = __commonJS({
     })();
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.SignedCertificateTimestamp = void 0;
-    var crypto2 = __importStar(require_crypto());
+    var crypto3 = __importStar(require_crypto());
     var stream_1 = require_stream();
     var SignedCertificateTimestamp = class _SignedCertificateTimestamp {
       version;
@@ -66315,7 +66406,7 @@ var require_sct = __commonJS({
         if (this.extensions.byteLength > 0) {
           stream.appendView(this.extensions);
         }
-        return crypto2.verify(stream.buffer, key, this.signature, this.algorithm);
+        return crypto3.verify(stream.buffer, key, this.signature, this.algorithm);
       }
       // Parses a SignedCertificateTimestamp from a buffer. SCTs are encoded using
       // TLS encoding which means the fields and lengths of most fields are
@@ -66528,7 +66619,7 @@ var require_cert = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.X509Certificate = exports2.EXTENSION_OID_SCT = void 0;
     var asn1_1 = require_asn1();
-    var crypto2 = __importStar(require_crypto());
+    var crypto3 = __importStar(require_crypto());
     var oid_1 = require_oid();
     var pem = __importStar(require_pem());
     var ext_1 = require_ext();
@@ -66632,8 +66723,8 @@ var require_cert = __commonJS({
       }
       verify(issuerCertificate) {
         const publicKey = issuerCertificate?.publicKey || this.publicKey;
-        const key = crypto2.createPublicKey(publicKey);
-        return crypto2.verify(this.tbsCertificate.toDER(), key, this.signatureValue, this.signatureAlgorithm);
+        const key = crypto3.createPublicKey(publicKey);
+        return crypto3.verify(this.tbsCertificate.toDER(), key, this.signatureValue, this.signatureAlgorithm);
       }
       validForDate(date5) {
         return this.notBefore <= date5 && date5 <= this.notAfter;
@@ -68568,7 +68659,7 @@ __export(keyless_exports, {
   trustMaterialOf: () => trustMaterialOf,
   verifyKeyless: () => verifyKeyless
 });
-import { createHash as createHash7, X509Certificate as NodeCertificate } from "node:crypto";
+import { createHash as createHash6, X509Certificate as NodeCertificate } from "node:crypto";
 import { readFile as readFile4 } from "node:fs/promises";
 function trustMaterialOf(file2) {
   const key = file2 ?? "";
@@ -68723,7 +68814,7 @@ function cosignKeyless(signatures) {
         mediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
         verificationMaterial: { x509CertificateChain: { certificates }, tlogEntries, timestampVerificationData: { rfc3161Timestamps: [] } },
         messageSignature: {
-          messageDigest: { algorithm: "SHA2_256", digest: createHash7("sha256").update(signature.payload).digest("base64") },
+          messageDigest: { algorithm: "SHA2_256", digest: createHash6("sha256").update(signature.payload).digest("base64") },
           signature: signature.signature
         }
       };
@@ -96996,11 +97087,70 @@ function applyDigestEdits(text2, edits) {
 }
 
 // src/scan/directory.ts
-init_error_line();
-import { createHash as createHash5 } from "node:crypto";
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path3 from "node:path";
+
+// src/scan/read.ts
+init_error_line();
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { createRequire } from "node:module";
+
+// src/scan/names.ts
+import { isUtf8 as isUtf82 } from "node:buffer";
+var ESCAPED_BYTE = /[\udc80-\udcff]/u;
+function decodeName(bytes) {
+  if (isUtf82(bytes)) return bytes.toString("utf8");
+  let text2 = "";
+  let at = 0;
+  while (at < bytes.length) {
+    const length = utf8SequenceLength(bytes, at);
+    if (length === 0) {
+      text2 += String.fromCharCode(56320 + bytes[at]);
+      at += 1;
+    } else {
+      text2 += bytes.toString("utf8", at, at + length);
+      at += length;
+    }
+  }
+  return text2;
+}
+function pathBytes(path4) {
+  if (!ESCAPED_BYTE.test(path4)) return Buffer.from(path4, "utf8");
+  const parts = [];
+  for (const char of path4) {
+    const code2 = char.codePointAt(0);
+    parts.push(code2 >= 56448 && code2 <= 56575 ? Buffer.of(code2 - 56320) : Buffer.from(char, "utf8"));
+  }
+  return Buffer.concat(parts);
+}
+function joinPathBytes(root, relative) {
+  const head = typeof root === "string" ? Buffer.from(root, "utf8") : root;
+  return Buffer.concat([head, Buffer.from("/"), pathBytes(relative)]);
+}
+function joinPath(root, relative) {
+  return ESCAPED_BYTE.test(relative) ? joinPathBytes(root, relative) : `${root}/${relative}`;
+}
+function utf8SequenceLength(bytes, at) {
+  const first = bytes[at];
+  if (first < 128) return 1;
+  let length;
+  let max = 191;
+  if (first >= 194 && first <= 223) length = 2;
+  else if (first >= 224 && first <= 239) length = 3;
+  else if (first >= 240 && first <= 244) length = 4;
+  else return 0;
+  const min = first === 224 ? 160 : first === 240 ? 144 : 128;
+  if (first === 237) max = 159;
+  else if (first === 244) max = 143;
+  if (at + length > bytes.length) return 0;
+  const second = bytes[at + 1];
+  if (second < min || second > max) return 0;
+  for (let i = 2; i < length; i++) {
+    const next = bytes[at + i];
+    if (next < 128 || next > 191) return 0;
+  }
+  return length;
+}
 
 // src/scan/scanner.ts
 init_grammar();
@@ -97179,207 +97329,58 @@ function detach(text2, start, end) {
   return String.fromCharCode(...codes);
 }
 
-// src/scan/names.ts
-import { isUtf8 as isUtf82 } from "node:buffer";
-var ESCAPED_BYTE = /[\udc80-\udcff]/u;
-function decodeName(bytes) {
-  if (isUtf82(bytes)) return bytes.toString("utf8");
-  let text2 = "";
-  let at = 0;
-  while (at < bytes.length) {
-    const length = utf8SequenceLength(bytes, at);
-    if (length === 0) {
-      text2 += String.fromCharCode(56320 + bytes[at]);
-      at += 1;
-    } else {
-      text2 += bytes.toString("utf8", at, at + length);
-      at += length;
-    }
-  }
-  return text2;
-}
-function pathBytes(path4) {
-  if (!ESCAPED_BYTE.test(path4)) return Buffer.from(path4, "utf8");
-  const parts = [];
-  for (const char of path4) {
-    const code2 = char.codePointAt(0);
-    parts.push(code2 >= 56448 && code2 <= 56575 ? Buffer.of(code2 - 56320) : Buffer.from(char, "utf8"));
-  }
-  return Buffer.concat(parts);
-}
-function joinPathBytes(root, relative) {
-  const head = typeof root === "string" ? Buffer.from(root, "utf8") : root;
-  return Buffer.concat([head, Buffer.from("/"), pathBytes(relative)]);
-}
-function utf8SequenceLength(bytes, at) {
-  const first = bytes[at];
-  if (first < 128) return 1;
-  let length;
-  let max = 191;
-  if (first >= 194 && first <= 223) length = 2;
-  else if (first >= 224 && first <= 239) length = 3;
-  else if (first >= 240 && first <= 244) length = 4;
-  else return 0;
-  const min = first === 224 ? 160 : first === 240 ? 144 : 128;
-  if (first === 237) max = 159;
-  else if (first === 244) max = 143;
-  if (at + length > bytes.length) return 0;
-  const second = bytes[at + 1];
-  if (second < min || second > max) return 0;
-  for (let i = 2; i < length; i++) {
-    const next = bytes[at + i];
-    if (next < 128 || next > 191) return 0;
-  }
-  return length;
-}
-
-// src/scan/walk.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
-import { readdirSync } from "node:fs";
-function* walkFiles(root, options2 = {}) {
-  const matchOptions = { dot: true };
-  const included = options2.include?.length ? (0, import_picomatch3.default)(options2.include.map(gitignoreStyle), matchOptions) : void 0;
-  const exclude = options2.exclude?.length ? (0, import_picomatch3.default)(options2.exclude.map(gitignoreStyle), matchOptions) : void 0;
-  const include = included && options2.matchedIncludes ? recordingMatches(options2.include, options2.matchedIncludes, included) : included;
-  const rootBytes = Buffer.from(root, "utf8");
-  const pending = [""];
-  while (pending.length > 0) {
-    const directory = pending.pop();
-    let entries;
-    try {
-      entries = readdirSync(directory === "" ? rootBytes : joinPathBytes(rootBytes, directory), { withFileTypes: true, encoding: "buffer" });
-    } catch (error62) {
-      yield { kind: "error", path: directory === "" ? "." : directory, error: error62 };
-      continue;
-    }
-    const subdirectories = [];
-    for (const entry2 of entries) {
-      const name = decodeName(entry2.name);
-      const relative = directory === "" ? name : `${directory}/${name}`;
-      if (exclude?.(relative)) continue;
-      if (entry2.isDirectory()) subdirectories.push(relative);
-      else if (entry2.isSymbolicLink()) {
-        if (!include || include(relative)) yield { kind: "symlink", path: relative };
-      } else if (!include || include(relative)) yield { kind: entry2.isFile() ? "file" : "special", path: relative };
-    }
-    for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i]);
-  }
-}
-function gitignoreStyle(pattern2) {
-  let text2 = pattern2.endsWith("/") && pattern2.length > 1 ? pattern2.slice(0, -1) : pattern2;
-  if (text2.startsWith("./")) return text2.slice(2);
-  if (text2.startsWith("/")) return text2.slice(1);
-  if (!text2.includes("/")) text2 = `**/${text2}`;
-  return text2;
-}
-function recordingMatches(patterns, matched, any2) {
-  const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: (0, import_picomatch3.default)(gitignoreStyle(pattern2), { dot: true }) }));
-  return (path4) => {
-    if (!any2(path4)) return false;
-    for (let i = pending.length - 1; i >= 0; i--) {
-      if (pending[i].test(path4)) {
-        matched.add(pending[i].pattern);
-        pending.splice(i, 1);
-      }
-    }
-    return true;
-  };
-}
-
-// src/scan/directory.ts
-var DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
-var DEFAULT_EXCLUDES = ["**/.git/**", "**/node_modules/**"];
-var SLICE_MS = 10;
+// src/scan/read.ts
 var BINARY_SNIFF_LENGTH = 8192;
 var MAX_REFERENCES_PER_FILE = 1e4;
 var INITIAL_BUFFER_SIZE = 64 * 1024;
 var KEPT_BUFFER_SIZE = 1024 * 1024;
 var DIGEST_MARK2 = Buffer.from("@sha256:", "latin1");
 var OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-async function scanDirectory(root, options2 = {}) {
-  const absoluteRoot = path3.resolve(root);
-  await assertDirectory(root, absoluteRoot);
-  const maxFileSize = options2.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  const results = [];
-  const skippedFiles = [];
-  const rootBytes = Buffer.from(absoluteRoot, "utf8");
-  let filesScanned = 0;
-  let bytesScanned = 0;
-  let buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
-  let sliceStarted = performance.now();
-  const matchedIncludes = /* @__PURE__ */ new Set();
-  const walk = walkFiles(absoluteRoot, {
-    ...options2.include ? { include: options2.include, matchedIncludes } : {},
-    exclude: [...DEFAULT_EXCLUDES, ...options2.exclude ?? []]
-  });
-  for (const entry2 of walk) {
-    const relative = entry2.path;
-    if (entry2.kind === "error") {
-      skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry2.error)}` });
-      continue;
-    }
-    if (entry2.kind === "symlink") {
-      skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
-      continue;
-    }
-    if (entry2.kind === "special") {
-      skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
-      continue;
-    }
-    const read = readBounded(joinPathBytes(rootBytes, relative), buffer, maxFileSize);
-    if ("reason" in read) {
-      skippedFiles.push({ path: relative, ...read });
-    } else {
-      if (read.buffer.length <= KEPT_BUFFER_SIZE) buffer = read.buffer;
+var crypto2 = () => createRequire(import.meta.url)("node:crypto");
+var FileReader = class {
+  constructor(options2) {
+    this.options = options2;
+  }
+  options;
+  buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
+  /** Reads the regular files at `paths` (relative, in path order); `onTextFile` sees each text file's bytes. */
+  readBatch(paths, onTextFile) {
+    const findings = [];
+    const notScanned = [];
+    let filesScanned = 0;
+    let bytesScanned = 0;
+    for (const relative of paths) {
+      const read = readBounded(joinPath(this.options.root, relative), this.buffer, this.options.maxFileSize);
+      if ("reason" in read) {
+        notScanned.push({ path: relative, ...read });
+        continue;
+      }
+      if (read.buffer.length <= KEPT_BUFFER_SIZE) this.buffer = read.buffer;
       const bytes = read.bytes;
       if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
-        skippedFiles.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
-      } else {
-        filesScanned++;
-        bytesScanned += bytes.length;
-        options2.onTextFile?.(relative, bytes);
-        if (bytes.includes(DIGEST_MARK2)) {
-          const scan = scanText(relative, bytes.toString("latin1"));
-          const found = scan.pinned.length + scan.skipped.length;
-          if (found > MAX_REFERENCES_PER_FILE) {
-            skippedFiles.push({
-              path: relative,
-              kind: "too-many-references",
-              reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file`
-            });
-          } else if (found > 0) {
-            results.push({ path: relative, ...scan, fingerprint: createHash5("sha256").update(bytes).digest("hex") });
-          }
-        }
+        notScanned.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
+        continue;
+      }
+      filesScanned++;
+      bytesScanned += bytes.length;
+      onTextFile?.(relative, bytes);
+      if (!bytes.includes(DIGEST_MARK2)) continue;
+      const scan = scanText(relative, bytes.toString("latin1"));
+      const found = scan.pinned.length + scan.skipped.length;
+      if (found > MAX_REFERENCES_PER_FILE) {
+        notScanned.push({
+          path: relative,
+          kind: "too-many-references",
+          reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file`
+        });
+      } else if (found > 0) {
+        const fingerprint = this.options.fingerprints ? crypto2().createHash("sha256").update(bytes).digest("hex") : void 0;
+        findings.push({ path: relative, ...scan, ...fingerprint !== void 0 ? { fingerprint } : {} });
       }
     }
-    if (performance.now() - sliceStarted > SLICE_MS) {
-      options2.onProgress?.(filesScanned, bytesScanned);
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStarted = performance.now();
-    }
+    return { findings, notScanned, filesScanned, bytesScanned };
   }
-  results.sort((a, b) => comparePaths(a.path, b.path));
-  skippedFiles.sort((a, b) => comparePaths(a.path, b.path));
-  return {
-    pinned: results.flatMap((r) => r.pinned),
-    skipped: results.flatMap((r) => r.skipped),
-    filesScanned,
-    bytesScanned,
-    skippedFiles,
-    unmatchedIncludes: (options2.include ?? []).filter((pattern2) => !matchedIncludes.has(pattern2)),
-    fingerprints: new Map(results.filter((r) => r.pinned.length > 0).map((r) => [r.path, r.fingerprint]))
-  };
-}
-async function assertDirectory(root, absoluteRoot) {
-  let info;
-  try {
-    info = await stat(absoluteRoot);
-  } catch (error62) {
-    throw new Error(`cannot scan ${JSON.stringify(root)}: ${errorReason(error62)}`);
-  }
-  if (!info.isDirectory()) throw new Error(`cannot scan ${JSON.stringify(root)}: not a directory`);
-}
+};
 function readBounded(absolute, buffer, maxFileSize) {
   let fd;
   try {
@@ -97428,6 +97429,165 @@ function errorReason(error62) {
   if (code2 === "ELOOP") return "symbolic link (not followed)";
   if (code2 === "ENOTDIR") return "not a directory";
   return code2 ?? errorLine(error62);
+}
+
+// src/scan/walk.ts
+var import_picomatch3 = __toESM(require_picomatch2(), 1);
+import { readdirSync } from "node:fs";
+function* walkFiles(root, options2 = {}) {
+  const matchOptions = { dot: true };
+  const included = options2.include?.length ? (0, import_picomatch3.default)(options2.include.map(gitignoreStyle), matchOptions) : void 0;
+  const exclude = options2.exclude?.length ? (0, import_picomatch3.default)(options2.exclude.map(gitignoreStyle), matchOptions) : void 0;
+  const include = included && options2.matchedIncludes ? recordingMatches(options2.include, options2.matchedIncludes, included) : included;
+  const pending = [{ kind: "directory", path: "", key: "" }];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (next.kind !== "directory") {
+      if (!include || include(next.path)) yield { kind: next.kind, path: next.path };
+      continue;
+    }
+    const directory = next.path;
+    let entries;
+    try {
+      entries = readdirSync(directory === "" ? root : joinPath(root, directory), { withFileTypes: true, encoding: "buffer" });
+    } catch (error62) {
+      yield { kind: "error", path: directory === "" ? "." : directory, error: error62 };
+      continue;
+    }
+    const listed = [];
+    for (const entry2 of entries) {
+      const name = decodeName(entry2.name);
+      const relative = directory === "" ? name : `${directory}/${name}`;
+      if (exclude?.(relative)) continue;
+      const kind = entry2.isDirectory() ? "directory" : entry2.isSymbolicLink() ? "symlink" : entry2.isFile() ? "file" : "special";
+      listed.push({ kind, path: relative, key: kind === "directory" ? `${name}/` : name });
+    }
+    listed.sort(byKey);
+    for (let i = listed.length - 1; i >= 0; i--) pending.push(listed[i]);
+  }
+}
+function byKey(a, b) {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+function gitignoreStyle(pattern2) {
+  let text2 = pattern2.endsWith("/") && pattern2.length > 1 ? pattern2.slice(0, -1) : pattern2;
+  if (text2.startsWith("./")) return text2.slice(2);
+  if (text2.startsWith("/")) return text2.slice(1);
+  if (!text2.includes("/")) text2 = `**/${text2}`;
+  return text2;
+}
+function recordingMatches(patterns, matched, any2) {
+  const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: (0, import_picomatch3.default)(gitignoreStyle(pattern2), { dot: true }) }));
+  return (path4) => {
+    if (!any2(path4)) return false;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (pending[i].test(path4)) {
+        matched.add(pending[i].pattern);
+        pending.splice(i, 1);
+      }
+    }
+    return true;
+  };
+}
+
+// src/scan/directory.ts
+var DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
+var DEFAULT_EXCLUDES = ["**/.git/**", "**/node_modules/**"];
+var SLICE_MS = 10;
+var BATCH_FILES = 64;
+var PARALLEL_AFTER_FILES = 1024;
+async function scanTree(root, options2) {
+  const absoluteRoot = path3.resolve(root);
+  await assertDirectory(root, absoluteRoot);
+  const readerOptions = { root: absoluteRoot, maxFileSize: options2.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, fingerprints: options2.fingerprints === true };
+  const reader = new FileReader(readerOptions);
+  const threads = options2.onTextFile ? 1 : Math.max(1, Math.floor(options2.threads ?? 1));
+  let pool;
+  const skippedFiles = [];
+  let filesScanned = 0;
+  let bytesScanned = 0;
+  const done = /* @__PURE__ */ new Map();
+  let nextSeq = 0;
+  let nextReported = 0;
+  const settle2 = (seq, result) => {
+    done.set(seq, result);
+    for (let ready = done.get(nextReported); ready; ready = done.get(nextReported)) {
+      done.delete(nextReported++);
+      filesScanned += ready.filesScanned;
+      bytesScanned += ready.bytesScanned;
+      skippedFiles.push(...ready.notScanned);
+      for (const file2 of ready.findings) options2.onFindings(file2);
+    }
+  };
+  const readHere = (request2) => settle2(request2.seq, reader.readBatch(request2.paths, options2.onTextFile));
+  const absorb = ({ replies, orphans }) => {
+    for (const reply of replies) settle2(reply.seq, reply.result);
+    for (const orphan of orphans) readHere(orphan);
+  };
+  let batch = [];
+  let walked = 0;
+  let sliceStarted = performance.now();
+  const matchedIncludes = /* @__PURE__ */ new Set();
+  const walk = walkFiles(absoluteRoot, {
+    ...options2.include ? { include: options2.include, matchedIncludes } : {},
+    exclude: [...DEFAULT_EXCLUDES, ...options2.exclude ?? []]
+  });
+  try {
+    for (const entry2 of walk) {
+      const relative = entry2.path;
+      if (entry2.kind === "error") {
+        skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry2.error)}` });
+      } else if (entry2.kind === "symlink") {
+        skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
+      } else if (entry2.kind === "special") {
+        skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
+      } else {
+        batch.push(relative);
+        if (++walked === PARALLEL_AFTER_FILES && threads > 1) {
+          const { ReadPool: ReadPool2 } = await Promise.resolve().then(() => (init_read_pool(), read_pool_exports));
+          pool = new ReadPool2(threads - 1, readerOptions);
+        }
+      }
+      if (batch.length < BATCH_FILES) continue;
+      const request2 = { seq: nextSeq++, paths: batch };
+      batch = [];
+      if (!pool?.offer(request2)) readHere(request2);
+      if (pool) absorb(pool.collect());
+      if (performance.now() - sliceStarted > SLICE_MS) {
+        options2.onProgress?.(filesScanned, bytesScanned);
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStarted = performance.now();
+      }
+    }
+    if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });
+    while (pool && pool.outstanding > 0) {
+      await pool.waitForReplies();
+      absorb(pool.collect());
+    }
+  } finally {
+    pool?.close();
+  }
+  skippedFiles.sort((a, b) => comparePaths(a.path, b.path));
+  return { filesScanned, bytesScanned, skippedFiles, unmatchedIncludes: (options2.include ?? []).filter((pattern2) => !matchedIncludes.has(pattern2)) };
+}
+async function scanDirectory(root, options2 = {}) {
+  const files = [];
+  const totals = await scanTree(root, { ...options2, fingerprints: true, onFindings: (file2) => files.push(file2) });
+  return {
+    ...totals,
+    pinned: files.flatMap((file2) => file2.pinned),
+    skipped: files.flatMap((file2) => file2.skipped),
+    fingerprints: new Map(files.filter((file2) => file2.pinned.length > 0).map((file2) => [file2.path, file2.fingerprint]))
+  };
+}
+async function assertDirectory(root, absoluteRoot) {
+  let info;
+  try {
+    info = await stat(absoluteRoot);
+  } catch (error62) {
+    throw new Error(`cannot scan ${JSON.stringify(root)}: ${errorReason(error62)}`);
+  }
+  if (!info.isDirectory()) throw new Error(`cannot scan ${JSON.stringify(root)}: not a directory`);
 }
 function comparePaths(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -98890,7 +99050,7 @@ function apkDistroOf(text2) {
 
 // src/diff/parse/rpm-database.ts
 import { readFile as readFile2 } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { createRequire as createRequire3 } from "node:module";
 import { fileURLToPath } from "node:url";
 
 // src/diff/parse/rpm-bdb.ts
@@ -99162,7 +99322,7 @@ async function loadSqlJs() {
 }
 function sqlWasmPath() {
   try {
-    return createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+    return createRequire3(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
   } catch {
     return fileURLToPath(new URL("sql-wasm.wasm", import.meta.url));
   }
@@ -100628,7 +100788,7 @@ function dedupe2(lines2) {
 }
 
 // src/registry/client.ts
-import { createHash as createHash6 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { Transform as Transform4, pipeline as pipeline3 } from "node:stream";
 init_digest();
 
@@ -101959,7 +102119,7 @@ function createRegistryClient(options2 = {}) {
     const exchange = await transport.perform({ what }, (deadline) => blobExchange(name, digest, deadline));
     const declared = Number(exchange.headers.get("content-length") ?? "");
     const { stream, abort } = exchange.stream();
-    const hash2 = createHash6("sha256");
+    const hash2 = createHash5("sha256");
     const verified = new Transform4({
       transform(chunk, _encoding, callback) {
         hash2.update(chunk);

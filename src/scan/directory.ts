@@ -1,123 +1,137 @@
-import { createHash } from "node:crypto";
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { errorLine } from "../errors/error-line.js";
-import { scanText } from "./scanner.js";
-import { joinPathBytes } from "./names.js";
+import { errorReason, FileReader, type BatchResult, type FileFindings } from "./read.js";
+import type { BatchRequest, ReadPool } from "./read-pool.js";
 import { walkFiles } from "./walk.js";
-import type { NotScannedFile, NotScannedKind, PinnedOccurrence, ScanOptions, ScanReport, SkippedOccurrence } from "./types.js";
+import type { NotScannedFile, ScanOptions, ScanReport } from "./types.js";
+
+export { MAX_REFERENCES_PER_FILE } from "./read.js";
+export type { FileFindings } from "./read.js";
 
 export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
 export const DEFAULT_EXCLUDES: readonly string[] = ["**/.git/**", "**/node_modules/**"];
 /** Longest stretch of synchronous reading before the event loop gets a turn. */
 const SLICE_MS = 10;
-/** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
-const BINARY_SNIFF_LENGTH = 8192;
-/** A hostile file packed with references must not fill memory with occurrences; no real file has this many. */
-export const MAX_REFERENCES_PER_FILE = 10_000;
-const INITIAL_BUFFER_SIZE = 64 * 1024;
-const KEPT_BUFFER_SIZE = 1024 * 1024;
-const DIGEST_MARK = Buffer.from("@sha256:", "latin1");
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** Files read as one unit, here or in a worker: large enough that handing one over costs little beside reading it. */
+const BATCH_FILES = 64;
+/** Worker threads start only once the walk has found this many files: a small tree is read before they would be up. */
+const PARALLEL_AFTER_FILES = 1024;
 
-interface FileResult {
-  readonly path: string;
-  readonly pinned: PinnedOccurrence[];
-  readonly skipped: SkippedOccurrence[];
-  /** SHA-256 of the whole file as read. */
-  readonly fingerprint: string;
+/** What a scan counted, once every file has been reported. */
+export interface ScanTotals {
+  readonly filesScanned: number;
+  readonly bytesScanned: number;
+  /** Files and folders not scanned, with why, sorted by path. */
+  readonly skippedFiles: NotScannedFile[];
+  readonly unmatchedIncludes: readonly string[];
 }
 
-type Unread = { readonly kind: NotScannedKind; readonly reason: string };
+export interface StreamingScanOptions extends ScanOptions {
+  /** Told each file holding references as soon as every file before it in path order has been read. */
+  readonly onFindings: (file: FileFindings) => void;
+  /** Hash each file holding references (`FileFindings.fingerprint`), for a rewrite to check against. */
+  readonly fingerprints?: boolean;
+}
 
 /**
- * Scans every file under `root` for pinned references. Symbolic links are listed as skipped, never followed;
- * binary, oversized, special and unreadable files and directories are skipped and reported, never fatal. Memory stays
- * bounded whatever the size of the tree: files come one at a time from the walk into a reused buffer, only
- * files containing `@sha256:` are decoded, and only their occurrences are kept. Results are sorted by path,
- * then offset.
+ * Scans every file under `root` for pinned references and hands each file's findings to `onFindings` in path
+ * order, then offset order within a file, holding none of them: memory stays bounded whatever the size of the
+ * tree. Symbolic links are listed as not scanned, never followed; binary, oversized, special and unreadable files
+ * and directories are skipped and reported, never fatal. With `threads` above one, worker threads read batches of
+ * files beside this one once the tree proves large; the findings come out in the same order either way.
  */
-export async function scanDirectory(root: string, options: ScanOptions = {}): Promise<ScanReport> {
+export async function scanTree(root: string, options: StreamingScanOptions): Promise<ScanTotals> {
   const absoluteRoot = path.resolve(root);
   await assertDirectory(root, absoluteRoot);
-  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-
-  const results: FileResult[] = [];
-  const skippedFiles: NotScannedFile[] = [];
-  const rootBytes = Buffer.from(absoluteRoot, "utf8");
-  let filesScanned = 0;
-  let bytesScanned = 0;
-
+  const readerOptions = { root: absoluteRoot, maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, fingerprints: options.fingerprints === true };
+  const reader = new FileReader(readerOptions);
   // Files are read synchronously, in slices of a few milliseconds between which the event loop runs: on a warm
   // cache this is three to five times faster than promise-based reads (each of which costs several thread-pool
-  // round trips). One read buffer is reused.
-  let buffer: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
+  // round trips). A worker sees no onTextFile: its bytes would have to be copied over.
+  const threads = options.onTextFile ? 1 : Math.max(1, Math.floor(options.threads ?? 1));
+  let pool: ReadPool | undefined;
+
+  const skippedFiles: NotScannedFile[] = [];
+  let filesScanned = 0;
+  let bytesScanned = 0;
+  // Batches are numbered in walk order; one read early (here, while a worker still reads an earlier one) waits
+  // in `done` until all before it are reported.
+  const done = new Map<number, BatchResult>();
+  let nextSeq = 0;
+  let nextReported = 0;
+  const settle = (seq: number, result: BatchResult) => {
+    done.set(seq, result);
+    for (let ready = done.get(nextReported); ready; ready = done.get(nextReported)) {
+      done.delete(nextReported++);
+      filesScanned += ready.filesScanned;
+      bytesScanned += ready.bytesScanned;
+      skippedFiles.push(...ready.notScanned);
+      for (const file of ready.findings) options.onFindings(file);
+    }
+  };
+  const readHere = (request: BatchRequest) => settle(request.seq, reader.readBatch(request.paths, options.onTextFile));
+  const absorb = ({ replies, orphans }: ReturnType<ReadPool["collect"]>) => {
+    for (const reply of replies) settle(reply.seq, reply.result);
+    for (const orphan of orphans) readHere(orphan);
+  };
+
+  let batch: string[] = [];
+  let walked = 0;
   let sliceStarted = performance.now();
   const matchedIncludes = new Set<string>();
   const walk = walkFiles(absoluteRoot, {
     ...(options.include ? { include: options.include, matchedIncludes } : {}),
     exclude: [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])],
   });
-  for (const entry of walk) {
-    const relative = entry.path;
-    if (entry.kind === "error") {
-      skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry.error)}` });
-      continue;
-    }
-    if (entry.kind === "symlink") {
-      skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
-      continue;
-    }
-    if (entry.kind === "special") {
-      skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
-      continue;
-    }
-
-    const read = readBounded(joinPathBytes(rootBytes, relative), buffer, maxFileSize);
-    if ("reason" in read) {
-      skippedFiles.push({ path: relative, ...read });
-    } else {
-      if (read.buffer.length <= KEPT_BUFFER_SIZE) buffer = read.buffer;
-      const bytes = read.bytes;
-      if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
-        skippedFiles.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
+  try {
+    for (const entry of walk) {
+      const relative = entry.path;
+      if (entry.kind === "error") {
+        skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry.error)}` });
+      } else if (entry.kind === "symlink") {
+        skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
+      } else if (entry.kind === "special") {
+        skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
       } else {
-        filesScanned++;
-        bytesScanned += bytes.length;
-        options.onTextFile?.(relative, bytes);
-        if (bytes.includes(DIGEST_MARK)) {
-          const scan = scanText(relative, bytes.toString("latin1"));
-          const found = scan.pinned.length + scan.skipped.length;
-          if (found > MAX_REFERENCES_PER_FILE) {
-            skippedFiles.push({
-              path: relative,
-              kind: "too-many-references",
-              reason: `more than ${MAX_REFERENCES_PER_FILE} references (${found}): too many for a real configuration file`,
-            });
-          } else if (found > 0) {
-            results.push({ path: relative, ...scan, fingerprint: createHash("sha256").update(bytes).digest("hex") });
-          }
+        batch.push(relative);
+        if (++walked === PARALLEL_AFTER_FILES && threads > 1) {
+          const { ReadPool } = await import("./read-pool.js");
+          pool = new ReadPool(threads - 1, readerOptions);
         }
       }
+      if (batch.length < BATCH_FILES) continue;
+      const request = { seq: nextSeq++, paths: batch };
+      batch = [];
+      if (!pool?.offer(request)) readHere(request);
+      if (pool) absorb(pool.collect());
+      if (performance.now() - sliceStarted > SLICE_MS) {
+        options.onProgress?.(filesScanned, bytesScanned);
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStarted = performance.now();
+      }
     }
-    if (performance.now() - sliceStarted > SLICE_MS) {
-      options.onProgress?.(filesScanned, bytesScanned);
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStarted = performance.now();
+    if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });
+    while (pool && pool.outstanding > 0) {
+      await pool.waitForReplies();
+      absorb(pool.collect());
     }
+  } finally {
+    pool?.close();
   }
 
-  results.sort((a, b) => comparePaths(a.path, b.path));
   skippedFiles.sort((a, b) => comparePaths(a.path, b.path));
+  return { filesScanned, bytesScanned, skippedFiles, unmatchedIncludes: (options.include ?? []).filter((pattern) => !matchedIncludes.has(pattern)) };
+}
+
+/** `scanTree`, with every finding collected into one report, and the fingerprints a rewrite checks. */
+export async function scanDirectory(root: string, options: ScanOptions = {}): Promise<ScanReport> {
+  const files: FileFindings[] = [];
+  const totals = await scanTree(root, { ...options, fingerprints: true, onFindings: (file) => files.push(file) });
   return {
-    pinned: results.flatMap((r) => r.pinned),
-    skipped: results.flatMap((r) => r.skipped),
-    filesScanned,
-    bytesScanned,
-    skippedFiles,
-    unmatchedIncludes: (options.include ?? []).filter((pattern) => !matchedIncludes.has(pattern)),
-    fingerprints: new Map(results.filter((r) => r.pinned.length > 0).map((r) => [r.path, r.fingerprint])),
+    ...totals,
+    pinned: files.flatMap((file) => file.pinned),
+    skipped: files.flatMap((file) => file.skipped),
+    fingerprints: new Map(files.filter((file) => file.pinned.length > 0).map((file) => [file.path, file.fingerprint!])),
   };
 }
 
@@ -129,66 +143,6 @@ async function assertDirectory(root: string, absoluteRoot: string): Promise<void
     throw new Error(`cannot scan ${JSON.stringify(root)}: ${errorReason(error)}`);
   }
   if (!info.isDirectory()) throw new Error(`cannot scan ${JSON.stringify(root)}: not a directory`);
-}
-
-/**
- * Reads a whole regular file into `buffer` (or a larger one when it does not fit), refusing symlinks,
- * special files and files over `maxFileSize`, and never throwing: errors come back as a reason. The walk
- * has already seen a regular file; fstat is asked only when the file fills the buffer, to size a bigger one
- * and to catch a special file swapped in since (which, opened non-blocking, cannot hang the read).
- */
-function readBounded(absolute: Buffer, buffer: Buffer, maxFileSize: number): { bytes: Buffer; buffer: Buffer } | Unread {
-  let fd: number;
-  try {
-    fd = openSync(absolute, OPEN_FLAGS);
-  } catch (error) {
-    return unreadable(error);
-  }
-  try {
-    let target = buffer;
-    let length = 0;
-    let checked = false;
-    for (;;) {
-      const bytesRead = readSync(fd, target, length, target.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes` };
-      if (length < target.length) continue;
-      let size = 0;
-      if (!checked) {
-        const info = fstatSync(fd);
-        if (!info.isFile()) return { kind: "special", reason: "not a regular file (FIFO, socket or device)" };
-        if (info.size > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes (${info.size})` };
-        checked = true;
-        size = info.size;
-      }
-      // One byte more than the size, to notice a file that grew without reading it whole.
-      const grown = Buffer.allocUnsafe(Math.min(maxFileSize + 1, Math.max(size + 1, target.length * 2)));
-      target.copy(grown, 0, 0, length);
-      target = grown;
-    }
-    return { bytes: target.subarray(0, length), buffer: target };
-  } catch (error) {
-    return unreadable(error);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A file that could not be opened or read; one swapped for a symbolic link since the walk is reported as such. */
-function unreadable(error: unknown): Unread {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ELOOP") return { kind: "symlink", reason: "symbolic link (not followed)" };
-  return { kind: "unreadable", reason: `not readable: ${errorReason(error)}` };
-}
-
-function errorReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT") return "no such file or directory";
-  if (code === "EACCES" || code === "EPERM") return "permission denied";
-  if (code === "ELOOP") return "symbolic link (not followed)";
-  if (code === "ENOTDIR") return "not a directory";
-  return code ?? errorLine(error);
 }
 
 function comparePaths(a: string, b: string): number {

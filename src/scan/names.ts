@@ -46,6 +46,14 @@ export function joinPathBytes(root: string | Buffer, relative: string): Buffer {
 }
 
 /**
+ * `root/relative` as the filesystem calls take it: the string itself when `relative` is all UTF-8 (the common
+ * case, and cheaper than building bytes), its bytes otherwise.
+ */
+export function joinPath(root: string, relative: string): string | Buffer {
+  return ESCAPED_BYTE.test(relative) ? joinPathBytes(root, relative) : `${root}/${relative}`;
+}
+
+/**
  * A path as a person should see it in text output: each byte that is not UTF-8, and each control or invisible
  * character, is shown as `\xHH` (or `\u{…}`), so that a name cannot hide itself, break a line, or pass for another.
  */

@@ -48,6 +48,11 @@ export interface ScanOptions {
   readonly exclude?: readonly string[];
   /** Files larger than this many bytes are skipped (reported in `skippedFiles`). */
   readonly maxFileSize?: number;
+  /**
+   * Threads reading files, this one included (default 1). Beyond one, worker threads start once the walk has found
+   * a thousand files, so a small tree never waits for them; the results are the same either way.
+   */
+  readonly threads?: number;
   /** Told the files read so far every few milliseconds of reading, for a progress display. */
   readonly onProgress?: (filesRead: number, bytesRead: number) => void;
   /**

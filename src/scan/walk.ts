@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import picomatch from "picomatch";
-import { decodeName, joinPathBytes } from "./names.js";
+import { decodeName, joinPath } from "./names.js";
 
 export type WalkEntry =
   | { readonly kind: "file"; readonly path: string }
@@ -19,40 +19,58 @@ export interface WalkOptions {
 }
 
 /**
- * Lists the regular files under `root` depth first, as paths relative to it, without following symbolic
- * links (they are reported, not entered). Dot files are included. Names are read as bytes and carried as
- * `decodeName` strings, so a name that is not UTF-8 is found, matched and opened like any other. It holds one directory listing and the
- * directories still to visit at a time, so memory does not grow with the number of files, which fast-glob's
- * stream cannot promise (it walks ahead of its reader without bound). Matching is picomatch's, as in fast-glob.
+ * Lists the regular files under `root` in path order (JavaScript string order of the relative paths, which is
+ * what a sort of the results would give), as paths relative to it, without following symbolic links (they are
+ * reported, not entered). Dot files are included. Names are read as bytes and carried as `decodeName` strings,
+ * so a name that is not UTF-8 is found, matched and opened like any other. It holds the listings of the
+ * directories on the way down and nothing else, so memory does not grow with the number of files, which
+ * fast-glob's stream cannot promise (it walks ahead of its reader without bound). Matching is picomatch's, as in
+ * fast-glob.
  */
 export function* walkFiles(root: string, options: WalkOptions = {}): Generator<WalkEntry> {
   const matchOptions = { dot: true };
   const included = options.include?.length ? picomatch(options.include.map(gitignoreStyle), matchOptions) : undefined;
   const exclude = options.exclude?.length ? picomatch(options.exclude.map(gitignoreStyle), matchOptions) : undefined;
   const include = included && options.matchedIncludes ? recordingMatches(options.include!, options.matchedIncludes, included) : included;
-  const rootBytes = Buffer.from(root, "utf8");
-  const pending: string[] = [""];
+  // Entries still to visit, last first: a directory's listing goes on in sorted order, its subdirectories as
+  // markers that are read when they come up, so each directory's contents come out just where `name/` sorts.
+  const pending: Listed[] = [{ kind: "directory", path: "", key: "" }];
   while (pending.length > 0) {
-    const directory = pending.pop()!;
+    const next = pending.pop()!;
+    if (next.kind !== "directory") {
+      if (!include || include(next.path)) yield { kind: next.kind, path: next.path };
+      continue;
+    }
+    const directory = next.path;
     let entries;
     try {
-      entries = readdirSync(directory === "" ? rootBytes : joinPathBytes(rootBytes, directory), { withFileTypes: true, encoding: "buffer" });
+      entries = readdirSync(directory === "" ? root : joinPath(root, directory), { withFileTypes: true, encoding: "buffer" });
     } catch (error) {
       yield { kind: "error", path: directory === "" ? "." : directory, error };
       continue;
     }
-    const subdirectories: string[] = [];
+    const listed: Listed[] = [];
     for (const entry of entries) {
       const name = decodeName(entry.name);
       const relative = directory === "" ? name : `${directory}/${name}`;
       if (exclude?.(relative)) continue;
-      if (entry.isDirectory()) subdirectories.push(relative);
-      else if (entry.isSymbolicLink()) {
-        if (!include || include(relative)) yield { kind: "symlink", path: relative };
-      } else if (!include || include(relative)) yield { kind: entry.isFile() ? "file" : "special", path: relative };
+      const kind = entry.isDirectory() ? "directory" : entry.isSymbolicLink() ? "symlink" : entry.isFile() ? "file" : "special";
+      listed.push({ kind, path: relative, key: kind === "directory" ? `${name}/` : name });
     }
-    for (let i = subdirectories.length - 1; i >= 0; i--) pending.push(subdirectories[i]!);
+    listed.sort(byKey);
+    for (let i = listed.length - 1; i >= 0; i--) pending.push(listed[i]!);
   }
+}
+
+/** A directory's entry waiting its turn on the walk's stack; `key` sorts a directory as `name/`. */
+interface Listed {
+  readonly kind: "directory" | "file" | "symlink" | "special";
+  readonly path: string;
+  readonly key: string;
+}
+
+function byKey(a: Listed, b: Listed): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /**

@@ -1,8 +1,9 @@
-import type { NotScannedFile, PinnedOccurrence, ScanReport } from "../../scan/types.js";
+import type { NotScannedFile, PinnedOccurrence, SkippedOccurrence } from "../../scan/types.js";
+import type { FileFindings } from "../../scan/directory.js";
 import { displayPath } from "../../scan/names.js";
-import { checkoutScanOptions, loadCheckoutSettings, scanCheckout, type CheckoutOptions } from "../checkout.js";
+import { checkoutScanOptions, loadCheckoutSettings, streamCheckout, type CheckoutOptions } from "../checkout.js";
 import type { CliIo, CliOutput } from "../context.js";
-import { writeJson } from "../context.js";
+import { ChunkedWriter } from "../output.js";
 import { ExitCode } from "../errors.js";
 
 /** The JSON form of one candidate, stable for scripts. */
@@ -19,18 +20,50 @@ export function candidateJson(pin: PinnedOccurrence) {
   };
 }
 
+/**
+ * Prints each pin as soon as the files before it have been read, in path order, so memory does not grow with the
+ * tree. `--json` writes, a piece at a time, exactly what `JSON.stringify(pins, null, 2)` would.
+ */
 export async function scanCommand(context: CliOutput, dir: string, options: CheckoutOptions & { json?: boolean }): Promise<number> {
   const settings = await loadCheckoutSettings(context, dir, options);
-  const { report, warned } = await scanCheckout(context, dir, checkoutScanOptions(settings, options), settings, options);
+  const out = new ChunkedWriter(context.stdout);
+  const skipped: SkippedOccurrence[] = [];
+  let pinned = 0;
+  const onFindings = (file: FileFindings) => {
+    for (const pin of file.pinned) {
+      if (options.json) out.write(`${pinned === 0 ? "[\n" : ",\n"}${arrayItemJson(candidateJson(pin))}`);
+      else out.write(`${displayPath(pin.path)}:${pin.line}:${pin.column}\t${pin.text}\n`);
+      pinned++;
+    }
+    skipped.push(...file.skipped);
+  };
+  const { totals, warned } = await streamCheckout(context, dir, { ...checkoutScanOptions(settings, options), onFindings }, settings, options);
   if (options.json) {
-    writeJson(context, report.pinned.map(candidateJson));
+    out.write(pinned === 0 ? "[]\n" : "\n]\n");
+    out.flush();
     // The JSON stays a list of pins for the scripts that read it; the files left unread are still named.
-    listNotScanned(context, report.skippedFiles);
+    listNotScanned(context, totals.skippedFiles);
   } else {
-    for (const pin of report.pinned) context.stdout.write(`${displayPath(pin.path)}:${pin.line}:${pin.column}\t${pin.text}\n`);
-    summarise(context, report);
+    out.flush();
+    summarise(context, { pinned, skipped, filesScanned: totals.filesScanned, skippedFiles: totals.skippedFiles });
   }
   return warned ? ExitCode.Error : ExitCode.Ok;
+}
+
+/**
+ * A flat object as `JSON.stringify(array, null, 2)` writes it as an array item, built directly: the indenting
+ * stringify is several times slower, and a scan may print tens of thousands of these.
+ */
+function arrayItemJson(item: Record<string, string | number | undefined>): string {
+  let text = "  {";
+  let separator = "\n    ";
+  for (const key in item) {
+    const value = item[key];
+    if (value === undefined) continue;
+    text += `${separator}${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+    separator = ",\n    ";
+  }
+  return `${text}\n  }`;
 }
 
 /** The JSON form of a file not scanned (`path` escaped as in `candidateJson`: see the README). */
@@ -42,14 +75,20 @@ function listNotScanned(context: CliIo, files: readonly NotScannedFile[]): void 
   for (const file of files) context.stderr.write(`not scanned ${displayPath(file.path)}: ${file.reason}\n`);
 }
 
-export function summarise(context: CliIo, report: ScanReport): void {
+/** What a scan found, for the summary on stderr: pins counted, references skipped with why, files left unread. */
+export interface ScanSummary {
+  readonly pinned: number;
+  readonly skipped: readonly SkippedOccurrence[];
+  readonly filesScanned: number;
+  readonly skippedFiles: readonly NotScannedFile[];
+}
+
+export function summarise(context: CliIo, report: ScanSummary): void {
   for (const skipped of report.skipped) {
     context.stderr.write(`skipped ${displayPath(skipped.path)}:${skipped.line}:${skipped.column} ${skipped.text}: ${skipped.reason}\n`);
   }
   context.stderr.write(
-    `${report.pinned.length} pinned reference(s) in ${report.filesScanned} file(s)` +
-      (report.skippedFiles.length ? `, ${report.skippedFiles.length} file(s) not scanned` : "") +
-      "\n",
+    `${report.pinned} pinned reference(s) in ${report.filesScanned} file(s)` + (report.skippedFiles.length ? `, ${report.skippedFiles.length} file(s) not scanned` : "") + "\n",
   );
   listNotScanned(context, report.skippedFiles);
 }

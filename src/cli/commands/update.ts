@@ -82,7 +82,7 @@ async function planCheckout(
   const scan = checkoutScanOptions(settings, options);
   const collector = unpinned?.(settings);
   const { report, warned } = await scanCheckout(context, dir, collector ? { ...scan, onTextFile: collector.onTextFile } : scan, settings, options);
-  if (!options.json) summarise(context, report);
+  if (!options.json) summarise(context, { ...report, pinned: report.pinned.length });
   const follower = createPinFollower(context.registry, { logger: context.logger });
   let resolutions = await resolvePins(report.pinned, follower, {
     skip: createIgnoreMatcher(config.ignore),
