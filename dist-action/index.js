@@ -34102,8 +34102,8 @@ var init_read_pool = __esm({
       signal = new Int32Array(new SharedArrayBuffer(4));
       signalSeen = 0;
       /** `workerUrl` is for tests, to see a worker fail. */
-      constructor(count, reader, workerUrl = WORKER_URL) {
-        for (let i = 0; i < count; i++) {
+      constructor(count2, reader, workerUrl = WORKER_URL) {
+        for (let i = 0; i < count2; i++) {
           const { port1, port2 } = new MessageChannel();
           const options2 = { workerData: { reader, port: port2, signal: this.signal }, transferList: [port2] };
           const thread = SOURCE && workerUrl.pathname.endsWith(".ts") ? new Worker(loadThroughTsx(workerUrl), { ...options2, eval: true }) : new Worker(workerUrl, options2);
@@ -34118,9 +34118,9 @@ var init_read_pool = __esm({
       }
       /** Batches sent and not yet answered or given back. */
       get outstanding() {
-        let count = 0;
-        for (const worker of this.workers) count += worker.sent.size;
-        return count;
+        let count2 = 0;
+        for (const worker of this.workers) count2 += worker.sent.size;
+        return count2;
       }
       /** Hands the batch to the least busy working worker that has room for it; false when none has. */
       offer(request2) {
@@ -97459,8 +97459,8 @@ function* walkFiles(root, options2 = {}) {
       const name = decodeName(entry2.name);
       const relative = directory === "" ? name : `${directory}/${name}`;
       if (exclude?.(relative)) continue;
-      const kind = entry2.isDirectory() ? "directory" : entry2.isSymbolicLink() ? "symlink" : entry2.isFile() ? "file" : "special";
-      listed.push({ kind, path: relative, key: kind === "directory" ? `${name}/` : name });
+      const kind2 = entry2.isDirectory() ? "directory" : entry2.isSymbolicLink() ? "symlink" : entry2.isFile() ? "file" : "special";
+      listed.push({ kind: kind2, path: relative, key: kind2 === "directory" ? `${name}/` : name });
     }
     listed.sort(byKey);
     for (let i = listed.length - 1; i >= 0; i--) pending.push(listed[i]);
