@@ -19,7 +19,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+COPY scripts/build-cli.mjs ./scripts/
+RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production \
