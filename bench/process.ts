@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-/** The CLI as an installed package runs it: node on the bin script, which loads the built code. */
+/** The CLI as an installed package runs it: node on the bin script, which loads the bundle `npm run build` writes. */
 export const DIGESTA_BIN = path.join(ROOT, "bin", "digesta.js");
 const TIME = "/usr/bin/time";
 

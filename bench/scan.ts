@@ -162,6 +162,10 @@ export async function benchScan(): Promise<void> {
   const rgMarks = ripgrepCount(floor.referenceStdout);
   console.log(`  pins: digesta ${fmt(found)} (generator wrote ${fmt(stats.references)}); ripgrep counted ${fmt(rgMarks)} lines with @sha256:`);
 
+  const plain = paired(digesta("digesta scan (text)", "scan", TREE), ripgrep("rg -c --no-ignore @sha256:", "@sha256:", TREE), 3);
+  console.log(`digesta scan DIR (text output) vs the same floor`);
+  console.log(describePaired(plain, "≤ 1.5x wall and CPU"));
+
   const heavier = paired(scan, ripgrep("rg -c --no-ignore PIN_PATTERN", RG_PIN_PATTERN, TREE), 3);
   console.log(`beside it, ripgrep with the pin pattern itself (${RG_PIN_PATTERN})`);
   console.log(describePaired(heavier));
