@@ -31179,6 +31179,7 @@ var init_keys = __esm({
 });
 
 // src/verify/rules.ts
+import { createContext, Script } from "node:vm";
 function signerProblems(rule) {
   const problems = [];
   const keyless = rule.identity !== void 0 || rule.identityRegexp !== void 0;
@@ -31217,14 +31218,22 @@ function ruleFor(rules, name) {
 }
 function identityMatches(expected, actual) {
   if (actual === void 0 || actual.length > MAX_IDENTITY_LENGTH) return false;
-  return typeof expected === "string" ? expected === actual : expected.test(actual);
+  if (typeof expected === "string") return expected === actual;
+  patternSandbox ??= { context: createContext({}), script: new Script("new RegExp(source, flags).test(actual)") };
+  Object.assign(patternSandbox.context, { source: expected.source, flags: expected.flags, actual });
+  try {
+    return patternSandbox.script.runInContext(patternSandbox.context, { timeout: PATTERN_BUDGET_MS }) === true;
+  } catch (error62) {
+    if (error62.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return "too-slow";
+    throw error62;
+  }
 }
 function describeCheck(check3) {
   if (check3.kind === "key") return `key ${check3.key.fingerprint}`;
   const identity = typeof check3.identity === "string" ? check3.identity : `/${check3.identity.source}/`;
   return `identity ${identity} (issuer ${check3.issuer})`;
 }
-var import_picomatch, MAX_PATTERN, MAX_IDENTITY_LENGTH;
+var import_picomatch, MAX_PATTERN, MAX_IDENTITY_LENGTH, PATTERN_BUDGET_MS, patternSandbox;
 var init_rules = __esm({
   "src/verify/rules.ts"() {
     "use strict";
@@ -31232,6 +31241,7 @@ var init_rules = __esm({
     init_keys();
     MAX_PATTERN = 512;
     MAX_IDENTITY_LENGTH = 2048;
+    PATTERN_BUDGET_MS = 1e3;
   }
 });
 
@@ -68745,7 +68755,11 @@ async function verifyCandidate(registry2, name, digest, candidate, verifier, che
   if (!leafCertificate(bundle)?.keyUsage?.includes(CODE_SIGNING)) return "the certificate is not issued for code signing (extended key usage)";
   const identity = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
-  if (!identityMatches(check3.identity, identity) || issuer !== check3.issuer) {
+  const matched = identityMatches(check3.identity, identity);
+  if (matched === "too-slow") {
+    return `matching ${describeCheck(check3)} against the certificate's identity ran past ${PATTERN_BUDGET_MS / 1e3} s: simplify identityRegexp`;
+  }
+  if (!matched || issuer !== check3.issuer) {
     return `signed by identity ${identity ?? "(none)"} (issuer ${issuer ?? "(none)"}), not ${describeCheck(check3)}`;
   }
   return { status: "verified", by: `identity ${identity} (issuer ${issuer})`, ...dockerReference ? { dockerReference } : {} };

@@ -13,7 +13,7 @@ import type { Registry } from "../registry/types.js";
 import { parseSimpleSigning } from "./cosign.js";
 import { PUBLIC_GOOD_TRUSTED_ROOT } from "./public-good-root.js";
 import { cosignSignatures } from "./registry.js";
-import { describeCheck, identityMatches, type SignerCheck } from "./rules.js";
+import { describeCheck, identityMatches, PATTERN_BUDGET_MS, type SignerCheck } from "./rules.js";
 import type { SignatureSourceOptions } from "./source.js";
 import type { CosignSignature, Verdict } from "./types.js";
 
@@ -146,7 +146,11 @@ async function verifyCandidate(
   if (!leafCertificate(bundle)?.keyUsage?.includes(CODE_SIGNING)) return "the certificate is not issued for code signing (extended key usage)";
   const identity = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
-  if (!identityMatches(check.identity, identity) || issuer !== check.issuer) {
+  const matched = identityMatches(check.identity, identity);
+  if (matched === "too-slow") {
+    return `matching ${describeCheck(check)} against the certificate's identity ran past ${PATTERN_BUDGET_MS / 1000} s: simplify identityRegexp`;
+  }
+  if (!matched || issuer !== check.issuer) {
     return `signed by identity ${identity ?? "(none)"} (issuer ${issuer ?? "(none)"}), not ${describeCheck(check)}`;
   }
   return { status: "verified", by: `identity ${identity} (issuer ${issuer})`, ...(dockerReference ? { dockerReference } : {}) };

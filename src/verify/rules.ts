@@ -1,3 +1,4 @@
+import { createContext, Script, type Context } from "node:vm";
 import picomatch from "picomatch";
 import type { ImageName } from "../reference/types.js";
 import { loadVerificationKey, type VerificationKey } from "./keys.js";
@@ -84,9 +85,27 @@ export function ruleFor(rules: readonly CompiledRule[], name: ImageName): Compil
 }
 
 /** Whether a certificate identity is the one `check` asks for. */
-export function identityMatches(expected: string | RegExp, actual: string | undefined): boolean {
+/** How long one identity pattern may run on one identity before the check gives up on it. */
+export const PATTERN_BUDGET_MS = 1000;
+
+let patternSandbox: { readonly context: Context; readonly script: Script } | undefined;
+
+/**
+ * Whether a certificate's identity is the one a rule asks for. A pattern comes from a repository's configuration and
+ * an identity from whoever got a certificate, so a backtracking pattern could hold the process for as long as a
+ * signer likes: it runs under a watchdog, and a run past the budget is "too-slow", never a match.
+ */
+export function identityMatches(expected: string | RegExp, actual: string | undefined): boolean | "too-slow" {
   if (actual === undefined || actual.length > MAX_IDENTITY_LENGTH) return false;
-  return typeof expected === "string" ? expected === actual : expected.test(actual);
+  if (typeof expected === "string") return expected === actual;
+  patternSandbox ??= { context: createContext({}), script: new Script("new RegExp(source, flags).test(actual)") };
+  Object.assign(patternSandbox.context, { source: expected.source, flags: expected.flags, actual });
+  try {
+    return patternSandbox.script.runInContext(patternSandbox.context, { timeout: PATTERN_BUDGET_MS }) === true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return "too-slow";
+    throw error;
+  }
 }
 
 /** How a check reads in a verdict: `key SHA256:…`, or `identity X (issuer Y)`. */
