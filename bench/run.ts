@@ -1,6 +1,7 @@
 // `npm run bench [startup|resolve|scan|registry|diff|app]…`: each benchmark prints its figures beside a reference
 // measured in the same run, with the machine and its load. Timed figures are whole processes, paired run by run
 // (bench/process.ts); the registry, diff and app benchmarks count requests and bytes, which need no pairing.
+import { benchApp } from "./app.js";
 import { benchScan } from "./scan.js";
 import { benchRegistryRequests } from "./registry-requests.js";
 import { benchDiff } from "./diff.js";
@@ -16,6 +17,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   scan: benchScan,
   registry: benchRegistryRequests,
   diff: benchDiff,
+  app: benchApp,
 };
 
 const chosen = process.argv.slice(2);
