@@ -2287,7 +2287,7 @@ var require_thread_stream = __commonJS({
         }
         if (this[kImpl].flushing && this[kImpl].bufLen + dataBuf.length >= MAX_STRING) {
           try {
-            writeSync2(this);
+            writeSync3(this);
             this[kImpl].flushing = true;
           } catch (err2) {
             destroy(this, err2);
@@ -2298,7 +2298,7 @@ var require_thread_stream = __commonJS({
         this[kImpl].bufLen += dataBuf.length;
         if (this[kImpl].sync) {
           try {
-            writeSync2(this);
+            writeSync3(this);
             return true;
           } catch (err2) {
             destroy(this, err2);
@@ -2349,7 +2349,7 @@ var require_thread_stream = __commonJS({
         if (this[kImpl].destroyed) {
           return;
         }
-        writeSync2(this);
+        writeSync3(this);
         flushSync(this);
       }
       unref() {
@@ -2572,7 +2572,7 @@ var require_thread_stream = __commonJS({
         destroy(stream, err2);
       }
     }
-    function writeSync2(stream) {
+    function writeSync3(stream) {
       const cb = () => {
         if (stream[kImpl].ending) {
           end(stream);
@@ -2627,7 +2627,7 @@ var require_transport = __commonJS({
   "node_modules/pino/lib/transport.js"(exports2, module2) {
     "use strict";
     var { createRequire: createRequire4 } = __require("module");
-    var { existsSync } = __require("node:fs");
+    var { existsSync: existsSync2 } = __require("node:fs");
     var getCallers = require_caller();
     var { join: join2, isAbsolute, sep: sep2 } = __require("node:path");
     var { fileURLToPath: fileURLToPath2 } = __require("node:url");
@@ -2702,7 +2702,7 @@ var require_transport = __commonJS({
           return false;
         }
       }
-      return isAbsolute(path4) && !existsSync(path4);
+      return isAbsolute(path4) && !existsSync2(path4);
     }
     function stripQuotes(value) {
       const first = value[0];
@@ -7218,11 +7218,11 @@ var require_join_lines_with_indentation = __commonJS({
     "use strict";
     module2.exports = joinLinesWithIndentation;
     function joinLinesWithIndentation({ input: input3, ident = "    ", eol = "\n" }) {
-      const lines2 = input3.split(/\r?\n/);
-      for (let i = 1; i < lines2.length; i += 1) {
-        lines2[i] = ident + lines2[i];
+      const lines3 = input3.split(/\r?\n/);
+      for (let i = 1; i < lines3.length; i += 1) {
+        lines3[i] = ident + lines3[i];
       }
-      return lines2.join(eol);
+      return lines3.join(eol);
     }
   }
 });
@@ -7538,9 +7538,9 @@ var require_prettify_error = __commonJS({
     module2.exports = prettifyError2;
     var joinLinesWithIndentation = require_join_lines_with_indentation();
     var stripUnsafeControlChars = require_strip_unsafe_control_chars();
-    function prettifyError2({ keyName, lines: lines2, eol, ident, sanitizeStack = true }) {
+    function prettifyError2({ keyName, lines: lines3, eol, ident, sanitizeStack = true }) {
       let result = "";
-      const joinedLines = joinLinesWithIndentation({ input: lines2, ident, eol });
+      const joinedLines = joinLinesWithIndentation({ input: lines3, ident, eol });
       const safeKeyName = stripUnsafeControlChars(keyName);
       const splitLines = `${ident}${safeKeyName}: ${joinedLines}${eol}`.split(eol);
       for (let j = 0; j < splitLines.length; j += 1) {
@@ -7616,19 +7616,19 @@ var require_prettify_object = __commonJS({
         result = result.replace(/\\\\/gi, "\\");
       } else {
         Object.entries(plain2).forEach(([keyName, keyValue]) => {
-          let lines2 = typeof customPrettifiers[keyName] === "function" ? keyValue : stringifySafe(keyValue, null, 2);
-          if (lines2 === void 0) return;
-          lines2 = lines2.replace(/\\\\/gi, "\\");
-          const joinedLines = joinLinesWithIndentation({ input: lines2, ident, eol });
+          let lines3 = typeof customPrettifiers[keyName] === "function" ? keyValue : stringifySafe(keyValue, null, 2);
+          if (lines3 === void 0) return;
+          lines3 = lines3.replace(/\\\\/gi, "\\");
+          const joinedLines = joinLinesWithIndentation({ input: lines3, ident, eol });
           const safeKeyName = stripUnsafeControlChars(keyName);
           result += `${ident}${objectColorizer.property(safeKeyName)}:${joinedLines.startsWith(eol) ? "" : " "}${joinedLines}${eol}`;
         });
       }
       Object.entries(errors).forEach(([keyName, keyValue]) => {
         const hasCustomPrettifier = typeof customPrettifiers[keyName] === "function";
-        const lines2 = hasCustomPrettifier ? keyValue : stringifySafe(keyValue, null, 2);
-        if (lines2 === void 0) return;
-        result += prettifyError2({ keyName, lines: lines2, eol, ident, sanitizeStack: !hasCustomPrettifier });
+        const lines3 = hasCustomPrettifier ? keyValue : stringifySafe(keyValue, null, 2);
+        if (lines3 === void 0) return;
+        result += prettifyError2({ keyName, lines: lines3, eol, ident, sanitizeStack: !hasCustomPrettifier });
       });
       return result;
     }
@@ -9917,7 +9917,7 @@ var require_directives = __commonJS({
         return tag[0] === "!" ? tag : `!<${tag}>`;
       }
       toString(doc) {
-        const lines2 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
+        const lines3 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
         if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
@@ -9933,9 +9933,9 @@ var require_directives = __commonJS({
           if (handle === "!!" && prefix === "tag:yaml.org,2002:")
             continue;
           if (!doc || tagNames.some((tn) => tn.startsWith(prefix)))
-            lines2.push(`%TAG ${handle} ${prefix}`);
+            lines3.push(`%TAG ${handle} ${prefix}`);
         }
-        return lines2.join("\n");
+        return lines3.join("\n");
       }
     };
     Directives.defaultYaml = { explicit: false, version: "1.2" };
@@ -11396,22 +11396,22 @@ var require_stringifyCollection = __commonJS({
       const { indent, options: { commentString } } = ctx;
       const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
       let chompKeep = false;
-      const lines2 = [];
+      const lines3 = [];
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment2 = null;
         if (identity.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, chompKeep);
+            lines3.push("");
+          addCommentBefore(ctx, lines3, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, chompKeep);
+              lines3.push("");
+            addCommentBefore(ctx, lines3, ik.commentBefore, chompKeep);
           }
         }
         chompKeep = false;
@@ -11420,15 +11420,15 @@ var require_stringifyCollection = __commonJS({
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines2.push(blockItemPrefix + str2);
+        lines3.push(blockItemPrefix + str2);
       }
       let str;
-      if (lines2.length === 0) {
+      if (lines3.length === 0) {
         str = flowChars.start + flowChars.end;
       } else {
-        str = lines2[0];
-        for (let i = 1; i < lines2.length; ++i) {
-          const line = lines2[i];
+        str = lines3[0];
+        for (let i = 1; i < lines3.length; ++i) {
+          const line = lines3[i];
           str += line ? `
 ${indent}${line}` : "\n";
         }
@@ -11451,22 +11451,22 @@ ${indent}${line}` : "\n";
       });
       let reqNewline = false;
       let linesAtValue = 0;
-      const lines2 = [];
+      const lines3 = [];
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment = null;
         if (identity.isNode(item)) {
           if (item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, false);
+            lines3.push("");
+          addCommentBefore(ctx, lines3, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, false);
+              lines3.push("");
+            addCommentBefore(ctx, lines3, ik.commentBefore, false);
             if (ik.comment)
               reqNewline = true;
           }
@@ -11483,12 +11483,12 @@ ${indent}${line}` : "\n";
         if (comment)
           reqNewline = true;
         let str = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines2.length > linesAtValue || str.includes("\n"));
+        reqNewline || (reqNewline = lines3.length > linesAtValue || str.includes("\n"));
         if (i < items.length - 1) {
           str += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines2.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines3.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
             str += ",";
@@ -11496,35 +11496,35 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines2.push(str);
-        linesAtValue = lines2.length;
+        lines3.push(str);
+        linesAtValue = lines3.length;
       }
       const { start, end } = flowChars;
-      if (lines2.length === 0) {
+      if (lines3.length === 0) {
         return start + end;
       } else {
         if (!reqNewline) {
-          const len = lines2.reduce((sum, line) => sum + line.length + 2, 2);
+          const len = lines3.reduce((sum, line) => sum + line.length + 2, 2);
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
           let str = start;
-          for (const line of lines2)
+          for (const line of lines3)
             str += line ? `
 ${indentStep}${indent}${line}` : "\n";
           return `${str}
 ${indent}${end}`;
         } else {
-          return `${start}${fcPadding}${lines2.join(" ")}${fcPadding}${end}`;
+          return `${start}${fcPadding}${lines3.join(" ")}${fcPadding}${end}`;
         }
       }
     }
-    function addCommentBefore({ indent, options: { commentString } }, lines2, comment, chompKeep) {
+    function addCommentBefore({ indent, options: { commentString } }, lines3, comment, chompKeep) {
       if (comment && chompKeep)
         comment = comment.replace(/^\n+/, "");
       if (comment) {
         const ic = stringifyComment.indentComment(commentString(comment), indent);
-        lines2.push(ic.trimStart());
+        lines3.push(ic.trimStart());
       }
     }
     exports2.stringifyCollection = stringifyCollection;
@@ -12162,11 +12162,11 @@ var require_binary = __commonJS({
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
           const n = Math.ceil(str.length / lineWidth);
-          const lines2 = new Array(n);
+          const lines3 = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines2[i] = str.substr(o, lineWidth);
+            lines3[i] = str.substr(o, lineWidth);
           }
-          str = lines2.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str = lines3.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
         return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
       }
@@ -12846,35 +12846,35 @@ var require_stringifyDocument = __commonJS({
     var stringify = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options2) {
-      const lines2 = [];
+      const lines3 = [];
       let hasDirectives = options2.directives === true;
       if (options2.directives !== false && doc.directives) {
         const dir = doc.directives.toString(doc);
         if (dir) {
-          lines2.push(dir);
+          lines3.push(dir);
           hasDirectives = true;
         } else if (doc.directives.docStart)
           hasDirectives = true;
       }
       if (hasDirectives)
-        lines2.push("---");
+        lines3.push("---");
       const ctx = stringify.createStringifyContext(doc, options2);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
-        if (lines2.length !== 1)
-          lines2.unshift("");
+        if (lines3.length !== 1)
+          lines3.unshift("");
         const cs = commentString(doc.commentBefore);
-        lines2.unshift(stringifyComment.indentComment(cs, ""));
+        lines3.unshift(stringifyComment.indentComment(cs, ""));
       }
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
         if (identity.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
-            lines2.push("");
+            lines3.push("");
           if (doc.contents.commentBefore) {
             const cs = commentString(doc.contents.commentBefore);
-            lines2.push(stringifyComment.indentComment(cs, ""));
+            lines3.push(stringifyComment.indentComment(cs, ""));
           }
           ctx.forceBlockIndent = !!doc.comment;
           contentComment = doc.contents.comment;
@@ -12883,36 +12883,36 @@ var require_stringifyDocument = __commonJS({
         let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
-        if ((body[0] === "|" || body[0] === ">") && lines2[lines2.length - 1] === "---") {
-          lines2[lines2.length - 1] = `--- ${body}`;
+        if ((body[0] === "|" || body[0] === ">") && lines3[lines3.length - 1] === "---") {
+          lines3[lines3.length - 1] = `--- ${body}`;
         } else
-          lines2.push(body);
+          lines3.push(body);
       } else {
-        lines2.push(stringify.stringify(doc.contents, ctx));
+        lines3.push(stringify.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
           const cs = commentString(doc.comment);
           if (cs.includes("\n")) {
-            lines2.push("...");
-            lines2.push(stringifyComment.indentComment(cs, ""));
+            lines3.push("...");
+            lines3.push(stringifyComment.indentComment(cs, ""));
           } else {
-            lines2.push(`... ${cs}`);
+            lines3.push(`... ${cs}`);
           }
         } else {
-          lines2.push("...");
+          lines3.push("...");
         }
       } else {
         let dc = doc.comment;
         if (dc && chompKeep)
           dc = dc.replace(/^\n+/, "");
         if (dc) {
-          if ((!chompKeep || contentComment) && lines2[lines2.length - 1] !== "")
-            lines2.push("");
-          lines2.push(stringifyComment.indentComment(commentString(dc), ""));
+          if ((!chompKeep || contentComment) && lines3[lines3.length - 1] !== "")
+            lines3.push("");
+          lines3.push(stringifyComment.indentComment(commentString(dc), ""));
         }
       }
-      return lines2.join("\n") + "\n";
+      return lines3.join("\n") + "\n";
     }
     exports2.stringifyDocument = stringifyDocument;
   }
@@ -13974,17 +13974,17 @@ var require_resolve_block_scalar = __commonJS({
       if (!header)
         return { value: "", type: null, comment: "", range: [start, start, start] };
       const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
-      const lines2 = scalar.source ? splitLines(scalar.source) : [];
-      let chompStart = lines2.length;
-      for (let i = lines2.length - 1; i >= 0; --i) {
-        const content = lines2[i][1];
+      const lines3 = scalar.source ? splitLines(scalar.source) : [];
+      let chompStart = lines3.length;
+      for (let i = lines3.length - 1; i >= 0; --i) {
+        const content = lines3[i][1];
         if (content === "" || content === "\r")
           chompStart = i;
         else
           break;
       }
       if (chompStart === 0) {
-        const value2 = header.chomp === "+" && lines2.length > 0 ? "\n".repeat(Math.max(1, lines2.length - 1)) : "";
+        const value2 = header.chomp === "+" && lines3.length > 0 ? "\n".repeat(Math.max(1, lines3.length - 1)) : "";
         let end2 = start + header.length;
         if (scalar.source)
           end2 += scalar.source.length;
@@ -13994,7 +13994,7 @@ var require_resolve_block_scalar = __commonJS({
       let offset = scalar.offset + header.length;
       let contentStart = 0;
       for (let i = 0; i < chompStart; ++i) {
-        const [indent, content] = lines2[i];
+        const [indent, content] = lines3[i];
         if (content === "" || content === "\r") {
           if (header.indent === 0 && indent.length > trimIndent)
             trimIndent = indent.length;
@@ -14014,17 +14014,17 @@ var require_resolve_block_scalar = __commonJS({
         }
         offset += indent.length + content.length + 1;
       }
-      for (let i = lines2.length - 1; i >= chompStart; --i) {
-        if (lines2[i][0].length > trimIndent)
+      for (let i = lines3.length - 1; i >= chompStart; --i) {
+        if (lines3[i][0].length > trimIndent)
           chompStart = i + 1;
       }
       let value = "";
       let sep2 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
-        value += lines2[i][0].slice(trimIndent) + "\n";
+        value += lines3[i][0].slice(trimIndent) + "\n";
       for (let i = contentStart; i < chompStart; ++i) {
-        let [indent, content] = lines2[i];
+        let [indent, content] = lines3[i];
         offset += indent.length + content.length + 1;
         const crlf = content[content.length - 1] === "\r";
         if (crlf)
@@ -14061,8 +14061,8 @@ var require_resolve_block_scalar = __commonJS({
         case "-":
           break;
         case "+":
-          for (let i = chompStart; i < lines2.length; ++i)
-            value += "\n" + lines2[i][0].slice(trimIndent);
+          for (let i = chompStart; i < lines3.length; ++i)
+            value += "\n" + lines3[i][0].slice(trimIndent);
           if (value[value.length - 1] !== "\n")
             value += "\n";
           break;
@@ -14137,10 +14137,10 @@ var require_resolve_block_scalar = __commonJS({
       const first = split[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
-      const lines2 = [line0];
+      const lines3 = [line0];
       for (let i = 1; i < split.length; i += 2)
-        lines2.push([split[i], split[i + 1]]);
-      return lines2;
+        lines3.push([split[i], split[i + 1]]);
+      return lines3;
     }
     exports2.resolveBlockScalar = resolveBlockScalar;
   }
@@ -29245,8 +29245,8 @@ var require_CronFileParser = __commonJS({
        * @throws If file cannot be read
        */
       static async parseFile(filePath) {
-        const { readFile: readFile5 } = __require("fs/promises");
-        const data = await readFile5(filePath, "utf8");
+        const { readFile: readFile6 } = __require("fs/promises");
+        const data = await readFile6(filePath, "utf8");
         return _CronFileParser.#parseContent(data);
       }
       /**
@@ -29975,7 +29975,7 @@ var require_scan = __commonJS({
 var require_parse = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports2, module2) {
     "use strict";
-    var constants2 = require_constants3();
+    var constants3 = require_constants3();
     var utils = require_utils2();
     var {
       MAX_LENGTH,
@@ -29983,7 +29983,7 @@ var require_parse = __commonJS({
       REGEX_NON_SPECIAL_CHARS,
       REGEX_SPECIAL_CHARS_BACKREF,
       REPLACEMENTS
-    } = constants2;
+    } = constants3;
     var expandRange = (args, options2) => {
       if (typeof options2.expandRange === "function") {
         return options2.expandRange(...args, options2);
@@ -30192,7 +30192,7 @@ var require_parse = __commonJS({
       if (options2.maxExtglobRecursion === false) {
         return { risky: false };
       }
-      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants2.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const max = typeof options2.maxExtglobRecursion === "number" ? options2.maxExtglobRecursion : constants3.DEFAULT_MAX_EXTGLOB_RECURSION;
       const branches = splitTopLevel(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
@@ -30238,8 +30238,8 @@ var require_parse = __commonJS({
       const bos = { type: "bos", value: "", output: opts.prepend || "" };
       const tokens2 = [bos];
       const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants2.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants2.extglobChars(PLATFORM_CHARS);
+      const PLATFORM_CHARS = constants3.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants3.extglobChars(PLATFORM_CHARS);
       const {
         DOT_LITERAL,
         PLUS_LITERAL,
@@ -30935,7 +30935,7 @@ var require_parse = __commonJS({
         NO_DOTS_SLASH,
         STAR,
         START_ANCHOR
-      } = constants2.globChars(opts.windows);
+      } = constants3.globChars(opts.windows);
       const nodot = opts.dot ? NO_DOTS : NO_DOT;
       const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
       const capture = opts.capture ? "" : "?:";
@@ -30993,7 +30993,7 @@ var require_picomatch = __commonJS({
     var scan = require_scan();
     var parse5 = require_parse();
     var utils = require_utils2();
-    var constants2 = require_constants3();
+    var constants3 = require_constants3();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
     var picomatch4 = (glob, options2, returnState = false) => {
       if (Array.isArray(glob)) {
@@ -31121,7 +31121,7 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch4.constants = constants2;
+    picomatch4.constants = constants3;
     module2.exports = picomatch4;
   }
 });
@@ -33827,7 +33827,7 @@ var require_extract = __commonJS({
 // node_modules/tar-stream/constants.js
 var require_constants4 = __commonJS({
   "node_modules/tar-stream/constants.js"(exports2, module2) {
-    var constants2 = {
+    var constants3 = {
       // just for envs without fs
       S_IFMT: 61440,
       S_IFDIR: 16384,
@@ -33837,9 +33837,9 @@ var require_constants4 = __commonJS({
       S_IFLNK: 40960
     };
     try {
-      module2.exports = __require("fs").constants || constants2;
+      module2.exports = __require("fs").constants || constants3;
     } catch {
-      module2.exports = constants2;
+      module2.exports = constants3;
     }
   }
 });
@@ -33849,7 +33849,7 @@ var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
     var { Readable: Readable4, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
-    var constants2 = require_constants4();
+    var constants3 = require_constants4();
     var headers = require_headers();
     var DMODE = 493;
     var FMODE = 420;
@@ -34052,16 +34052,16 @@ var require_pack = __commonJS({
       return new Pack(opts);
     };
     function modeToType(mode) {
-      switch (mode & constants2.S_IFMT) {
-        case constants2.S_IFBLK:
+      switch (mode & constants3.S_IFMT) {
+        case constants3.S_IFBLK:
           return "block-device";
-        case constants2.S_IFCHR:
+        case constants3.S_IFCHR:
           return "character-device";
-        case constants2.S_IFDIR:
+        case constants3.S_IFDIR:
           return "directory";
-        case constants2.S_IFIFO:
+        case constants3.S_IFIFO:
           return "fifo";
-        case constants2.S_IFLNK:
+        case constants3.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -34173,44 +34173,6 @@ var init_read_pool = __esm({
           void worker.thread.terminate();
         }
       }
-    };
-  }
-});
-
-// src/diff/platform.ts
-function isIndex(fetched) {
-  return isIndexMediaType(fetched.mediaType) || Array.isArray(fetched.json["manifests"]) && !("layers" in fetched.json);
-}
-function selectPlatform(index, wanted) {
-  return index.manifests.find(
-    (d) => d.platform !== void 0 && d.platform.os !== "unknown" && d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest" && samePlatform(d.platform, wanted)
-  );
-}
-async function fetchPinned(registry2, name, digest) {
-  const fetched = await registry2.getManifest(name, digest);
-  if (isIndex(fetched)) return { kind: "index", digest, index: { manifests: parseIndex(fetched.json, `index ${digest}`) } };
-  return { kind: "image", digest, manifest: parseImageManifest(fetched.json, `manifest ${digest}`) };
-}
-async function resolvePlatformImage(registry2, name, pinned, platform) {
-  if (pinned.kind === "image") return { digest: pinned.digest, manifest: pinned.manifest };
-  const entry2 = selectPlatform(pinned.index, platform);
-  if (!entry2) {
-    const offered = pinned.index.manifests.filter((d) => d.platform && d.platform.os !== "unknown").map((d) => formatPlatform(d.platform)).join(", ");
-    throw new PlatformNotFoundError(`the index has no ${formatPlatform(platform)} image${offered ? ` (it has ${offered})` : ""}`);
-  }
-  const fetched = await registry2.getManifest(name, entry2.digest);
-  if (isIndex(fetched)) throw new PlatformNotFoundError(`the ${formatPlatform(platform)} entry of the index is itself an index`);
-  return { digest: entry2.digest, manifest: parseImageManifest(fetched.json, `manifest ${entry2.digest}`), index: pinned.index };
-}
-var DEFAULT_PLATFORM, PlatformNotFoundError;
-var init_platform = __esm({
-  "src/diff/platform.ts"() {
-    "use strict";
-    init_format();
-    init_manifest();
-    DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
-    PlatformNotFoundError = class extends Error {
-      name = "PlatformNotFoundError";
     };
   }
 });
@@ -36906,6 +36868,44 @@ var require_sql_wasm = __commonJS({
     } else if (typeof exports2 === "object") {
       exports2["Module"] = initSqlJs;
     }
+  }
+});
+
+// src/diff/platform.ts
+function isIndex(fetched) {
+  return isIndexMediaType(fetched.mediaType) || Array.isArray(fetched.json["manifests"]) && !("layers" in fetched.json);
+}
+function selectPlatform(index, wanted) {
+  return index.manifests.find(
+    (d) => d.platform !== void 0 && d.platform.os !== "unknown" && d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest" && samePlatform(d.platform, wanted)
+  );
+}
+async function fetchPinned(registry2, name, digest) {
+  const fetched = await registry2.getManifest(name, digest);
+  if (isIndex(fetched)) return { kind: "index", digest, index: { manifests: parseIndex(fetched.json, `index ${digest}`) } };
+  return { kind: "image", digest, manifest: parseImageManifest(fetched.json, `manifest ${digest}`) };
+}
+async function resolvePlatformImage(registry2, name, pinned, platform) {
+  if (pinned.kind === "image") return { digest: pinned.digest, manifest: pinned.manifest };
+  const entry2 = selectPlatform(pinned.index, platform);
+  if (!entry2) {
+    const offered = pinned.index.manifests.filter((d) => d.platform && d.platform.os !== "unknown").map((d) => formatPlatform(d.platform)).join(", ");
+    throw new PlatformNotFoundError(`the index has no ${formatPlatform(platform)} image${offered ? ` (it has ${offered})` : ""}`);
+  }
+  const fetched = await registry2.getManifest(name, entry2.digest);
+  if (isIndex(fetched)) throw new PlatformNotFoundError(`the ${formatPlatform(platform)} entry of the index is itself an index`);
+  return { digest: entry2.digest, manifest: parseImageManifest(fetched.json, `manifest ${entry2.digest}`), index: pinned.index };
+}
+var DEFAULT_PLATFORM, PlatformNotFoundError;
+var init_platform = __esm({
+  "src/diff/platform.ts"() {
+    "use strict";
+    init_format();
+    init_manifest();
+    DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
+    PlatformNotFoundError = class extends Error {
+      name = "PlatformNotFoundError";
+    };
   }
 });
 
@@ -43553,7 +43553,7 @@ var require_client_h1 = __commonJS({
       kHTTPContext,
       kClosed
     } = require_symbols2();
-    var constants2 = require_constants6();
+    var constants3 = require_constants6();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var removeAllListeners = util.removeAllListeners;
@@ -43689,7 +43689,7 @@ var require_client_h1 = __commonJS({
          */
       constructor(client, socket, { exports: exports3 }) {
         this.llhttp = exports3;
-        this.ptr = this.llhttp.llhttp_alloc(constants2.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -43785,11 +43785,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants2.ERROR.OK) {
+          if (ret !== constants3.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants2.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants2.ERROR.PAUSED) {
+            } else if (ret === constants3.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -43812,10 +43812,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants2.ERROR.OK) {
+        if (ret === constants3.ERROR.OK) {
           return null;
         }
-        if (ret === constants2.ERROR.PAUSED || ret === constants2.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -43832,7 +43832,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants2.ERROR[ret], data);
+        return new HTTPParserError(message, constants3.ERROR[ret], data);
       }
       destroy() {
         assert2(currentParser === null);
@@ -44043,7 +44043,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants2.ERROR.PAUSED : 0;
+        return pause ? constants3.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -44069,7 +44069,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         }
         return 0;
       }
@@ -44109,13 +44109,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert2(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -50831,7 +50831,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports2, module2) {
     "use strict";
-    var { writeFile, readFile: readFile5, mkdir: mkdir2 } = __require("node:fs/promises");
+    var { writeFile, readFile: readFile6, mkdir: mkdir2 } = __require("node:fs/promises");
     var { dirname, resolve } = __require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors3();
@@ -51033,7 +51033,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile5(resolve(path4), "utf8");
+          const data = await readFile6(resolve(path4), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -52743,18 +52743,18 @@ var require_cache = __commonJS({
                 let fieldList = "";
                 let lastQuotedPart = i;
                 let foundEndingQuote = false;
-                const closingQuote = findUnescapedQuote(value, 1);
-                if (closingQuote !== -1) {
-                  fieldList = value.substring(1, closingQuote);
+                const closingQuote2 = findUnescapedQuote(value, 1);
+                if (closingQuote2 !== -1) {
+                  fieldList = value.substring(1, closingQuote2);
                   foundEndingQuote = true;
                 } else {
                   const fieldListParts = [value.substring(1)];
                   for (let j = i + 1; j < directives.length; j++) {
                     const nextPart = trimOWS(directives[j].value);
-                    const closingQuote2 = findUnescapedQuote(nextPart, 0);
+                    const closingQuote3 = findUnescapedQuote(nextPart, 0);
                     lastQuotedPart = j;
-                    if (closingQuote2 !== -1) {
-                      fieldListParts.push(nextPart.substring(0, closingQuote2));
+                    if (closingQuote3 !== -1) {
+                      fieldListParts.push(nextPart.substring(0, closingQuote3));
                       foundEndingQuote = true;
                       break;
                     }
@@ -65982,8 +65982,8 @@ var require_pem = __commonJS({
     }
     function fromDER(certificate, type = "CERTIFICATE") {
       const der = certificate.toString("base64");
-      const lines2 = der.match(/.{1,64}/g) || "";
-      return [`-----BEGIN ${type}-----`, ...lines2, `-----END ${type}-----`].join("\n").concat("\n");
+      const lines3 = der.match(/.{1,64}/g) || "";
+      return [`-----BEGIN ${type}-----`, ...lines3, `-----END ${type}-----`].join("\n").concat("\n");
     }
   }
 });
@@ -68151,17 +68151,17 @@ var require_checkpoint = __commonJS({
         this.rest = rest;
       }
       static fromString(note) {
-        const lines2 = note.trimEnd().split("\n");
-        if (lines2.length < 3) {
+        const lines3 = note.trimEnd().split("\n");
+        if (lines3.length < 3) {
           throw new error_1.VerificationError({
             code: "TLOG_INCLUSION_PROOF_ERROR",
             message: "too few lines in checkpoint header"
           });
         }
-        const origin = lines2[0];
-        const logSize = BigInt(lines2[1]);
-        const rootHash = Buffer.from(lines2[2], "base64");
-        const rest = lines2.slice(3);
+        const origin = lines3[0];
+        const logSize = BigInt(lines3[1]);
+        const rootHash = Buffer.from(lines3[2], "base64");
+        const rest = lines3.slice(3);
         return new _LogCheckpoint(origin, logSize, rootHash, rest);
       }
     };
@@ -68669,8 +68669,8 @@ __export(keyless_exports, {
   trustMaterialOf: () => trustMaterialOf,
   verifyKeyless: () => verifyKeyless
 });
-import { createHash as createHash6, X509Certificate as NodeCertificate } from "node:crypto";
-import { readFile as readFile4 } from "node:fs/promises";
+import { createHash as createHash7, X509Certificate as NodeCertificate } from "node:crypto";
+import { readFile as readFile5 } from "node:fs/promises";
 function trustMaterialOf(file2) {
   const key = file2 ?? "";
   let material = trustMaterials.get(key);
@@ -68687,7 +68687,7 @@ async function loadTrustMaterial(file2) {
   if (file2 !== void 0) {
     let text2;
     try {
-      text2 = await readFile4(file2, "utf8");
+      text2 = await readFile5(file2, "utf8");
     } catch (error62) {
       throw new Error(`cannot read ${shown}: ${errorLine(error62)}`);
     }
@@ -68828,7 +68828,7 @@ function cosignKeyless(signatures) {
         mediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
         verificationMaterial: { x509CertificateChain: { certificates }, tlogEntries, timestampVerificationData: { rfc3161Timestamps: [] } },
         messageSignature: {
-          messageDigest: { algorithm: "SHA2_256", digest: createHash6("sha256").update(signature.payload).digest("base64") },
+          messageDigest: { algorithm: "SHA2_256", digest: createHash7("sha256").update(signature.payload).digest("base64") },
           signature: signature.signature
         }
       };
@@ -75095,7 +75095,7 @@ function createLogger2(level = process.env["LOG_LEVEL"] ?? "warn", format = "jso
 }
 
 // src/app/refresh.ts
-import { readFile } from "node:fs/promises";
+import { readFile as readFile2 } from "node:fs/promises";
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -76837,14 +76837,14 @@ function toDotPath(_path) {
   return segs.join("");
 }
 function prettifyError(error62) {
-  const lines2 = [];
+  const lines3 = [];
   const issues = [...error62.issues].sort((a, b) => (a.path ?? []).length - (b.path ?? []).length);
   for (const issue2 of issues) {
-    lines2.push(`\u2716 ${issue2.message}`);
+    lines3.push(`\u2716 ${issue2.message}`);
     if (issue2.path?.length)
-      lines2.push(`  \u2192 at ${toDotPath(issue2.path)}`);
+      lines3.push(`  \u2192 at ${toDotPath(issue2.path)}`);
   }
-  return lines2.join("\n");
+  return lines3.join("\n");
 }
 
 // node_modules/zod/v4/core/parse.js
@@ -77679,9 +77679,9 @@ var Doc = class {
       return;
     }
     const content = arg;
-    const lines2 = content.split("\n").filter((x) => x);
-    const minIndent = Math.min(...lines2.map((x) => x.length - x.trimStart().length));
-    const dedented = lines2.map((x) => x.slice(minIndent)).map((x) => " ".repeat(this.indent * 2) + x);
+    const lines3 = content.split("\n").filter((x) => x);
+    const minIndent = Math.min(...lines3.map((x) => x.length - x.trimStart().length));
+    const dedented = lines3.map((x) => x.slice(minIndent)).map((x) => " ".repeat(this.indent * 2) + x);
     for (const line of dedented) {
       this.content.push(line);
     }
@@ -94842,6 +94842,7 @@ var DEFAULT_CONFIG = Object.freeze({
   ignore: [],
   schedule: "daily",
   group: "all",
+  pin: false,
   labels: [],
   reviewers: [],
   teamReviewers: [],
@@ -94891,6 +94892,8 @@ var configSchema = external_exports.strictObject({
     message: "must be `daily`, `weekly` or a five-field cron expression such as `0 6 * * 1`"
   }).default("daily"),
   group: external_exports.enum(["all", "image"]).default("all"),
+  /** Also open one pull request pinning the references written with a tag and no digest. */
+  pin: external_exports.boolean().default(false),
   labels: external_exports.array(external_exports.string().min(1).max(50)).max(20).default([]),
   reviewers: external_exports.array(
     external_exports.string().transform((s) => s.replace(/^@/, "")).refine((s) => login.test(s) || team.test(s), { message: "must be a user login or `org/team-slug`" })
@@ -94911,6 +94914,7 @@ function toDigestaConfig(parsed) {
     ignore: parsed.ignore,
     schedule: parsed.schedule,
     group: parsed.group,
+    pin: parsed.pin,
     labels: [...new Set(parsed.labels)],
     reviewers: [...new Set(parsed.reviewers.filter((r) => !r.includes("/")))],
     teamReviewers: [...new Set(parsed.reviewers.filter((r) => r.includes("/")).map((r) => r.split("/")[1]))],
@@ -95750,9 +95754,9 @@ function summaryParts(diff) {
 function warningLines(diff, cap) {
   if (diff.warnings.length === 0) return "";
   const shown = diff.warnings.slice(0, Math.max(cap, 3));
-  const lines2 = shown.map((w) => `- \u26A0\uFE0F ${escapeMarkdown(w, MAX_WARNING_CHARS)}`);
-  if (diff.warnings.length > shown.length) lines2.push(`- \u2026and ${diff.warnings.length - shown.length} more warnings`);
-  return lines2.join("\n") + "\n";
+  const lines3 = shown.map((w) => `- \u26A0\uFE0F ${escapeMarkdown(w, MAX_WARNING_CHARS)}`);
+  if (diff.warnings.length > shown.length) lines3.push(`- \u2026and ${diff.warnings.length - shown.length} more warnings`);
+  return lines3.join("\n") + "\n";
 }
 function packageTable(title, packages, cap, showType) {
   if (packages.length === 0 || cap === 0) return "";
@@ -95843,7 +95847,7 @@ function renderImageDiffs(diffs, options2 = {}) {
   const intro = `${head}_Package changes of ${plural2(diffs.length, "image")}; the tables are too long for this comment._
 
 `;
-  const lines2 = [];
+  const lines3 = [];
   let length = intro.length;
   for (let i = 0; i < diffs.length; i++) {
     const line = countsOnlyLine(diffs[i]) + "\n";
@@ -95851,14 +95855,14 @@ function renderImageDiffs(diffs, options2 = {}) {
     const tail = rest > 0 ? `- \u2026and ${plural2(rest, "more image")}
 `.length : 0;
     if (length + line.length + tail > budget) {
-      lines2.push(`- \u2026and ${plural2(diffs.length - i, "more image")}
+      lines3.push(`- \u2026and ${plural2(diffs.length - i, "more image")}
 `);
       break;
     }
-    lines2.push(line);
+    lines3.push(line);
     length += line.length;
   }
-  const text2 = intro + lines2.join("");
+  const text2 = intro + lines3.join("");
   if (fits(text2)) return text2;
   return `Package changes of ${plural2(diffs.length, "image")}: too long to show here.`.slice(0, budget);
 }
@@ -95984,7 +95988,7 @@ function createPinFollower(registry2, options2 = {}) {
     return found;
   };
   const headFirst = options2.headFirst ?? DOCKER_HUB_ONLY;
-  const resolveTag = (name, tag) => memo2(tags, `${imageKey(name)}:${tag}`, async () => {
+  const resolveTag2 = (name, tag) => memo2(tags, `${imageKey(name)}:${tag}`, async () => {
     if (headFirst(name.registry)) return registry2.headManifest(name, tag);
     const fetched = await registry2.getManifest(name, tag);
     manifests.set(`${imageKey(name)}@${fetched.digest}`, Promise.resolve(fetched));
@@ -96001,7 +96005,7 @@ function createPinFollower(registry2, options2 = {}) {
     const label = `${imageKey(name)}:${pin.tag}`;
     let tag;
     try {
-      tag = await resolveTag(name, pin.tag);
+      tag = await resolveTag2(name, pin.tag);
     } catch (error62) {
       if (!isNotFound(error62)) throw error62;
       throw await tagVanished(name, label, pin);
@@ -96376,8 +96380,8 @@ var PULL_REQUEST_MARKER = "<!-- digesta:pull-request -->";
 var PROPOSAL_MARKER = /<!-- digesta:proposal=([0-9a-f]{16}) -->/;
 var MAX_PLACES = 8;
 function proposalId(updates) {
-  const lines2 = updates.map((u) => `${imageKey(u.image)}:${u.tag}@${u.to}`).sort();
-  return createHash3("sha256").update(lines2.join("\n")).digest("hex").slice(0, 16);
+  const lines3 = updates.map((u) => `${imageKey(u.image)}:${u.tag}@${u.to}`).sort();
+  return createHash3("sha256").update(lines3.join("\n")).digest("hex").slice(0, 16);
 }
 function proposalIdOf(body) {
   return body ? PROPOSAL_MARKER.exec(body)?.[1] : void 0;
@@ -96453,23 +96457,23 @@ function fitBody(body) {
 \u2026 (cut to fit GitHub's limit)`;
 }
 function renderTable(updates, builtAt, budget) {
-  const lines2 = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
-  let length = lines2.join("\n").length;
+  const lines3 = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
+  let length = lines3.join("\n").length;
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i];
     const built = builtAt?.get(`${imageKey(u.image)}@${u.to}`);
     const row = `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} \u2192 ${code(shortDigest(u.to))} | ${places(u)} | ${built ? built.toISOString().slice(0, 16).replace("T", " ") + " UTC" : "unknown"} |`;
     if (length + row.length + 1 > budget) {
-      lines2.push(`| \u2026 and ${updates.length - i} more | | | | |`);
+      lines3.push(`| \u2026 and ${updates.length - i} more | | | | |`);
       break;
     }
-    lines2.push(row);
+    lines3.push(row);
     length += row.length + 1;
   }
-  return lines2.join("\n");
+  return lines3.join("\n");
 }
 function renderFullDigests(updates, budget) {
-  const lines2 = [];
+  const lines3 = [];
   let length = 0;
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i];
@@ -96477,13 +96481,13 @@ function renderFullDigests(updates, budget) {
   ${code(u.from)} \u2192
   ${code(u.to)}`;
     if (length + line.length > budget) {
-      lines2.push(`- \u2026 and ${updates.length - i} more`);
+      lines3.push(`- \u2026 and ${updates.length - i} more`);
       break;
     }
-    lines2.push(line);
+    lines3.push(line);
     length += line.length + 1;
   }
-  return ["<details><summary>Full digests</summary>", "", ...lines2, "", "</details>"].join("\n");
+  return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
 }
 function places(update) {
   const all = update.occurrences.map((o) => `${code(`${o.path}:${o.line}`)}`);
@@ -96511,22 +96515,22 @@ var VANISHED_WORDS = {
   "tag-and-digest": "tag and digest gone"
 };
 function signatureLines(updates, verdicts) {
-  const lines2 = /* @__PURE__ */ new Map();
+  const lines3 = /* @__PURE__ */ new Map();
   for (const u of updates) {
     const key = `${imageKey(u.image)}@${u.to}`;
     const verdict = verdicts.get(key);
-    if (!verdict || lines2.has(key)) continue;
+    if (!verdict || lines3.has(key)) continue;
     const mark2 = verdict.status === "verified" ? "\u2705" : verdict.status === "error" ? "\u2754" : "\u274C";
     const said = verdict.status === "verified" ? `verified by ${code(verdict.by)}${verdict.dockerReference ? ` (signed as ${code(verdict.dockerReference)})` : ""}` : inline(describeVerdict(verdict));
-    lines2.set(key, `- ${mark2} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${said}`);
+    lines3.set(key, `- ${mark2} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${said}`);
   }
-  return [...lines2.values()];
+  return [...lines3.values()];
 }
 function failureLine(failure2) {
   return `- could not check ${code(`${familiarName(failure2.image)}:${failure2.tag}`)}: ${inline(failure2.reason)}`;
 }
-function limitList(lines2, max = 50) {
-  return lines2.length > max ? [...lines2.slice(0, max), `- \u2026 and ${lines2.length - max} more`] : [...lines2];
+function limitList(lines3, max = 50) {
+  return lines3.length > max ? [...lines3.slice(0, max), `- \u2026 and ${lines3.length - max} more`] : [...lines3];
 }
 function code(text2) {
   return `<code>${escapeHtml(visible(text2.slice(0, 300)))}</code>`;
@@ -96553,13 +96557,13 @@ function closeConfigIssue(issues, atCommit) {
   return issues.close(CONFIG_ISSUE, comment);
 }
 function configIssueBody(problems) {
-  const lines2 = problems.slice(0, MAX_PROBLEMS).map(problemLine);
-  if (problems.length > MAX_PROBLEMS) lines2.push(`- \u2026 and ${problems.length - MAX_PROBLEMS} more`);
+  const lines3 = problems.slice(0, MAX_PROBLEMS).map(problemLine);
+  if (problems.length > MAX_PROBLEMS) lines3.push(`- \u2026 and ${problems.length - MAX_PROBLEMS} more`);
   return [
     MARKER,
     `digesta cannot read its configuration, so it does not update digests in this repository until it is fixed:`,
     "",
-    ...lines2,
+    ...lines3,
     "",
     `Fix \`${CONFIG_PATH}\` on the default branch (or the file it extends); digesta closes this issue on its next run once the configuration is valid. Every field is optional: an empty file means the defaults.`
   ].join("\n");
@@ -96654,6 +96658,7 @@ import { createHash as createHash4 } from "node:crypto";
 init_format();
 var BRANCH_PREFIX = "digesta/";
 var ALL_BRANCH = `${BRANCH_PREFIX}update-digests`;
+var PIN_BRANCH = `${BRANCH_PREFIX}pin-digests`;
 function groupUpdates(plan, mode) {
   if (mode === "all") {
     if (plan.updates.length === 0 && plan.failed.length === 0 && plan.vanished.length === 0) return [];
@@ -96697,7 +96702,6 @@ function makeGroup(key, branch, updates, failed, vanished) {
 }
 
 // src/github/publish.ts
-init_format();
 var FINGERPRINT = /^Digesta-Fingerprint: ([0-9a-f]{16,64})$/m;
 var WORKFLOWS = ".github/workflows/";
 var WORKFLOWS_ONLY = "every file to change is a workflow, and the app may not change workflows";
@@ -96705,10 +96709,10 @@ var LEFT_ALONE_MARKER = (sha) => `<!-- digesta:left-alone ${sha} -->`;
 async function publishProposals(octokit, repository, base, proposals, options2) {
   const open2 = await openDigestaPulls(octokit, repository);
   const outcomes = [];
-  const wanted = new Set(proposals.map((p) => p.group.branch));
+  const wanted = new Set(proposals.map((p) => p.branch));
   for (const proposal of proposals) {
-    const pull = open2.get(proposal.group.branch);
-    if (proposal.group.updates.length === 0) {
+    const pull = open2.get(proposal.branch);
+    if (proposal.changes.length === 0) {
       if (pull) outcomes.push({ kind: "unchanged", branch: pull.branch, number: pull.number, pushed: false });
       continue;
     }
@@ -96721,12 +96725,12 @@ async function publishProposals(octokit, repository, base, proposals, options2) 
   return outcomes;
 }
 async function publishOne(octokit, repository, base, proposal, pull, options2) {
-  const { branch } = proposal.group;
+  const { branch } = proposal;
   const log = options2.log.child({ branch });
   const isWorkflow = (path4) => path4.startsWith(WORKFLOWS);
   let leftOut = options2.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow).sort() : [];
   let files = new Map([...proposal.files].filter(([path4]) => !leftOut.includes(path4)));
-  const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.group.updates.map(updateKey) };
+  const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.changes };
   if (files.size === 0) return allWorkflows;
   let text2 = proposal.describe(leftOut);
   const head = await branchHead(octokit, repository, branch, pull?.headSha);
@@ -96768,7 +96772,7 @@ async function publishOne(octokit, repository, base, proposal, pull, options2) {
     pushed = head?.fingerprint !== fingerprint;
   }
   const { title, body } = text2;
-  const notMoved = text2.notMoved.length > 0 ? { notMoved: text2.notMoved.map(updateKey) } : {};
+  const notMoved = text2.notMoved.length > 0 ? { notMoved: text2.notMoved } : {};
   if (pull) {
     if (pull.title !== title || pull.body !== body) {
       await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, title, body });
@@ -96820,8 +96824,8 @@ function inlineText(content) {
   return Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString("utf8");
 }
 function commitMessage(text2, fingerprint) {
-  const lines2 = text2.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} \u2192 ${shortDigest(u.to)}`);
-  const shown = lines2.length > 50 ? [...lines2.slice(0, 50), `- \u2026 and ${lines2.length - 50} more`] : lines2;
+  const lines3 = text2.commitLines.map((line) => `- ${line}`);
+  const shown = lines3.length > 50 ? [...lines3.slice(0, 50), `- \u2026 and ${lines3.length - 50} more`] : lines3;
   return `${text2.title}
 
 ${shown.join("\n")}
@@ -96884,11 +96888,11 @@ async function lastClosedPull(octokit, repository, branch) {
 }
 function closedByPerson(last, text2) {
   if (last.merged_at) return false;
-  return proposalIdOf(last.body) === proposalId(text2.updates);
+  return proposalIdOf(last.body) === text2.id;
 }
 async function closeObsolete(octokit, repository, base, pull, options2) {
   const otherGrouping = options2.grouping === "all" && pull.branch.startsWith(`${BRANCH_PREFIX}image/`) || options2.grouping === "image" && !pull.branch.startsWith(`${BRANCH_PREFIX}image/`);
-  const reason = otherGrouping ? `the configuration now groups updates by \`${options2.grouping}\`, so this pull request is replaced` : `nothing it changes is stale any more: every digest it moves is already up to date on \`${base.branch}\` (${base.sha.slice(0, 7)})`;
+  const reason = pull.branch === PIN_BRANCH ? options2.pin ? `nothing is left to pin: every reference it pinned has a digest on \`${base.branch}\` (${base.sha.slice(0, 7)})` : "the configuration no longer asks for it (`pin` is off)" : otherGrouping ? `the configuration now groups updates by \`${options2.grouping}\`, so this pull request is replaced` : `nothing it changes is stale any more: every digest it moves is already up to date on \`${base.branch}\` (${base.sha.slice(0, 7)})`;
   await octokit.rest.issues.createComment({
     ...repository,
     issue_number: pull.number,
@@ -97245,7 +97249,7 @@ function scanText(path4, text2) {
   let lineStart = 0;
   let counted = 0;
   const mayIgnore = text2.includes(IGNORE_MARK);
-  let ignoredLine = -1;
+  let ignoredLine2 = -1;
   let ignoredLineChecked = -1;
   let at = text2.indexOf(DIGEST_MARK);
   while (at >= 0) {
@@ -97267,9 +97271,9 @@ function scanText(path4, text2) {
       if (mayIgnore && ignoredLineChecked !== line) {
         ignoredLineChecked = line;
         const lineEnd = text2.indexOf("\n", end);
-        if (IGNORE_COMMENT.test(text2.slice(lineStart, lineEnd < 0 ? text2.length : lineEnd))) ignoredLine = line;
+        if (IGNORE_COMMENT.test(text2.slice(lineStart, lineEnd < 0 ? text2.length : lineEnd))) ignoredLine2 = line;
       }
-      if (ignoredLine === line) {
+      if (ignoredLine2 === line) {
         skipped.push({ ...occurrence, reference, reason: IGNORE_COMMENT_REASON });
       } else if (reference.tag !== void 0) {
         pinned.push({ ...occurrence, reference, digestOffset: at + 1 });
@@ -97650,6 +97654,745 @@ function packageDiffs(requests, differ, log) {
   );
 }
 
+// src/engine/pin.ts
+import { createHash as createHash5 } from "node:crypto";
+init_error_line();
+
+// src/pin/sites.ts
+function* lines(text2) {
+  let start = 0;
+  while (start <= text2.length) {
+    let end = text2.indexOf("\n", start);
+    const next = end < 0 ? text2.length + 1 : end + 1;
+    if (end < 0) end = text2.length;
+    const line = text2.charCodeAt(end - 1) === 13 ? text2.slice(start, end - 1) : text2.slice(start, end);
+    yield { start, line };
+    start = next;
+  }
+}
+var DOCKER_SCHEME2 = "docker://";
+function siteOf(offset, value, syntax, scheme = "none") {
+  if (scheme !== "none" && value.startsWith(DOCKER_SCHEME2)) {
+    return { offset: offset + DOCKER_SCHEME2.length, value: value.slice(DOCKER_SCHEME2.length), syntax };
+  }
+  return scheme === "require" ? void 0 : { offset, value, syntax };
+}
+
+// src/pin/assignments.ts
+var JSON_IMAGE = /"image"[ \t]*:[ \t]*"([^"\\\n]*)"/g;
+var HCL_IMAGE = /(?:^|[\s{,])image[ \t]*=[ \t]*"([^"\\\n]*)"/g;
+var UNQUOTED_VALUE = /^(?:\$\([^)\s]*\)|\$\{[^}\s]*\}|[^\s;&|)"'`])*/;
+var SHELL_FLAG = /(?:^|[\s"'`(])--(?:[a-z0-9]+-)*image(?:=|[ \t]+)/g;
+function jsonSites(text2) {
+  return quotedSites(text2, JSON_IMAGE, "json-image");
+}
+function hclSites(text2) {
+  const sites = [];
+  for (const { start, line } of lines(text2)) {
+    if (/^\s*(#|\/\/)/.test(line)) continue;
+    for (const match of line.matchAll(HCL_IMAGE)) {
+      sites.push({ offset: start + match.index + match[0].length - match[1].length - 1, value: match[1], syntax: "hcl-image" });
+    }
+  }
+  return sites;
+}
+function quotedSites(text2, pattern2, syntax) {
+  const sites = [];
+  for (const match of text2.matchAll(pattern2)) {
+    sites.push({ offset: match.index + match[0].length - match[1].length - 1, value: match[1], syntax });
+  }
+  return sites;
+}
+function shellFlagSites(text2) {
+  const sites = [];
+  for (const { start, line } of lines(text2)) {
+    if (/^\s*#/.test(line)) continue;
+    for (const match of line.matchAll(SHELL_FLAG)) {
+      const at = match.index + match[0].length;
+      const quote2 = line[at];
+      let value;
+      let offset = at;
+      if (quote2 === '"' || quote2 === "'") {
+        const close = line.indexOf(quote2, at + 1);
+        if (close < 0) continue;
+        value = line.slice(at + 1, close);
+        offset = at + 1;
+      } else {
+        value = UNQUOTED_VALUE.exec(line.slice(at))[0];
+        if (value === "" || value.startsWith("-") || value === "\\") continue;
+      }
+      sites.push({ offset: start + offset, value, syntax: "shell-flag" });
+    }
+  }
+  return sites;
+}
+
+// src/pin/dockerfile.ts
+var DIRECTIVE = /^#[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(\S+)[ \t]*$/;
+var HEREDOC = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
+var ARG_VARIABLE = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$/;
+function dockerfileSites(text2) {
+  const sites = [];
+  const { instructions, syntax } = parseDockerfile(text2);
+  if (syntax) {
+    const site = siteOf(syntax.offset, syntax.text, "dockerfile-syntax");
+    if (site) sites.push(site);
+  }
+  const stages = /* @__PURE__ */ new Set();
+  for (const instruction of instructions) {
+    if (instruction.keyword !== "FROM") continue;
+    const rest = instruction.args.filter((t) => !t.text.startsWith("--"));
+    if (rest.length >= 3 && rest[1].text.toLowerCase() === "as") stages.add(rest[2].text.toLowerCase());
+  }
+  const isStage = (name) => stages.has(name.toLowerCase()) || /^[0-9]+$/.test(name);
+  const args = /* @__PURE__ */ new Map();
+  let seenFrom = false;
+  const defined = /* @__PURE__ */ new Set();
+  for (const instruction of instructions) {
+    const { keyword } = instruction;
+    if (keyword === "ARG" && !seenFrom) {
+      for (const token of instruction.args) {
+        const eq = token.text.indexOf("=");
+        if (eq <= 0) continue;
+        const raw = token.text.slice(eq + 1);
+        const value = unquote(raw);
+        args.set(token.text.slice(0, eq), { offset: token.offset + eq + 1 + (value === raw ? 0 : 1), text: value });
+      }
+    } else if (keyword === "FROM") {
+      seenFrom = true;
+      const rest = instruction.args.filter((t) => !t.text.startsWith("--"));
+      const image = rest[0];
+      if (image) {
+        const variable = ARG_VARIABLE.exec(image.text);
+        const arg = variable ? args.get(variable[1] ?? variable[2]) : void 0;
+        if (arg && arg.text !== "" && !isStage(arg.text)) {
+          sites.push({ offset: arg.offset, value: arg.text, syntax: "dockerfile-arg" });
+        } else if (image.text.toLowerCase() !== "scratch" && !defined.has(image.text.toLowerCase())) {
+          sites.push({ offset: image.offset, value: image.text, syntax: "dockerfile-from" });
+        }
+      }
+      if (rest.length >= 3 && rest[1].text.toLowerCase() === "as") defined.add(rest[2].text.toLowerCase());
+    } else if (keyword === "COPY") {
+      for (const token of instruction.args) {
+        if (!token.text.startsWith("--")) break;
+        if (token.text.toLowerCase().startsWith("--from=")) {
+          const value = token.text.slice(7);
+          if (!isStage(value)) sites.push({ offset: token.offset + 7, value, syntax: "dockerfile-copy-from" });
+        }
+      }
+    } else if (keyword === "RUN") {
+      for (const token of instruction.args) {
+        if (!token.text.startsWith("--")) break;
+        if (!token.text.toLowerCase().startsWith("--mount=")) continue;
+        let at = 8;
+        for (const part of token.text.slice(8).split(",")) {
+          if (part.toLowerCase().startsWith("from=")) {
+            const value = part.slice(5);
+            if (value !== "" && !isStage(value)) sites.push({ offset: token.offset + at + 5, value, syntax: "dockerfile-mount-from" });
+          }
+          at += part.length + 1;
+        }
+      }
+    }
+  }
+  return sites;
+}
+function unquote(value) {
+  const first = value[0];
+  return value.length >= 2 && (first === '"' || first === "'") && value.endsWith(first) ? value.slice(1, -1) : value;
+}
+function parseDockerfile(text2) {
+  const instructions = [];
+  let escape = "\\";
+  let syntax;
+  let inDirectives = true;
+  let current;
+  const heredocs = [];
+  for (const { start, line } of lines(text2)) {
+    if (heredocs.length > 0) {
+      const { word, strip } = heredocs[0];
+      if ((strip ? line.replace(/^\t+/, "") : line) === word) heredocs.shift();
+      continue;
+    }
+    if (inDirectives) {
+      const directive = DIRECTIVE.exec(line);
+      if (directive) {
+        const name = directive[1].toLowerCase();
+        if (name === "escape" && (directive[2] === "`" || directive[2] === "\\")) escape = directive[2];
+        if (name === "syntax") syntax = { offset: start + line.indexOf(directive[2], line.indexOf("=")), text: directive[2] };
+        continue;
+      }
+      inDirectives = false;
+    }
+    const trimmed = line.trimStart();
+    if (trimmed.startsWith("#")) continue;
+    if (current === void 0 && trimmed === "") continue;
+    let body = line.trimEnd();
+    const continues = body.endsWith(escape);
+    if (continues) body = body.slice(0, -1);
+    const tokens2 = current ?? [];
+    for (const match of body.matchAll(/\S+/g)) tokens2.push({ offset: start + match.index, text: match[0] });
+    if (continues) {
+      current = tokens2;
+      continue;
+    }
+    current = void 0;
+    const [keyword, ...args] = tokens2;
+    if (!keyword) continue;
+    instructions.push({ keyword: keyword.text.toUpperCase(), args });
+    if (keyword.text.toUpperCase() === "RUN" || keyword.text.toUpperCase() === "COPY" || keyword.text.toUpperCase() === "ADD") {
+      for (const token of args) {
+        for (const heredoc of token.text.matchAll(HEREDOC)) heredocs.push({ word: heredoc[3], strip: heredoc[1] === "-" });
+      }
+    }
+  }
+  if (current?.length) instructions.push({ keyword: current[0].text.toUpperCase(), args: current.slice(1) });
+  return syntax ? { instructions, syntax } : { instructions };
+}
+
+// src/pin/yaml.ts
+var KEY = /^([ \t]*)((?:-[ \t]+)*)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\3[ \t]*:(?=[ \t]|$)/;
+function yamlSites(text2, flavour) {
+  const sites = [];
+  const openers = [];
+  for (const { start, line } of lines(text2)) {
+    const match = KEY.exec(line);
+    if (!match) continue;
+    const keyColumn = match[1].length + match[2].length;
+    const itemColumn = match[1].length;
+    while (openers.length > 0 && openers[openers.length - 1].indent >= (match[2] ? itemColumn : keyColumn)) openers.pop();
+    const parent = openers[openers.length - 1]?.key;
+    const key = match[4];
+    const value = scalarAt(line, match[0].length);
+    if (value === void 0) {
+      openers.push({ indent: keyColumn, key });
+      continue;
+    }
+    const offset = start + value.offset;
+    const site = siteFor(flavour, key, parent, Boolean(match[2]), offset, value.text);
+    if (site) sites.push(site);
+  }
+  return sites;
+}
+function siteFor(flavour, key, parent, item, offset, value) {
+  switch (key) {
+    case "image":
+      return flavour === "action" ? siteOf(offset, value, "workflow-docker-uses", "require") : siteOf(offset, value, "yaml-image", "strip");
+    case "name":
+      if (parent === "image") return siteOf(offset, value, "yaml-image");
+      if (flavour === "cloudbuild" && parent === "steps" && item) return siteOf(offset, value, "cloudbuild-step");
+      return void 0;
+    case "container":
+      return flavour === "workflow" ? siteOf(offset, value, "workflow-container") : void 0;
+    case "uses":
+      return flavour === "workflow" || flavour === "action" ? siteOf(offset, value, "workflow-docker-uses", "require") : void 0;
+    default:
+      return void 0;
+  }
+}
+function scalarAt(line, from) {
+  let i = from;
+  const skipBlanks = () => {
+    while (i < line.length && (line[i] === " " || line[i] === "	")) i++;
+  };
+  skipBlanks();
+  while (line[i] === "&" || line[i] === "!") {
+    while (i < line.length && line[i] !== " " && line[i] !== "	") i++;
+    skipBlanks();
+  }
+  const first = line[i];
+  if (first === void 0 || first === "#" || first === "|" || first === ">" || first === "*" || first === "{" || first === "[") {
+    return void 0;
+  }
+  if (first === '"' || first === "'") {
+    const close = closingQuote(line, i + 1, first);
+    if (close < 0) return void 0;
+    const rest = line.slice(close + 1).trim();
+    if (rest !== "" && !rest.startsWith("#")) return void 0;
+    return { offset: i + 1, text: line.slice(i + 1, close) };
+  }
+  let end = line.length;
+  const comment = /[ \t]#/.exec(line.slice(i));
+  if (comment) end = i + comment.index;
+  const text2 = line.slice(i, end).trimEnd();
+  return text2 === "" ? void 0 : { offset: i, text: text2 };
+}
+function closingQuote(line, from, quote2) {
+  for (let i = from; i < line.length; i++) {
+    const c = line[i];
+    if (quote2 === '"' && c === "\\") {
+      i++;
+      continue;
+    }
+    if (c !== quote2) continue;
+    if (quote2 === "'" && line[i + 1] === "'") {
+      i++;
+      continue;
+    }
+    return i;
+  }
+  return -1;
+}
+
+// src/pin/finder.ts
+var REASON = {
+  template: "a template ({{ \u2026 }}): the image is only known once it is rendered",
+  variable: "built from a variable ($\u2026): its value is not known here",
+  freeText: "free text, not a single image reference",
+  untagged: "no tag: write IMAGE:TAG first (digesta does not assume latest)",
+  tooLong: "too long to be an image reference"
+};
+var MAX_SITES_PER_FILE = 1e4;
+var MAX_VALUE_LENGTH = 512;
+function fileKind(path4, head) {
+  const base = path4.slice(path4.lastIndexOf("/") + 1);
+  const lower = base.toLowerCase();
+  if (/^(docker|container)file([.-].*)?$/.test(lower) || /\.(docker|container)file$/.test(lower)) return { kind: "dockerfile" };
+  if (/\.ya?ml$/.test(lower)) {
+    if (/(^|\/)\.github\/workflows\/[^/]+$/.test(path4)) return { kind: "yaml", flavour: "workflow" };
+    if (lower === "action.yml" || lower === "action.yaml") return { kind: "yaml", flavour: "action" };
+    if (lower.startsWith("cloudbuild")) return { kind: "yaml", flavour: "cloudbuild" };
+    return { kind: "yaml", flavour: "plain" };
+  }
+  if (lower.endsWith(".json") || lower.endsWith(".jsonc")) return { kind: "json" };
+  if (/\.(tf|hcl)$/.test(lower)) return { kind: "hcl" };
+  if (/\.(sh|bash|zsh|ksh|mk)$/.test(lower) || /^(gnu)?makefile$/.test(lower) || lower === "justfile") return { kind: "shell" };
+  if (/^#![^\n]*\b(ba|z|k|da)?sh\b/.test(head.slice(0, 128))) return { kind: "shell" };
+  return void 0;
+}
+function sitesOf(kind2, text2) {
+  switch (kind2.kind) {
+    case "dockerfile":
+      return [...dockerfileSites(text2), ...shellFlagSites(text2)];
+    case "yaml":
+      return [...yamlSites(text2, kind2.flavour), ...shellFlagSites(text2)];
+    case "json":
+      return jsonSites(text2);
+    case "hcl":
+      return hclSites(text2);
+    case "shell":
+      return shellFlagSites(text2);
+  }
+}
+function findUnpinned(path4, text2, kind2 = fileKind(path4, text2)) {
+  const unpinned = [];
+  const unpinnable = [];
+  if (!kind2) return { unpinned, unpinnable };
+  const sites = sitesOf(kind2, text2).sort((a, b) => a.offset - b.offset);
+  const locate2 = locator(text2);
+  const mayIgnore = text2.includes(IGNORE_MARK);
+  let previous = -1;
+  for (const site of sites.slice(0, MAX_SITES_PER_FILE)) {
+    if (site.offset === previous) continue;
+    previous = site.offset;
+    const { line, column } = locate2(site.offset);
+    const place = { path: path4, line, column, offset: site.offset, text: site.value, syntax: site.syntax };
+    const verdict = mayIgnore && ignoredLine(text2, site.offset - column + 1) ? IGNORE_COMMENT_REASON : judge(site.value);
+    if (verdict === void 0) continue;
+    if (typeof verdict === "string") unpinnable.push({ ...place, text: site.value.slice(0, MAX_VALUE_LENGTH), reason: verdict });
+    else unpinned.push({ ...place, reference: verdict });
+  }
+  return { unpinned, unpinnable };
+}
+function judge(value) {
+  if (value.length > MAX_VALUE_LENGTH) return REASON.tooLong;
+  if (value.includes("{{") || value.includes("}}")) return REASON.template;
+  if (value.includes("$")) return REASON.variable;
+  if (/\s/.test(value)) return REASON.freeText;
+  if (value.includes("@")) {
+    const parsed2 = analyseReference(value);
+    return typeof parsed2 === "string" ? `not an image reference: ${parsed2}` : void 0;
+  }
+  const parsed = analyseReference(value);
+  if (typeof parsed === "string") return `not an image reference: ${parsed}`;
+  if (parsed.tag === void 0) return REASON.untagged;
+  return parsed;
+}
+function ignoredLine(text2, lineStart) {
+  const end = text2.indexOf("\n", lineStart);
+  return IGNORE_COMMENT.test(text2.slice(lineStart, end < 0 ? text2.length : end));
+}
+function locator(text2) {
+  const starts = [0];
+  for (let nl = text2.indexOf("\n"); nl >= 0; nl = text2.indexOf("\n", nl + 1)) starts.push(nl + 1);
+  return (offset) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = low + high + 1 >> 1;
+      if (starts[mid] <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, column: offset - starts[low] + 1 };
+  };
+}
+
+// src/pin/plan.ts
+init_format();
+function unpinnedKey(occurrence) {
+  return tagKey(occurrence.reference, occurrence.reference.tag);
+}
+function groupUnpinned(occurrences) {
+  const groups2 = /* @__PURE__ */ new Map();
+  for (const occurrence of occurrences) {
+    const key = unpinnedKey(occurrence);
+    const group2 = groups2.get(key);
+    if (group2) group2.push(occurrence);
+    else groups2.set(key, [occurrence]);
+  }
+  return groups2;
+}
+function planPins(scan, resolutions) {
+  const pins = [];
+  const failed = [];
+  const insertions = /* @__PURE__ */ new Map();
+  for (const [key, occurrences] of groupUnpinned(scan.unpinned)) {
+    const first = occurrences[0].reference;
+    const image = { registry: first.registry, repository: first.repository };
+    const resolution = resolutions.get(key) ?? { ok: false, reason: "not looked up" };
+    if (!resolution.ok) {
+      failed.push({ image, tag: first.tag, reason: resolution.reason, occurrences });
+      continue;
+    }
+    pins.push({
+      image,
+      tag: first.tag,
+      digest: resolution.digest,
+      kind: resolution.kind,
+      ...resolution.platform ? { platform: resolution.platform } : {},
+      occurrences
+    });
+    for (const occurrence of occurrences) {
+      const fileInsertions = insertions.get(occurrence.path) ?? [];
+      fileInsertions.push({ offset: occurrence.offset, reference: occurrence.text, digest: resolution.digest });
+      insertions.set(occurrence.path, fileInsertions);
+    }
+  }
+  for (const list of insertions.values()) list.sort((a, b) => a.offset - b.offset);
+  const byName = (a, b) => tagKey(a.image, a.tag).localeCompare(tagKey(b.image, b.tag));
+  return {
+    pins: pins.sort(byName),
+    failed: failed.sort(byName),
+    unpinnable: [...scan.unpinnable],
+    insertions: new Map([...insertions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+  };
+}
+
+// src/engine/pin.ts
+init_format();
+init_manifest();
+
+// src/rewrite/insert.ts
+init_digest();
+init_errors();
+var CONTINUES = /[A-Za-z0-9._\-/:@]/;
+function applyDigestInsertions(text2, insertions) {
+  const sorted = [...insertions].sort((a, b) => a.offset - b.offset);
+  let previousEnd = 0;
+  for (const { offset, reference, digest } of sorted) {
+    if (!isDigest(digest)) throw new Error(`cannot write ${quoteInput(String(digest))} at byte ${offset}: not a sha256 digest`);
+    const end = offset + reference.length;
+    if (!Number.isSafeInteger(offset) || offset < 0 || reference === "" || end > text2.length) {
+      throw new StaleEditError(`no reference at byte ${offset}: the file is shorter than when it was scanned; scan again`);
+    }
+    if (offset < previousEnd) throw new Error(`two insertions overlap at byte ${offset}; each reference may be pinned once`);
+    if (text2.slice(offset, end) !== reference || end < text2.length && CONTINUES.test(text2[end])) {
+      throw new StaleEditError(`the text at byte ${offset} is no longer ${quoteInput(reference)}: the file changed since it was scanned; scan again`);
+    }
+    previousEnd = end;
+  }
+  const parts = [];
+  let position = 0;
+  for (const { offset, reference, digest } of sorted) {
+    const end = offset + reference.length;
+    parts.push(text2.slice(position, end), "@", digest);
+    position = end;
+  }
+  parts.push(text2.slice(position));
+  return parts.join("");
+}
+
+// src/engine/files.ts
+import { closeSync as closeSync2, constants as constants2, existsSync, fchmodSync, fchownSync, fstatSync as fstatSync2, fsyncSync, lstatSync, openSync as openSync2, readSync as readSync2, renameSync, unlinkSync, writeSync as writeSync2 } from "node:fs";
+var DIRECTORY_FLAGS = constants2.O_RDONLY | constants2.O_DIRECTORY | constants2.O_NOFOLLOW;
+var READ_FLAGS = constants2.O_RDONLY | constants2.O_NOFOLLOW | constants2.O_NONBLOCK;
+var CREATE_FLAGS = constants2.O_WRONLY | constants2.O_CREAT | constants2.O_EXCL | constants2.O_NOFOLLOW;
+var FOLDER_DESCRIPTORS = process.platform === "linux" && existsSync("/proc/self/fd");
+
+// src/engine/pin.ts
+function createUnpinnedCollector(ignore = () => void 0) {
+  const unpinned = [];
+  const unpinnable = [];
+  const fileDigests = /* @__PURE__ */ new Map();
+  return {
+    onTextFile(path4, bytes) {
+      const kind2 = fileKind(path4, bytes.subarray(0, 128).toString("latin1"));
+      if (!kind2) return;
+      const found = findUnpinned(path4, bytes.toString("latin1"), kind2);
+      if (found.unpinned.length > 0) fileDigests.set(path4, createHash5("sha256").update(bytes).digest("hex"));
+      for (const u of found.unpinned) {
+        const reason = ignore(u.reference);
+        if (reason) unpinnable.push({ path: u.path, line: u.line, column: u.column, offset: u.offset, text: u.text, syntax: u.syntax, reason });
+        else unpinned.push(u);
+      }
+      for (const u of found.unpinnable) unpinnable.push(u);
+    },
+    result() {
+      const byPlace = (a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : a.offset - b.offset;
+      return { unpinned: [...unpinned].sort(byPlace), unpinnable: [...unpinnable].sort(byPlace), fileDigests };
+    }
+  };
+}
+async function resolveTags(occurrences, registry2, options2 = {}) {
+  const limit = pLimit(options2.concurrency ?? 16);
+  const groups2 = [...groupUnpinned(occurrences)];
+  const resolutions = /* @__PURE__ */ new Map();
+  let done = 0;
+  await Promise.all(
+    groups2.map(
+      ([key, [first]]) => limit(async () => {
+        const ref = first.reference;
+        try {
+          resolutions.set(key, await resolveTag(registry2, ref, ref.tag, options2.platform));
+        } catch (error62) {
+          resolutions.set(key, { ok: false, reason: errorLine(error62) });
+        }
+        options2.onProgress?.(++done, groups2.length);
+      })
+    )
+  );
+  return resolutions;
+}
+async function resolveTag(registry2, name, tag, platform) {
+  const label = `${imageKey(name)}:${tag}`;
+  if (!platform) {
+    const head = await registry2.headManifest(name, tag);
+    return { ok: true, digest: head.digest, kind: isIndexMediaType(head.mediaType) ? "index" : "manifest" };
+  }
+  const fetched = await registry2.getManifest(name, tag);
+  if (isIndexMediaType(fetched.mediaType)) {
+    const entries = parseIndex(fetched.json, `${label} (${fetched.digest})`);
+    const entry2 = entries.find((e) => e.platform && samePlatform(e.platform, platform));
+    if (!entry2) {
+      const offered = entries.map((e) => e.platform).filter((p) => p !== void 0 && p.os !== "unknown");
+      return { ok: false, reason: `${label} has no ${formatPlatform(platform)} image (it has ${offered.map(formatPlatform).join(", ") || "none"})` };
+    }
+    return { ok: true, digest: entry2.digest, kind: "manifest", platform };
+  }
+  const { config: config3 } = parseImageManifest(fetched.json, `${label} (${fetched.digest})`);
+  const own2 = await readImagePlatform(registry2, name, config3.digest);
+  if (own2 && !samePlatform(own2, platform)) {
+    return { ok: false, reason: `${label} is a single ${formatPlatform(own2)} image, not ${formatPlatform(platform)}` };
+  }
+  return { ok: true, digest: fetched.digest, kind: "manifest", platform: own2 ?? platform };
+}
+
+// src/app/pin-proposal.ts
+import { readFile } from "node:fs/promises";
+
+// src/github/pin-request-text.ts
+init_format();
+var MAX_PLACES2 = 8;
+var MAX_PACKAGES_SHOWN = 300;
+function pinProposalId(pins) {
+  return proposalId(pins.map((p) => ({ image: p.image, tag: p.tag, to: p.digest })));
+}
+function renderPinTitle(pins) {
+  return `Pin ${pins.length} image${pins.length === 1 ? "" : "s"} by digest`;
+}
+function pinCommitLine(pin) {
+  return `${familiarName(pin.image)}:${pin.tag} \u2192 ${shortDigest(pin.digest)}`;
+}
+function renderPinBody(input3) {
+  const { pins } = input3;
+  const references = pins.reduce((n, p) => n + p.occurrences.length, 0);
+  const head = [
+    PULL_REQUEST_MARKER,
+    `<!-- digesta:proposal=${pinProposalId(pins)} -->`,
+    "",
+    `These ${references === 1 ? "reference names" : `${references} references name`} ${pins.length === 1 ? "an image" : `${pins.length} images`} by tag alone, so what runs changes whenever the tag moves. This pull request appends the digest each tag points to now (every other byte is kept): what runs is then exactly what was reviewed, and digesta proposes each new digest with what changed in it.`,
+    ""
+  ];
+  const tail = [];
+  if (input3.leftOut && input3.leftOut.length > 0) {
+    tail.push(
+      "### Left out",
+      "These files name images too but are not changed here: they are GitHub Actions workflows, and changing them needs the app's **Workflows** permission, which this installation has not granted.",
+      "",
+      ...limitList(input3.leftOut.map((p) => `- ${code(p)}`)),
+      ""
+    );
+    if (input3.notMoved && input3.notMoved.length > 0) {
+      tail.push("Named only in those files, so not pinned here:", "", ...limitList(input3.notMoved.map((p) => `- ${code(`${familiarName(p.image)}:${p.tag}`)}`)), "");
+    }
+  }
+  if (input3.failed.length > 0) {
+    tail.push(
+      "### Could not look up",
+      ...limitList(input3.failed.map((f) => `- ${code(`${familiarName(f.image)}:${f.tag}`)} in ${placesOf(f.occurrences)}: ${inline(f.reason)}`)),
+      ""
+    );
+  }
+  if (input3.unpinnable.length > 0) {
+    tail.push(
+      "### Not pinned as written",
+      "digesta pins only what is certainly an image reference as written; these are left for a person:",
+      "",
+      ...limitList(input3.unpinnable.map((u) => `- ${code(`${u.path}:${u.line}`)} ${code(u.text)}: ${inline(u.reason)}`)),
+      ""
+    );
+  }
+  const commands = [
+    "### Commands",
+    "- Comment `/digesta refresh` to look the tags up again now.",
+    "",
+    `Set \`pin: false\` in ${code(CONFIG_PATH)} to stop proposing pins. This pull request is updated in place while it is open; digesta leaves the branch alone once someone else pushes to it.`
+  ];
+  const fixedLength = [...head, ...tail, ...commands].join("\n").length + 200;
+  const tableBudget = Math.floor((MAX_BODY_LENGTH - fixedLength) / 2);
+  let body = `${[...head, pinTable(pins, tableBudget), "", fullDigests(pins, Math.floor(tableBudget / 2)), "", ...tail].join("\n").trimEnd()}
+
+`;
+  const contentsBudget = MAX_BODY_LENGTH - body.length - commands.join("\n").length - 50;
+  if (input3.contents && contentsBudget > 500) {
+    const contents = renderContents(pins, input3.contents, contentsBudget);
+    if (contents) body += `${contents}
+
+`;
+  }
+  body += commands.join("\n");
+  return fitBody(body);
+}
+function pinTable(pins, budget) {
+  const lines3 = ["| Image | Tag | Digest | Pinned in |", "| --- | --- | --- | --- |"];
+  let length = lines3.join("\n").length;
+  for (let i = 0; i < pins.length; i++) {
+    const p = pins[i];
+    const kind2 = p.platform ? formatPlatform(p.platform) : p.kind === "index" ? "multi-platform index" : "image";
+    const row = `| ${code(familiarName(p.image))} | ${code(p.tag)} | ${code(shortDigest(p.digest))} (${kind2}) | ${placesOf(p.occurrences)} |`;
+    if (length + row.length + 1 > budget) {
+      lines3.push(`| \u2026 and ${pins.length - i} more | | | |`);
+      break;
+    }
+    lines3.push(row);
+    length += row.length + 1;
+  }
+  return lines3.join("\n");
+}
+function fullDigests(pins, budget) {
+  const lines3 = [];
+  let length = 0;
+  for (let i = 0; i < pins.length; i++) {
+    const p = pins[i];
+    const line = `- ${code(`${imageKey(p.image)}:${p.tag}`)}
+  ${code(p.digest)}`;
+    if (length + line.length > budget) {
+      lines3.push(`- \u2026 and ${pins.length - i} more`);
+      break;
+    }
+    lines3.push(line);
+    length += line.length + 1;
+  }
+  return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
+}
+function renderContents(pins, contents, budget) {
+  const sections = [];
+  let length = "### Package contents\n".length;
+  for (let i = 0; i < pins.length; i++) {
+    const pin = pins[i];
+    const found = contents.get(tagKey(pin.image, pin.tag));
+    if (!found) continue;
+    let section = contentsSection(pin, found, MAX_PACKAGES_SHOWN);
+    for (let shown = MAX_PACKAGES_SHOWN / 2; length + section.length > budget && shown >= 10; shown = Math.floor(shown / 2)) {
+      section = contentsSection(pin, found, shown);
+    }
+    if (length + section.length > budget) {
+      sections.push(`\u2026 and the contents of ${pins.length - i} more image${pins.length - i === 1 ? "" : "s"}, left out to fit.`);
+      break;
+    }
+    sections.push(section);
+    length += section.length + 1;
+  }
+  return sections.length > 0 ? ["### Package contents", ...sections].join("\n") : "";
+}
+function contentsSection(pin, found, maxShown) {
+  const name = `${familiarName(pin.image)}:${pin.tag}`;
+  const platform = found.platform ? `, ${formatPlatform(found.platform)}` : "";
+  const warnings = found.warnings.map((w) => `> ${inline(w)}`);
+  if (!found.packages) return [`<details><summary>${code(name)}: packages unknown${platform}</summary>`, "", ...warnings, "", "</details>"].join("\n");
+  const packages = [...found.packages.packages].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const rows = packages.slice(0, maxShown).map((p) => `| ${code(p.name)} | ${code(p.version)} |`);
+  if (packages.length > maxShown) rows.push(`| \u2026 and ${packages.length - maxShown} more | |`);
+  return [
+    `<details><summary>${code(name)}: ${packages.length} package${packages.length === 1 ? "" : "s"} (${found.packages.source}${platform})</summary>`,
+    "",
+    ...warnings.length > 0 ? [...warnings, ""] : [],
+    "| Package | Version |",
+    "| --- | --- |",
+    ...rows,
+    "",
+    "</details>"
+  ].join("\n");
+}
+function placesOf(occurrences) {
+  const all = occurrences.map((o) => code(`${o.path}:${o.line}`));
+  const shown = all.slice(0, MAX_PLACES2).join("<br>");
+  return all.length > MAX_PLACES2 ? `${shown}<br>and ${all.length - MAX_PLACES2} more` : shown;
+}
+
+// src/app/pin-proposal.ts
+init_format();
+var pinKey2 = (pin) => `pin:${tagKey(pin.image, pin.tag)}`;
+async function proposePins(unpinned, checkout, config3, session) {
+  if (unpinned.unpinned.length === 0) return void 0;
+  const plan = planPins(unpinned, await resolveTags(unpinned.unpinned, session.registry, { concurrency: 8 }));
+  const files = await pinnedFiles(plan, checkout, unpinned.fileDigests);
+  const contents = config3.diff.enabled && session.contents ? await readContents(plan.pins, config3, session) : void 0;
+  return {
+    branch: PIN_BRANCH,
+    changes: plan.pins.map(pinKey2),
+    files,
+    describe: (leftOut) => {
+      const out = new Set(leftOut);
+      const pins = [];
+      const notMoved = [];
+      for (const pin of plan.pins) {
+        const kept = pin.occurrences.filter((o) => !out.has(o.path));
+        if (kept.length === 0) notMoved.push(pin);
+        else pins.push(kept.length === pin.occurrences.length ? pin : { ...pin, occurrences: kept });
+      }
+      return {
+        title: pins.length > 0 ? renderPinTitle(pins) : "",
+        body: renderPinBody({ pins, failed: plan.failed, unpinnable: plan.unpinnable, leftOut, notMoved, ...contents ? { contents } : {} }),
+        commitLines: pins.map(pinCommitLine),
+        id: pinProposalId(pins),
+        notMoved: notMoved.map(pinKey2)
+      };
+    }
+  };
+}
+async function pinnedFiles(plan, checkout, scanned) {
+  const files = /* @__PURE__ */ new Map();
+  for (const [relative, insertions] of plan.insertions) {
+    if (!scanned.has(relative)) continue;
+    const text2 = await readFile(joinPathBytes(checkout.root, relative), "latin1");
+    files.set(relative, { content: Buffer.from(applyDigestInsertions(text2, insertions), "latin1"), executable: checkout.summary.executable.has(relative) });
+  }
+  return files;
+}
+async function readContents(pins, config3, session) {
+  const limit = pLimit(4);
+  const found = /* @__PURE__ */ new Map();
+  await Promise.all(
+    pins.map(
+      (pin) => limit(async () => {
+        found.set(tagKey(pin.image, pin.tag), await session.contents(pin.image, pin.digest, pin.platform ?? config3.diff.platform));
+      })
+    )
+  );
+  return found;
+}
+
 // src/app/refresh.ts
 async function refreshRepository(context) {
   const { octokit, repository, log } = context;
@@ -97668,12 +98411,14 @@ async function refreshRepository(context) {
   if (!config3.enabled) return { status: "disabled", schedule: config3.schedule };
   const checkout = await downloadCheckout(octokit, { ...repository, ref: base.sha }, context.limits?.extract);
   try {
+    const ignored = createIgnoreMatcher(config3.ignore);
+    const unpinned = config3.pin ? createUnpinnedCollector(ignored) : void 0;
     const scan = await scanDirectory(checkout.root, {
       include: config3.paths.include,
       exclude: config3.paths.exclude,
-      ...context.limits?.maxFileSize ? { maxFileSize: context.limits.maxFileSize } : {}
+      ...context.limits?.maxFileSize ? { maxFileSize: context.limits.maxFileSize } : {},
+      ...unpinned ? { onTextFile: unpinned.onTextFile } : {}
     });
-    const ignored = createIgnoreMatcher(config3.ignore);
     const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: ignored });
     const resolutions = await context.session.cooldown.apply(scan.pinned, resolved, {
       minAge: config3.cooldown,
@@ -97685,23 +98430,26 @@ async function refreshRepository(context) {
     const groups2 = groupUpdates(plan, config3.group);
     const verdicts = checked?.verdicts ?? /* @__PURE__ */ new Map();
     const proposals = await Promise.all(groups2.map((group2) => propose(group2, plan, checkout, config3, context, verdicts)));
+    const pins = unpinned ? await proposePins(unpinned.result(), checkout, config3, context.session) : void 0;
+    if (pins) proposals.push(pins);
     const pullRequests = context.dryRun ? [] : await publish(base, proposals, config3, context);
     const notMoved = new Set(pullRequests.flatMap((pull) => "notMoved" in pull ? pull.notMoved ?? [] : []));
     const updates = plan.updates.filter((update) => !notMoved.has(updateKey(update))).length;
+    const leftOut = plan.updates.length - updates;
     if (!context.dryRun) {
       const unreported = groups2.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
       if (unreported.length > 0) await reportVanishedPins(ownIssues, unreported);
       else await closeVanishedIssue(ownIssues, base.sha);
     }
     log.info(
-      { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut: notMoved.size, failed: plan.failed.length, vanished: plan.vanished.length },
+      { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut, failed: plan.failed.length, vanished: plan.vanished.length },
       "repository refreshed"
     );
     return {
       status: "done",
       schedule: config3.schedule,
       updates,
-      leftOut: notMoved.size,
+      leftOut,
       failed: plan.failed.length,
       upToDate: plan.upToDate.length,
       pullRequests,
@@ -97720,6 +98468,7 @@ async function publish(base, proposals, config3, context) {
     teamReviewers: config3.teamReviewers,
     canWriteWorkflows,
     grouping: config3.group,
+    pin: config3.pin,
     log
   });
 }
@@ -97736,7 +98485,7 @@ async function defaultBranchHead(octokit, repository, known) {
 async function propose(group2, plan, checkout, config3, context, signatures) {
   const files = /* @__PURE__ */ new Map();
   for (const [relative, edits] of group2.edits) {
-    const text2 = await readFile(joinPathBytes(checkout.root, relative), "latin1");
+    const text2 = await readFile2(joinPathBytes(checkout.root, relative), "latin1");
     files.set(relative, { content: Buffer.from(applyDigestEdits(text2, edits), "latin1"), executable: checkout.summary.executable.has(relative) });
   }
   const builtAt = await buildTimes(group2.updates, config3, context);
@@ -97748,7 +98497,8 @@ async function propose(group2, plan, checkout, config3, context, signatures) {
   ) : [];
   const heldBack = heldBackIn(group2, plan);
   return {
-    group: group2,
+    branch: group2.branch,
+    changes: group2.updates.map(updateKey),
     files,
     describe: (leftOut) => {
       const { group: committed, notMoved } = withoutFiles(group2, leftOut);
@@ -97763,7 +98513,13 @@ async function propose(group2, plan, checkout, config3, context, signatures) {
         signatures,
         ...shown.length > 0 ? { renderDiffs: (budget) => renderImageDiffs(shown, { budget, heading: "### Package changes" }) } : {}
       });
-      return { title: committed.updates.length > 0 ? renderTitle(committed) : "", body, updates: committed.updates, notMoved };
+      return {
+        title: committed.updates.length > 0 ? renderTitle(committed) : "",
+        body,
+        commitLines: committed.updates.map((u) => `${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} \u2192 ${shortDigest(u.to)}`),
+        id: proposalId(committed.updates),
+        notMoved: notMoved.map(updateKey)
+      };
     }
   };
 }
@@ -97856,169 +98612,12 @@ function estimateBytes(entry2) {
   return n;
 }
 
-// src/diff/image-diff.ts
+// src/diff/contents.ts
 init_format();
-
-// src/diff/layers/messages.ts
-init_error_line();
-function shortDigest3(digest) {
-  const colon = digest.indexOf(":");
-  return digest.length > colon + 13 ? `${digest.slice(0, colon + 13)}\u2026` : digest;
-}
-function reasonOf(error62) {
-  return errorLine(error62, 300);
-}
-function formatBytes(bytes) {
-  if (bytes >= 1024 * 1024) return `${Math.round(bytes / (1024 * 1024))} MiB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
-  return `${bytes} bytes`;
-}
-
-// src/diff/attestations/candidates.ts
-var SBOM_ORIGINS = ["buildkit", "referrers", "cosign"];
-var Annotation = {
-  /** On BuildKit attestation layers. */
-  InTotoPredicateType: "in-toto.io/predicate-type",
-  /** On cosign `.att` layers. */
-  CosignPredicateType: "predicateType",
-  /** On Sigstore bundle manifests (and so on their referrer descriptors). */
-  BundlePredicateType: "dev.sigstore.bundle.predicateType",
-  ReferenceType: "vnd.docker.reference.type",
-  ReferenceDigest: "vnd.docker.reference.digest"
-};
-var DOCUMENT_ARTIFACT_TYPES = {
-  "application/spdx+json": { source: "sbom-spdx", predicateType: "https://spdx.dev/Document" },
-  "text/spdx+json": { source: "sbom-spdx", predicateType: "https://spdx.dev/Document" },
-  "application/vnd.cyclonedx+json": { source: "sbom-cyclonedx", predicateType: "https://cyclonedx.org/bom" }
-};
-
-// src/diff/attestations/discover.ts
-init_errors2();
-init_types();
-
-// src/diff/parse/attestation.ts
-init_types();
-var AttestationError = class extends Error {
-  name = "AttestationError";
-};
-var DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-var DEFAULT_MAX_VALUES = 4e6;
-function hasMoreValuesThan(text2, max) {
-  let count2 = 0;
-  let inString = false;
-  for (let i = 0; i < text2.length; i++) {
-    const c = text2.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-    } else if (c === 34) {
-      inString = true;
-    } else if ((c === 44 || c === 123 || c === 91) && ++count2 > max) {
-      return true;
-    }
-  }
-  return false;
-}
-var statementSchema = external_exports.object({
-  _type: external_exports.string().startsWith("https://in-toto.io/Statement/", "is not an in-toto statement type"),
-  subject: external_exports.array(
-    external_exports.object({
-      name: external_exports.string().max(4096).optional(),
-      digest: external_exports.record(external_exports.string().max(64), external_exports.string().max(1024))
-    })
-  ).max(1e4),
-  predicateType: external_exports.string().min(1).max(1024),
-  predicate: external_exports.unknown().optional()
-});
-var dsseSchema = external_exports.object({
-  payloadType: external_exports.string().max(1024),
-  payload: external_exports.string(),
-  signatures: external_exports.array(external_exports.unknown()).optional()
-});
-var bundleSchema = external_exports.object({
-  mediaType: external_exports.string().max(1024).optional(),
-  dsseEnvelope: external_exports.unknown().optional()
-});
-function firstIssue(error62) {
-  const issue2 = error62.issues[0];
-  if (!issue2) return "invalid";
-  const path4 = issue2.path.map(String).join(".");
-  return `${path4 || "(document)"}: ${issue2.message}`.slice(0, 300);
-}
-function parseJsonDocument(input3, what, limits = {}) {
-  const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (input3.length > max) throw new AttestationError(`${what} is ${input3.length} bytes, over the ${max}-byte limit`);
-  const text2 = typeof input3 === "string" ? input3 : new TextDecoder().decode(input3);
-  const maxValues = limits.maxValues ?? DEFAULT_MAX_VALUES;
-  if (hasMoreValuesThan(text2, maxValues)) throw new AttestationError(`${what} holds more than ${maxValues} JSON values; refusing to parse it`);
-  try {
-    return JSON.parse(text2);
-  } catch (e) {
-    throw new AttestationError(`${what} is not JSON (${e instanceof Error ? e.message.slice(0, 120) : "parse error"})`);
-  }
-}
-function asJson(input3, what, limits) {
-  return typeof input3 === "string" || input3 instanceof Uint8Array ? parseJsonDocument(input3, what, limits) : input3;
-}
-function parseInTotoStatement(input3, limits = {}) {
-  const json2 = asJson(input3, "the in-toto statement", limits);
-  const parsed = statementSchema.safeParse(json2);
-  if (!parsed.success) throw new AttestationError(`the in-toto statement is malformed: ${firstIssue(parsed.error)}`);
-  const { predicateType, subject } = parsed.data;
-  let predicate = parsed.data.predicate;
-  if (typeof predicate === "string") {
-    const trimmed = predicate.trimStart();
-    if (trimmed.startsWith("{") || trimmed.startsWith("[")) predicate = parseJsonDocument(predicate, "the statement's predicate", limits);
-  }
-  return {
-    predicateType,
-    subject: subject.map((s) => s.name === void 0 ? { digest: s.digest } : { name: s.name, digest: s.digest }),
-    predicate
-  };
-}
-function unwrapDsseEnvelope(json2, limits = {}) {
-  const parsed = dsseSchema.safeParse(asJson(json2, "the DSSE envelope", limits));
-  if (!parsed.success) throw new AttestationError(`the DSSE envelope is malformed: ${firstIssue(parsed.error)}`);
-  const { payloadType, payload } = parsed.data;
-  if (payloadType.toLowerCase() !== MediaType.InToto) {
-    throw new AttestationError(`the DSSE envelope carries ${JSON.stringify(payloadType.slice(0, 100))}, not an in-toto statement`);
-  }
-  const compact = payload.replace(/\s+/g, "");
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact)) throw new AttestationError("the DSSE envelope's payload is not base64");
-  return parseInTotoStatement(Buffer.from(compact, "base64"), limits);
-}
-function unwrapSigstoreBundle(json2, limits = {}) {
-  const parsed = bundleSchema.safeParse(asJson(json2, "the Sigstore bundle", limits));
-  if (!parsed.success) throw new AttestationError(`the Sigstore bundle is malformed: ${firstIssue(parsed.error)}`);
-  if (parsed.data.dsseEnvelope === void 0) {
-    throw new AttestationError("the Sigstore bundle has no dsseEnvelope (it signs a blob, not an attestation)");
-  }
-  return unwrapDsseEnvelope(parsed.data.dsseEnvelope, limits);
-}
-function statementFromAttestation(mediaType, bytes, limits = {}) {
-  const type = mediaType.toLowerCase();
-  if (type === MediaType.InToto) return parseInTotoStatement(bytes, limits);
-  if (type === MediaType.DsseEnvelope) return unwrapDsseEnvelope(bytes, limits);
-  if (type.startsWith("application/vnd.dev.sigstore.bundle")) return unwrapSigstoreBundle(bytes, limits);
-  const json2 = parseJsonDocument(bytes, `the attestation (${mediaType.slice(0, 100)})`, limits);
-  if (typeof json2 === "object" && json2 !== null) {
-    if ("dsseEnvelope" in json2) return unwrapSigstoreBundle(json2, limits);
-    if ("payloadType" in json2) return unwrapDsseEnvelope(json2, limits);
-    if ("_type" in json2) return parseInTotoStatement(json2, limits);
-  }
-  throw new AttestationError(`the ${mediaType.slice(0, 100)} blob is neither an in-toto statement, a DSSE envelope nor a Sigstore bundle`);
-}
-function statementMatchesDigest(statement, digest) {
-  const colon = digest.indexOf(":");
-  if (colon <= 0) return false;
-  const algorithm = digest.slice(0, colon).toLowerCase();
-  const hex3 = digest.slice(colon + 1).toLowerCase();
-  return statement.subject.some((s) => Object.hasOwn(s.digest, algorithm) && s.digest[algorithm]?.toLowerCase() === hex3);
-}
 
 // src/diff/parse/fields.ts
 var MAX_PACKAGES = 1e5;
-function* lines(text2) {
+function* lines2(text2) {
   let start = 0;
   while (start <= text2.length) {
     let end = text2.indexOf("\n", start);
@@ -98046,977 +98645,6 @@ function databasePackage(type, distro, fields) {
   };
 }
 
-// src/diff/parse/sbom.ts
-function sbomSourceOf(predicateType) {
-  if (predicateType.startsWith("https://spdx.dev/Document")) return "sbom-spdx";
-  if (predicateType.startsWith("https://cyclonedx.org/bom")) return "sbom-cyclonedx";
-  return void 0;
-}
-var IMAGE_PURL_TYPES = /* @__PURE__ */ new Set(["oci", "docker"]);
-var DISTRO_PURL_TYPES = /* @__PURE__ */ new Set(["apk", "deb", "rpm", "alpm", "alpine"]);
-var isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-var asString = (v) => typeof v === "string" ? v : void 0;
-function unwrapPredicate(predicate) {
-  let p = predicate;
-  if (isRecord(p) && "Data" in p && !("packages" in p) && !("components" in p)) p = p["Data"];
-  if (typeof p === "string") {
-    const text2 = p;
-    if (!/^\s*[[{]/.test(text2)) throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
-    p = parseJsonDocument(text2, "the SBOM predicate");
-  }
-  return p;
-}
-function packageFromPurl(purlText, fallbackVersion) {
-  const purl = parsePurl(purlText);
-  if (!purl || IMAGE_PURL_TYPES.has(purl.type)) return void 0;
-  const name = cleanField(
-    DISTRO_PURL_TYPES.has(purl.type) || !purl.namespace ? purl.name : `${purl.namespace}${purl.type === "maven" ? ":" : "/"}${purl.name}`
-  );
-  let version2 = cleanField(purl.version ?? fallbackVersion);
-  if (!name || !version2) return void 0;
-  const epoch = purl.qualifiers["epoch"];
-  if (purl.type === "rpm" && epoch && /^\d+$/.test(epoch) && !version2.includes(":")) version2 = `${epoch}:${version2}`;
-  const arch = cleanField(purl.qualifiers["arch"]);
-  const origin = cleanField(purl.qualifiers["upstream"]);
-  return {
-    type: purl.type,
-    name,
-    version: version2,
-    ...arch ? { arch } : {},
-    purl: purlText.trim(),
-    ...origin ? { origin } : {}
-  };
-}
-function spdxEcosystem(p) {
-  const info = asString(p["sourceInfo"])?.slice(0, 1e3) ?? "";
-  if (/\brpm\b/i.test(info)) return "rpm";
-  if (/\bapk\b|alpine|wolfi/i.test(info)) return "apk";
-  if (/\bdpkg\b|\bdeb\b|debian/i.test(info)) return "deb";
-  return "generic";
-}
-function spdxPackageByName(p) {
-  const name = cleanField(asString(p["name"]));
-  const version2 = cleanField(asString(p["versionInfo"]));
-  if (!name || !version2 || version2 === "NOASSERTION") return void 0;
-  if (p["primaryPackagePurpose"] === "OPERATING-SYSTEM" || p["primaryPackagePurpose"] === "CONTAINER") return void 0;
-  return { type: spdxEcosystem(p), name, version: version2 };
-}
-function spdxPackages(doc) {
-  if (!("packages" in doc) && ("@graph" in doc || "@context" in doc)) {
-    throw new AttestationError("the SPDX document is SPDX 3 (JSON-LD), which digesta does not read yet");
-  }
-  const packages = doc["packages"];
-  if (packages === void 0) return [];
-  if (!Array.isArray(packages)) throw new AttestationError("the SPDX document's packages is not a list");
-  const described = /* @__PURE__ */ new Set();
-  const documentDescribes = doc["documentDescribes"];
-  if (Array.isArray(documentDescribes)) {
-    for (const id of documentDescribes) if (typeof id === "string") described.add(id);
-  }
-  const documentId = asString(doc["SPDXID"]) ?? "SPDXRef-DOCUMENT";
-  const relationships = doc["relationships"];
-  if (Array.isArray(relationships)) {
-    for (const r of relationships) {
-      if (!isRecord(r) || r["relationshipType"] !== "DESCRIBES" || r["spdxElementId"] !== documentId) continue;
-      const target = asString(r["relatedSpdxElement"]);
-      if (target) described.add(target);
-    }
-  }
-  const out = [];
-  for (const p of packages) {
-    if (out.length > MAX_PACKAGES) break;
-    if (!isRecord(p)) continue;
-    const id = asString(p["SPDXID"]);
-    if (id !== void 0 && described.has(id)) continue;
-    const refs = Array.isArray(p["externalRefs"]) ? p["externalRefs"] : [];
-    const purls = refs.filter((ref) => isRecord(ref) && ref["referenceType"] === "purl");
-    let pkg;
-    for (const ref of purls) {
-      const locator = asString(ref["referenceLocator"]);
-      pkg = locator && packageFromPurl(locator, asString(p["versionInfo"])) || void 0;
-      if (pkg) break;
-    }
-    if (purls.length === 0) pkg = spdxPackageByName(p);
-    if (pkg) out.push(pkg);
-  }
-  return out;
-}
-function cyclonedxPackages(doc) {
-  const components = doc["components"];
-  if (components === void 0) return [];
-  if (!Array.isArray(components)) throw new AttestationError("the CycloneDX document's components is not a list");
-  const out = [];
-  const stack = [...components].reverse();
-  while (stack.length > 0 && out.length <= MAX_PACKAGES) {
-    const c = stack.pop();
-    if (!isRecord(c)) continue;
-    const purl = asString(c["purl"]);
-    const pkg = purl && packageFromPurl(purl, asString(c["version"]));
-    if (pkg) out.push(pkg);
-    const nested = c["components"];
-    if (Array.isArray(nested)) for (let i = nested.length - 1; i >= 0; i--) stack.push(nested[i]);
-  }
-  return out;
-}
-function dedupe(packages) {
-  const seen = /* @__PURE__ */ new Set();
-  return packages.filter((p) => {
-    const key = `${p.type}\0${p.name}\0${p.version}\0${p.arch ?? ""}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-function packagesFromSbom(predicateType, predicate) {
-  const source = sbomSourceOf(predicateType);
-  if (source === void 0) return void 0;
-  const doc = unwrapPredicate(predicate);
-  if (!isRecord(doc)) throw new AttestationError(`the ${source === "sbom-spdx" ? "SPDX" : "CycloneDX"} predicate is not a JSON object`);
-  const packages = source === "sbom-spdx" ? spdxPackages(doc) : cyclonedxPackages(doc);
-  if (packages.length > MAX_PACKAGES) throw new AttestationError(`the SBOM lists more than ${MAX_PACKAGES} packages, more than any real image; not read`);
-  return dedupe(packages);
-}
-
-// src/diff/attestations/discover.ts
-init_manifest();
-init_platform();
-var MAX_REFERRER_MANIFESTS = 16;
-function discoverSboms(registry2, name, subject, origin) {
-  return discoverAttestations(registry2, name, subject, origin, sbomSourceOf);
-}
-async function discoverAttestations(registry2, name, subject, origin, kindOf2) {
-  switch (origin) {
-    case "buildkit":
-      return buildkitSboms(registry2, name, subject, kindOf2);
-    case "referrers":
-      return referrerSboms(registry2, name, subject.digest, kindOf2);
-    case "cosign":
-      return cosignSboms(registry2, name, subject.digest, kindOf2);
-  }
-}
-async function buildkitSboms(registry2, name, subject, kindOf2) {
-  const entry2 = subject.index?.manifests.find(
-    (d) => d.annotations?.[Annotation.ReferenceType] === "attestation-manifest" && d.annotations[Annotation.ReferenceDigest] === subject.digest
-  );
-  if (!entry2) return [];
-  const fetched = await registry2.getManifest(name, entry2.digest);
-  if (isIndex(fetched)) return [];
-  return parseImageManifest(fetched.json, `attestation manifest ${entry2.digest}`).layers.flatMap((layer) => {
-    const predicateType = layer.annotations?.[Annotation.InTotoPredicateType];
-    const source = predicateType && kindOf2(predicateType);
-    return source && layer.mediaType === MediaType.InToto ? [{ origin: "buildkit", source, predicateType, blob: layer, wrapping: "in-toto" }] : [];
-  });
-}
-async function cosignSboms(registry2, name, digest, kindOf2) {
-  const tag = `${digest.replace(":", "-")}.att`;
-  let fetched;
-  try {
-    fetched = await registry2.getManifest(name, tag);
-  } catch (error62) {
-    if (error62 instanceof RegistryError && error62.code === "NOT_FOUND") return [];
-    throw error62;
-  }
-  if (isIndex(fetched)) return [];
-  return parseImageManifest(fetched.json, `attestation manifest ${tag}`).layers.flatMap((layer) => {
-    const predicateType = layer.annotations?.[Annotation.CosignPredicateType];
-    const source = predicateType && kindOf2(predicateType);
-    return source ? [{ origin: "cosign", source, predicateType, blob: layer, wrapping: "dsse" }] : [];
-  });
-}
-async function referrerSboms(registry2, name, digest, kindOf2) {
-  let referrers;
-  try {
-    referrers = await registry2.referrers(name, digest);
-  } catch (error62) {
-    if (error62 instanceof RegistryError && error62.code === "NOT_FOUND") return [];
-    throw error62;
-  }
-  const worth = referrers.filter((r) => mayHold(r, kindOf2)).slice(0, MAX_REFERRER_MANIFESTS);
-  const candidates = [];
-  for (const referrer of worth) {
-    const fetched = await registry2.getManifest(name, referrer.digest);
-    if (isIndex(fetched)) continue;
-    const manifest = parseImageManifest(fetched.json, `referrer ${referrer.digest}`);
-    const ownType = fetched.json["artifactType"];
-    const ownAnnotations = fetched.json["annotations"];
-    const ownBundleType = ownAnnotations && typeof ownAnnotations === "object" ? ownAnnotations[Annotation.BundlePredicateType] : void 0;
-    const artifactType = referrer.artifactType ?? (typeof ownType === "string" ? ownType : manifest.config.mediaType);
-    const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? (typeof ownBundleType === "string" ? ownBundleType : void 0);
-    const document = DOCUMENT_ARTIFACT_TYPES[artifactType];
-    const documentKind = document && kindOf2(document.predicateType);
-    for (const layer of manifest.layers) {
-      if (document) {
-        if (documentKind) candidates.push({ origin: "referrers", source: documentKind, predicateType: document.predicateType, blob: layer, wrapping: "document" });
-        break;
-      }
-      const wrapping = layer.mediaType === MediaType.SigstoreBundle || layer.mediaType.startsWith("application/vnd.dev.sigstore.bundle") ? "sigstore-bundle" : layer.mediaType === MediaType.DsseEnvelope ? "dsse" : layer.mediaType === MediaType.InToto ? "in-toto" : void 0;
-      if (!wrapping) continue;
-      const predicateType = wrapping === "sigstore-bundle" ? bundleType : layer.annotations?.[Annotation.InTotoPredicateType] ?? layer.annotations?.[Annotation.CosignPredicateType];
-      const source = predicateType && kindOf2(predicateType);
-      if (source) candidates.push({ origin: "referrers", source, predicateType, blob: layer, wrapping });
-    }
-  }
-  return candidates;
-}
-function mayHold(referrer, kindOf2) {
-  const bundleType = referrer.annotations?.[Annotation.BundlePredicateType];
-  if (bundleType !== void 0) return kindOf2(bundleType) !== void 0;
-  const predicateType = referrer.annotations?.[Annotation.InTotoPredicateType];
-  if (predicateType !== void 0) return kindOf2(predicateType) !== void 0;
-  const type = referrer.artifactType ?? "";
-  const document = DOCUMENT_ARTIFACT_TYPES[type];
-  if (document) return kindOf2(document.predicateType) !== void 0;
-  if (type === MediaType.InToto || type === MediaType.DsseEnvelope || type.startsWith("application/vnd.dev.sigstore.bundle")) return true;
-  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation|vuln/i.test(type);
-}
-
-// src/diff/attestations/read-sbom.ts
-init_types();
-var DEFAULT_MAX_SBOM_BYTES = 64 * 1024 * 1024;
-var SbomError = class extends Error {
-  name = "SbomError";
-};
-async function readSbom(registry2, name, candidate, subject, options2 = {}) {
-  const cached2 = options2.cache?.getSbom(candidate.blob.digest, subject);
-  if (cached2) return cached2;
-  const maxBytes = options2.maxBytes ?? DEFAULT_MAX_SBOM_BYTES;
-  if (candidate.blob.size > maxBytes) {
-    throw new SbomError(`the SBOM ${shortDigest3(candidate.blob.digest)} is ${candidate.blob.size} bytes, over the ${maxBytes}-byte limit`);
-  }
-  const bytes = await registry2.getBlob(name, candidate.blob.digest, maxBytes);
-  const list = packageListOf(candidate, bytes, subject);
-  if (list.packages.length === 0) throw new SbomError(`the SBOM ${shortDigest3(candidate.blob.digest)} lists no packages digesta can read`);
-  options2.cache?.setSbom(candidate.blob.digest, subject, list);
-  return list;
-}
-function attestedStatement(candidate, bytes, subject, what) {
-  if (candidate.wrapping === "document") throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is a bare document, not a statement about an image`);
-  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
-  const statement = statementFromAttestation(mediaType, bytes);
-  if (!statementMatchesDigest(statement, subject)) {
-    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex3]) => shortDigest3(`${alg}:${hex3}`)));
-    throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest3(subject)}; ignored`);
-  }
-  return statement;
-}
-function packageListOf(candidate, bytes, subject) {
-  if (candidate.wrapping === "document") {
-    const document = parseJsonDocument(bytes, `the SBOM ${shortDigest3(candidate.blob.digest)}`, { maxBytes: bytes.length });
-    return { source: candidate.source, packages: packagesFromSbom(candidate.predicateType, document) ?? [] };
-  }
-  const statement = attestedStatement(candidate, bytes, subject, "SBOM attestation");
-  const source = sbomSourceOf(statement.predicateType);
-  if (!source) throw new SbomError(`the attestation ${shortDigest3(candidate.blob.digest)} holds a ${statement.predicateType} predicate, not an SBOM`);
-  const packages = packagesFromSbom(statement.predicateType, statement.predicate);
-  return { source, packages: packages ?? [] };
-}
-
-// src/diff/attestations/find-sbom.ts
-var SOURCES = ["sbom-spdx", "sbom-cyclonedx"];
-async function findSbomPair(registry2, name, previous, current, options2 = {}) {
-  const warnings = [];
-  const found = { previous: false, current: false };
-  const discover = async (subject, origin) => {
-    try {
-      return await discoverSboms(registry2, name, subject, origin);
-    } catch (error62) {
-      warnings.push(`could not look for ${origin} SBOM attestations of ${shortDigest3(subject.digest)}: ${reasonOf(error62)}`);
-      return [];
-    }
-  };
-  const readOptions = { ...options2.cache && { cache: options2.cache }, ...options2.maxBytes !== void 0 && { maxBytes: options2.maxBytes } };
-  for (const origin of SBOM_ORIGINS) {
-    options2.signal?.throwIfAborted();
-    const [prev, cur] = await Promise.all([discover(previous, origin), discover(current, origin)]);
-    found.previous ||= prev.length > 0;
-    found.current ||= cur.length > 0;
-    for (const source of SOURCES) {
-      const p = prev.find((c2) => c2.source === source);
-      const c = cur.find((c2) => c2.source === source);
-      if (!p || !c) continue;
-      const [pl, cl] = await Promise.allSettled([
-        readSbom(registry2, name, p, previous.digest, readOptions),
-        readSbom(registry2, name, c, current.digest, readOptions)
-      ]);
-      if (pl.status === "fulfilled" && cl.status === "fulfilled") return { pair: { previous: pl.value, current: cl.value, origin }, warnings, found };
-      for (const [result, subject] of [
-        [pl, previous],
-        [cl, current]
-      ]) {
-        if (result.status === "rejected") warnings.push(`could not use the ${origin} SBOM of ${shortDigest3(subject.digest)}: ${reasonOf(result.reason)}`);
-      }
-    }
-  }
-  return { warnings, found };
-}
-
-// src/diff/versions/apk2.ts
-var INVALID2 = -1;
-var DIGIT_OR_ZERO = 0;
-var DIGIT = 1;
-var LETTER = 2;
-var SUFFIX = 3;
-var SUFFIX_NO = 4;
-var COMMIT_HASH = 5;
-var REVISION_NO = 6;
-var END = 7;
-var PRE_SUFFIXES = ["alpha", "beta", "pre", "rc"];
-var POST_SUFFIXES = ["cvs", "svn", "git", "hg", "p"];
-var Cursor = class {
-  constructor(s) {
-    this.s = s;
-  }
-  s;
-  pos = 0;
-  type = DIGIT;
-  get len() {
-    return this.s.length - this.pos;
-  }
-  code(i = 0) {
-    return this.s.charCodeAt(this.pos + i);
-  }
-};
-var isDigit = (c) => c >= 48 && c <= 57;
-var isLower = (c) => c >= 97 && c <= 122;
-var isHex = (c) => isDigit(c) || c >= 97 && c <= 102;
-function nextToken(b) {
-  let n = INVALID2;
-  if (b.len === 0 || b.code() === 0) {
-    n = END;
-  } else if ((b.type === DIGIT || b.type === DIGIT_OR_ZERO) && isLower(b.code())) {
-    n = LETTER;
-  } else if (b.type === LETTER && isDigit(b.code())) {
-    n = DIGIT;
-  } else if (b.type === SUFFIX && isDigit(b.code())) {
-    n = SUFFIX_NO;
-  } else {
-    switch (b.code()) {
-      case 46:
-        n = DIGIT_OR_ZERO;
-        break;
-      case 95:
-        n = SUFFIX;
-        break;
-      case 126:
-        n = COMMIT_HASH;
-        break;
-      case 45:
-        if (b.len > 1 && b.code(1) === 114) {
-          n = REVISION_NO;
-          b.pos++;
-        }
-        break;
-    }
-    b.pos++;
-  }
-  if (n < b.type) {
-    const allowed = n === DIGIT_OR_ZERO && b.type === DIGIT || n === SUFFIX && b.type === SUFFIX_NO || n === DIGIT && b.type === LETTER;
-    if (!allowed) n = INVALID2;
-  }
-  b.type = n;
-}
-function suffixAt(b, words) {
-  for (let v = 0; v < words.length; v++) {
-    const word = words[v];
-    if (word.length <= b.len && b.s.startsWith(word, b.pos)) return v;
-  }
-  return -1;
-}
-function getToken2(b) {
-  if (b.len <= 0) {
-    b.type = END;
-    return 0n;
-  }
-  let i = 0;
-  let nt = INVALID2;
-  let v = 0n;
-  switch (b.type) {
-    case DIGIT_OR_ZERO:
-    case DIGIT:
-    case SUFFIX_NO:
-    case REVISION_NO:
-      if (b.type === DIGIT_OR_ZERO && b.code() === 48) {
-        while (i + 1 < b.len && b.code(i + 1) === 48) i++;
-        nt = DIGIT;
-        v = BigInt(-i);
-        break;
-      }
-      while (i < b.len && isDigit(b.code(i))) i++;
-      v = i > 0 ? BigInt(b.s.slice(b.pos, b.pos + i)) : 0n;
-      break;
-    case LETTER:
-      v = BigInt(b.code());
-      i = 1;
-      break;
-    case SUFFIX: {
-      const pre = suffixAt(b, PRE_SUFFIXES);
-      if (pre >= 0) {
-        i = PRE_SUFFIXES[pre].length;
-        v = BigInt(pre - PRE_SUFFIXES.length);
-        break;
-      }
-      const post = suffixAt(b, POST_SUFFIXES);
-      if (post >= 0) {
-        i = POST_SUFFIXES[post].length;
-        v = BigInt(post);
-        break;
-      }
-      b.type = INVALID2;
-      return -1n;
-    }
-    case COMMIT_HASH:
-      while (i < b.len && isHex(b.code(i))) i++;
-      if (i === 0) {
-        b.type = INVALID2;
-        return -1n;
-      }
-      v = b.s.slice(b.pos, b.pos + i);
-      break;
-    default:
-      b.type = INVALID2;
-      return -1n;
-  }
-  b.pos += i;
-  if (b.len === 0) b.type = END;
-  else if (nt !== INVALID2) b.type = nt;
-  else nextToken(b);
-  return v;
-}
-var less = (x, y) => typeof x === typeof y ? x < y : typeof x === "bigint";
-function compareApk2Versions(a, b) {
-  const x = new Cursor(a);
-  const y = new Cursor(b);
-  let av = 0n;
-  let bv = 0n;
-  while (x.type === y.type && x.type !== END && x.type !== INVALID2 && av === bv) {
-    av = getToken2(x);
-    bv = getToken2(y);
-  }
-  if (less(av, bv)) return -1;
-  if (less(bv, av)) return 1;
-  if (x.type === y.type) return 0;
-  const [at, bt] = [x.type, y.type];
-  if (at === SUFFIX && less(getToken2(x), 0n)) return -1;
-  if (bt === SUFFIX && less(getToken2(y), 0n)) return 1;
-  if (at > bt) return -1;
-  if (bt > at) return 1;
-  return 0;
-}
-
-// src/diff/versions/digits.ts
-function compareDigitRuns(a, b) {
-  const x = a.replace(/^0+/, "");
-  const y = b.replace(/^0+/, "");
-  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-function compareStrings(a, b) {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-function sign(n) {
-  return n < 0 ? -1 : n > 0 ? 1 : 0;
-}
-
-// src/diff/versions/apk.ts
-var INITIAL_DIGIT = 0;
-var DIGIT2 = 1;
-var LETTER2 = 2;
-var SUFFIX2 = 3;
-var SUFFIX_NO2 = 4;
-var COMMIT_HASH2 = 5;
-var REVISION_NO2 = 6;
-var END2 = 7;
-var INVALID3 = 8;
-var SUFFIX_NONE = 5;
-var SUFFIXES = {
-  alpha: 1,
-  beta: 2,
-  pre: 3,
-  rc: 4,
-  cvs: 6,
-  svn: 7,
-  git: 8,
-  hg: 9,
-  p: 10
-};
-var Tokenizer = class {
-  constructor(s) {
-    this.s = s;
-    this.digits();
-  }
-  s;
-  pos = 0;
-  state = { token: INITIAL_DIGIT, value: "", suffix: 0 };
-  digits() {
-    const start = this.pos;
-    while (this.pos < this.s.length && isDigit2(this.s.charCodeAt(this.pos))) this.pos++;
-    this.state.value = this.s.slice(start, this.pos);
-    if (this.state.value.length === 0) this.state.token = INVALID3;
-  }
-  span(accept) {
-    const start = this.pos;
-    while (this.pos < this.s.length && accept(this.s.charCodeAt(this.pos))) this.pos++;
-    return this.s.slice(start, this.pos);
-  }
-  next() {
-    const t = this.state;
-    if (this.pos >= this.s.length) {
-      t.token = END2;
-      return;
-    }
-    const c = this.s.charCodeAt(this.pos);
-    if (isLower2(c)) {
-      if (t.token > DIGIT2) return this.invalid();
-      t.value = this.s[this.pos] ?? "";
-      t.token = LETTER2;
-      this.pos++;
-      return;
-    }
-    if (c === 46 || isDigit2(c)) {
-      if (c === 46) {
-        if (t.token > DIGIT2) return this.invalid();
-        this.pos++;
-      }
-      if (t.token === INITIAL_DIGIT || t.token === DIGIT2) t.token = DIGIT2;
-      else if (t.token === SUFFIX2) t.token = SUFFIX_NO2;
-      else return this.invalid();
-      this.digits();
-      return;
-    }
-    if (c === 95) {
-      if (t.token > SUFFIX_NO2) return this.invalid();
-      this.pos++;
-      t.value = this.span(isLower2);
-      const suffix = SUFFIXES[t.value];
-      if (suffix === void 0 || !Object.hasOwn(SUFFIXES, t.value)) return this.invalid();
-      t.suffix = suffix;
-      t.token = SUFFIX2;
-      return;
-    }
-    if (c === 126) {
-      if (t.token >= COMMIT_HASH2) return this.invalid();
-      this.pos++;
-      t.value = this.span(isHexDigit);
-      if (t.value.length === 0) return this.invalid();
-      t.token = COMMIT_HASH2;
-      return;
-    }
-    if (c === 45) {
-      if (t.token >= REVISION_NO2 || this.s.charCodeAt(this.pos + 1) !== 114) return this.invalid();
-      this.pos += 2;
-      t.token = REVISION_NO2;
-      this.digits();
-      return;
-    }
-    this.invalid();
-  }
-  invalid() {
-    this.state.token = INVALID3;
-  }
-};
-function compareTokens(a, b) {
-  switch (a.token) {
-    case DIGIT2:
-      if (a.value.startsWith("0") || b.value.startsWith("0")) return compareStrings(a.value, b.value);
-      return compareDigitRuns(a.value, b.value);
-    case INITIAL_DIGIT:
-    case SUFFIX_NO2:
-    case REVISION_NO2:
-      return compareDigitRuns(a.value, b.value);
-    case SUFFIX2:
-      return a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0;
-    default:
-      return compareStrings(a.value, b.value);
-  }
-}
-function compareApk3Versions(a, b) {
-  const ta = new Tokenizer(a);
-  const tb = new Tokenizer(b);
-  const sa = ta.state;
-  const sb = tb.state;
-  while (sa.token === sb.token && sa.token < END2) {
-    const r = compareTokens(sa, sb);
-    if (r !== 0) return r;
-    ta.next();
-    tb.next();
-  }
-  if (sa.token === sb.token) return 0;
-  if (sa.token === SUFFIX2 && sa.suffix < SUFFIX_NONE) return -1;
-  if (sb.token === SUFFIX2 && sb.suffix < SUFFIX_NONE) return 1;
-  return sa.token > sb.token ? -1 : 1;
-}
-function splitApkRevision(v) {
-  const m = /^(.*)-r(\d+)$/s.exec(v);
-  return m ? { upstream: m[1] ?? "", revision: m[2] ?? "" } : { upstream: v };
-}
-function isDigit2(c) {
-  return c >= 48 && c <= 57;
-}
-function isLower2(c) {
-  return c >= 97 && c <= 122;
-}
-function isHexDigit(c) {
-  return isDigit2(c) || c >= 97 && c <= 102;
-}
-function compareApkVersions(a, b, series = 2) {
-  return series === 3 ? compareApk3Versions(a, b) : compareApk2Versions(a, b);
-}
-function apkToolsSeries(version2) {
-  return version2 !== void 0 && /^3\./.test(version2) ? 3 : 2;
-}
-
-// src/diff/versions/evr.ts
-function splitEpochVersionRelease(v) {
-  let rest = v.trim();
-  let epoch = "0";
-  const colon = rest.indexOf(":");
-  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
-    epoch = rest.slice(0, colon);
-    rest = rest.slice(colon + 1);
-  }
-  const hyphen = rest.lastIndexOf("-");
-  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1), hasRelease: true };
-  return { epoch, version: rest, release: "", hasRelease: false };
-}
-
-// src/diff/versions/deb.ts
-function parseDebVersion(v) {
-  const { epoch, version: version2, release } = splitEpochVersionRelease(v);
-  return { epoch, upstream: version2, revision: release };
-}
-function order(s, i) {
-  if (i >= s.length) return 0;
-  const c = s.charCodeAt(i);
-  if (c >= 48 && c <= 57) return 0;
-  if (c >= 65 && c <= 90 || c >= 97 && c <= 122) return c;
-  if (c === 126) return -1;
-  return c + 256;
-}
-function isDigitAt(s, i) {
-  const c = s.charCodeAt(i);
-  return c >= 48 && c <= 57;
-}
-function verrevcmp(a, b) {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    while (i < a.length && !isDigitAt(a, i) || j < b.length && !isDigitAt(b, j)) {
-      const ac = order(a, i);
-      const bc = order(b, j);
-      if (ac !== bc) return sign(ac - bc);
-      i++;
-      j++;
-    }
-    const si = i;
-    while (isDigitAt(a, i)) i++;
-    const sj = j;
-    while (isDigitAt(b, j)) j++;
-    const r = compareDigitRuns(a.slice(si, i), b.slice(sj, j));
-    if (r !== 0) return r;
-  }
-  return 0;
-}
-function compareDebVersions(a, b) {
-  const x = parseDebVersion(a);
-  const y = parseDebVersion(b);
-  return compareDigitRuns(x.epoch, y.epoch) || verrevcmp(x.upstream, y.upstream) || verrevcmp(x.revision, y.revision);
-}
-
-// src/diff/versions/generic.ts
-function parseGenericVersion(v) {
-  let rest = v.trim().replace(/^[vV](?=\d)/, "");
-  let build;
-  const plus = rest.indexOf("+");
-  if (plus >= 0) {
-    build = rest.slice(plus + 1);
-    rest = rest.slice(0, plus);
-  }
-  const hyphen = rest.indexOf("-");
-  const parsed = hyphen >= 0 ? { core: rest.slice(0, hyphen), prerelease: rest.slice(hyphen + 1) } : { core: rest };
-  return build === void 0 ? parsed : { ...parsed, build };
-}
-function tokens(s) {
-  return s.match(/\d+|[A-Za-z]+|[^\dA-Za-z.\-_+~]+/g) ?? [];
-}
-var isNumeric = (t) => /^\d/.test(t);
-function compareToken(a, b) {
-  const an = isNumeric(a);
-  const bn = isNumeric(b);
-  if (an && bn) return compareDigitRuns(a, b);
-  if (an !== bn) return an ? 1 : -1;
-  return compareStrings(a, b);
-}
-function compareCore(a, b) {
-  const x = tokens(a);
-  const y = tokens(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const r = compareToken(x[i] ?? "0", y[i] ?? "0");
-    if (r !== 0) return r;
-  }
-  return 0;
-}
-function comparePrerelease(a, b) {
-  if (a === void 0 || b === void 0) return a === b ? 0 : a === void 0 ? 1 : -1;
-  const x = a.split(".");
-  const y = b.split(".");
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const p = x[i] ?? "";
-    const q = y[i] ?? "";
-    const pn = /^\d+$/.test(p);
-    const qn = /^\d+$/.test(q);
-    const r = pn && qn ? compareDigitRuns(p, q) : pn !== qn ? pn ? -1 : 1 : compareStrings(p, q);
-    if (r !== 0) return r;
-  }
-  return x.length === y.length ? 0 : x.length < y.length ? -1 : 1;
-}
-function compareGenericVersions(a, b) {
-  const x = parseGenericVersion(a);
-  const y = parseGenericVersion(b);
-  return compareCore(x.core, y.core) || comparePrerelease(x.prerelease, y.prerelease) || compareStrings(x.build ?? "", y.build ?? "") || compareStrings(a, b);
-}
-
-// src/diff/versions/rpm.ts
-var parseRpmVersion = splitEpochVersionRelease;
-var isDigit3 = (c) => c !== void 0 && c >= "0" && c <= "9";
-var isAlpha = (c) => c !== void 0 && (c >= "a" && c <= "z" || c >= "A" && c <= "Z");
-function rpmvercmp(a, b) {
-  if (a === b) return 0;
-  let i = 0;
-  let j = 0;
-  const skip = (s, k) => {
-    while (k < s.length && !isDigit3(s[k]) && !isAlpha(s[k]) && s[k] !== "~" && s[k] !== "^") k++;
-    return k;
-  };
-  while (i < a.length || j < b.length) {
-    i = skip(a, i);
-    j = skip(b, j);
-    const ca = a[i];
-    const cb = b[j];
-    if (ca === "~" || cb === "~") {
-      if (ca !== "~") return 1;
-      if (cb !== "~") return -1;
-      i++;
-      j++;
-      continue;
-    }
-    if (ca === "^" || cb === "^") {
-      if (ca === void 0) return -1;
-      if (cb === void 0) return 1;
-      if (ca !== "^") return 1;
-      if (cb !== "^") return -1;
-      i++;
-      j++;
-      continue;
-    }
-    if (ca === void 0 || cb === void 0) break;
-    const numeric = isDigit3(ca);
-    const inSegment = numeric ? isDigit3 : isAlpha;
-    const si = i;
-    while (i < a.length && inSegment(a[i])) i++;
-    const sj = j;
-    while (j < b.length && inSegment(b[j])) j++;
-    if (sj === j) return numeric ? 1 : -1;
-    const r = numeric ? compareDigitRuns(a.slice(si, i), b.slice(sj, j)) : compareStrings(a.slice(si, i), b.slice(sj, j));
-    if (r !== 0) return r;
-  }
-  if (i >= a.length && j >= b.length) return 0;
-  return i >= a.length ? -1 : 1;
-}
-function compareRpmVersions(a, b) {
-  const x = parseRpmVersion(a);
-  const y = parseRpmVersion(b);
-  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || compareReleases(x, y);
-}
-function compareReleases(x, y) {
-  if (x.hasRelease && y.hasRelease) return rpmvercmp(x.release, y.release);
-  return x.hasRelease === y.hasRelease ? 0 : x.hasRelease ? 1 : -1;
-}
-
-// src/diff/versions/compare.ts
-function compareVersions(type, a, b, ordering = {}) {
-  switch (type) {
-    case "apk":
-      return compareApkVersions(a, b, ordering.apkTools);
-    case "deb":
-      return compareDebVersions(a, b);
-    case "rpm":
-      return compareRpmVersions(a, b);
-    default:
-      return compareGenericVersions(a, b);
-  }
-}
-function upstreamOf(type, version2) {
-  switch (type) {
-    case "apk": {
-      const upstream = splitApkRevision(version2).upstream;
-      return { withEpoch: upstream, upstream };
-    }
-    case "deb": {
-      const v = parseDebVersion(version2);
-      return { withEpoch: `${v.epoch}:${v.upstream}`, upstream: v.upstream };
-    }
-    case "rpm": {
-      const v = parseRpmVersion(version2);
-      return { withEpoch: `${v.epoch}:${v.version}`, upstream: v.version };
-    }
-    default: {
-      const v = parseGenericVersion(version2);
-      const upstream = v.prerelease === void 0 ? v.core : `${v.core}-${v.prerelease}`;
-      return { withEpoch: upstream, upstream };
-    }
-  }
-}
-function majorComponent(type, version2) {
-  const m = /\d+/.exec(upstreamOf(type, version2).upstream);
-  if (!m) return void 0;
-  const digits = m[0].replace(/^0+(?=\d)/, "");
-  return digits.length > 4 ? void 0 : digits;
-}
-var withoutDebRebuild = (revision) => revision.replace(/(\+b|build)\d+$/, "");
-function onlyRebuilt(type, previous, current) {
-  switch (type) {
-    case "deb":
-      return withoutDebRebuild(parseDebVersion(previous).revision) === withoutDebRebuild(parseDebVersion(current).revision);
-    case "rpm":
-      return false;
-    default:
-      return true;
-  }
-}
-function classifyChange(type, previous, current, ordering = {}) {
-  const order2 = compareVersions(type, previous, current, ordering);
-  const before = majorComponent(type, previous);
-  const after = majorComponent(type, current);
-  const major = before !== void 0 && after !== void 0 && before !== after;
-  if (order2 > 0) return { classification: "downgrade", major };
-  if (order2 === 0) return { classification: "rebuild", major: false };
-  if (upstreamOf(type, previous).withEpoch === upstreamOf(type, current).withEpoch) {
-    return { classification: onlyRebuilt(type, previous, current) ? "rebuild" : "distribution-update", major: false };
-  }
-  return { classification: "upgrade", major };
-}
-
-// src/diff/compare.ts
-var SOURCE_NAMES = {
-  "sbom-spdx": "an SPDX SBOM",
-  "sbom-cyclonedx": "a CycloneDX SBOM",
-  apk: "the apk database",
-  dpkg: "the dpkg database",
-  rpm: "the rpm database"
-};
-function referenceOf(p) {
-  if (p.purl) return p.purl;
-  const slash = p.name.lastIndexOf("/");
-  return formatPurl({
-    type: p.type,
-    ...slash > 0 ? { namespace: p.name.slice(0, slash) } : {},
-    name: slash > 0 ? p.name.slice(slash + 1) : p.name,
-    version: p.version,
-    qualifiers: p.arch ? { arch: p.arch } : {}
-  });
-}
-var keyOf = (type, name, arch) => `${type}\0${name}\0${arch ?? ""}`;
-var nameKeyOf = (p) => `${p.type}\0${p.name}`;
-function group(packages) {
-  const groups2 = /* @__PURE__ */ new Map();
-  for (const p of packages) {
-    const key = keyOf(p.type, p.name, p.arch);
-    let versions = groups2.get(key);
-    if (!versions) groups2.set(key, versions = /* @__PURE__ */ new Map());
-    if (!versions.has(p.version)) versions.set(p.version, p);
-  }
-  return groups2;
-}
-function reconcileArchitectures(previous, current) {
-  const byName = (groups2) => {
-    const out = /* @__PURE__ */ new Map();
-    for (const [key, versions] of groups2) {
-      const first = versions.values().next().value;
-      const list = out.get(nameKeyOf(first)) ?? [];
-      list.push(key);
-      out.set(nameKeyOf(first), list);
-    }
-    return out;
-  };
-  const previousByName = byName(previous);
-  const currentByName = byName(current);
-  for (const [name, previousKeys] of previousByName) {
-    const currentKeys = currentByName.get(name);
-    if (previousKeys.length !== 1 || currentKeys?.length !== 1) continue;
-    const [p] = previousKeys;
-    const [c] = currentKeys;
-    if (p === c) continue;
-    const [pa, ca] = [p.split("\0")[2], c.split("\0")[2]];
-    if (pa !== "" && ca !== "") continue;
-    const versions = current.get(c);
-    current.delete(c);
-    if (versions) current.set(p, versions);
-  }
-}
-function orderingOf(previous, current) {
-  const apkTools = (list) => list.packages.find((p) => p.type === "apk" && p.name === "apk-tools")?.version;
-  return { apkTools: apkToolsSeries(apkTools(current) ?? apkTools(previous)) };
-}
-var added = (p) => ({
-  name: p.name,
-  version: p.version,
-  reference: referenceOf(p),
-  type: p.type,
-  ...p.arch ? { arch: p.arch } : {},
-  ...p.origin ? { origin: p.origin } : {}
-});
-function diffPackageLists(previous, current) {
-  const before = group(previous.packages);
-  const after = group(current.packages);
-  reconcileArchitectures(before, after);
-  const ordering = orderingOf(previous, current);
-  const compare2 = (type, a, b) => compareVersions(type, a, b, ordering);
-  const addedOut = [];
-  const removedOut = [];
-  const changedOut = [];
-  for (const key of /* @__PURE__ */ new Set([...before.keys(), ...after.keys()])) {
-    const was = before.get(key) ?? /* @__PURE__ */ new Map();
-    const now = after.get(key) ?? /* @__PURE__ */ new Map();
-    const sample = was.values().next().value ?? now.values().next().value;
-    const type = sample.type;
-    const descending = (a, b) => compare2(type, b.version, a.version) || compareStrings(b.version, a.version);
-    const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
-    const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
-    const pairs = Math.min(gone.length, come.length);
-    for (let i = 0; i < pairs; i++) {
-      const p = gone[i];
-      const c = come[i];
-      const arch = c.arch ?? p.arch;
-      const origin = c.origin ?? p.origin;
-      changedOut.push({
-        name: c.name,
-        type,
-        ...arch ? { arch } : {},
-        ...origin ? { origin } : {},
-        previous: { version: p.version, reference: referenceOf(p) },
-        current: { version: c.version, reference: referenceOf(c) },
-        ...classifyChange(type, p.version, c.version, ordering)
-      });
-    }
-    for (const p of gone.slice(pairs)) removedOut.push(added(p));
-    for (const c of come.slice(pairs)) addedOut.push(added(c));
-  }
-  const byIdentity = (a, b) => compareStrings(a.name, b.name) || compareStrings(a.type, b.type) || compareStrings(a.arch ?? "", b.arch ?? "");
-  const listOrder = (a, b) => byIdentity(a, b) || compare2(a.type, a.version, b.version) || compareStrings(a.version, b.version);
-  addedOut.sort(listOrder);
-  removedOut.sort(listOrder);
-  changedOut.sort(
-    (a, b) => byIdentity(a, b) || compare2(a.type, a.previous.version, b.previous.version) || compareStrings(a.previous.version, b.previous.version)
-  );
-  const warnings = [];
-  if (previous.source !== current.source) {
-    warnings.push(
-      `The old image's packages come from ${SOURCE_NAMES[previous.source]} and the new one's from ${SOURCE_NAMES[current.source]}; some differences may come from that.`
-    );
-  }
-  return { packages: { added: addedOut, removed: removedOut, changed: changedOut }, warnings };
-}
-
 // src/diff/parse/apk-installed.ts
 function parseApkInstalled(text2, options2 = {}) {
   const distro = options2.distro ?? "alpine";
@@ -99030,7 +98658,7 @@ function parseApkInstalled(text2, options2 = {}) {
     }
     draft = {};
   };
-  for (const line of lines(text2)) {
+  for (const line of lines2(text2)) {
     if (packages.length > MAX_PACKAGES) return packages;
     if (line.trim() === "") {
       flush();
@@ -99063,7 +98691,7 @@ function apkDistroOf(text2) {
 }
 
 // src/diff/parse/rpm-database.ts
-import { readFile as readFile2 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 import { createRequire as createRequire3 } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -99329,7 +98957,7 @@ async function readRpmDatabase(file2, options2) {
 }
 var sqlJs;
 async function loadSqlJs() {
-  sqlJs ??= Promise.all([Promise.resolve().then(() => __toESM(require_sql_wasm(), 1)), readFile2(sqlWasmPath())]).then(
+  sqlJs ??= Promise.all([Promise.resolve().then(() => __toESM(require_sql_wasm(), 1)), readFile3(sqlWasmPath())]).then(
     ([m, wasm]) => m.default({ wasmBinary: wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) })
   );
   return sqlJs;
@@ -99404,7 +99032,7 @@ function* ndbBlobs(file2) {
 // src/diff/parse/dpkg-status.ts
 function* paragraphs(text2) {
   let fields = /* @__PURE__ */ new Map();
-  for (const line of lines(text2)) {
+  for (const line of lines2(text2)) {
     if (line.trim() === "") {
       if (fields.size > 0) yield fields;
       fields = /* @__PURE__ */ new Map();
@@ -99439,6 +99067,21 @@ function dpkgDistroOf(text2) {
   const m = /^Package: base-files\r?\n(?:(?!\r?\n\r?\n)[\s\S])*?^Version: (\S+)/m.exec(text2);
   if (!m) return void 0;
   return /ubuntu/i.test(m[1]) ? "ubuntu" : "debian";
+}
+
+// src/diff/layers/messages.ts
+init_error_line();
+function shortDigest3(digest) {
+  const colon = digest.indexOf(":");
+  return digest.length > colon + 13 ? `${digest.slice(0, colon + 13)}\u2026` : digest;
+}
+function reasonOf(error62) {
+  return errorLine(error62, 300);
+}
+function formatBytes(bytes) {
+  if (bytes >= 1024 * 1024) return `${Math.round(bytes / (1024 * 1024))} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
 }
 
 // src/diff/layers/paths.ts
@@ -100684,6 +100327,1138 @@ function osReleaseId(text2) {
   return id && /^[a-z0-9._-]{1,64}$/.test(id) ? id : void 0;
 }
 
+// src/diff/contents.ts
+init_platform();
+async function readImageContents(registry2, name, digest, options2 = {}) {
+  const platform = options2.platform ?? DEFAULT_PLATFORM;
+  try {
+    const pinned = await fetchPinned(registry2, name, digest);
+    const image = await resolvePlatformImage(registry2, name, pinned, platform);
+    const found = await readPackageDatabase(registry2, name, image.manifest.layers, options2.cache ? { cache: options2.cache } : {});
+    const warnings = [...found.warnings];
+    if (!found.list && warnings.length === 0) warnings.push("no package database digesta reads (apk, dpkg, rpm) in the image");
+    return { ...pinned.kind === "index" ? { platform } : {}, ...found.list ? { packages: found.list } : {}, warnings };
+  } catch (error62) {
+    return { warnings: [`could not read the ${formatPlatform(platform)} image: ${reasonOf(error62)}`] };
+  }
+}
+
+// src/diff/image-diff.ts
+init_format();
+
+// src/diff/attestations/candidates.ts
+var SBOM_ORIGINS = ["buildkit", "referrers", "cosign"];
+var Annotation = {
+  /** On BuildKit attestation layers. */
+  InTotoPredicateType: "in-toto.io/predicate-type",
+  /** On cosign `.att` layers. */
+  CosignPredicateType: "predicateType",
+  /** On Sigstore bundle manifests (and so on their referrer descriptors). */
+  BundlePredicateType: "dev.sigstore.bundle.predicateType",
+  ReferenceType: "vnd.docker.reference.type",
+  ReferenceDigest: "vnd.docker.reference.digest"
+};
+var DOCUMENT_ARTIFACT_TYPES = {
+  "application/spdx+json": { source: "sbom-spdx", predicateType: "https://spdx.dev/Document" },
+  "text/spdx+json": { source: "sbom-spdx", predicateType: "https://spdx.dev/Document" },
+  "application/vnd.cyclonedx+json": { source: "sbom-cyclonedx", predicateType: "https://cyclonedx.org/bom" }
+};
+
+// src/diff/attestations/discover.ts
+init_errors2();
+init_types();
+
+// src/diff/parse/attestation.ts
+init_types();
+var AttestationError = class extends Error {
+  name = "AttestationError";
+};
+var DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+var DEFAULT_MAX_VALUES = 4e6;
+function hasMoreValuesThan(text2, max) {
+  let count2 = 0;
+  let inString = false;
+  for (let i = 0; i < text2.length; i++) {
+    const c = text2.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if ((c === 44 || c === 123 || c === 91) && ++count2 > max) {
+      return true;
+    }
+  }
+  return false;
+}
+var statementSchema = external_exports.object({
+  _type: external_exports.string().startsWith("https://in-toto.io/Statement/", "is not an in-toto statement type"),
+  subject: external_exports.array(
+    external_exports.object({
+      name: external_exports.string().max(4096).optional(),
+      digest: external_exports.record(external_exports.string().max(64), external_exports.string().max(1024))
+    })
+  ).max(1e4),
+  predicateType: external_exports.string().min(1).max(1024),
+  predicate: external_exports.unknown().optional()
+});
+var dsseSchema = external_exports.object({
+  payloadType: external_exports.string().max(1024),
+  payload: external_exports.string(),
+  signatures: external_exports.array(external_exports.unknown()).optional()
+});
+var bundleSchema = external_exports.object({
+  mediaType: external_exports.string().max(1024).optional(),
+  dsseEnvelope: external_exports.unknown().optional()
+});
+function firstIssue(error62) {
+  const issue2 = error62.issues[0];
+  if (!issue2) return "invalid";
+  const path4 = issue2.path.map(String).join(".");
+  return `${path4 || "(document)"}: ${issue2.message}`.slice(0, 300);
+}
+function parseJsonDocument(input3, what, limits = {}) {
+  const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (input3.length > max) throw new AttestationError(`${what} is ${input3.length} bytes, over the ${max}-byte limit`);
+  const text2 = typeof input3 === "string" ? input3 : new TextDecoder().decode(input3);
+  const maxValues = limits.maxValues ?? DEFAULT_MAX_VALUES;
+  if (hasMoreValuesThan(text2, maxValues)) throw new AttestationError(`${what} holds more than ${maxValues} JSON values; refusing to parse it`);
+  try {
+    return JSON.parse(text2);
+  } catch (e) {
+    throw new AttestationError(`${what} is not JSON (${e instanceof Error ? e.message.slice(0, 120) : "parse error"})`);
+  }
+}
+function asJson(input3, what, limits) {
+  return typeof input3 === "string" || input3 instanceof Uint8Array ? parseJsonDocument(input3, what, limits) : input3;
+}
+function parseInTotoStatement(input3, limits = {}) {
+  const json2 = asJson(input3, "the in-toto statement", limits);
+  const parsed = statementSchema.safeParse(json2);
+  if (!parsed.success) throw new AttestationError(`the in-toto statement is malformed: ${firstIssue(parsed.error)}`);
+  const { predicateType, subject } = parsed.data;
+  let predicate = parsed.data.predicate;
+  if (typeof predicate === "string") {
+    const trimmed = predicate.trimStart();
+    if (trimmed.startsWith("{") || trimmed.startsWith("[")) predicate = parseJsonDocument(predicate, "the statement's predicate", limits);
+  }
+  return {
+    predicateType,
+    subject: subject.map((s) => s.name === void 0 ? { digest: s.digest } : { name: s.name, digest: s.digest }),
+    predicate
+  };
+}
+function unwrapDsseEnvelope(json2, limits = {}) {
+  const parsed = dsseSchema.safeParse(asJson(json2, "the DSSE envelope", limits));
+  if (!parsed.success) throw new AttestationError(`the DSSE envelope is malformed: ${firstIssue(parsed.error)}`);
+  const { payloadType, payload } = parsed.data;
+  if (payloadType.toLowerCase() !== MediaType.InToto) {
+    throw new AttestationError(`the DSSE envelope carries ${JSON.stringify(payloadType.slice(0, 100))}, not an in-toto statement`);
+  }
+  const compact = payload.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact)) throw new AttestationError("the DSSE envelope's payload is not base64");
+  return parseInTotoStatement(Buffer.from(compact, "base64"), limits);
+}
+function unwrapSigstoreBundle(json2, limits = {}) {
+  const parsed = bundleSchema.safeParse(asJson(json2, "the Sigstore bundle", limits));
+  if (!parsed.success) throw new AttestationError(`the Sigstore bundle is malformed: ${firstIssue(parsed.error)}`);
+  if (parsed.data.dsseEnvelope === void 0) {
+    throw new AttestationError("the Sigstore bundle has no dsseEnvelope (it signs a blob, not an attestation)");
+  }
+  return unwrapDsseEnvelope(parsed.data.dsseEnvelope, limits);
+}
+function statementFromAttestation(mediaType, bytes, limits = {}) {
+  const type = mediaType.toLowerCase();
+  if (type === MediaType.InToto) return parseInTotoStatement(bytes, limits);
+  if (type === MediaType.DsseEnvelope) return unwrapDsseEnvelope(bytes, limits);
+  if (type.startsWith("application/vnd.dev.sigstore.bundle")) return unwrapSigstoreBundle(bytes, limits);
+  const json2 = parseJsonDocument(bytes, `the attestation (${mediaType.slice(0, 100)})`, limits);
+  if (typeof json2 === "object" && json2 !== null) {
+    if ("dsseEnvelope" in json2) return unwrapSigstoreBundle(json2, limits);
+    if ("payloadType" in json2) return unwrapDsseEnvelope(json2, limits);
+    if ("_type" in json2) return parseInTotoStatement(json2, limits);
+  }
+  throw new AttestationError(`the ${mediaType.slice(0, 100)} blob is neither an in-toto statement, a DSSE envelope nor a Sigstore bundle`);
+}
+function statementMatchesDigest(statement, digest) {
+  const colon = digest.indexOf(":");
+  if (colon <= 0) return false;
+  const algorithm = digest.slice(0, colon).toLowerCase();
+  const hex3 = digest.slice(colon + 1).toLowerCase();
+  return statement.subject.some((s) => Object.hasOwn(s.digest, algorithm) && s.digest[algorithm]?.toLowerCase() === hex3);
+}
+
+// src/diff/parse/sbom.ts
+function sbomSourceOf(predicateType) {
+  if (predicateType.startsWith("https://spdx.dev/Document")) return "sbom-spdx";
+  if (predicateType.startsWith("https://cyclonedx.org/bom")) return "sbom-cyclonedx";
+  return void 0;
+}
+var IMAGE_PURL_TYPES = /* @__PURE__ */ new Set(["oci", "docker"]);
+var DISTRO_PURL_TYPES = /* @__PURE__ */ new Set(["apk", "deb", "rpm", "alpm", "alpine"]);
+var isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+var asString = (v) => typeof v === "string" ? v : void 0;
+function unwrapPredicate(predicate) {
+  let p = predicate;
+  if (isRecord(p) && "Data" in p && !("packages" in p) && !("components" in p)) p = p["Data"];
+  if (typeof p === "string") {
+    const text2 = p;
+    if (!/^\s*[[{]/.test(text2)) throw new AttestationError("the SBOM predicate is text but not JSON (tag-value SPDX is not read)");
+    p = parseJsonDocument(text2, "the SBOM predicate");
+  }
+  return p;
+}
+function packageFromPurl(purlText, fallbackVersion) {
+  const purl = parsePurl(purlText);
+  if (!purl || IMAGE_PURL_TYPES.has(purl.type)) return void 0;
+  const name = cleanField(
+    DISTRO_PURL_TYPES.has(purl.type) || !purl.namespace ? purl.name : `${purl.namespace}${purl.type === "maven" ? ":" : "/"}${purl.name}`
+  );
+  let version2 = cleanField(purl.version ?? fallbackVersion);
+  if (!name || !version2) return void 0;
+  const epoch = purl.qualifiers["epoch"];
+  if (purl.type === "rpm" && epoch && /^\d+$/.test(epoch) && !version2.includes(":")) version2 = `${epoch}:${version2}`;
+  const arch = cleanField(purl.qualifiers["arch"]);
+  const origin = cleanField(purl.qualifiers["upstream"]);
+  return {
+    type: purl.type,
+    name,
+    version: version2,
+    ...arch ? { arch } : {},
+    purl: purlText.trim(),
+    ...origin ? { origin } : {}
+  };
+}
+function spdxEcosystem(p) {
+  const info = asString(p["sourceInfo"])?.slice(0, 1e3) ?? "";
+  if (/\brpm\b/i.test(info)) return "rpm";
+  if (/\bapk\b|alpine|wolfi/i.test(info)) return "apk";
+  if (/\bdpkg\b|\bdeb\b|debian/i.test(info)) return "deb";
+  return "generic";
+}
+function spdxPackageByName(p) {
+  const name = cleanField(asString(p["name"]));
+  const version2 = cleanField(asString(p["versionInfo"]));
+  if (!name || !version2 || version2 === "NOASSERTION") return void 0;
+  if (p["primaryPackagePurpose"] === "OPERATING-SYSTEM" || p["primaryPackagePurpose"] === "CONTAINER") return void 0;
+  return { type: spdxEcosystem(p), name, version: version2 };
+}
+function spdxPackages(doc) {
+  if (!("packages" in doc) && ("@graph" in doc || "@context" in doc)) {
+    throw new AttestationError("the SPDX document is SPDX 3 (JSON-LD), which digesta does not read yet");
+  }
+  const packages = doc["packages"];
+  if (packages === void 0) return [];
+  if (!Array.isArray(packages)) throw new AttestationError("the SPDX document's packages is not a list");
+  const described = /* @__PURE__ */ new Set();
+  const documentDescribes = doc["documentDescribes"];
+  if (Array.isArray(documentDescribes)) {
+    for (const id of documentDescribes) if (typeof id === "string") described.add(id);
+  }
+  const documentId = asString(doc["SPDXID"]) ?? "SPDXRef-DOCUMENT";
+  const relationships = doc["relationships"];
+  if (Array.isArray(relationships)) {
+    for (const r of relationships) {
+      if (!isRecord(r) || r["relationshipType"] !== "DESCRIBES" || r["spdxElementId"] !== documentId) continue;
+      const target = asString(r["relatedSpdxElement"]);
+      if (target) described.add(target);
+    }
+  }
+  const out = [];
+  for (const p of packages) {
+    if (out.length > MAX_PACKAGES) break;
+    if (!isRecord(p)) continue;
+    const id = asString(p["SPDXID"]);
+    if (id !== void 0 && described.has(id)) continue;
+    const refs = Array.isArray(p["externalRefs"]) ? p["externalRefs"] : [];
+    const purls = refs.filter((ref) => isRecord(ref) && ref["referenceType"] === "purl");
+    let pkg;
+    for (const ref of purls) {
+      const locator2 = asString(ref["referenceLocator"]);
+      pkg = locator2 && packageFromPurl(locator2, asString(p["versionInfo"])) || void 0;
+      if (pkg) break;
+    }
+    if (purls.length === 0) pkg = spdxPackageByName(p);
+    if (pkg) out.push(pkg);
+  }
+  return out;
+}
+function cyclonedxPackages(doc) {
+  const components = doc["components"];
+  if (components === void 0) return [];
+  if (!Array.isArray(components)) throw new AttestationError("the CycloneDX document's components is not a list");
+  const out = [];
+  const stack = [...components].reverse();
+  while (stack.length > 0 && out.length <= MAX_PACKAGES) {
+    const c = stack.pop();
+    if (!isRecord(c)) continue;
+    const purl = asString(c["purl"]);
+    const pkg = purl && packageFromPurl(purl, asString(c["version"]));
+    if (pkg) out.push(pkg);
+    const nested = c["components"];
+    if (Array.isArray(nested)) for (let i = nested.length - 1; i >= 0; i--) stack.push(nested[i]);
+  }
+  return out;
+}
+function dedupe(packages) {
+  const seen = /* @__PURE__ */ new Set();
+  return packages.filter((p) => {
+    const key = `${p.type}\0${p.name}\0${p.version}\0${p.arch ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+function packagesFromSbom(predicateType, predicate) {
+  const source = sbomSourceOf(predicateType);
+  if (source === void 0) return void 0;
+  const doc = unwrapPredicate(predicate);
+  if (!isRecord(doc)) throw new AttestationError(`the ${source === "sbom-spdx" ? "SPDX" : "CycloneDX"} predicate is not a JSON object`);
+  const packages = source === "sbom-spdx" ? spdxPackages(doc) : cyclonedxPackages(doc);
+  if (packages.length > MAX_PACKAGES) throw new AttestationError(`the SBOM lists more than ${MAX_PACKAGES} packages, more than any real image; not read`);
+  return dedupe(packages);
+}
+
+// src/diff/attestations/discover.ts
+init_manifest();
+init_platform();
+var MAX_REFERRER_MANIFESTS = 16;
+function discoverSboms(registry2, name, subject, origin) {
+  return discoverAttestations(registry2, name, subject, origin, sbomSourceOf);
+}
+async function discoverAttestations(registry2, name, subject, origin, kindOf2) {
+  switch (origin) {
+    case "buildkit":
+      return buildkitSboms(registry2, name, subject, kindOf2);
+    case "referrers":
+      return referrerSboms(registry2, name, subject.digest, kindOf2);
+    case "cosign":
+      return cosignSboms(registry2, name, subject.digest, kindOf2);
+  }
+}
+async function buildkitSboms(registry2, name, subject, kindOf2) {
+  const entry2 = subject.index?.manifests.find(
+    (d) => d.annotations?.[Annotation.ReferenceType] === "attestation-manifest" && d.annotations[Annotation.ReferenceDigest] === subject.digest
+  );
+  if (!entry2) return [];
+  const fetched = await registry2.getManifest(name, entry2.digest);
+  if (isIndex(fetched)) return [];
+  return parseImageManifest(fetched.json, `attestation manifest ${entry2.digest}`).layers.flatMap((layer) => {
+    const predicateType = layer.annotations?.[Annotation.InTotoPredicateType];
+    const source = predicateType && kindOf2(predicateType);
+    return source && layer.mediaType === MediaType.InToto ? [{ origin: "buildkit", source, predicateType, blob: layer, wrapping: "in-toto" }] : [];
+  });
+}
+async function cosignSboms(registry2, name, digest, kindOf2) {
+  const tag = `${digest.replace(":", "-")}.att`;
+  let fetched;
+  try {
+    fetched = await registry2.getManifest(name, tag);
+  } catch (error62) {
+    if (error62 instanceof RegistryError && error62.code === "NOT_FOUND") return [];
+    throw error62;
+  }
+  if (isIndex(fetched)) return [];
+  return parseImageManifest(fetched.json, `attestation manifest ${tag}`).layers.flatMap((layer) => {
+    const predicateType = layer.annotations?.[Annotation.CosignPredicateType];
+    const source = predicateType && kindOf2(predicateType);
+    return source ? [{ origin: "cosign", source, predicateType, blob: layer, wrapping: "dsse" }] : [];
+  });
+}
+async function referrerSboms(registry2, name, digest, kindOf2) {
+  let referrers;
+  try {
+    referrers = await registry2.referrers(name, digest);
+  } catch (error62) {
+    if (error62 instanceof RegistryError && error62.code === "NOT_FOUND") return [];
+    throw error62;
+  }
+  const worth = referrers.filter((r) => mayHold(r, kindOf2)).slice(0, MAX_REFERRER_MANIFESTS);
+  const candidates = [];
+  for (const referrer of worth) {
+    const fetched = await registry2.getManifest(name, referrer.digest);
+    if (isIndex(fetched)) continue;
+    const manifest = parseImageManifest(fetched.json, `referrer ${referrer.digest}`);
+    const ownType = fetched.json["artifactType"];
+    const ownAnnotations = fetched.json["annotations"];
+    const ownBundleType = ownAnnotations && typeof ownAnnotations === "object" ? ownAnnotations[Annotation.BundlePredicateType] : void 0;
+    const artifactType = referrer.artifactType ?? (typeof ownType === "string" ? ownType : manifest.config.mediaType);
+    const bundleType = referrer.annotations?.[Annotation.BundlePredicateType] ?? (typeof ownBundleType === "string" ? ownBundleType : void 0);
+    const document = DOCUMENT_ARTIFACT_TYPES[artifactType];
+    const documentKind = document && kindOf2(document.predicateType);
+    for (const layer of manifest.layers) {
+      if (document) {
+        if (documentKind) candidates.push({ origin: "referrers", source: documentKind, predicateType: document.predicateType, blob: layer, wrapping: "document" });
+        break;
+      }
+      const wrapping = layer.mediaType === MediaType.SigstoreBundle || layer.mediaType.startsWith("application/vnd.dev.sigstore.bundle") ? "sigstore-bundle" : layer.mediaType === MediaType.DsseEnvelope ? "dsse" : layer.mediaType === MediaType.InToto ? "in-toto" : void 0;
+      if (!wrapping) continue;
+      const predicateType = wrapping === "sigstore-bundle" ? bundleType : layer.annotations?.[Annotation.InTotoPredicateType] ?? layer.annotations?.[Annotation.CosignPredicateType];
+      const source = predicateType && kindOf2(predicateType);
+      if (source) candidates.push({ origin: "referrers", source, predicateType, blob: layer, wrapping });
+    }
+  }
+  return candidates;
+}
+function mayHold(referrer, kindOf2) {
+  const bundleType = referrer.annotations?.[Annotation.BundlePredicateType];
+  if (bundleType !== void 0) return kindOf2(bundleType) !== void 0;
+  const predicateType = referrer.annotations?.[Annotation.InTotoPredicateType];
+  if (predicateType !== void 0) return kindOf2(predicateType) !== void 0;
+  const type = referrer.artifactType ?? "";
+  const document = DOCUMENT_ARTIFACT_TYPES[type];
+  if (document) return kindOf2(document.predicateType) !== void 0;
+  if (type === MediaType.InToto || type === MediaType.DsseEnvelope || type.startsWith("application/vnd.dev.sigstore.bundle")) return true;
+  return type === "" || type === MediaType.OciEmpty || /sbom|spdx|cyclonedx|in-toto|attestation|vuln/i.test(type);
+}
+
+// src/diff/attestations/read-sbom.ts
+init_types();
+var DEFAULT_MAX_SBOM_BYTES = 64 * 1024 * 1024;
+var SbomError = class extends Error {
+  name = "SbomError";
+};
+async function readSbom(registry2, name, candidate, subject, options2 = {}) {
+  const cached2 = options2.cache?.getSbom(candidate.blob.digest, subject);
+  if (cached2) return cached2;
+  const maxBytes = options2.maxBytes ?? DEFAULT_MAX_SBOM_BYTES;
+  if (candidate.blob.size > maxBytes) {
+    throw new SbomError(`the SBOM ${shortDigest3(candidate.blob.digest)} is ${candidate.blob.size} bytes, over the ${maxBytes}-byte limit`);
+  }
+  const bytes = await registry2.getBlob(name, candidate.blob.digest, maxBytes);
+  const list = packageListOf(candidate, bytes, subject);
+  if (list.packages.length === 0) throw new SbomError(`the SBOM ${shortDigest3(candidate.blob.digest)} lists no packages digesta can read`);
+  options2.cache?.setSbom(candidate.blob.digest, subject, list);
+  return list;
+}
+function attestedStatement(candidate, bytes, subject, what) {
+  if (candidate.wrapping === "document") throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is a bare document, not a statement about an image`);
+  const mediaType = { "in-toto": MediaType.InToto, dsse: MediaType.DsseEnvelope, "sigstore-bundle": MediaType.SigstoreBundle }[candidate.wrapping];
+  const statement = statementFromAttestation(mediaType, bytes);
+  if (!statementMatchesDigest(statement, subject)) {
+    const named = statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex3]) => shortDigest3(`${alg}:${hex3}`)));
+    throw new SbomError(`the ${what} ${shortDigest3(candidate.blob.digest)} is about ${named.join(", ") || "no image"}, not ${shortDigest3(subject)}; ignored`);
+  }
+  return statement;
+}
+function packageListOf(candidate, bytes, subject) {
+  if (candidate.wrapping === "document") {
+    const document = parseJsonDocument(bytes, `the SBOM ${shortDigest3(candidate.blob.digest)}`, { maxBytes: bytes.length });
+    return { source: candidate.source, packages: packagesFromSbom(candidate.predicateType, document) ?? [] };
+  }
+  const statement = attestedStatement(candidate, bytes, subject, "SBOM attestation");
+  const source = sbomSourceOf(statement.predicateType);
+  if (!source) throw new SbomError(`the attestation ${shortDigest3(candidate.blob.digest)} holds a ${statement.predicateType} predicate, not an SBOM`);
+  const packages = packagesFromSbom(statement.predicateType, statement.predicate);
+  return { source, packages: packages ?? [] };
+}
+
+// src/diff/attestations/find-sbom.ts
+var SOURCES = ["sbom-spdx", "sbom-cyclonedx"];
+async function findSbomPair(registry2, name, previous, current, options2 = {}) {
+  const warnings = [];
+  const found = { previous: false, current: false };
+  const discover = async (subject, origin) => {
+    try {
+      return await discoverSboms(registry2, name, subject, origin);
+    } catch (error62) {
+      warnings.push(`could not look for ${origin} SBOM attestations of ${shortDigest3(subject.digest)}: ${reasonOf(error62)}`);
+      return [];
+    }
+  };
+  const readOptions = { ...options2.cache && { cache: options2.cache }, ...options2.maxBytes !== void 0 && { maxBytes: options2.maxBytes } };
+  for (const origin of SBOM_ORIGINS) {
+    options2.signal?.throwIfAborted();
+    const [prev, cur] = await Promise.all([discover(previous, origin), discover(current, origin)]);
+    found.previous ||= prev.length > 0;
+    found.current ||= cur.length > 0;
+    for (const source of SOURCES) {
+      const p = prev.find((c2) => c2.source === source);
+      const c = cur.find((c2) => c2.source === source);
+      if (!p || !c) continue;
+      const [pl, cl] = await Promise.allSettled([
+        readSbom(registry2, name, p, previous.digest, readOptions),
+        readSbom(registry2, name, c, current.digest, readOptions)
+      ]);
+      if (pl.status === "fulfilled" && cl.status === "fulfilled") return { pair: { previous: pl.value, current: cl.value, origin }, warnings, found };
+      for (const [result, subject] of [
+        [pl, previous],
+        [cl, current]
+      ]) {
+        if (result.status === "rejected") warnings.push(`could not use the ${origin} SBOM of ${shortDigest3(subject.digest)}: ${reasonOf(result.reason)}`);
+      }
+    }
+  }
+  return { warnings, found };
+}
+
+// src/diff/versions/apk2.ts
+var INVALID2 = -1;
+var DIGIT_OR_ZERO = 0;
+var DIGIT = 1;
+var LETTER = 2;
+var SUFFIX = 3;
+var SUFFIX_NO = 4;
+var COMMIT_HASH = 5;
+var REVISION_NO = 6;
+var END = 7;
+var PRE_SUFFIXES = ["alpha", "beta", "pre", "rc"];
+var POST_SUFFIXES = ["cvs", "svn", "git", "hg", "p"];
+var Cursor = class {
+  constructor(s) {
+    this.s = s;
+  }
+  s;
+  pos = 0;
+  type = DIGIT;
+  get len() {
+    return this.s.length - this.pos;
+  }
+  code(i = 0) {
+    return this.s.charCodeAt(this.pos + i);
+  }
+};
+var isDigit = (c) => c >= 48 && c <= 57;
+var isLower = (c) => c >= 97 && c <= 122;
+var isHex = (c) => isDigit(c) || c >= 97 && c <= 102;
+function nextToken(b) {
+  let n = INVALID2;
+  if (b.len === 0 || b.code() === 0) {
+    n = END;
+  } else if ((b.type === DIGIT || b.type === DIGIT_OR_ZERO) && isLower(b.code())) {
+    n = LETTER;
+  } else if (b.type === LETTER && isDigit(b.code())) {
+    n = DIGIT;
+  } else if (b.type === SUFFIX && isDigit(b.code())) {
+    n = SUFFIX_NO;
+  } else {
+    switch (b.code()) {
+      case 46:
+        n = DIGIT_OR_ZERO;
+        break;
+      case 95:
+        n = SUFFIX;
+        break;
+      case 126:
+        n = COMMIT_HASH;
+        break;
+      case 45:
+        if (b.len > 1 && b.code(1) === 114) {
+          n = REVISION_NO;
+          b.pos++;
+        }
+        break;
+    }
+    b.pos++;
+  }
+  if (n < b.type) {
+    const allowed = n === DIGIT_OR_ZERO && b.type === DIGIT || n === SUFFIX && b.type === SUFFIX_NO || n === DIGIT && b.type === LETTER;
+    if (!allowed) n = INVALID2;
+  }
+  b.type = n;
+}
+function suffixAt(b, words) {
+  for (let v = 0; v < words.length; v++) {
+    const word = words[v];
+    if (word.length <= b.len && b.s.startsWith(word, b.pos)) return v;
+  }
+  return -1;
+}
+function getToken2(b) {
+  if (b.len <= 0) {
+    b.type = END;
+    return 0n;
+  }
+  let i = 0;
+  let nt = INVALID2;
+  let v = 0n;
+  switch (b.type) {
+    case DIGIT_OR_ZERO:
+    case DIGIT:
+    case SUFFIX_NO:
+    case REVISION_NO:
+      if (b.type === DIGIT_OR_ZERO && b.code() === 48) {
+        while (i + 1 < b.len && b.code(i + 1) === 48) i++;
+        nt = DIGIT;
+        v = BigInt(-i);
+        break;
+      }
+      while (i < b.len && isDigit(b.code(i))) i++;
+      v = i > 0 ? BigInt(b.s.slice(b.pos, b.pos + i)) : 0n;
+      break;
+    case LETTER:
+      v = BigInt(b.code());
+      i = 1;
+      break;
+    case SUFFIX: {
+      const pre = suffixAt(b, PRE_SUFFIXES);
+      if (pre >= 0) {
+        i = PRE_SUFFIXES[pre].length;
+        v = BigInt(pre - PRE_SUFFIXES.length);
+        break;
+      }
+      const post = suffixAt(b, POST_SUFFIXES);
+      if (post >= 0) {
+        i = POST_SUFFIXES[post].length;
+        v = BigInt(post);
+        break;
+      }
+      b.type = INVALID2;
+      return -1n;
+    }
+    case COMMIT_HASH:
+      while (i < b.len && isHex(b.code(i))) i++;
+      if (i === 0) {
+        b.type = INVALID2;
+        return -1n;
+      }
+      v = b.s.slice(b.pos, b.pos + i);
+      break;
+    default:
+      b.type = INVALID2;
+      return -1n;
+  }
+  b.pos += i;
+  if (b.len === 0) b.type = END;
+  else if (nt !== INVALID2) b.type = nt;
+  else nextToken(b);
+  return v;
+}
+var less = (x, y) => typeof x === typeof y ? x < y : typeof x === "bigint";
+function compareApk2Versions(a, b) {
+  const x = new Cursor(a);
+  const y = new Cursor(b);
+  let av = 0n;
+  let bv = 0n;
+  while (x.type === y.type && x.type !== END && x.type !== INVALID2 && av === bv) {
+    av = getToken2(x);
+    bv = getToken2(y);
+  }
+  if (less(av, bv)) return -1;
+  if (less(bv, av)) return 1;
+  if (x.type === y.type) return 0;
+  const [at, bt] = [x.type, y.type];
+  if (at === SUFFIX && less(getToken2(x), 0n)) return -1;
+  if (bt === SUFFIX && less(getToken2(y), 0n)) return 1;
+  if (at > bt) return -1;
+  if (bt > at) return 1;
+  return 0;
+}
+
+// src/diff/versions/digits.ts
+function compareDigitRuns(a, b) {
+  const x = a.replace(/^0+/, "");
+  const y = b.replace(/^0+/, "");
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+function compareStrings(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+function sign(n) {
+  return n < 0 ? -1 : n > 0 ? 1 : 0;
+}
+
+// src/diff/versions/apk.ts
+var INITIAL_DIGIT = 0;
+var DIGIT2 = 1;
+var LETTER2 = 2;
+var SUFFIX2 = 3;
+var SUFFIX_NO2 = 4;
+var COMMIT_HASH2 = 5;
+var REVISION_NO2 = 6;
+var END2 = 7;
+var INVALID3 = 8;
+var SUFFIX_NONE = 5;
+var SUFFIXES = {
+  alpha: 1,
+  beta: 2,
+  pre: 3,
+  rc: 4,
+  cvs: 6,
+  svn: 7,
+  git: 8,
+  hg: 9,
+  p: 10
+};
+var Tokenizer = class {
+  constructor(s) {
+    this.s = s;
+    this.digits();
+  }
+  s;
+  pos = 0;
+  state = { token: INITIAL_DIGIT, value: "", suffix: 0 };
+  digits() {
+    const start = this.pos;
+    while (this.pos < this.s.length && isDigit2(this.s.charCodeAt(this.pos))) this.pos++;
+    this.state.value = this.s.slice(start, this.pos);
+    if (this.state.value.length === 0) this.state.token = INVALID3;
+  }
+  span(accept) {
+    const start = this.pos;
+    while (this.pos < this.s.length && accept(this.s.charCodeAt(this.pos))) this.pos++;
+    return this.s.slice(start, this.pos);
+  }
+  next() {
+    const t = this.state;
+    if (this.pos >= this.s.length) {
+      t.token = END2;
+      return;
+    }
+    const c = this.s.charCodeAt(this.pos);
+    if (isLower2(c)) {
+      if (t.token > DIGIT2) return this.invalid();
+      t.value = this.s[this.pos] ?? "";
+      t.token = LETTER2;
+      this.pos++;
+      return;
+    }
+    if (c === 46 || isDigit2(c)) {
+      if (c === 46) {
+        if (t.token > DIGIT2) return this.invalid();
+        this.pos++;
+      }
+      if (t.token === INITIAL_DIGIT || t.token === DIGIT2) t.token = DIGIT2;
+      else if (t.token === SUFFIX2) t.token = SUFFIX_NO2;
+      else return this.invalid();
+      this.digits();
+      return;
+    }
+    if (c === 95) {
+      if (t.token > SUFFIX_NO2) return this.invalid();
+      this.pos++;
+      t.value = this.span(isLower2);
+      const suffix = SUFFIXES[t.value];
+      if (suffix === void 0 || !Object.hasOwn(SUFFIXES, t.value)) return this.invalid();
+      t.suffix = suffix;
+      t.token = SUFFIX2;
+      return;
+    }
+    if (c === 126) {
+      if (t.token >= COMMIT_HASH2) return this.invalid();
+      this.pos++;
+      t.value = this.span(isHexDigit);
+      if (t.value.length === 0) return this.invalid();
+      t.token = COMMIT_HASH2;
+      return;
+    }
+    if (c === 45) {
+      if (t.token >= REVISION_NO2 || this.s.charCodeAt(this.pos + 1) !== 114) return this.invalid();
+      this.pos += 2;
+      t.token = REVISION_NO2;
+      this.digits();
+      return;
+    }
+    this.invalid();
+  }
+  invalid() {
+    this.state.token = INVALID3;
+  }
+};
+function compareTokens(a, b) {
+  switch (a.token) {
+    case DIGIT2:
+      if (a.value.startsWith("0") || b.value.startsWith("0")) return compareStrings(a.value, b.value);
+      return compareDigitRuns(a.value, b.value);
+    case INITIAL_DIGIT:
+    case SUFFIX_NO2:
+    case REVISION_NO2:
+      return compareDigitRuns(a.value, b.value);
+    case SUFFIX2:
+      return a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0;
+    default:
+      return compareStrings(a.value, b.value);
+  }
+}
+function compareApk3Versions(a, b) {
+  const ta = new Tokenizer(a);
+  const tb = new Tokenizer(b);
+  const sa = ta.state;
+  const sb = tb.state;
+  while (sa.token === sb.token && sa.token < END2) {
+    const r = compareTokens(sa, sb);
+    if (r !== 0) return r;
+    ta.next();
+    tb.next();
+  }
+  if (sa.token === sb.token) return 0;
+  if (sa.token === SUFFIX2 && sa.suffix < SUFFIX_NONE) return -1;
+  if (sb.token === SUFFIX2 && sb.suffix < SUFFIX_NONE) return 1;
+  return sa.token > sb.token ? -1 : 1;
+}
+function splitApkRevision(v) {
+  const m = /^(.*)-r(\d+)$/s.exec(v);
+  return m ? { upstream: m[1] ?? "", revision: m[2] ?? "" } : { upstream: v };
+}
+function isDigit2(c) {
+  return c >= 48 && c <= 57;
+}
+function isLower2(c) {
+  return c >= 97 && c <= 122;
+}
+function isHexDigit(c) {
+  return isDigit2(c) || c >= 97 && c <= 102;
+}
+function compareApkVersions(a, b, series = 2) {
+  return series === 3 ? compareApk3Versions(a, b) : compareApk2Versions(a, b);
+}
+function apkToolsSeries(version2) {
+  return version2 !== void 0 && /^3\./.test(version2) ? 3 : 2;
+}
+
+// src/diff/versions/evr.ts
+function splitEpochVersionRelease(v) {
+  let rest = v.trim();
+  let epoch = "0";
+  const colon = rest.indexOf(":");
+  if (colon > 0 && /^\d+$/.test(rest.slice(0, colon))) {
+    epoch = rest.slice(0, colon);
+    rest = rest.slice(colon + 1);
+  }
+  const hyphen = rest.lastIndexOf("-");
+  if (hyphen >= 0) return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1), hasRelease: true };
+  return { epoch, version: rest, release: "", hasRelease: false };
+}
+
+// src/diff/versions/deb.ts
+function parseDebVersion(v) {
+  const { epoch, version: version2, release } = splitEpochVersionRelease(v);
+  return { epoch, upstream: version2, revision: release };
+}
+function order(s, i) {
+  if (i >= s.length) return 0;
+  const c = s.charCodeAt(i);
+  if (c >= 48 && c <= 57) return 0;
+  if (c >= 65 && c <= 90 || c >= 97 && c <= 122) return c;
+  if (c === 126) return -1;
+  return c + 256;
+}
+function isDigitAt(s, i) {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+function verrevcmp(a, b) {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while (i < a.length && !isDigitAt(a, i) || j < b.length && !isDigitAt(b, j)) {
+      const ac = order(a, i);
+      const bc = order(b, j);
+      if (ac !== bc) return sign(ac - bc);
+      i++;
+      j++;
+    }
+    const si = i;
+    while (isDigitAt(a, i)) i++;
+    const sj = j;
+    while (isDigitAt(b, j)) j++;
+    const r = compareDigitRuns(a.slice(si, i), b.slice(sj, j));
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+function compareDebVersions(a, b) {
+  const x = parseDebVersion(a);
+  const y = parseDebVersion(b);
+  return compareDigitRuns(x.epoch, y.epoch) || verrevcmp(x.upstream, y.upstream) || verrevcmp(x.revision, y.revision);
+}
+
+// src/diff/versions/generic.ts
+function parseGenericVersion(v) {
+  let rest = v.trim().replace(/^[vV](?=\d)/, "");
+  let build;
+  const plus = rest.indexOf("+");
+  if (plus >= 0) {
+    build = rest.slice(plus + 1);
+    rest = rest.slice(0, plus);
+  }
+  const hyphen = rest.indexOf("-");
+  const parsed = hyphen >= 0 ? { core: rest.slice(0, hyphen), prerelease: rest.slice(hyphen + 1) } : { core: rest };
+  return build === void 0 ? parsed : { ...parsed, build };
+}
+function tokens(s) {
+  return s.match(/\d+|[A-Za-z]+|[^\dA-Za-z.\-_+~]+/g) ?? [];
+}
+var isNumeric = (t) => /^\d/.test(t);
+function compareToken(a, b) {
+  const an = isNumeric(a);
+  const bn = isNumeric(b);
+  if (an && bn) return compareDigitRuns(a, b);
+  if (an !== bn) return an ? 1 : -1;
+  return compareStrings(a, b);
+}
+function compareCore(a, b) {
+  const x = tokens(a);
+  const y = tokens(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const r = compareToken(x[i] ?? "0", y[i] ?? "0");
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+function comparePrerelease(a, b) {
+  if (a === void 0 || b === void 0) return a === b ? 0 : a === void 0 ? 1 : -1;
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i] ?? "";
+    const q = y[i] ?? "";
+    const pn = /^\d+$/.test(p);
+    const qn = /^\d+$/.test(q);
+    const r = pn && qn ? compareDigitRuns(p, q) : pn !== qn ? pn ? -1 : 1 : compareStrings(p, q);
+    if (r !== 0) return r;
+  }
+  return x.length === y.length ? 0 : x.length < y.length ? -1 : 1;
+}
+function compareGenericVersions(a, b) {
+  const x = parseGenericVersion(a);
+  const y = parseGenericVersion(b);
+  return compareCore(x.core, y.core) || comparePrerelease(x.prerelease, y.prerelease) || compareStrings(x.build ?? "", y.build ?? "") || compareStrings(a, b);
+}
+
+// src/diff/versions/rpm.ts
+var parseRpmVersion = splitEpochVersionRelease;
+var isDigit3 = (c) => c !== void 0 && c >= "0" && c <= "9";
+var isAlpha = (c) => c !== void 0 && (c >= "a" && c <= "z" || c >= "A" && c <= "Z");
+function rpmvercmp(a, b) {
+  if (a === b) return 0;
+  let i = 0;
+  let j = 0;
+  const skip = (s, k) => {
+    while (k < s.length && !isDigit3(s[k]) && !isAlpha(s[k]) && s[k] !== "~" && s[k] !== "^") k++;
+    return k;
+  };
+  while (i < a.length || j < b.length) {
+    i = skip(a, i);
+    j = skip(b, j);
+    const ca = a[i];
+    const cb = b[j];
+    if (ca === "~" || cb === "~") {
+      if (ca !== "~") return 1;
+      if (cb !== "~") return -1;
+      i++;
+      j++;
+      continue;
+    }
+    if (ca === "^" || cb === "^") {
+      if (ca === void 0) return -1;
+      if (cb === void 0) return 1;
+      if (ca !== "^") return 1;
+      if (cb !== "^") return -1;
+      i++;
+      j++;
+      continue;
+    }
+    if (ca === void 0 || cb === void 0) break;
+    const numeric = isDigit3(ca);
+    const inSegment = numeric ? isDigit3 : isAlpha;
+    const si = i;
+    while (i < a.length && inSegment(a[i])) i++;
+    const sj = j;
+    while (j < b.length && inSegment(b[j])) j++;
+    if (sj === j) return numeric ? 1 : -1;
+    const r = numeric ? compareDigitRuns(a.slice(si, i), b.slice(sj, j)) : compareStrings(a.slice(si, i), b.slice(sj, j));
+    if (r !== 0) return r;
+  }
+  if (i >= a.length && j >= b.length) return 0;
+  return i >= a.length ? -1 : 1;
+}
+function compareRpmVersions(a, b) {
+  const x = parseRpmVersion(a);
+  const y = parseRpmVersion(b);
+  return compareDigitRuns(x.epoch, y.epoch) || rpmvercmp(x.version, y.version) || compareReleases(x, y);
+}
+function compareReleases(x, y) {
+  if (x.hasRelease && y.hasRelease) return rpmvercmp(x.release, y.release);
+  return x.hasRelease === y.hasRelease ? 0 : x.hasRelease ? 1 : -1;
+}
+
+// src/diff/versions/compare.ts
+function compareVersions(type, a, b, ordering = {}) {
+  switch (type) {
+    case "apk":
+      return compareApkVersions(a, b, ordering.apkTools);
+    case "deb":
+      return compareDebVersions(a, b);
+    case "rpm":
+      return compareRpmVersions(a, b);
+    default:
+      return compareGenericVersions(a, b);
+  }
+}
+function upstreamOf(type, version2) {
+  switch (type) {
+    case "apk": {
+      const upstream = splitApkRevision(version2).upstream;
+      return { withEpoch: upstream, upstream };
+    }
+    case "deb": {
+      const v = parseDebVersion(version2);
+      return { withEpoch: `${v.epoch}:${v.upstream}`, upstream: v.upstream };
+    }
+    case "rpm": {
+      const v = parseRpmVersion(version2);
+      return { withEpoch: `${v.epoch}:${v.version}`, upstream: v.version };
+    }
+    default: {
+      const v = parseGenericVersion(version2);
+      const upstream = v.prerelease === void 0 ? v.core : `${v.core}-${v.prerelease}`;
+      return { withEpoch: upstream, upstream };
+    }
+  }
+}
+function majorComponent(type, version2) {
+  const m = /\d+/.exec(upstreamOf(type, version2).upstream);
+  if (!m) return void 0;
+  const digits = m[0].replace(/^0+(?=\d)/, "");
+  return digits.length > 4 ? void 0 : digits;
+}
+var withoutDebRebuild = (revision) => revision.replace(/(\+b|build)\d+$/, "");
+function onlyRebuilt(type, previous, current) {
+  switch (type) {
+    case "deb":
+      return withoutDebRebuild(parseDebVersion(previous).revision) === withoutDebRebuild(parseDebVersion(current).revision);
+    case "rpm":
+      return false;
+    default:
+      return true;
+  }
+}
+function classifyChange(type, previous, current, ordering = {}) {
+  const order2 = compareVersions(type, previous, current, ordering);
+  const before = majorComponent(type, previous);
+  const after = majorComponent(type, current);
+  const major = before !== void 0 && after !== void 0 && before !== after;
+  if (order2 > 0) return { classification: "downgrade", major };
+  if (order2 === 0) return { classification: "rebuild", major: false };
+  if (upstreamOf(type, previous).withEpoch === upstreamOf(type, current).withEpoch) {
+    return { classification: onlyRebuilt(type, previous, current) ? "rebuild" : "distribution-update", major: false };
+  }
+  return { classification: "upgrade", major };
+}
+
+// src/diff/compare.ts
+var SOURCE_NAMES = {
+  "sbom-spdx": "an SPDX SBOM",
+  "sbom-cyclonedx": "a CycloneDX SBOM",
+  apk: "the apk database",
+  dpkg: "the dpkg database",
+  rpm: "the rpm database"
+};
+function referenceOf(p) {
+  if (p.purl) return p.purl;
+  const slash = p.name.lastIndexOf("/");
+  return formatPurl({
+    type: p.type,
+    ...slash > 0 ? { namespace: p.name.slice(0, slash) } : {},
+    name: slash > 0 ? p.name.slice(slash + 1) : p.name,
+    version: p.version,
+    qualifiers: p.arch ? { arch: p.arch } : {}
+  });
+}
+var keyOf = (type, name, arch) => `${type}\0${name}\0${arch ?? ""}`;
+var nameKeyOf = (p) => `${p.type}\0${p.name}`;
+function group(packages) {
+  const groups2 = /* @__PURE__ */ new Map();
+  for (const p of packages) {
+    const key = keyOf(p.type, p.name, p.arch);
+    let versions = groups2.get(key);
+    if (!versions) groups2.set(key, versions = /* @__PURE__ */ new Map());
+    if (!versions.has(p.version)) versions.set(p.version, p);
+  }
+  return groups2;
+}
+function reconcileArchitectures(previous, current) {
+  const byName = (groups2) => {
+    const out = /* @__PURE__ */ new Map();
+    for (const [key, versions] of groups2) {
+      const first = versions.values().next().value;
+      const list = out.get(nameKeyOf(first)) ?? [];
+      list.push(key);
+      out.set(nameKeyOf(first), list);
+    }
+    return out;
+  };
+  const previousByName = byName(previous);
+  const currentByName = byName(current);
+  for (const [name, previousKeys] of previousByName) {
+    const currentKeys = currentByName.get(name);
+    if (previousKeys.length !== 1 || currentKeys?.length !== 1) continue;
+    const [p] = previousKeys;
+    const [c] = currentKeys;
+    if (p === c) continue;
+    const [pa, ca] = [p.split("\0")[2], c.split("\0")[2]];
+    if (pa !== "" && ca !== "") continue;
+    const versions = current.get(c);
+    current.delete(c);
+    if (versions) current.set(p, versions);
+  }
+}
+function orderingOf(previous, current) {
+  const apkTools = (list) => list.packages.find((p) => p.type === "apk" && p.name === "apk-tools")?.version;
+  return { apkTools: apkToolsSeries(apkTools(current) ?? apkTools(previous)) };
+}
+var added = (p) => ({
+  name: p.name,
+  version: p.version,
+  reference: referenceOf(p),
+  type: p.type,
+  ...p.arch ? { arch: p.arch } : {},
+  ...p.origin ? { origin: p.origin } : {}
+});
+function diffPackageLists(previous, current) {
+  const before = group(previous.packages);
+  const after = group(current.packages);
+  reconcileArchitectures(before, after);
+  const ordering = orderingOf(previous, current);
+  const compare2 = (type, a, b) => compareVersions(type, a, b, ordering);
+  const addedOut = [];
+  const removedOut = [];
+  const changedOut = [];
+  for (const key of /* @__PURE__ */ new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(key) ?? /* @__PURE__ */ new Map();
+    const now = after.get(key) ?? /* @__PURE__ */ new Map();
+    const sample = was.values().next().value ?? now.values().next().value;
+    const type = sample.type;
+    const descending = (a, b) => compare2(type, b.version, a.version) || compareStrings(b.version, a.version);
+    const gone = [...was.values()].filter((p) => !now.has(p.version)).sort(descending);
+    const come = [...now.values()].filter((p) => !was.has(p.version)).sort(descending);
+    const pairs = Math.min(gone.length, come.length);
+    for (let i = 0; i < pairs; i++) {
+      const p = gone[i];
+      const c = come[i];
+      const arch = c.arch ?? p.arch;
+      const origin = c.origin ?? p.origin;
+      changedOut.push({
+        name: c.name,
+        type,
+        ...arch ? { arch } : {},
+        ...origin ? { origin } : {},
+        previous: { version: p.version, reference: referenceOf(p) },
+        current: { version: c.version, reference: referenceOf(c) },
+        ...classifyChange(type, p.version, c.version, ordering)
+      });
+    }
+    for (const p of gone.slice(pairs)) removedOut.push(added(p));
+    for (const c of come.slice(pairs)) addedOut.push(added(c));
+  }
+  const byIdentity = (a, b) => compareStrings(a.name, b.name) || compareStrings(a.type, b.type) || compareStrings(a.arch ?? "", b.arch ?? "");
+  const listOrder = (a, b) => byIdentity(a, b) || compare2(a.type, a.version, b.version) || compareStrings(a.version, b.version);
+  addedOut.sort(listOrder);
+  removedOut.sort(listOrder);
+  changedOut.sort(
+    (a, b) => byIdentity(a, b) || compare2(a.type, a.previous.version, b.previous.version) || compareStrings(a.previous.version, b.previous.version)
+  );
+  const warnings = [];
+  if (previous.source !== current.source) {
+    warnings.push(
+      `The old image's packages come from ${SOURCE_NAMES[previous.source]} and the new one's from ${SOURCE_NAMES[current.source]}; some differences may come from that.`
+    );
+  }
+  return { packages: { added: addedOut, removed: removedOut, changed: changedOut }, warnings };
+}
+
 // src/diff/image-diff.ts
 init_platform();
 async function diffImages(registry2, name, from, to, options2 = {}) {
@@ -100797,12 +101572,12 @@ async function choosePlatform(registry2, name, from, to, configured, warnings) {
     return configured;
   }
 }
-function dedupe2(lines2) {
-  return [...new Set(lines2)];
+function dedupe2(lines3) {
+  return [...new Set(lines3)];
 }
 
 // src/registry/client.ts
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 import { Transform as Transform4, pipeline as pipeline3 } from "node:stream";
 init_digest();
 
@@ -101568,7 +102343,7 @@ function basicHeader(credential) {
 init_name();
 init_json_shape();
 import { spawn } from "node:child_process";
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 var MAX_CONFIG_BYTES2 = 1024 * 1024;
@@ -101633,7 +102408,7 @@ function dockerConfigCredentials(options2 = {}) {
 async function readConfig(path4, logger) {
   let text2;
   try {
-    const buffer = await readFile3(path4);
+    const buffer = await readFile4(path4);
     if (buffer.byteLength > MAX_CONFIG_BYTES2) {
       logger?.warn({ path: path4 }, "Docker config is larger than 1 MiB; ignoring it and pulling anonymously");
       return {};
@@ -102133,7 +102908,7 @@ function createRegistryClient(options2 = {}) {
     const exchange = await transport.perform({ what }, (deadline) => blobExchange(name, digest, deadline));
     const declared = Number(exchange.headers.get("content-length") ?? "");
     const { stream, abort } = exchange.stream();
-    const hash2 = createHash5("sha256");
+    const hash2 = createHash6("sha256");
     const verified = new Transform4({
       transform(chunk, _encoding, callback) {
         hash2.update(chunk);
@@ -102657,7 +103432,8 @@ function createRegistrySession(parts) {
   } : void 0;
   const verdicts = /* @__PURE__ */ new Map();
   const signatures = (settings) => createSignatureSource(reader, settings, { verdicts, ...parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {} });
-  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...diff ? { diff } : {} };
+  const contents = parts.contents;
+  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...diff ? { diff } : {}, ...contents ? { contents } : {} };
 }
 
 // src/engine/vulnerabilities.ts
@@ -102900,7 +103676,8 @@ function createSessionFactory(settings = {}) {
         ),
         { scans: createAttestedScanSource(shared), ...settings.vulnerabilities ? { packages: settings.vulnerabilities } : {} },
         settings.logger
-      )
+      ),
+      contents: (image, digest, platform) => readImageContents(shared, image, digest, { platform, cache: packages })
     });
   };
 }
@@ -103052,19 +103829,19 @@ function report(outcome, inputs, env, out) {
     failed: String(counts.failed),
     "up-to-date": String(counts.upToDate)
   });
-  const lines2 = [`### digesta: ${repository}${inputs.dryRun ? " (dry run: nothing written)" : ""}`, ""];
+  const lines3 = [`### digesta: ${repository}${inputs.dryRun ? " (dry run: nothing written)" : ""}`, ""];
   if (outcome.status === "config-error") {
-    lines2.push(`The configuration (\`${inputs.config}\`) is broken:`, "", ...outcome.problems.map(problemLine));
+    lines3.push(`The configuration (\`${inputs.config}\`) is broken:`, "", ...outcome.problems.map(problemLine));
     out.write(annotation("error", `${inputs.config} is broken (${outcome.problems.length} problem(s)); see the job summary`));
   } else if (outcome.status !== "done") {
-    lines2.push(outcome.status === "disabled" ? "Turned off in the configuration (`enabled: false`)." : "The repository is empty.");
+    lines3.push(outcome.status === "disabled" ? "Turned off in the configuration (`enabled: false`)." : "The repository is empty.");
   } else {
-    lines2.push(`${counts.updates} to update, ${counts.upToDate} up to date, ${counts.failed} could not be checked.`);
-    for (const pull of pulls) lines2.push(`- ${pull.kind}: ${pull.url} (\`${pull.branch}\`)`);
-    for (const pull of outcome.pullRequests) if ("reason" in pull) lines2.push(`- ${pull.kind} \`${pull.branch}\`: ${pull.reason}`);
+    lines3.push(`${counts.updates} to update, ${counts.upToDate} up to date, ${counts.failed} could not be checked.`);
+    for (const pull of pulls) lines3.push(`- ${pull.kind}: ${pull.url} (\`${pull.branch}\`)`);
+    for (const pull of outcome.pullRequests) if ("reason" in pull) lines3.push(`- ${pull.kind} \`${pull.branch}\`: ${pull.reason}`);
     if (counts.failed > 0) out.write(annotation("warning", `${counts.failed} image(s) could not be checked; the logs above say why`));
   }
-  writeSummary(env["GITHUB_STEP_SUMMARY"], lines2.join("\n"));
+  writeSummary(env["GITHUB_STEP_SUMMARY"], lines3.join("\n"));
   if (outcome.status === "config-error") return 1;
   return counts.failed > 0 ? 1 : 0;
 }

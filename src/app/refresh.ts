@@ -12,7 +12,7 @@ import { closeVanishedIssue, reportVanishedPins } from "../github/vanished-issue
 import { OwnIssues } from "../github/own-issue.js";
 import { grantedPermissions } from "../github/permissions.js";
 import { publishProposals, type BaseCommit, type Proposal, type PublishOutcome, type RepositoryRef } from "../github/publish.js";
-import { renderBody, renderTitle } from "../github/pull-request-text.js";
+import { proposalId, renderBody, renderTitle } from "../github/pull-request-text.js";
 import type { ExtractLimits } from "../github/tarball.js";
 import { planUpdates } from "../plan/plan.js";
 import type { ImageUpdate, UpdatePlan } from "../plan/types.js";
@@ -21,11 +21,13 @@ import { checkSignatures, SIGNATURE_REASON } from "../policy/signatures.js";
 import type { Verdict } from "../verify/types.js";
 import { groupUpdates, updateKey, withoutFiles, type UpdateGroup } from "../policy/grouping.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
-import { familiarName, imageKey, tagKey } from "../reference/format.js";
+import { familiarName, imageKey, shortDigest, tagKey } from "../reference/format.js";
 import { applyDigestEdits } from "../rewrite/rewrite.js";
 import { scanDirectory } from "../scan/directory.js";
 import { joinPathBytes } from "../scan/names.js";
 import { diffRequestOf, packageDiffs } from "../engine/package-diffs.js";
+import { createUnpinnedCollector } from "../engine/pin.js";
+import { proposePins } from "./pin-proposal.js";
 import type { RegistrySession } from "./session.js";
 
 export interface RefreshContext {
@@ -89,12 +91,15 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
 
   const checkout = await downloadCheckout(octokit, { ...repository, ref: base.sha }, context.limits?.extract);
   try {
+    const ignored = createIgnoreMatcher(config.ignore);
+    // `pin: true`: the same walk also finds the references written without a digest.
+    const unpinned = config.pin ? createUnpinnedCollector(ignored) : undefined;
     const scan = await scanDirectory(checkout.root, {
       include: config.paths.include,
       exclude: config.paths.exclude,
       ...(context.limits?.maxFileSize ? { maxFileSize: context.limits.maxFileSize } : {}),
+      ...(unpinned ? { onTextFile: unpinned.onTextFile } : {}),
     });
-    const ignored = createIgnoreMatcher(config.ignore);
     const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: ignored });
     const resolutions = await context.session.cooldown.apply(scan.pinned, resolved, {
       minAge: config.cooldown,
@@ -107,10 +112,13 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
     const groups = groupUpdates(plan, config.group);
     const verdicts = checked?.verdicts ?? new Map<string, Verdict>();
     const proposals = await Promise.all(groups.map((group) => propose(group, plan, checkout, config, context, verdicts)));
+    const pins = unpinned ? await proposePins(unpinned.result(), checkout, config, context.session) : undefined;
+    if (pins) proposals.push(pins);
     // A dry run stops here: what would be proposed is planned, nothing is written.
     const pullRequests = context.dryRun ? [] : await publish(base, proposals, config, context);
     const notMoved = new Set(pullRequests.flatMap((pull) => ("notMoved" in pull ? (pull.notMoved ?? []) : [])));
     const updates = plan.updates.filter((update) => !notMoved.has(updateKey(update))).length;
+    const leftOut = plan.updates.length - updates;
     if (!context.dryRun) {
       // Vanished pins no pull request carries (nothing to update beside them) get an issue: a deploy from them fails.
       const unreported = groups.filter((g) => g.updates.length === 0).flatMap((g) => g.vanished);
@@ -118,14 +126,14 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       else await closeVanishedIssue(ownIssues, base.sha);
     }
     log.info(
-      { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut: notMoved.size, failed: plan.failed.length, vanished: plan.vanished.length },
+      { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut, failed: plan.failed.length, vanished: plan.vanished.length },
       "repository refreshed",
     );
     return {
       status: "done",
       schedule: config.schedule,
       updates,
-      leftOut: notMoved.size,
+      leftOut,
       failed: plan.failed.length,
       upToDate: plan.upToDate.length,
       pullRequests,
@@ -145,6 +153,7 @@ async function publish(base: BaseCommit, proposals: readonly Proposal[], config:
     teamReviewers: config.teamReviewers,
     canWriteWorkflows,
     grouping: config.group,
+    pin: config.pin,
     log,
   });
 }
@@ -186,7 +195,8 @@ async function propose(
     : [];
   const heldBack = heldBackIn(group, plan);
   return {
-    group,
+    branch: group.branch,
+    changes: group.updates.map(updateKey),
     files,
     describe: (leftOut) => {
       // Only what the commit changes is listed as moving: a move whose every place is a left-out file is listed apart.
@@ -202,7 +212,13 @@ async function propose(
         signatures,
         ...(shown.length > 0 ? { renderDiffs: (budget: number) => renderImageDiffs(shown, { budget, heading: "### Package changes" }) } : {}),
       });
-      return { title: committed.updates.length > 0 ? renderTitle(committed) : "", body, updates: committed.updates, notMoved };
+      return {
+        title: committed.updates.length > 0 ? renderTitle(committed) : "",
+        body,
+        commitLines: committed.updates.map((u) => `${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} → ${shortDigest(u.to)}`),
+        id: proposalId(committed.updates),
+        notMoved: notMoved.map(updateKey),
+      };
     },
   };
 }

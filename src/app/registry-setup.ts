@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { createPackageListCache } from "../diff/cache.js";
+import { readImageContents } from "../diff/contents.js";
 import { diffImages } from "../diff/image-diff.js";
 import { createRegistryClient, type BackoffOptions } from "../registry/client.js";
 import type { CredentialSource } from "../registry/credentials.js";
@@ -96,6 +97,7 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
         { scans: createAttestedScanSource(shared), ...(settings.vulnerabilities ? { packages: settings.vulnerabilities } : {}) },
         settings.logger,
       ),
+      contents: (image, digest, platform) => readImageContents(shared, image, digest, { platform, cache: packages }),
     });
   };
 }

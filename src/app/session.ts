@@ -1,3 +1,4 @@
+import type { ImageContentsReader } from "../diff/contents.js";
 import type { ImageDiff } from "../diff/types.js";
 import type { ImageDiffer } from "../engine/package-diffs.js";
 import type { PinFollowerLike } from "../engine/resolve.js";
@@ -26,6 +27,8 @@ export interface RegistrySession {
   readonly diff?: ImageDiffer;
   /** The signature checks a repository's `verify` settings ask for; undefined when they name no image. */
   signatures(settings: VerifySettings): SignatureSource | undefined;
+  /** The packages of one image (for the pins of `pin: true`); undefined where not available. */
+  readonly contents?: ImageContentsReader;
 }
 
 export interface SessionParts {
@@ -34,6 +37,7 @@ export interface SessionParts {
   readonly shared?: Registry;
   readonly follower: PinFollowerLike;
   readonly diff?: ImageDiffer;
+  readonly contents?: ImageContentsReader;
   /**
    * Where build times are kept beyond the session (by digest: they never change), for the process or, on Redis,
    * the fleet.
@@ -84,5 +88,6 @@ export function createRegistrySession(parts: SessionParts): RegistrySession {
   const verdicts = new Map<string, Promise<Verdict>>();
   const signatures = (settings: VerifySettings) =>
     createSignatureSource(reader, settings, { verdicts, ...(parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {}) });
-  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}) };
+  const contents = parts.contents;
+  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}), ...(contents ? { contents } : {}) };
 }

@@ -13,6 +13,7 @@ export const DEFAULT_CONFIG: DigestaConfig = Object.freeze({
   ignore: [],
   schedule: "daily",
   group: "all",
+  pin: false,
   labels: [],
   reviewers: [],
   teamReviewers: [],

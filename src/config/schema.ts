@@ -69,6 +69,8 @@ export const configSchema = z.strictObject({
     })
     .default("daily"),
   group: z.enum(["all", "image"]).default("all"),
+  /** Also open one pull request pinning the references written with a tag and no digest. */
+  pin: z.boolean().default(false),
   labels: z.array(z.string().min(1).max(50)).max(20).default([]),
   reviewers: z
     .array(
@@ -106,6 +108,8 @@ export interface DigestaConfig {
   readonly ignore: readonly string[];
   readonly schedule: string;
   readonly group: "all" | "image";
+  /** Open the pull request pinning references written without a digest. */
+  readonly pin: boolean;
   readonly labels: readonly string[];
   /** User logins. */
   readonly reviewers: readonly string[];
@@ -125,6 +129,7 @@ export function toDigestaConfig(parsed: z.output<typeof configSchema>): DigestaC
     ignore: parsed.ignore,
     schedule: parsed.schedule,
     group: parsed.group,
+    pin: parsed.pin,
     labels: [...new Set(parsed.labels)],
     reviewers: [...new Set(parsed.reviewers.filter((r) => !r.includes("/")))],
     teamReviewers: [...new Set(parsed.reviewers.filter((r) => r.includes("/")).map((r) => r.split("/")[1]!))],

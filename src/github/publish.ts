@@ -2,10 +2,8 @@ import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import type { ImageUpdate } from "../plan/types.js";
-import { BRANCH_PREFIX, updateKey, type UpdateGroup } from "../policy/grouping.js";
-import { familiarName, shortDigest } from "../reference/format.js";
-import { PULL_REQUEST_MARKER, proposalId, proposalIdOf } from "./pull-request-text.js";
+import { BRANCH_PREFIX, PIN_BRANCH } from "../policy/grouping.js";
+import { PULL_REQUEST_MARKER, proposalIdOf } from "./pull-request-text.js";
 
 export interface RepositoryRef {
   readonly owner: string;
@@ -24,22 +22,30 @@ export interface ProposedFile {
   readonly executable: boolean;
 }
 
-/** One pull request to be: its group, the new content of each file it changes, and how to word it. */
+/**
+ * One pull request to be, on its own branch: the new content of each file it changes and how to word it. The digest
+ * updates of a group are one; the pins of references written without a digest (`pin: true`) are another.
+ */
 export interface Proposal {
-  readonly group: UpdateGroup;
+  readonly branch: string;
+  /** A key for each change proposed (`updateKey` of a move): none when there are only failures to tell. */
+  readonly changes: readonly string[];
   /** Path → new bytes. */
   readonly files: ReadonlyMap<string, ProposedFile>;
   /** The words for what the commit changes once `leftOut` files are taken out of it. */
   readonly describe: (leftOut: readonly string[]) => ProposalText;
 }
 
-/** A pull request's title and body, and the updates they (and the commit message) list: only those the commit makes. */
+/** A pull request's title and body, and what the commit makes: only changes in the files it commits. */
 export interface ProposalText {
   readonly title: string;
   readonly body: string;
-  readonly updates: readonly ImageUpdate[];
-  /** Updates proposed in left-out files only: listed apart in the body, never counted as moved. */
-  readonly notMoved: readonly ImageUpdate[];
+  /** One line per change the commit makes, for its message. */
+  readonly commitLines: readonly string[];
+  /** What is proposed, whatever the wording: a person who closed the same proposal is not asked again. */
+  readonly id: string;
+  /** Keys of the changes proposed in left-out files only: listed apart in the body, never counted as made. */
+  readonly notMoved: readonly string[];
 }
 
 export interface PublishOptions {
@@ -50,6 +56,8 @@ export interface PublishOptions {
   readonly canWriteWorkflows: boolean | undefined;
   /** What the configuration groups by now, to say why a pull request of another grouping is closed. */
   readonly grouping: "all" | "image";
+  /** Whether the configuration asks for the pin pull request, to say why one is closed. */
+  readonly pin: boolean;
   readonly log: Logger;
 }
 
@@ -95,10 +103,10 @@ export async function publishProposals(
 ): Promise<PublishOutcome[]> {
   const open = await openDigestaPulls(octokit, repository);
   const outcomes: PublishOutcome[] = [];
-  const wanted = new Set(proposals.map((p) => p.group.branch));
+  const wanted = new Set(proposals.map((p) => p.branch));
   for (const proposal of proposals) {
-    const pull = open.get(proposal.group.branch);
-    if (proposal.group.updates.length === 0) {
+    const pull = open.get(proposal.branch);
+    if (proposal.changes.length === 0) {
       // Only failures: nothing known to change, and the open pull request (if any) may still be right.
       if (pull) outcomes.push({ kind: "unchanged", branch: pull.branch, number: pull.number, pushed: false });
       continue;
@@ -120,12 +128,12 @@ async function publishOne(
   pull: OpenPull | undefined,
   options: PublishOptions,
 ): Promise<PublishOutcome> {
-  const { branch } = proposal.group;
+  const { branch } = proposal;
   const log = options.log.child({ branch });
   const isWorkflow = (path: string) => path.startsWith(WORKFLOWS);
   let leftOut = options.canWriteWorkflows === false ? [...proposal.files.keys()].filter(isWorkflow).sort() : [];
   let files = new Map([...proposal.files].filter(([path]) => !leftOut.includes(path)));
-  const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.group.updates.map(updateKey) } as const;
+  const allWorkflows = { kind: "skipped", branch, reason: WORKFLOWS_ONLY, notMoved: proposal.changes } as const;
   if (files.size === 0) return allWorkflows;
   let text = proposal.describe(leftOut);
 
@@ -175,7 +183,7 @@ async function publishOne(
   }
 
   const { title, body } = text;
-  const notMoved = text.notMoved.length > 0 ? { notMoved: text.notMoved.map(updateKey) } : {};
+  const notMoved = text.notMoved.length > 0 ? { notMoved: text.notMoved } : {};
   if (pull) {
     if (pull.title !== title || pull.body !== body) {
       await octokit.rest.pulls.update({ ...repository, pull_number: pull.number, title, body });
@@ -246,9 +254,9 @@ export function inlineText(content: Uint8Array): string | undefined {
   return Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString("utf8");
 }
 
-/** The title and one line per pin the commit moves: moves left out with their files are not listed. */
+/** The title and one line per change the commit makes: changes left out with their files are not listed. */
 function commitMessage(text: ProposalText, fingerprint: string): string {
-  const lines = text.updates.map((u) => `- ${familiarName(u.image)}:${u.tag}: ${shortDigest(u.from)} → ${shortDigest(u.to)}`);
+  const lines = text.commitLines.map((line) => `- ${line}`);
   const shown = lines.length > 50 ? [...lines.slice(0, 50), `- … and ${lines.length - 50} more`] : lines;
   return `${text.title}\n\n${shown.join("\n")}\n\nDigesta-Fingerprint: ${fingerprint}\n`;
 }
@@ -333,7 +341,7 @@ async function lastClosedPull(octokit: ProbotOctokit, repository: RepositoryRef,
 /** True when the branch's last pull request proposed exactly this and a person closed it unmerged. */
 function closedByPerson(last: ClosedPull, text: ProposalText): boolean {
   if (last.merged_at) return false;
-  return proposalIdOf(last.body) === proposalId(text.updates);
+  return proposalIdOf(last.body) === text.id;
 }
 
 async function closeObsolete(
@@ -346,7 +354,11 @@ async function closeObsolete(
   const otherGrouping =
     (options.grouping === "all" && pull.branch.startsWith(`${BRANCH_PREFIX}image/`)) ||
     (options.grouping === "image" && !pull.branch.startsWith(`${BRANCH_PREFIX}image/`));
-  const reason = otherGrouping
+  const reason = pull.branch === PIN_BRANCH
+    ? options.pin
+      ? `nothing is left to pin: every reference it pinned has a digest on \`${base.branch}\` (${base.sha.slice(0, 7)})`
+      : "the configuration no longer asks for it (`pin` is off)"
+    : otherGrouping
     ? `the configuration now groups updates by \`${options.grouping}\`, so this pull request is replaced`
     : `nothing it changes is stale any more: every digest it moves is already up to date on \`${base.branch}\` (${base.sha.slice(0, 7)})`;
   await octokit.rest.issues.createComment({

@@ -30,7 +30,7 @@ export interface PullRequestInput {
 }
 
 /** Identifies what a pull request proposes (each image and tag and the digest it moves to), whatever the wording. */
-export function proposalId(updates: readonly ImageUpdate[]): string {
+export function proposalId(updates: readonly Pick<ImageUpdate, "image" | "tag" | "to">[]): string {
   const lines = updates.map((u) => `${imageKey(u.image)}:${u.tag}@${u.to}`).sort();
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 16);
 }

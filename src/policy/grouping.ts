@@ -5,6 +5,8 @@ import { imageKey } from "../reference/format.js";
 export const BRANCH_PREFIX = "digesta/";
 /** The branch of the default grouping: everything in one pull request. */
 export const ALL_BRANCH = `${BRANCH_PREFIX}update-digests`;
+/** The branch of the pull request pinning references written without a digest (`pin: true`). */
+export const PIN_BRANCH = `${BRANCH_PREFIX}pin-digests`;
 
 /** What one pull request carries: the updates of its group, the failures that concern it, and the bytes to change. */
 export interface UpdateGroup {

@@ -15,6 +15,7 @@ describe("configuration schema", () => {
       ignore: [],
       schedule: "daily",
       group: "all",
+      pin: false,
       labels: [],
       reviewers: [],
       teamReviewers: [],
@@ -22,6 +23,11 @@ describe("configuration schema", () => {
       cooldown: 0,
       verify: { required: false, images: [] },
     });
+  });
+
+  it("takes pin: true, and refuses a pin that is not a boolean", () => {
+    expect(validateConfig({ pin: true })).toMatchObject({ ok: true, config: { pin: true } });
+    expect(validateConfig({ pin: "yes" })).toMatchObject({ ok: false });
   });
 
   it("writes out the defaults exactly as the schema makes them from an empty file", () => {
