@@ -186,6 +186,9 @@ async function benchSweep(reg: TestRegistry, images: Images, repositories: numbe
       await waitFor(done, 3_600_000, "the sweep's pull requests");
       const wallMs = Date.now() - started;
       const counted = perRepository(fake.requests.slice(from), repositories);
+      if (process.env["BENCH_APP_TRACE"]) {
+        for (const r of fake.requests.slice(from)) console.log(`    ${((r.at - started) / 1000).toFixed(2).padStart(7)} ${r.method} ${decodeURIComponent(r.path)}`);
+      }
       return {
         wallMs,
         cpuMs: cpuMs(server.pid!) - cpuBefore,

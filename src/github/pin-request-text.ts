@@ -1,11 +1,10 @@
 import type { ImageContents } from "../diff/contents.js";
 import type { PinAddition, PinLookupFailure } from "../pin/plan.js";
-import type { UnpinnableOccurrence, UnpinnedOccurrence } from "../pin/types.js";
+import type { UnpinnableOccurrence } from "../pin/types.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { familiarName, formatPlatform, imageKey, shortDigest, tagKey } from "../reference/format.js";
-import { code, fitBody, inline, limitList, MAX_BODY_LENGTH, proposalId, PULL_REQUEST_MARKER } from "./pull-request-text.js";
+import { code, fitBody, inline, leftOutSection, limitList, MAX_BODY_LENGTH, placesOf, proposalId, PULL_REQUEST_MARKER } from "./pull-request-text.js";
 
-const MAX_PLACES = 8;
 /** Packages listed per image; the rest are counted. */
 const MAX_PACKAGES_SHOWN = 300;
 
@@ -56,20 +55,12 @@ export function renderPinBody(input: PinRequestInput): string {
       "with what changed in it.",
     "",
   ];
-  const tail: string[] = [];
-  if (input.leftOut && input.leftOut.length > 0) {
-    tail.push(
-      "### Left out",
-      "These files name images too but are not changed here: they are GitHub Actions workflows, and changing them needs " +
-        "the app's **Workflows** permission, which this installation has not granted.",
-      "",
-      ...limitList(input.leftOut.map((p) => `- ${code(p)}`)),
-      "",
-    );
-    if (input.notMoved && input.notMoved.length > 0) {
-      tail.push("Named only in those files, so not pinned here:", "", ...limitList(input.notMoved.map((p) => `- ${code(`${familiarName(p.image)}:${p.tag}`)}`)), "");
-    }
-  }
+  const tail = leftOutSection(
+    input.leftOut ?? [],
+    "name images too",
+    "Named only in those files, so not pinned here:",
+    (input.notMoved ?? []).map((p) => code(`${familiarName(p.image)}:${p.tag}`)),
+  );
   if (input.failed.length > 0) {
     tail.push(
       "### Could not look up",
@@ -182,8 +173,3 @@ function contentsSection(pin: PinAddition, found: ImageContents, maxShown: numbe
   ].join("\n");
 }
 
-function placesOf(occurrences: readonly UnpinnedOccurrence[]): string {
-  const all = occurrences.map((o) => code(`${o.path}:${o.line}`));
-  const shown = all.slice(0, MAX_PLACES).join("<br>");
-  return all.length > MAX_PLACES ? `${shown}<br>and ${all.length - MAX_PLACES} more` : shown;
-}

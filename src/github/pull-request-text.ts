@@ -65,26 +65,12 @@ export function renderBody(input: PullRequestInput): string {
     "",
   );
 
-  const tail: string[] = [];
-  if (input.leftOut && input.leftOut.length > 0) {
-    tail.push(
-      "### Left out",
-      "These files pin the same images but are not changed here: they are GitHub Actions workflows, and changing them " +
-        "needs the app's **Workflows** permission, which this installation has not granted. Update them by hand, or " +
-        "grant the permission.",
-      "",
-      ...limitList(input.leftOut.map((p) => `- ${code(p)}`)),
-      "",
-    );
-    if (input.notMoved && input.notMoved.length > 0) {
-      tail.push(
-        "Pinned only in those files, so not moved by this pull request:",
-        "",
-        ...limitList(input.notMoved.map((u) => `- ${code(`${familiarName(u.image)}:${u.tag}`)}: ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))}`)),
-        "",
-      );
-    }
-  }
+  const tail = leftOutSection(
+    input.leftOut ?? [],
+    "pin the same images",
+    "Pinned only in those files, so not moved by this pull request:",
+    (input.notMoved ?? []).map((u) => `${code(`${familiarName(u.image)}:${u.tag}`)}: ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))}`),
+  );
   if (group.failed.length > 0) {
     tail.push("### Could not check", ...limitList(group.failed.map(failureLine)), "");
   }
@@ -158,9 +144,33 @@ function renderFullDigests(updates: readonly ImageUpdate[], budget: number): str
 }
 
 function places(update: ImageUpdate): string {
-  const all = update.occurrences.map((o) => `${code(`${o.path}:${o.line}`)}`);
+  return placesOf(update.occurrences);
+}
+
+/** Where something is written, one `path:line` a line, the first few and a count of the rest. */
+export function placesOf(occurrences: readonly { readonly path: string; readonly line: number }[]): string {
+  const all = occurrences.map((o) => code(`${o.path}:${o.line}`));
   const shown = all.slice(0, MAX_PLACES).join("<br>");
   return all.length > MAX_PLACES ? `${shown}<br>and ${all.length - MAX_PLACES} more` : shown;
+}
+
+/**
+ * The workflow files a commit leaves out (no Workflows permission) and what was therefore not changed: `files` says
+ * what the files do ("pin the same images"), `notChangedIntro` and `notChanged` (Markdown lines) what was left.
+ */
+export function leftOutSection(leftOut: readonly string[], files: string, notChangedIntro: string, notChanged: readonly string[]): string[] {
+  if (leftOut.length === 0) return [];
+  const lines = [
+    "### Left out",
+    `These files ${files} but are not changed here: they are GitHub Actions workflows, and changing them needs the ` +
+      "app's **Workflows** permission, which this installation has not granted. Update them by hand, or grant the " +
+      "permission.",
+    "",
+    ...limitList(leftOut.map((p) => `- ${code(p)}`)),
+    "",
+  ];
+  if (notChanged.length > 0) lines.push(notChangedIntro, "", ...limitList(notChanged.map((line) => `- ${line}`)), "");
+  return lines;
 }
 
 /**

@@ -86,6 +86,8 @@ interface Installation {
 }
 
 export interface RecordedRequest {
+  /** When it arrived (ms since the epoch). */
+  readonly at: number;
   readonly method: string;
   readonly path: string;
   readonly host: string;
@@ -431,7 +433,7 @@ export class GitHubFake {
   #handle(host: string, method: string, uri: string, rawBody: unknown, headers: Record<string, string | string[] | undefined>): Reply | Promise<Reply> {
     const url = new URL(uri, `https://${host}`);
     const authorization = typeof headers["authorization"] === "string" ? headers["authorization"] : undefined;
-    this.requests.push({ method, path: url.pathname, host, ...(authorization ? { authorization } : {}) });
+    this.requests.push({ at: Date.now(), method, path: url.pathname, host, ...(authorization ? { authorization } : {}) });
     const body = parseBody(rawBody);
     try {
       if (host === "codeload.github.com") return this.#codeload(url);
