@@ -11,7 +11,7 @@ import { refreshRepository, type RefreshOutcome } from "./refresh.js";
 import { createRegistryEventsHandler, publishedPackageTag } from "./registry-events.js";
 import type { RegistrySession } from "./session.js";
 import { createSweepHandler } from "./sweep-endpoint.js";
-import { listInstalledRepositories, RepositoryBook, type RepositoryBookLike, type RepositoryEntry } from "./sweep.js";
+import { interleaveByInstallation, listInstalledRepositories, RepositoryBook, type RepositoryBookLike, type RepositoryEntry } from "./sweep.js";
 
 export interface DigestaAppOptions {
   /**
@@ -220,7 +220,8 @@ export function createDigesta(options: DigestaAppOptions): DigestaController {
       // Marked before it runs: the next look for due repositories must not queue it again while it waits.
       if (!job.force) await book.ran(entry.owner, entry.repo, at, undefined);
     }
-    await enqueueAll(chosen, job.force ? "sweep" : "schedule", batch);
+    // In turns across installations, so that the runs at once write for different installations (see the function).
+    await enqueueAll(interleaveByInstallation(chosen), job.force ? "sweep" : "schedule", batch);
     appLog().info({ repositories: all.length, queued: chosen.length, reason: job.reason }, "sweep queued");
     return { repositories: all.length, queued: chosen.length };
   };

@@ -116,6 +116,26 @@ export class RepositoryBook implements RepositoryBookLike {
 }
 
 /**
+ * The repositories in turns, one installation after another (first of each, then second of each…), keeping each
+ * installation's own order. Octokit writes for one installation one at a time, a second apart: queued installation
+ * by installation, the runs at once would mostly wait on the same installation's writes, while other installations'
+ * could go at the same time.
+ */
+export function interleaveByInstallation<T extends { readonly installationId: number }>(entries: readonly T[]): T[] {
+  const byInstallation = new Map<number, T[]>();
+  for (const entry of entries) {
+    const list = byInstallation.get(entry.installationId);
+    if (list) list.push(entry);
+    else byInstallation.set(entry.installationId, [entry]);
+  }
+  const lists = [...byInstallation.values()];
+  const longest = Math.max(0, ...lists.map((list) => list.length));
+  const turns: T[] = [];
+  for (let i = 0; i < longest; i++) for (const list of lists) if (i < list.length) turns.push(list[i]!);
+  return turns;
+}
+
+/**
  * Lists every repository of every installation of the app (suspended installations and archived or disabled
  * repositories left out), with the installation's authenticated client for each.
  */
