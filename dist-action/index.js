@@ -96401,24 +96401,12 @@ function renderBody(input3) {
     group2.updates.length === 1 ? "digesta found a newer digest for the tag below: the tag now points to a different image." : `digesta found newer digests for the ${group2.updates.length} tags below: each tag now points to a different image.`,
     ""
   );
-  const tail = [];
-  if (input3.leftOut && input3.leftOut.length > 0) {
-    tail.push(
-      "### Left out",
-      "These files pin the same images but are not changed here: they are GitHub Actions workflows, and changing them needs the app's **Workflows** permission, which this installation has not granted. Update them by hand, or grant the permission.",
-      "",
-      ...limitList(input3.leftOut.map((p) => `- ${code(p)}`)),
-      ""
-    );
-    if (input3.notMoved && input3.notMoved.length > 0) {
-      tail.push(
-        "Pinned only in those files, so not moved by this pull request:",
-        "",
-        ...limitList(input3.notMoved.map((u) => `- ${code(`${familiarName(u.image)}:${u.tag}`)}: ${code(shortDigest(u.from))} \u2192 ${code(shortDigest(u.to))}`)),
-        ""
-      );
-    }
-  }
+  const tail = leftOutSection(
+    input3.leftOut ?? [],
+    "pin the same images",
+    "Pinned only in those files, so not moved by this pull request:",
+    (input3.notMoved ?? []).map((u) => `${code(`${familiarName(u.image)}:${u.tag}`)}: ${code(shortDigest(u.from))} \u2192 ${code(shortDigest(u.to))}`)
+  );
   if (group2.failed.length > 0) {
     tail.push("### Could not check", ...limitList(group2.failed.map(failureLine)), "");
   }
@@ -96490,9 +96478,24 @@ function renderFullDigests(updates, budget) {
   return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
 }
 function places(update) {
-  const all = update.occurrences.map((o) => `${code(`${o.path}:${o.line}`)}`);
+  return placesOf(update.occurrences);
+}
+function placesOf(occurrences) {
+  const all = occurrences.map((o) => code(`${o.path}:${o.line}`));
   const shown = all.slice(0, MAX_PLACES).join("<br>");
   return all.length > MAX_PLACES ? `${shown}<br>and ${all.length - MAX_PLACES} more` : shown;
+}
+function leftOutSection(leftOut, files, notChangedIntro, notChanged) {
+  if (leftOut.length === 0) return [];
+  const lines3 = [
+    "### Left out",
+    `These files ${files} but are not changed here: they are GitHub Actions workflows, and changing them needs the app's **Workflows** permission, which this installation has not granted. Update them by hand, or grant the permission.`,
+    "",
+    ...limitList(leftOut.map((p) => `- ${code(p)}`)),
+    ""
+  ];
+  if (notChanged.length > 0) lines3.push(notChangedIntro, "", ...limitList(notChanged.map((line) => `- ${line}`)), "");
+  return lines3;
 }
 function vanishedSection(vanished) {
   return [
@@ -98192,7 +98195,6 @@ import { readFile } from "node:fs/promises";
 
 // src/github/pin-request-text.ts
 init_format();
-var MAX_PLACES2 = 8;
 var MAX_PACKAGES_SHOWN = 300;
 function pinProposalId(pins) {
   return proposalId(pins.map((p) => ({ image: p.image, tag: p.tag, to: p.digest })));
@@ -98213,19 +98215,12 @@ function renderPinBody(input3) {
     `These ${references === 1 ? "reference names" : `${references} references name`} ${pins.length === 1 ? "an image" : `${pins.length} images`} by tag alone, so what runs changes whenever the tag moves. This pull request appends the digest each tag points to now (every other byte is kept): what runs is then exactly what was reviewed, and digesta proposes each new digest with what changed in it.`,
     ""
   ];
-  const tail = [];
-  if (input3.leftOut && input3.leftOut.length > 0) {
-    tail.push(
-      "### Left out",
-      "These files name images too but are not changed here: they are GitHub Actions workflows, and changing them needs the app's **Workflows** permission, which this installation has not granted.",
-      "",
-      ...limitList(input3.leftOut.map((p) => `- ${code(p)}`)),
-      ""
-    );
-    if (input3.notMoved && input3.notMoved.length > 0) {
-      tail.push("Named only in those files, so not pinned here:", "", ...limitList(input3.notMoved.map((p) => `- ${code(`${familiarName(p.image)}:${p.tag}`)}`)), "");
-    }
-  }
+  const tail = leftOutSection(
+    input3.leftOut ?? [],
+    "name images too",
+    "Named only in those files, so not pinned here:",
+    (input3.notMoved ?? []).map((p) => code(`${familiarName(p.image)}:${p.tag}`))
+  );
   if (input3.failed.length > 0) {
     tail.push(
       "### Could not look up",
@@ -98333,11 +98328,6 @@ function contentsSection(pin, found, maxShown) {
     "",
     "</details>"
   ].join("\n");
-}
-function placesOf(occurrences) {
-  const all = occurrences.map((o) => code(`${o.path}:${o.line}`));
-  const shown = all.slice(0, MAX_PLACES2).join("<br>");
-  return all.length > MAX_PLACES2 ? `${shown}<br>and ${all.length - MAX_PLACES2} more` : shown;
 }
 
 // src/app/pin-proposal.ts
