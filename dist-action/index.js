@@ -96445,37 +96445,40 @@ function fitBody(body) {
 \u2026 (cut to fit GitHub's limit)`;
 }
 function renderTable(updates, builtAt, budget) {
-  const lines3 = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
-  let length = lines3.join("\n").length;
-  for (let i = 0; i < updates.length; i++) {
-    const u = updates[i];
+  const header = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
+  const rows = linesWithin(budget - header.join("\n").length, updates, (u) => {
     const built = builtAt?.get(`${imageKey(u.image)}@${u.to}`);
-    const row = `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} \u2192 ${code(shortDigest(u.to))} | ${places(u)} | ${built ? built.toISOString().slice(0, 16).replace("T", " ") + " UTC" : "unknown"} |`;
-    if (length + row.length + 1 > budget) {
-      lines3.push(`| \u2026 and ${updates.length - i} more | | | | |`);
-      break;
-    }
-    lines3.push(row);
-    length += row.length + 1;
-  }
-  return lines3.join("\n");
+    return `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} \u2192 ${code(shortDigest(u.to))} | ${places(u)} | ${built ? built.toISOString().slice(0, 16).replace("T", " ") + " UTC" : "unknown"} |`;
+  }, (more) => `| \u2026 and ${more} more | | | | |`);
+  return [...header, ...rows].join("\n");
 }
 function renderFullDigests(updates, budget) {
+  const lines3 = linesWithin(
+    budget,
+    updates,
+    (u) => `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${formatPlatform(u.platform)})` : ""}
+  ${code(u.from)} \u2192
+  ${code(u.to)}`,
+    (more) => `- \u2026 and ${more} more`
+  );
+  return fullDigestsSection(lines3);
+}
+function fullDigestsSection(lines3) {
+  return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
+}
+function linesWithin(budget, items, line, more) {
   const lines3 = [];
   let length = 0;
-  for (let i = 0; i < updates.length; i++) {
-    const u = updates[i];
-    const line = `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${formatPlatform(u.platform)})` : ""}
-  ${code(u.from)} \u2192
-  ${code(u.to)}`;
-    if (length + line.length > budget) {
-      lines3.push(`- \u2026 and ${updates.length - i} more`);
+  for (let i = 0; i < items.length; i++) {
+    const next = line(items[i]);
+    if (length + next.length + 1 > budget) {
+      lines3.push(more(items.length - i));
       break;
     }
-    lines3.push(line);
-    length += line.length + 1;
+    lines3.push(next);
+    length += next.length + 1;
   }
-  return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
+  return lines3;
 }
 function places(update) {
   return placesOf(update.occurrences);
@@ -96673,16 +96676,21 @@ function groupUpdates(plan, mode) {
 }
 function withoutFiles(group2, leftOut) {
   if (leftOut.length === 0) return { group: group2, notMoved: [] };
+  const { kept: updates, notMoved } = keptOutside(group2.updates, leftOut);
   const out = new Set(leftOut);
-  const updates = [];
-  const notMoved = [];
-  for (const update of group2.updates) {
-    const occurrences = update.occurrences.filter((o) => !out.has(o.path));
-    if (occurrences.length === 0) notMoved.push(update);
-    else updates.push(occurrences.length === update.occurrences.length ? update : { ...update, occurrences });
-  }
   const edits = new Map([...group2.edits].filter(([path4]) => !out.has(path4)));
   return { group: { ...group2, updates, edits }, notMoved };
+}
+function keptOutside(changes, leftOut) {
+  const out = new Set(leftOut);
+  const kept = [];
+  const notMoved = [];
+  for (const change of changes) {
+    const occurrences = change.occurrences.filter((o) => !out.has(o.path));
+    if (occurrences.length === 0) notMoved.push(change);
+    else kept.push(occurrences.length === change.occurrences.length ? change : { ...change, occurrences });
+  }
+  return { kept, notMoved };
 }
 function updateKey(update) {
   return `${imageKey(update.image)}:${update.tag}@${update.from}`;
@@ -98259,36 +98267,16 @@ function renderPinBody(input3) {
   return fitBody(body);
 }
 function pinTable(pins, budget) {
-  const lines3 = ["| Image | Tag | Digest | Pinned in |", "| --- | --- | --- | --- |"];
-  let length = lines3.join("\n").length;
-  for (let i = 0; i < pins.length; i++) {
-    const p = pins[i];
+  const header = ["| Image | Tag | Digest | Pinned in |", "| --- | --- | --- | --- |"];
+  const rows = linesWithin(budget - header.join("\n").length, pins, (p) => {
     const kind2 = p.platform ? formatPlatform(p.platform) : p.kind === "index" ? "multi-platform index" : "image";
-    const row = `| ${code(familiarName(p.image))} | ${code(p.tag)} | ${code(shortDigest(p.digest))} (${kind2}) | ${placesOf(p.occurrences)} |`;
-    if (length + row.length + 1 > budget) {
-      lines3.push(`| \u2026 and ${pins.length - i} more | | | |`);
-      break;
-    }
-    lines3.push(row);
-    length += row.length + 1;
-  }
-  return lines3.join("\n");
+    return `| ${code(familiarName(p.image))} | ${code(p.tag)} | ${code(shortDigest(p.digest))} (${kind2}) | ${placesOf(p.occurrences)} |`;
+  }, (more) => `| \u2026 and ${more} more | | | |`);
+  return [...header, ...rows].join("\n");
 }
 function fullDigests(pins, budget) {
-  const lines3 = [];
-  let length = 0;
-  for (let i = 0; i < pins.length; i++) {
-    const p = pins[i];
-    const line = `- ${code(`${imageKey(p.image)}:${p.tag}`)}
-  ${code(p.digest)}`;
-    if (length + line.length > budget) {
-      lines3.push(`- \u2026 and ${pins.length - i} more`);
-      break;
-    }
-    lines3.push(line);
-    length += line.length + 1;
-  }
-  return ["<details><summary>Full digests</summary>", "", ...lines3, "", "</details>"].join("\n");
+  return fullDigestsSection(linesWithin(budget, pins, (p) => `- ${code(`${imageKey(p.image)}:${p.tag}`)}
+  ${code(p.digest)}`, (more) => `- \u2026 and ${more} more`));
 }
 function renderContents(pins, contents, budget) {
   const sections = [];
@@ -98343,14 +98331,7 @@ async function proposePins(unpinned, checkout, config3, session) {
     changes: plan.pins.map(pinKey2),
     files,
     describe: (leftOut) => {
-      const out = new Set(leftOut);
-      const pins = [];
-      const notMoved = [];
-      for (const pin of plan.pins) {
-        const kept = pin.occurrences.filter((o) => !out.has(o.path));
-        if (kept.length === 0) notMoved.push(pin);
-        else pins.push(kept.length === pin.occurrences.length ? pin : { ...pin, occurrences: kept });
-      }
+      const { kept: pins, notMoved } = keptOutside(plan.pins, leftOut);
       return {
         title: pins.length > 0 ? renderPinTitle(pins) : "",
         body: renderPinBody({ pins, failed: plan.failed, unpinnable: plan.unpinnable, leftOut, notMoved, ...contents ? { contents } : {} }),

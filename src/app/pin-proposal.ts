@@ -7,7 +7,7 @@ import type { Checkout } from "../github/checkout.js";
 import { pinCommitLine, pinProposalId, renderPinBody, renderPinTitle } from "../github/pin-request-text.js";
 import type { Proposal, ProposedFile } from "../github/publish.js";
 import { planPins, type PinAddition, type PinPlan } from "../pin/plan.js";
-import { PIN_BRANCH } from "../policy/grouping.js";
+import { keptOutside, PIN_BRANCH } from "../policy/grouping.js";
 import { tagKey } from "../reference/format.js";
 import { applyDigestInsertions } from "../rewrite/insert.js";
 import { joinPathBytes } from "../scan/names.js";
@@ -36,14 +36,7 @@ export async function proposePins(
     changes: plan.pins.map(pinKey),
     files,
     describe: (leftOut) => {
-      const out = new Set(leftOut);
-      const pins: PinAddition[] = [];
-      const notMoved: PinAddition[] = [];
-      for (const pin of plan.pins) {
-        const kept = pin.occurrences.filter((o) => !out.has(o.path));
-        if (kept.length === 0) notMoved.push(pin);
-        else pins.push(kept.length === pin.occurrences.length ? pin : { ...pin, occurrences: kept });
-      }
+      const { kept: pins, notMoved } = keptOutside(plan.pins, leftOut);
       return {
         title: pins.length > 0 ? renderPinTitle(pins) : "",
         body: renderPinBody({ pins, failed: plan.failed, unpinnable: plan.unpinnable, leftOut, notMoved, ...(contents ? { contents } : {}) }),

@@ -3,7 +3,19 @@ import type { PinAddition, PinLookupFailure } from "../pin/plan.js";
 import type { UnpinnableOccurrence } from "../pin/types.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { familiarName, formatPlatform, imageKey, shortDigest, tagKey } from "../reference/format.js";
-import { code, fitBody, inline, leftOutSection, limitList, MAX_BODY_LENGTH, placesOf, proposalId, PULL_REQUEST_MARKER } from "./pull-request-text.js";
+import {
+  code,
+  fitBody,
+  fullDigestsSection,
+  inline,
+  leftOutSection,
+  limitList,
+  linesWithin,
+  MAX_BODY_LENGTH,
+  placesOf,
+  proposalId,
+  PULL_REQUEST_MARKER,
+} from "./pull-request-text.js";
 
 /** Packages listed per image; the rest are counted. */
 const MAX_PACKAGES_SHOWN = 300;
@@ -98,36 +110,16 @@ export function renderPinBody(input: PinRequestInput): string {
 }
 
 function pinTable(pins: readonly PinAddition[], budget: number): string {
-  const lines = ["| Image | Tag | Digest | Pinned in |", "| --- | --- | --- | --- |"];
-  let length = lines.join("\n").length;
-  for (let i = 0; i < pins.length; i++) {
-    const p = pins[i]!;
+  const header = ["| Image | Tag | Digest | Pinned in |", "| --- | --- | --- | --- |"];
+  const rows = linesWithin(budget - header.join("\n").length, pins, (p) => {
     const kind = p.platform ? formatPlatform(p.platform) : p.kind === "index" ? "multi-platform index" : "image";
-    const row = `| ${code(familiarName(p.image))} | ${code(p.tag)} | ${code(shortDigest(p.digest))} (${kind}) | ${placesOf(p.occurrences)} |`;
-    if (length + row.length + 1 > budget) {
-      lines.push(`| … and ${pins.length - i} more | | | |`);
-      break;
-    }
-    lines.push(row);
-    length += row.length + 1;
-  }
-  return lines.join("\n");
+    return `| ${code(familiarName(p.image))} | ${code(p.tag)} | ${code(shortDigest(p.digest))} (${kind}) | ${placesOf(p.occurrences)} |`;
+  }, (more) => `| … and ${more} more | | | |`);
+  return [...header, ...rows].join("\n");
 }
 
 function fullDigests(pins: readonly PinAddition[], budget: number): string {
-  const lines: string[] = [];
-  let length = 0;
-  for (let i = 0; i < pins.length; i++) {
-    const p = pins[i]!;
-    const line = `- ${code(`${imageKey(p.image)}:${p.tag}`)}\n  ${code(p.digest)}`;
-    if (length + line.length > budget) {
-      lines.push(`- … and ${pins.length - i} more`);
-      break;
-    }
-    lines.push(line);
-    length += line.length + 1;
-  }
-  return ["<details><summary>Full digests</summary>", "", ...lines, "", "</details>"].join("\n");
+  return fullDigestsSection(linesWithin(budget, pins, (p) => `- ${code(`${imageKey(p.image)}:${p.tag}`)}\n  ${code(p.digest)}`, (more) => `- … and ${more} more`));
 }
 
 /** Each image's packages in a folded section, as many images as `budget` holds. */

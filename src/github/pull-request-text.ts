@@ -109,38 +109,45 @@ export function fitBody(body: string): string {
 }
 
 function renderTable(updates: readonly ImageUpdate[], builtAt: ReadonlyMap<string, Date> | undefined, budget: number): string {
-  const lines = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
-  let length = lines.join("\n").length;
-  for (let i = 0; i < updates.length; i++) {
-    const u = updates[i]!;
+  const header = ["| Image | Tag | Digest | Pinned in | Built |", "| --- | --- | --- | --- | --- |"];
+  const rows = linesWithin(budget - header.join("\n").length, updates, (u) => {
     const built = builtAt?.get(`${imageKey(u.image)}@${u.to}`);
-    const row = `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))} | ${places(u)} | ${
+    return `| ${code(familiarName(u.image))} | ${code(u.tag)} | ${code(shortDigest(u.from))} → ${code(shortDigest(u.to))} | ${places(u)} | ${
       built ? built.toISOString().slice(0, 16).replace("T", " ") + " UTC" : "unknown"
     } |`;
-    if (length + row.length + 1 > budget) {
-      lines.push(`| … and ${updates.length - i} more | | | | |`);
-      break;
-    }
-    lines.push(row);
-    length += row.length + 1;
-  }
-  return lines.join("\n");
+  }, (more) => `| … and ${more} more | | | | |`);
+  return [...header, ...rows].join("\n");
 }
 
 function renderFullDigests(updates: readonly ImageUpdate[], budget: number): string {
+  const lines = linesWithin(
+    budget,
+    updates,
+    (u) => `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${formatPlatform(u.platform)})` : ""}\n  ${code(u.from)} →\n  ${code(u.to)}`,
+    (more) => `- … and ${more} more`,
+  );
+  return fullDigestsSection(lines);
+}
+
+/** The "Full digests" fold around its lines. */
+export function fullDigestsSection(lines: readonly string[]): string {
+  return ["<details><summary>Full digests</summary>", "", ...lines, "", "</details>"].join("\n");
+}
+
+/** One line per item while they fit in `budget` characters, then one line counting the rest. */
+export function linesWithin<T>(budget: number, items: readonly T[], line: (item: T) => string, more: (count: number) => string): string[] {
   const lines: string[] = [];
   let length = 0;
-  for (let i = 0; i < updates.length; i++) {
-    const u = updates[i]!;
-    const line = `- ${code(`${imageKey(u.image)}:${u.tag}`)}${u.platform ? ` (${formatPlatform(u.platform)})` : ""}\n  ${code(u.from)} →\n  ${code(u.to)}`;
-    if (length + line.length > budget) {
-      lines.push(`- … and ${updates.length - i} more`);
+  for (let i = 0; i < items.length; i++) {
+    const next = line(items[i]!);
+    if (length + next.length + 1 > budget) {
+      lines.push(more(items.length - i));
       break;
     }
-    lines.push(line);
-    length += line.length + 1;
+    lines.push(next);
+    length += next.length + 1;
   }
-  return ["<details><summary>Full digests</summary>", "", ...lines, "", "</details>"].join("\n");
+  return lines;
 }
 
 function places(update: ImageUpdate): string {

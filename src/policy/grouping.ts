@@ -53,16 +53,29 @@ export interface CommittedGroup {
  */
 export function withoutFiles(group: UpdateGroup, leftOut: readonly string[]): CommittedGroup {
   if (leftOut.length === 0) return { group, notMoved: [] };
+  const { kept: updates, notMoved } = keptOutside(group.updates, leftOut);
   const out = new Set(leftOut);
-  const updates: ImageUpdate[] = [];
-  const notMoved: ImageUpdate[] = [];
-  for (const update of group.updates) {
-    const occurrences = update.occurrences.filter((o) => !out.has(o.path));
-    if (occurrences.length === 0) notMoved.push(update);
-    else updates.push(occurrences.length === update.occurrences.length ? update : { ...update, occurrences });
-  }
   const edits = new Map([...group.edits].filter(([path]) => !out.has(path)));
   return { group: { ...group, updates, edits }, notMoved };
+}
+
+/**
+ * Each change (a move, a pin) with only its places outside `leftOut` files; a change with no place left is not made
+ * (`notMoved`).
+ */
+export function keptOutside<T extends { readonly occurrences: readonly { readonly path: string }[] }>(
+  changes: readonly T[],
+  leftOut: readonly string[],
+): { kept: T[]; notMoved: T[] } {
+  const out = new Set(leftOut);
+  const kept: T[] = [];
+  const notMoved: T[] = [];
+  for (const change of changes) {
+    const occurrences = change.occurrences.filter((o) => !out.has(o.path));
+    if (occurrences.length === 0) notMoved.push(change);
+    else kept.push(occurrences.length === change.occurrences.length ? change : { ...change, occurrences });
+  }
+  return { kept, notMoved };
 }
 
 /** Identifies one update (one pin moving) across groups and outcomes. */
