@@ -1,10 +1,11 @@
-// `npm run bench [startup|resolve|scan|registry|diff|app]…`: each benchmark prints its figures beside a reference
+// `npm run bench [startup|resolve|scan|registry|diff|app|fleet]…`: each benchmark prints its figures beside a reference
 // measured in the same run, with the machine and its load. Timed figures are whole processes, paired run by run
 // (bench/process.ts); the registry, diff and app benchmarks count requests and bytes, which need no pairing.
 import { benchApp } from "./app.js";
 import { benchScan } from "./scan.js";
 import { benchRegistryRequests } from "./registry-requests.js";
 import { benchDiff } from "./diff.js";
+import { benchFleet } from "./fleet.js";
 import { benchStartup } from "./startup.js";
 import { benchResolve } from "./resolve.js";
 import { machineLine, ROOT } from "./process.js";
@@ -18,7 +19,10 @@ const benchmarks: Record<string, () => Promise<void>> = {
   registry: benchRegistryRequests,
   diff: benchDiff,
   app: benchApp,
+  fleet: benchFleet,
 };
+/** Run only when named: the fleet sweep takes minutes per fleet size. */
+const ON_DEMAND = new Set(["fleet"]);
 
 const chosen = process.argv.slice(2);
 for (const name of chosen) {
@@ -32,7 +36,7 @@ if (!existsSync(path.join(ROOT, "dist", "bundle", "digesta.js"))) {
   process.exit(2);
 }
 console.log(machineLine());
-for (const name of chosen.length ? chosen : Object.keys(benchmarks)) {
+for (const name of chosen.length ? chosen : Object.keys(benchmarks).filter((name) => !ON_DEMAND.has(name))) {
   console.log(`\n== ${name}`);
   await benchmarks[name]!();
 }
