@@ -11,12 +11,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { createRedisQueue } from "../src/queue/redis.js";
+import { appServerEnv, freePort, waitForPing } from "../test/support/app-server.js";
 import { GitHubFake } from "../test/support/github-fake.js";
 import { pushBuild, type PushedBuild } from "../test/support/images.js";
 import { startRedis, type TestRedis } from "../test/support/redis-server.js";
@@ -72,17 +72,6 @@ export interface FleetRun {
   readonly registryCpuS: number;
   readonly load: readonly number[];
   readonly loadAfter: readonly number[];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -151,43 +140,21 @@ async function startApp(github: string, redisUrl: string, prefix: string, regist
   const dir = mkdtempSync(path.join(tmpdir(), "digesta-bench-fleet-"));
   const report = path.join(dir, "time");
   const time = spawn("/usr/bin/time", ["-o", report, "-f", "%U %S %M", process.execPath, SERVER], {
-    env: {
-      PATH: process.env["PATH"],
-      HOME: process.env["HOME"],
-      NODE_ENV: "production",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      LOG_FORMAT: "json",
-      LOG_LEVEL: "info",
-      APP_ID: "1",
-      PRIVATE_KEY,
-      WEBHOOK_SECRET: "bench-webhook-secret",
-      GHE_HOST: new URL(github).host,
-      GHE_PROTOCOL: "http",
-      REDIS_URL: redisUrl,
-      DIGESTA_REDIS_PREFIX: prefix,
-      DIGESTA_SWEEP_SECRET: SWEEP_SECRET,
-      DIGESTA_SCHEDULER: "off",
-      DIGESTA_ALLOW_PRIVATE_REGISTRIES: registryHost,
-      DIGESTA_OSV_URL: "off",
-      DIGESTA_GITHUB_WRITE_INTERVAL_MS: "0",
-    },
+    env: appServerEnv({
+      port,
+      privateKey: PRIVATE_KEY,
+      webhookSecret: "bench-webhook-secret",
+      github,
+      redisUrl,
+      redisPrefix: prefix,
+      sweepSecret: SWEEP_SECRET,
+      registryHost,
+    }),
     stdio: ["ignore", "ignore", "inherit"],
   });
   const exited = new Promise<void>((resolve) => time.once("exit", () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  for (let deadline = Date.now() + 120_000; ; ) {
-    if (time.exitCode !== null) throw new Error(`the app process exited with ${time.exitCode} during start-up`);
-    try {
-      const response = await fetch(`${url}/ping`);
-      await response.arrayBuffer();
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error("the app process did not answer /ping within 2 minutes");
-    await pause(100);
-  }
+  await waitForPing(url, () => (time.exitCode !== null ? `exit code ${time.exitCode}` : undefined));
   return { time, report, url, exited };
 }
 

@@ -58,6 +58,13 @@ export function createRedisCache(redis: Redis, options: RedisCacheOptions = {}):
         return JSON.parse(text) as Stored;
       }
       if (token) {
+        // Another process may have stored the value and let its claim go between this one's look and its claim.
+        const stored = await redis.get(full).catch(() => null);
+        if (stored !== null) {
+          await redis.eval(RELEASE, 1, lock, token).catch(() => undefined);
+          options.onLookup?.(kindOf(key), true);
+          return JSON.parse(stored) as Stored;
+        }
         options.onLookup?.(kindOf(key), false);
         const claim = token;
         const renewal = setInterval(() => void redis.eval(RENEW, 1, lock, claim, claimMs).catch(() => undefined), Math.max(100, Math.floor(claimMs / 3)));

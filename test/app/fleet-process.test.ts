@@ -6,10 +6,10 @@
 // access log, never from the processes' word.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisQueue } from "../../src/queue/redis.js";
 import type { JobQueue } from "../../src/queue/types.js";
+import { appServerEnv, freePort, waitForPing } from "../support/app-server.js";
 import { GitHubFake } from "../support/github-fake.js";
 import { pushBuild, type PushedBuild } from "../support/images.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
@@ -38,17 +38,6 @@ interface AppProcess {
   readonly github: string;
   readonly logs: Record<string, unknown>[];
   readonly exited: Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Polls `condition` until it holds; the message says what never happened. */
@@ -113,31 +102,17 @@ describe("a fleet of two app processes on Redis", () => {
     listeners.push(github);
     const port = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", "src/app/server.ts"], {
-      env: {
-        PATH: process.env["PATH"],
-        HOME: process.env["HOME"],
-        NODE_ENV: "production",
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        LOG_FORMAT: "json",
-        LOG_LEVEL: "info",
-        APP_ID: "1",
-        PRIVATE_KEY,
-        WEBHOOK_SECRET,
-        // GitHub Enterprise Server's layout (`/api/v3`) at the fake, over plain HTTP.
-        GHE_HOST: new URL(github.url).host,
-        GHE_PROTOCOL: "http",
-        REDIS_URL: redis.url,
-        DIGESTA_REDIS_PREFIX: prefix,
-        DIGESTA_CONCURRENCY: "3",
-        DIGESTA_JOB_LOCK_MS: String(JOB_LOCK_MS),
-        DIGESTA_SWEEP_SECRET: SWEEP_SECRET,
-        DIGESTA_SCHEDULER: "off",
-        DIGESTA_ALLOW_PRIVATE_REGISTRIES: reg.host,
-        DIGESTA_OSV_URL: "off",
-        // As an Enterprise Server without secondary rate limits: no second between writes.
-        DIGESTA_GITHUB_WRITE_INTERVAL_MS: "0",
-      },
+      env: appServerEnv({
+        port,
+        privateKey: PRIVATE_KEY,
+        webhookSecret: WEBHOOK_SECRET,
+        github: github.url,
+        redisUrl: redis.url,
+        redisPrefix: prefix,
+        sweepSecret: SWEEP_SECRET,
+        registryHost: reg.host,
+        extra: { DIGESTA_CONCURRENCY: "3", DIGESTA_JOB_LOCK_MS: String(JOB_LOCK_MS) },
+      }),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const logs: Record<string, unknown>[] = [];
@@ -159,16 +134,7 @@ describe("a fleet of two app processes on Redis", () => {
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const app: AppProcess = { name, child, url: `http://127.0.0.1:${port}`, github: github.url, logs, exited };
     processes.push(app);
-    await until(`${name} to answer /ping`, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
-      try {
-        const response = await fetch(`${app.url}/ping`);
-        await response.arrayBuffer();
-        return response.ok;
-      } catch {
-        return false;
-      }
-    }, 60_000);
+    await waitForPing(app.url, () => (child.exitCode !== null ? `${name} exited with ${child.exitCode}: ${stderr.slice(-2000)}` : undefined));
     return app;
   }
 

@@ -79,4 +79,45 @@ describe("the Redis cache's loading claims", () => {
     expect(loads).toEqual(["a"]);
     expect(await watcher.exists(claim)).toBe(0);
   });
+
+  it("does not load again a value another process stored and let go of between this one's look and its claim", async () => {
+    const prefix = `cache-${randomUUID()}`;
+    const key = "tag:batch:web:1";
+    const a = createRedisCache(connect(), { prefix });
+    // b looks (nothing yet), then a loads, stores and lets its claim go, and only then does b claim the key.
+    let looked!: () => void;
+    const bLooked = new Promise<void>((resolve) => (looked = resolve));
+    let aDone!: () => void;
+    const aStored = new Promise<void>((resolve) => (aDone = resolve));
+    const slow = connect();
+    const wrapped = new Proxy(slow, {
+      get(target, property, receiver) {
+        if (property === "set") {
+          return async (...args: unknown[]) => {
+            if (String(args[0]).endsWith(":loading")) {
+              looked();
+              await aStored;
+            }
+            return (target.set as (...a: unknown[]) => Promise<unknown>)(...args);
+          };
+        }
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const b = createRedisCache(wrapped, { prefix });
+    const loads: string[] = [];
+    const second = b.once(key, 60_000, async () => {
+      loads.push("b");
+      return "from b";
+    });
+    await bLooked;
+    expect(await a.once(key, 60_000, async () => {
+      loads.push("a");
+      return "from a";
+    })).toBe("from a");
+    aDone();
+    expect(await second).toBe("from a");
+    expect(loads).toEqual(["a"]);
+  });
 });
