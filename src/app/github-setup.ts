@@ -5,8 +5,8 @@ import { ProbotOctokit } from "probot";
  * The app's GitHub client, from the environment. By default Probot's, paced as GitHub asks of integrations to stay
  * clear of its secondary rate limits: writes (POST, PATCH, PUT, DELETE) one at a time and at least a second apart,
  * and requests that create content others are notified of (pull requests, issues, comments) at least three seconds
- * apart. In a fleet that pace holds for the whole fleet (Probot clusters it through Redis), so at most about twenty
- * pull requests a minute are opened, however many workers run. `DIGESTA_GITHUB_WRITE_INTERVAL_MS` sets another gap
+ * apart, per installation. In a fleet that pace holds for the whole fleet (Probot clusters it through Redis), so at
+ * most about twenty pull requests a minute are opened in one installation, however many workers run. `DIGESTA_GITHUB_WRITE_INTERVAL_MS` sets another gap
  * for both, per process (still one write at a time), for a GitHub Enterprise Server whose administrator set other
  * limits, or none (0).
  */
