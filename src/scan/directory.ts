@@ -2,14 +2,13 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { errorReason, FileReader, type BatchResult, type FileFindings } from "./read.js";
 import type { BatchRequest, ReadPool } from "./read-pool.js";
-import { walkFiles } from "./walk.js";
+import { walkFiles, walkMatchers } from "./walk.js";
 import type { NotScannedFile, ScanOptions, ScanReport } from "./types.js";
 
 export { MAX_REFERENCES_PER_FILE } from "./read.js";
 export type { FileFindings } from "./read.js";
 
 export const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
-export const DEFAULT_EXCLUDES: readonly string[] = ["**/.git/**", "**/node_modules/**"];
 /** Longest stretch of synchronous reading before the event loop gets a turn. */
 const SLICE_MS = 10;
 /** Files read as one unit, here or in a worker: large enough that handing one over costs little beside reading it. */
@@ -77,12 +76,13 @@ export async function scanTree(root: string, options: StreamingScanOptions): Pro
 
   let batch: string[] = [];
   let walked = 0;
-  let sliceStarted = performance.now();
+  let sliceStarted = Date.now();
   const matchedIncludes = new Set<string>();
-  const walk = walkFiles(absoluteRoot, {
-    ...(options.include ? { include: options.include, matchedIncludes } : {}),
-    exclude: [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])],
-  });
+  // `.git` and `node_modules` are always skipped (walk.ts).
+  const walk = walkFiles(
+    absoluteRoot,
+    await walkMatchers({ ...(options.include ? { include: options.include, matchedIncludes } : {}), ...(options.exclude ? { exclude: options.exclude } : {}) }),
+  );
   try {
     for (const entry of walk) {
       const relative = entry.path;
@@ -104,10 +104,10 @@ export async function scanTree(root: string, options: StreamingScanOptions): Pro
       batch = [];
       if (!pool?.offer(request)) readHere(request);
       if (pool) absorb(pool.collect());
-      if (performance.now() - sliceStarted > SLICE_MS) {
+      if (Date.now() - sliceStarted > SLICE_MS) {
         options.onProgress?.(filesScanned, bytesScanned);
         await new Promise((resolve) => setImmediate(resolve));
-        sliceStarted = performance.now();
+        sliceStarted = Date.now();
       }
     }
     if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });

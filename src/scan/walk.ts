@@ -1,6 +1,8 @@
 import { readdirSync } from "node:fs";
-import picomatch from "picomatch";
 import { decodeName, joinPath } from "./names.js";
+
+/** Never entered, at any depth: what `**\/.git/**` and `**\/node_modules/**` would exclude, matched by name. */
+const ALWAYS_SKIPPED = new Set([".git", "node_modules"]);
 
 export type WalkEntry =
   | { readonly kind: "file"; readonly path: string }
@@ -18,6 +20,24 @@ export interface WalkOptions {
   readonly matchedIncludes?: Set<string>;
 }
 
+/** The compiled globs of `WalkOptions`. */
+export interface WalkMatchers {
+  readonly include?: (path: string) => boolean;
+  readonly exclude?: (path: string) => boolean;
+}
+
+/** Compiles the globs; picomatch is loaded only when there are some (a plain scan has none, and starts sooner). */
+export async function walkMatchers(options: WalkOptions): Promise<WalkMatchers> {
+  if (!options.include?.length && !options.exclude?.length) return {};
+  const { default: picomatch } = await import("picomatch");
+  const matchOptions = { dot: true };
+  const included = options.include?.length ? picomatch(options.include.map(gitignoreStyle), matchOptions) : undefined;
+  const exclude = options.exclude?.length ? picomatch(options.exclude.map(gitignoreStyle), matchOptions) : undefined;
+  const include =
+    included && options.matchedIncludes ? recordingMatches(options.include!, options.matchedIncludes, included, (pattern) => picomatch(gitignoreStyle(pattern), matchOptions)) : included;
+  return { ...(include ? { include } : {}), ...(exclude ? { exclude } : {}) };
+}
+
 /**
  * Lists the regular files under `root` in path order (JavaScript string order of the relative paths, which is
  * what a sort of the results would give), as paths relative to it, without following symbolic links (they are
@@ -27,11 +47,7 @@ export interface WalkOptions {
  * fast-glob's stream cannot promise (it walks ahead of its reader without bound). Matching is picomatch's, as in
  * fast-glob.
  */
-export function* walkFiles(root: string, options: WalkOptions = {}): Generator<WalkEntry> {
-  const matchOptions = { dot: true };
-  const included = options.include?.length ? picomatch(options.include.map(gitignoreStyle), matchOptions) : undefined;
-  const exclude = options.exclude?.length ? picomatch(options.exclude.map(gitignoreStyle), matchOptions) : undefined;
-  const include = included && options.matchedIncludes ? recordingMatches(options.include!, options.matchedIncludes, included) : included;
+export function* walkFiles(root: string, { include, exclude }: WalkMatchers = {}): Generator<WalkEntry> {
   // Entries still to visit, last first: a directory's listing goes on in sorted order, its subdirectories as
   // markers that are read when they come up, so each directory's contents come out just where `name/` sorts.
   const pending: Listed[] = [{ kind: "directory", path: "", key: "" }];
@@ -53,7 +69,7 @@ export function* walkFiles(root: string, options: WalkOptions = {}): Generator<W
     for (const entry of entries) {
       const name = decodeName(entry.name);
       const relative = directory === "" ? name : `${directory}/${name}`;
-      if (exclude?.(relative)) continue;
+      if (ALWAYS_SKIPPED.has(name) || exclude?.(relative)) continue;
       const kind = entry.isDirectory() ? "directory" : entry.isSymbolicLink() ? "symlink" : entry.isFile() ? "file" : "special";
       listed.push({ kind, path: relative, key: kind === "directory" ? `${name}/` : name });
     }
@@ -86,8 +102,13 @@ export function gitignoreStyle(pattern: string): string {
 }
 
 /** The combined matcher, noting which of the patterns matched; each pattern is tested alone only until it has matched once. */
-function recordingMatches(patterns: readonly string[], matched: Set<string>, any: (path: string) => boolean): (path: string) => boolean {
-  const pending = patterns.map((pattern) => ({ pattern, test: picomatch(gitignoreStyle(pattern), { dot: true }) }));
+function recordingMatches(
+  patterns: readonly string[],
+  matched: Set<string>,
+  any: (path: string) => boolean,
+  compile: (pattern: string) => (path: string) => boolean,
+): (path: string) => boolean {
+  const pending = patterns.map((pattern) => ({ pattern, test: compile(pattern) }));
   return (path) => {
     if (!any(path)) return false;
     for (let i = pending.length - 1; i >= 0; i--) {
