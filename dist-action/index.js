@@ -30995,9 +30995,9 @@ var require_picomatch = __commonJS({
     var utils = require_utils2();
     var constants3 = require_constants3();
     var isObject2 = (val) => val && typeof val === "object" && !Array.isArray(val);
-    var picomatch4 = (glob, options2, returnState = false) => {
+    var picomatch3 = (glob, options2, returnState = false) => {
       if (Array.isArray(glob)) {
-        const fns = glob.map((input3) => picomatch4(input3, options2, returnState));
+        const fns = glob.map((input3) => picomatch3(input3, options2, returnState));
         const arrayMatcher = (str) => {
           for (const isMatch of fns) {
             const state2 = isMatch(str);
@@ -31013,16 +31013,16 @@ var require_picomatch = __commonJS({
       }
       const opts = options2 || {};
       const posix2 = opts.windows;
-      const regex2 = isState ? picomatch4.compileRe(glob, options2) : picomatch4.makeRe(glob, options2, false, true);
+      const regex2 = isState ? picomatch3.compileRe(glob, options2) : picomatch3.makeRe(glob, options2, false, true);
       const state = regex2.state;
       delete regex2.state;
       let isIgnored = () => false;
       if (opts.ignore) {
         const ignoreOpts = { ...options2, ignore: null, onMatch: null, onResult: null };
-        isIgnored = picomatch4(opts.ignore, ignoreOpts, returnState);
+        isIgnored = picomatch3(opts.ignore, ignoreOpts, returnState);
       }
       const matcher = (input3, returnObject = false) => {
-        const { isMatch, match, output: output2 } = picomatch4.test(input3, regex2, options2, { glob, posix: posix2 });
+        const { isMatch, match, output: output2 } = picomatch3.test(input3, regex2, options2, { glob, posix: posix2 });
         const result = { glob, state, regex: regex2, posix: posix2, input: input3, output: output2, match, isMatch };
         if (typeof opts.onResult === "function") {
           opts.onResult(result);
@@ -31048,7 +31048,7 @@ var require_picomatch = __commonJS({
       }
       return matcher;
     };
-    picomatch4.test = (input3, regex2, options2, { glob, posix: posix2 } = {}) => {
+    picomatch3.test = (input3, regex2, options2, { glob, posix: posix2 } = {}) => {
       if (typeof input3 !== "string") {
         throw new TypeError("Expected input to be a string");
       }
@@ -31065,24 +31065,24 @@ var require_picomatch = __commonJS({
       }
       if (match === false || opts.capture === true) {
         if (opts.matchBase === true || opts.basename === true) {
-          match = picomatch4.matchBase(input3, regex2, options2, posix2);
+          match = picomatch3.matchBase(input3, regex2, options2, posix2);
         } else {
           match = regex2.exec(output2);
         }
       }
       return { isMatch: Boolean(match), match, output: output2 };
     };
-    picomatch4.matchBase = (input3, glob, options2, posix2 = options2 && options2.windows) => {
-      const regex2 = glob instanceof RegExp ? glob : picomatch4.makeRe(glob, options2);
+    picomatch3.matchBase = (input3, glob, options2, posix2 = options2 && options2.windows) => {
+      const regex2 = glob instanceof RegExp ? glob : picomatch3.makeRe(glob, options2);
       return regex2.test(utils.basename(input3, { windows: posix2 }));
     };
-    picomatch4.isMatch = (str, patterns, options2) => picomatch4(patterns, options2)(str);
-    picomatch4.parse = (pattern2, options2) => {
-      if (Array.isArray(pattern2)) return pattern2.map((p) => picomatch4.parse(p, options2));
+    picomatch3.isMatch = (str, patterns, options2) => picomatch3(patterns, options2)(str);
+    picomatch3.parse = (pattern2, options2) => {
+      if (Array.isArray(pattern2)) return pattern2.map((p) => picomatch3.parse(p, options2));
       return parse5(pattern2, { ...options2, fastpaths: false });
     };
-    picomatch4.scan = (input3, options2) => scan(input3, options2);
-    picomatch4.compileRe = (state, options2, returnOutput = false, returnState = false) => {
+    picomatch3.scan = (input3, options2) => scan(input3, options2);
+    picomatch3.compileRe = (state, options2, returnOutput = false, returnState = false) => {
       if (returnOutput === true) {
         return state.output;
       }
@@ -31093,13 +31093,13 @@ var require_picomatch = __commonJS({
       if (state && state.negated === true) {
         source = `^(?!${source}).*$`;
       }
-      const regex2 = picomatch4.toRegex(source, options2);
+      const regex2 = picomatch3.toRegex(source, options2);
       if (returnState === true) {
         regex2.state = state;
       }
       return regex2;
     };
-    picomatch4.makeRe = (input3, options2 = {}, returnOutput = false, returnState = false) => {
+    picomatch3.makeRe = (input3, options2 = {}, returnOutput = false, returnState = false) => {
       if (!input3 || typeof input3 !== "string") {
         throw new TypeError("Expected a non-empty string");
       }
@@ -31110,9 +31110,9 @@ var require_picomatch = __commonJS({
       if (!parsed.output) {
         parsed = parse5(input3, options2);
       }
-      return picomatch4.compileRe(parsed, options2, returnOutput, returnState);
+      return picomatch3.compileRe(parsed, options2, returnOutput, returnState);
     };
-    picomatch4.toRegex = (source, options2) => {
+    picomatch3.toRegex = (source, options2) => {
       try {
         const opts = options2 || {};
         return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
@@ -31121,8 +31121,8 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch4.constants = constants3;
-    module2.exports = picomatch4;
+    picomatch3.constants = constants3;
+    module2.exports = picomatch3;
   }
 });
 
@@ -31132,14 +31132,14 @@ var require_picomatch2 = __commonJS({
     "use strict";
     var pico = require_picomatch();
     var utils = require_utils2();
-    function picomatch4(glob, options2, returnState = false) {
+    function picomatch3(glob, options2, returnState = false) {
       if (options2 && (options2.windows === null || options2.windows === void 0)) {
         options2 = { ...options2, windows: utils.isWindows() };
       }
       return pico(glob, options2, returnState);
     }
-    Object.assign(picomatch4, pico);
-    module2.exports = picomatch4;
+    Object.assign(picomatch3, pico);
+    module2.exports = picomatch3;
   }
 });
 
@@ -97461,13 +97461,18 @@ function errorReason(error62) {
 }
 
 // src/scan/walk.ts
-var import_picomatch3 = __toESM(require_picomatch2(), 1);
 import { readdirSync } from "node:fs";
-function* walkFiles(root, options2 = {}) {
+var ALWAYS_SKIPPED = /* @__PURE__ */ new Set([".git", "node_modules"]);
+async function walkMatchers(options2) {
+  if (!options2.include?.length && !options2.exclude?.length) return {};
+  const { default: picomatch3 } = await Promise.resolve().then(() => __toESM(require_picomatch2(), 1));
   const matchOptions = { dot: true };
-  const included = options2.include?.length ? (0, import_picomatch3.default)(options2.include.map(gitignoreStyle), matchOptions) : void 0;
-  const exclude = options2.exclude?.length ? (0, import_picomatch3.default)(options2.exclude.map(gitignoreStyle), matchOptions) : void 0;
-  const include = included && options2.matchedIncludes ? recordingMatches(options2.include, options2.matchedIncludes, included) : included;
+  const included = options2.include?.length ? picomatch3(options2.include.map(gitignoreStyle), matchOptions) : void 0;
+  const exclude = options2.exclude?.length ? picomatch3(options2.exclude.map(gitignoreStyle), matchOptions) : void 0;
+  const include = included && options2.matchedIncludes ? recordingMatches(options2.include, options2.matchedIncludes, included, (pattern2) => picomatch3(gitignoreStyle(pattern2), matchOptions)) : included;
+  return { ...include ? { include } : {}, ...exclude ? { exclude } : {} };
+}
+function* walkFiles(root, { include, exclude } = {}) {
   const pending = [{ kind: "directory", path: "", key: "" }];
   while (pending.length > 0) {
     const next = pending.pop();
@@ -97487,7 +97492,7 @@ function* walkFiles(root, options2 = {}) {
     for (const entry2 of entries) {
       const name = decodeName(entry2.name);
       const relative = directory === "" ? name : `${directory}/${name}`;
-      if (exclude?.(relative)) continue;
+      if (ALWAYS_SKIPPED.has(name) || exclude?.(relative)) continue;
       const kind2 = entry2.isDirectory() ? "directory" : entry2.isSymbolicLink() ? "symlink" : entry2.isFile() ? "file" : "special";
       listed.push({ kind: kind2, path: relative, key: kind2 === "directory" ? `${name}/` : name });
     }
@@ -97505,8 +97510,8 @@ function gitignoreStyle(pattern2) {
   if (!text2.includes("/")) text2 = `**/${text2}`;
   return text2;
 }
-function recordingMatches(patterns, matched, any2) {
-  const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: (0, import_picomatch3.default)(gitignoreStyle(pattern2), { dot: true }) }));
+function recordingMatches(patterns, matched, any2, compile2) {
+  const pending = patterns.map((pattern2) => ({ pattern: pattern2, test: compile2(pattern2) }));
   return (path4) => {
     if (!any2(path4)) return false;
     for (let i = pending.length - 1; i >= 0; i--) {
@@ -97521,7 +97526,6 @@ function recordingMatches(patterns, matched, any2) {
 
 // src/scan/directory.ts
 var DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
-var DEFAULT_EXCLUDES = ["**/.git/**", "**/node_modules/**"];
 var SLICE_MS = 10;
 var BATCH_FILES = 64;
 var PARALLEL_AFTER_FILES = 1024;
@@ -97555,12 +97559,12 @@ async function scanTree(root, options2) {
   };
   let batch = [];
   let walked = 0;
-  let sliceStarted = performance.now();
+  let sliceStarted = Date.now();
   const matchedIncludes = /* @__PURE__ */ new Set();
-  const walk = walkFiles(absoluteRoot, {
-    ...options2.include ? { include: options2.include, matchedIncludes } : {},
-    exclude: [...DEFAULT_EXCLUDES, ...options2.exclude ?? []]
-  });
+  const walk = walkFiles(
+    absoluteRoot,
+    await walkMatchers({ ...options2.include ? { include: options2.include, matchedIncludes } : {}, ...options2.exclude ? { exclude: options2.exclude } : {} })
+  );
   try {
     for (const entry2 of walk) {
       const relative = entry2.path;
@@ -97582,10 +97586,10 @@ async function scanTree(root, options2) {
       batch = [];
       if (!pool?.offer(request2)) readHere(request2);
       if (pool) absorb(pool.collect());
-      if (performance.now() - sliceStarted > SLICE_MS) {
+      if (Date.now() - sliceStarted > SLICE_MS) {
         options2.onProgress?.(filesScanned, bytesScanned);
         await new Promise((resolve) => setImmediate(resolve));
-        sliceStarted = performance.now();
+        sliceStarted = Date.now();
       }
     }
     if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });
