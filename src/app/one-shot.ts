@@ -4,6 +4,7 @@ import { createLogger } from "../logging/logger.js";
 import { refreshRepository, type RefreshOutcome } from "./refresh.js";
 import { createSessionFactory, registrySettingsFromEnv, type RegistrySettings } from "./registry-setup.js";
 import type { RegistrySession } from "./session.js";
+import { githubRequestOptions } from "../net/proxy-fetch.js";
 
 export interface OneShotOptions {
   readonly owner: string;
@@ -42,6 +43,7 @@ export async function runOneShot(options: OneShotOptions): Promise<RefreshOutcom
     auth: { token: options.token },
     log: { debug: () => undefined, info: () => undefined, warn: (message: string) => log.warn(message), error: (message: string) => log.error(message) },
     ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    ...githubRequestOptions(),
     });
   const session = options.session ?? createSessionFactory({ ...registrySettingsFromEnv(), ...options.registry })();
   return refreshRepository({

@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import { createPackageListCache } from "../diff/cache.js";
 import { readImageContents } from "../diff/contents.js";
 import { diffImages } from "../diff/image-diff.js";
-import { createRegistryClient, type BackoffOptions } from "../registry/client.js";
+import { createRegistryClient, type BackoffOptions, type ObservedRequest } from "../registry/client.js";
 import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
-import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../registry/host-policy.js";
+import { createAddressCheckedLookup, createPrivateAddressPolicy } from "../registry/host-policy.js";
 import { createMemoryCache, type SharedCache } from "../store/shared-cache.js";
 import { shareDiffs, shareRegistry } from "../store/shared-registry.js";
 import { createRegistrySession, type RegistrySession } from "./session.js";
@@ -40,12 +40,7 @@ export interface RegistrySettings {
   readonly trustedRoot?: string;
 }
 
-export interface ObservedRequest {
-  readonly host: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-}
+export type { ObservedRequest };
 
 /** The settings an operator gives through the environment. */
 export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
@@ -67,9 +62,11 @@ export function registrySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): R
 export function createSessionFactory(settings: RegistrySettings = {}): (batch?: string) => RegistrySession {
   const allow = settings.allowPrivateRegistries ?? [];
   const registry = createRegistryClient({
-    // Checked before each host's first request, with a clear error, and again at every connection (DNS rebinding).
+    // Checked before each host's first request, with a clear error, and again at every connection (DNS rebinding),
+    // through a proxy too: its tunnel is asked for the address checked.
     hostPolicy: createPrivateAddressPolicy({ allow }),
-    fetch: observed(createAddressCheckedFetch({ allow }), settings.observe),
+    lookup: createAddressCheckedLookup({ allow }),
+    ...(settings.observe ? { observe: settings.observe } : {}),
     ...(settings.insecureRegistries ? { insecureRegistries: settings.insecureRegistries } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
     ...(settings.logger ? { logger: settings.logger } : {}),
@@ -99,29 +96,6 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
       ),
       contents: (image, digest, platform) => readImageContents(shared, image, digest, { platform, cache: packages }),
     });
-  };
-}
-
-function observed(fetcher: typeof fetch, observe: RegistrySettings["observe"]): typeof fetch {
-  if (!observe) return fetcher;
-  return async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const method = init?.method ?? (input instanceof Request ? input.method : "GET");
-    const tell = (status: number) => {
-      try {
-        observe({ host: url.host, method, path: url.pathname, status });
-      } catch {
-        // An observer's trouble is never the request's.
-      }
-    };
-    try {
-      const response = await fetcher(input, init);
-      tell(response.status);
-      return response;
-    } catch (error) {
-      tell(0);
-      throw error;
-    }
   };
 }
 

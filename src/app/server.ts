@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { run, type Server } from "probot";
+import { withGitHubProxy } from "../net/proxy-fetch.js";
 import { createMetrics } from "../metrics/metrics.js";
 import { createAppLogger } from "../logging/app-logger.js";
 import { createDigesta, type DigestaController } from "./app.js";
@@ -19,7 +20,8 @@ export async function startServer(
   options: { readonly logDestination?: NodeJS.WritableStream } = {},
 ): Promise<{ server: Server; digesta: DigestaController }> {
   const metrics = createMetrics();
-  const Octokit = githubClientFromEnv(env);
+  // HTTPS_PROXY and NO_PROXY for GitHub's API as for registries: Octokit's requests go through the same rules.
+  const Octokit = withGitHubProxy(githubClientFromEnv(env), env);
   const fleet = fleetFromEnv(env, { onLookup: (kind, hit) => metrics.cacheLookup(kind, hit) });
   const digesta = createDigesta({
     createSession: createSessionFactory({

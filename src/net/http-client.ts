@@ -53,55 +53,73 @@ export interface NodeHttpClientOptions {
  * what its requests do. Idle keep-alive connections stay in Node's global agents, which keep no process alive.
  */
 export function nodeHttpClient(options: NodeHttpClientOptions = {}): HttpClient {
-  return (url, init) =>
-    new Promise<HttpResponse>((resolve, reject) => {
-      const signal = init.signal;
-      if (signal.aborted) return reject(abortReason(signal));
-      if (url.protocol !== "http:" && url.protocol !== "https:") {
-        return reject(Object.assign(new Error(`unsupported protocol ${url.protocol}`), { code: "ERR_INVALID_PROTOCOL" }));
-      }
-      const headers: Record<string, string> = { "user-agent": options.userAgent ?? "digesta", ...init.headers };
-      if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body));
-      const method = init.method.toUpperCase();
-      const agent = options.connect?.(url);
-      const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
-        method,
-        headers,
-        ...(agent !== undefined ? { agent } : {}),
-        ...(options.lookup && agent === undefined ? { lookup: options.lookup } : {}),
-      });
-      let response: IncomingMessage | undefined;
-      const onAbort = () => {
-        const reason = abortReason(signal);
-        request.destroy(reason);
-        response?.destroy(reason);
-        reject(reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const done = () => signal.removeEventListener("abort", onAbort);
-      // `on`, not `once`: a connection can fail again after the answer began (data past its end), and an 'error'
-      // nobody listens to would end the process.
-      request.on("error", (error) => {
-        done();
-        if (response) response.destroy(error);
-        else reject(error);
-      });
-      request.on("response", (res) => {
-        response = res;
-        res.on("error", () => {}); // whoever reads the body sees the error; nobody reading it is no crash
-        res.once("close", done);
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status > 599) {
-          done();
-          res.destroy();
-          return reject(Object.assign(new Error(`the server answered with the invalid status ${status}`), { code: "ERR_INVALID_STATUS" }));
-        }
-        const bodiless = method === "HEAD" || NULL_BODY_STATUSES.has(status);
-        if (bodiless) res.resume();
-        resolve({ status, headers: incomingHeaders(res), body: bodiless ? null : res, discard: () => discardIncoming(res) });
-      });
-      request.end(init.body);
+  return async (url, init) => {
+    const agent = options.connect?.(url);
+    // A proxy's tunnel is opened before the request: its refusal is this request's failure, in the proxy's words.
+    if (agent && typeof (agent as { prepare?: unknown }).prepare === "function") {
+      await abortable((agent as unknown as { prepare(url: URL): Promise<void> }).prepare(url), init.signal);
+    }
+    return send(url, init, agent, options);
+  };
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function send(url: URL, init: HttpRequest, agent: RequestOptions["agent"] | undefined, options: NodeHttpClientOptions): Promise<HttpResponse> {
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const signal = init.signal;
+    if (signal.aborted) return reject(abortReason(signal));
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return reject(Object.assign(new Error(`unsupported protocol ${url.protocol}`), { code: "ERR_INVALID_PROTOCOL" }));
+    }
+    const headers: Record<string, string> = { "user-agent": options.userAgent ?? "digesta", ...init.headers };
+    if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body));
+    const method = init.method.toUpperCase();
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
+      method,
+      headers,
+      ...(agent !== undefined ? { agent } : {}),
+      ...(options.lookup && agent === undefined ? { lookup: options.lookup } : {}),
     });
+    let response: IncomingMessage | undefined;
+    const onAbort = () => {
+      const reason = abortReason(signal);
+      request.destroy(reason);
+      response?.destroy(reason);
+      reject(reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal.removeEventListener("abort", onAbort);
+    // `on`, not `once`: a connection can fail again after the answer began (data past its end), and an 'error'
+    // nobody listens to would end the process.
+    request.on("error", (error) => {
+      done();
+      if (response) response.destroy(error);
+      else reject(error);
+    });
+    request.on("response", (res) => {
+      response = res;
+      res.on("error", () => {}); // whoever reads the body sees the error; nobody reading it is no crash
+      res.once("close", done);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 599) {
+        done();
+        res.destroy();
+        return reject(Object.assign(new Error(`the server answered with the invalid status ${status}`), { code: "ERR_INVALID_STATUS" }));
+      }
+      const bodiless = method === "HEAD" || NULL_BODY_STATUSES.has(status);
+      if (bodiless) res.resume();
+      resolve({ status, headers: incomingHeaders(res), body: bodiless ? null : res, discard: () => discardIncoming(res) });
+    });
+    request.end(init.body);
+  });
 }
 
 function incomingHeaders(res: IncomingMessage): HttpHeaders {

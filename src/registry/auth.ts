@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type SchemePolicy, mayCarryCredentials } from "./endpoint.js";
+import type { SchemePolicy } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 import type { CredentialSource, RegistryCredential } from "./credentials.js";
 import { optionalString, orElse } from "./json-shape.js";
@@ -147,7 +147,7 @@ export class Authenticator {
     if (!challenge) return { cached: false };
     if (challenge.scheme.toLowerCase() === "basic") {
       const credential = await this.credential();
-      if (credential?.kind !== "basic" || !mayCarryCredentials(this.origin)) return { cached: false };
+      if (credential?.kind !== "basic" || !this.deps.scheme.mayCarryCredentials(this.origin)) return { cached: false };
       return { header: basicHeader(credential), cached: false };
     }
     const key = this.cacheKey(challenge, scope);
@@ -175,7 +175,7 @@ export class Authenticator {
   private async fetchToken(challenge: Challenge, scope: string): Promise<CachedToken> {
     const realm = this.realmUrl(challenge);
     const service = challenge.params["service"];
-    const credential = mayCarryCredentials(realm) ? await this.credential() : undefined;
+    const credential = this.deps.scheme.mayCarryCredentials(realm) ? await this.credential() : undefined;
     const what = `${this.registry} (scope ${scope})`;
     const headers: Record<string, string> = { accept: "application/json" };
     let method: "GET" | "POST" = "GET";

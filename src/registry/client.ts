@@ -20,7 +20,9 @@ import {
   sha256Digest,
 } from "./manifest.js";
 import { failureFrom } from "./response.js";
+import type { LookupFunction } from "node:net";
 import { type HttpClient, fetchHttpClient, nodeHttpClient } from "../net/http-client.js";
+import { proxyAgents, proxyFor, proxySettingsFromEnv } from "../net/proxy.js";
 import { type BackoffOptions, type Deadline, type Exchange, type RegistryStats, type RequestKind, Transport } from "./transport.js";
 import { type BlobStream, type Descriptor, type FetchedManifest, MediaType, type Registry, type TagHistoryEntry } from "./types.js";
 
@@ -53,12 +55,26 @@ export interface RegistryClientOptions {
   readonly http?: HttpClient;
   /** A WHATWG fetch to send requests with instead (tests' fakes); `http` wins when both are given. */
   readonly fetch?: typeof fetch;
+  /**
+   * Resolves registry hosts for every connection, direct or through a proxy (whose CONNECT then names the address
+   * resolved): the app's check against private addresses at connection time (createAddressCheckedLookup).
+   */
+  readonly lookup?: LookupFunction;
+  /** Told of every request sent and how it ended: the status, or 0 for a network failure (metrics). */
+  readonly observe?: (request: ObservedRequest) => void;
   /** Retry delays; tests shrink them. Default base `DIGESTA_RETRY_DELAY` (seconds) or 0.5 s. */
   readonly backoff?: BackoffOptions;
   /** Clock for token expiry, in ms; tests move it. Default Date.now. */
   readonly now?: () => number;
   /** Environment for `DIGESTA_INSECURE_REGISTRIES` and the default credential source. Default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface ObservedRequest {
+  readonly host: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
 }
 
 export interface RegistryClient extends Registry {
@@ -224,10 +240,23 @@ class RegistrySession {
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
   const env = options.env ?? process.env;
   const logger = options.logger;
-  const scheme = new SchemePolicy([...(options.insecureRegistries ?? []), ...insecureRegistriesFromEnv(env)]);
+  // HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply to the client's own connections, not to an HttpClient or fetch given.
+  const proxies = options.http || options.fetch ? undefined : proxySettingsFromEnv(env);
+  const http =
+    options.http ??
+    (options.fetch
+      ? fetchHttpClient(options.fetch)
+      : nodeHttpClient({
+          ...(options.lookup ? { lookup: options.lookup } : {}),
+          ...(proxies ? { connect: proxyAgents(proxies, options.lookup ? { lookup: options.lookup } : {}) } : {}),
+        }));
+  const scheme = new SchemePolicy(
+    [...(options.insecureRegistries ?? []), ...insecureRegistriesFromEnv(env)],
+    proxies ? (url) => proxyFor(proxies, url) !== undefined : undefined,
+  );
   const fromEnv = networkSettingsFromEnv(env);
   const transport = new Transport({
-    http: options.http ?? (options.fetch ? fetchHttpClient(options.fetch) : nodeHttpClient()),
+    http: options.observe ? observed(http, options.observe) : http,
     timeoutMs: options.timeoutMs ?? fromEnv.timeoutMs ?? 30_000,
     deadlineMs: options.deadlineMs ?? fromEnv.deadlineMs ?? 120_000,
     retries: options.retries ?? fromEnv.retries ?? 3,
@@ -611,4 +640,25 @@ function describe(name: ImageName, reference: string): string {
 function notFoundHint(exchange: Exchange, reference: string): { hint?: string } {
   if (exchange.status !== 404) return {};
   return { hint: isDigest(reference) ? "the registry no longer has this digest" : "check that the tag exists" };
+}
+
+/** An HttpClient that tells `observe` of each request and how it ended; an observer's trouble is never the request's. */
+function observed(http: HttpClient, observe: (request: ObservedRequest) => void): HttpClient {
+  return async (url, init) => {
+    const tell = (status: number) => {
+      try {
+        observe({ host: url.host, method: init.method, path: url.pathname, status });
+      } catch {
+        // ignored
+      }
+    };
+    try {
+      const response = await http(url, init);
+      tell(response.status);
+      return response;
+    } catch (error) {
+      tell(0);
+      throw error;
+    }
+  };
 }

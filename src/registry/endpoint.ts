@@ -37,8 +37,17 @@ export function isLoopbackUrl(url: URL): boolean {
 export class SchemePolicy {
   private readonly insecure: ReadonlySet<string>;
 
-  constructor(insecureRegistries: readonly string[]) {
+  /** `proxied` says whether a URL's requests go through a proxy (their plain-HTTP bytes then cross the network). */
+  constructor(
+    insecureRegistries: readonly string[],
+    private readonly proxied: (url: URL) => boolean = () => false,
+  ) {
     this.insecure = new Set(insecureRegistries.map((entry) => stripScheme(entry.trim()).toLowerCase()).filter(Boolean));
+  }
+
+  /** Credentials travel over HTTPS, or over plain HTTP to loopback when no proxy stands between. */
+  mayCarryCredentials(url: URL): boolean {
+    return mayCarryCredentials(url) && !(url.protocol === "http:" && this.proxied(url));
   }
 
   /** Whether `host` (with or without port) may be spoken to over plain HTTP. */

@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { lookup as lookupWithCallback, type LookupAddress, type LookupOptions } from "node:dns";
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { Agent, fetch as undiciFetch } from "undici";
 import { hostnameOf } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
@@ -96,9 +96,19 @@ export type Lookup = (hostname: string, options: LookupOptions, callback: Lookup
  * refused. Hosts allowed by name (the port is checked by the policy, before the request) connect anywhere.
  */
 export function createAddressCheckedFetch(options: { readonly allow?: readonly string[]; readonly lookup?: Lookup } = {}): typeof fetch {
+  const dispatcher = new Agent({ connect: { lookup: createAddressCheckedLookup(options) as unknown as Lookup } });
+  return ((input: string | URL | Request, init?: RequestInit) =>
+    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+}
+
+/**
+ * A resolver that refuses private addresses (unless the host is allowed by name), for every connection: direct ones,
+ * and the CONNECT of a proxy tunnel, which then names the address checked. See createAddressCheckedFetch.
+ */
+export function createAddressCheckedLookup(options: { readonly allow?: readonly string[]; readonly lookup?: Lookup | LookupFunction } = {}): LookupFunction {
   const allowedHostnames = new Set([...allowList(options.allow)].map((entry) => hostnameOf(entry)));
   const ranges = privateRanges();
-  const resolve: Lookup = options.lookup ?? (lookupWithCallback as unknown as Lookup);
+  const resolve: Lookup = (options.lookup as Lookup | undefined) ?? (lookupWithCallback as unknown as Lookup);
   const checkedLookup: Lookup = (hostname, lookupOptions, callback) => {
     resolve(hostname, lookupOptions, (error, address, family) => {
       if (error || allowedHostnames.has(hostname.toLowerCase())) return callback(error, address, family);
@@ -114,7 +124,5 @@ export function createAddressCheckedFetch(options: { readonly allow?: readonly s
       callback(null, address, family);
     });
   };
-  const dispatcher = new Agent({ connect: { lookup: checkedLookup } });
-  return ((input: string | URL | Request, init?: RequestInit) =>
-    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  return checkedLookup as unknown as LookupFunction;
 }

@@ -520,10 +520,11 @@ function networkReason(error: unknown): string {
   const code = (current as { code?: unknown } | null)?.code;
   const message = current instanceof Error ? current.message : String(current);
   const text = typeof code === "string" && !message.includes(code) ? `${code} ${message}` : message;
-  return text.replace(/[\r\n\t]+/g, " ").slice(0, 200);
+  return text.replace(/[\r\n\t]+/g, " ").slice(0, 300);
 }
 
-const PERMANENT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ENOTFOUND|ERR_INVALID_URL/;
+// A proxy that refused a tunnel (403, 407) refuses it again; one that failed otherwise (502) may not.
+const PERMANENT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ENOTFOUND|ERR_INVALID_URL|EPROXYREFUSED|EDIGESTAPRIVATE/;
 
 function isPermanentNetworkError(error: RegistryError): boolean {
   return PERMANENT_CODES.test(error.message);
