@@ -6,6 +6,7 @@ import { UsageError } from "./errors.js";
 
 export interface GlobalOptions {
   readonly insecureRegistry?: string[];
+  readonly registryMirror?: string[];
   /** `json` or `text`; default text on a terminal, JSON lines otherwise (also DIGESTA_LOG_FORMAT). */
   readonly logFormat?: string;
   readonly osvUrl?: string;
@@ -40,7 +41,12 @@ export async function createContext(options: GlobalOptions, io: CliIo): Promise<
     import("../vuln/osv.js"),
   ]);
   const logger = createLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
-  const registry = createRegistryClient({ logger, insecureRegistries: options.insecureRegistry ?? [], ...networkOptions(options) });
+  const registry = createRegistryClient({
+    logger,
+    insecureRegistries: options.insecureRegistry ?? [],
+    mirrors: options.registryMirror ?? [],
+    ...networkOptions(options),
+  });
   const osvUrl = osvUrlFrom(options.osvUrl);
   const progress = createProgress(io.stderr);
   return { logger, registry, vulnerabilities: osvUrl ? createOsvSource({ url: osvUrl }) : undefined, progress, ...io };

@@ -28,6 +28,12 @@ function program(run: Runner, runLocal: LocalRunner): Command {
       ),
     )
     .addOption(
+      new Option(
+        "--registry-mirror <registry=host>",
+        "read this registry's images from a mirror (REGISTRY=HOST[/PREFIX]; repeatable; also DIGESTA_REGISTRY_MIRRORS); files keep the registry's name",
+      ).argParser(collect),
+    )
+    .addOption(
       new Option("--osv-url <url>", 'OSV-compatible API for the vulnerabilities of changed packages, or "off" (also DIGESTA_OSV_URL; default https://api.osv.dev)'),
     )
     .addOption(new Option("--log-format <format>", "json or text (default: text on a terminal, JSON lines otherwise; also DIGESTA_LOG_FORMAT)"))

@@ -19,6 +19,7 @@ import {
   parseJsonObject,
   sha256Digest,
 } from "./manifest.js";
+import { parseMirrors, withMirrors } from "./mirrors.js";
 import { failureFrom } from "./response.js";
 import type { LookupFunction } from "node:net";
 import { type HttpClient, fetchHttpClient, nodeHttpClient } from "../net/http-client.js";
@@ -60,6 +61,11 @@ export interface RegistryClientOptions {
    * resolved): the app's check against private addresses at connection time (createAddressCheckedLookup).
    */
   readonly lookup?: LookupFunction;
+  /**
+   * Registries read through a mirror, as `REGISTRY=MIRROR[/PREFIX]` entries (commas allowed); `DIGESTA_REGISTRY_MIRRORS`
+   * adds more. See withMirrors.
+   */
+  readonly mirrors?: readonly string[];
   /** Told of every request sent and how it ended: the status, or 0 for a network failure (metrics). */
   readonly observe?: (request: ObservedRequest) => void;
   /** Retry delays; tests shrink them. Default base `DIGESTA_RETRY_DELAY` (seconds) or 0.5 s. */
@@ -566,7 +572,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return tags;
   }
 
-  return {
+  const mirrors = new Map([
+    ...parseMirrors(options.mirrors ?? [], "--registry-mirror"),
+    ...parseMirrors(env["DIGESTA_REGISTRY_MIRRORS"] ? [env["DIGESTA_REGISTRY_MIRRORS"]] : [], "DIGESTA_REGISTRY_MIRRORS"),
+  ]);
+  return withMirrors({
     listTags,
     headManifest,
     getManifest,
@@ -575,7 +585,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     referrers,
     tagHistory,
     stats: () => transport.stats(),
-  };
+  }, mirrors);
 }
 
 /**

@@ -26,6 +26,8 @@ export interface RegistryOptions {
     /** Default 300 s. */
     readonly lifetimeSeconds?: number;
   };
+  /** The loopback address it listens on; 127.0.0.2 makes a second origin beside one on 127.0.0.1 (a mirror). Default 127.0.0.1. */
+  readonly address?: "127.0.0.1" | "127.0.0.2";
   /** Push notifications (`notifications.endpoints`): where to send them (given the registry's host), and the Authorization header. */
   readonly notify?: { readonly url: (host: string) => string; readonly authorization?: string };
   /** Keep the registry's own access log (one line per request it served), read with `accessLog()`. Default off. */
@@ -75,11 +77,11 @@ async function scratchRoot(): Promise<string> {
 }
 
 /** A port that was free a moment ago; the registry may still lose a race for it, hence the retries in `startRegistry`. */
-async function freePort(): Promise<number> {
+async function freePort(address = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, address, () => {
       const address = server.address();
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
@@ -94,6 +96,7 @@ async function htpasswdFile(users: readonly Credentials[]): Promise<string> {
 }
 
 function configYaml(options: {
+  address: string;
   port: number;
   storage: string;
   instance: string;
@@ -118,7 +121,7 @@ function configYaml(options: {
     "    uploadpurging:",
     "      enabled: false",
     "http:",
-    `  addr: 127.0.0.1:${options.port}`,
+    `  addr: ${options.address}:${options.port}`,
     `  secret: ${randomBytes(16).toString("hex")}`,
     "  headers:",
     // Lets readiness checks tell our registry from whatever else may have grabbed the port.
@@ -233,6 +236,7 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const auth = options.auth ?? "none";
+  const address = options.address ?? "127.0.0.1";
   const users: readonly Credentials[] =
     auth === "none" ? [] : options.users?.length ? options.users : [{ username: "tester", password: randomBytes(12).toString("hex") }];
   const user = users[0];
@@ -266,16 +270,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     const instance = randomBytes(8).toString("hex");
     for (let attempt = 1; !spawned; attempt++) {
       if (attempt > START_ATTEMPTS) throw new Error(`docker-registry found no free loopback port in ${START_ATTEMPTS} attempts`);
-      port = await freePort();
+      port = await freePort(address);
       const configPath = join(dir, "config.yml");
       const notify = options.notify
-        ? { url: options.notify.url(`127.0.0.1:${port}`), ...(options.notify.authorization ? { authorization: options.notify.authorization } : {}) }
+        ? { url: options.notify.url(`${address}:${port}`), ...(options.notify.authorization ? { authorization: options.notify.authorization } : {}) }
         : undefined;
       await writeFile(
         configPath,
-        configYaml({ port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}), accessLog: options.accessLog ?? false }),
+        configYaml({ address, port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}), accessLog: options.accessLog ?? false }),
       );
-      spawned = await spawnRegistry(configPath, `http://127.0.0.1:${port}`, instance);
+      spawned = await spawnRegistry(configPath, `http://${address}:${port}`, instance);
     }
   } catch (error) {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -283,7 +287,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   }
 
   const { child, stderr, stdout } = spawned;
-  const host = `127.0.0.1:${port}`;
+  const host = `${address}:${port}`;
   const url = `http://${host}`;
   const basic = user ? `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}` : undefined;
   // The harness asks for push and pull on the repository a path names, once per repository, and again
