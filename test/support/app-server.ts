@@ -1,7 +1,9 @@
 // The app's server as an operator runs it, for tests and benches that start it as its own process: the environment
 // of one fleet process (a GitHub App's key and webhook secret, GitHub Enterprise Server's API at a GitHub fake over
 // plain HTTP, Redis), a free loopback port, and the wait until it answers.
-import { createServer } from "node:net";
+import { freePort } from "./free-port.js";
+
+export { freePort };
 
 export interface AppServerSettings {
   readonly port: number;
@@ -45,17 +47,6 @@ export function appServerEnv(settings: AppServerSettings): NodeJS.ProcessEnv {
   };
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** Waits until the server at `url` answers `/ping`; `exited` says why it never will. */
 export async function waitForPing(url: string, exited: () => string | undefined, timeoutMs = 120_000): Promise<void> {

@@ -1,6 +1,6 @@
 // A real Redis for fleet-mode tests: Debian's `redis-server` on a free loopback port, nothing saved to disk.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.js";
 
 export interface TestRedis {
   /** `redis://127.0.0.1:PORT`. */
@@ -14,16 +14,6 @@ const READY_TIMEOUT_MS = 15_000;
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** Starts `redis-server` and waits until it accepts connections; retries on a port lost to a race. */
 export async function startRedis(): Promise<TestRedis> {

@@ -4,11 +4,11 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants, rmSync } from "node:fs";
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startTokenServer, type Credentials, type TokenServer } from "./token-server.js";
+import { freePort } from "./free-port.js";
 
 const run = promisify(execFile);
 
@@ -76,17 +76,6 @@ async function scratchRoot(): Promise<string> {
   }
 }
 
-/** A port that was free a moment ago; the registry may still lose a race for it, hence the retries in `startRegistry`. */
-async function freePort(address = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, address, () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 async function htpasswdFile(users: readonly Credentials[]): Promise<string> {
   const lines = await Promise.all(
