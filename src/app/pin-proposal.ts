@@ -8,6 +8,7 @@ import { pinCommitLine, pinProposalId, renderPinBody, renderPinTitle } from "../
 import type { Proposal, ProposedFile } from "../github/publish.js";
 import { planPins, type PinAddition, type PinPlan } from "../pin/plan.js";
 import { keptOutside, PIN_BRANCH } from "../policy/grouping.js";
+import { checkPinSignatures } from "../policy/signatures.js";
 import { tagKey } from "../reference/format.js";
 import { applyDigestInsertions } from "../rewrite/insert.js";
 import { joinPathBytes } from "../scan/names.js";
@@ -28,7 +29,11 @@ export async function proposePins(
   session: RegistrySession,
 ): Promise<Proposal | undefined> {
   if (unpinned.unpinned.length === 0) return undefined;
-  const plan = planPins(unpinned, await resolveTags(unpinned.unpinned, session.registry, { concurrency: 8 }));
+  const resolved = await resolveTags(unpinned.unpinned, session.registry, { concurrency: 8 });
+  // As for updates: with `verify.required`, a tag whose digest does not verify is not pinned to it.
+  const signatures = session.signatures(config.verify);
+  const checked = signatures ? await checkPinSignatures(unpinned.unpinned, resolved, signatures, { required: config.verify.required }) : resolved;
+  const plan = planPins(unpinned, checked);
   const files = await pinnedFiles(plan, checkout, unpinned.fileDigests);
   const contents = config.diff.enabled && session.contents ? await readContents(plan.pins, config, session) : undefined;
   return {

@@ -1,4 +1,6 @@
 import pLimit from "p-limit";
+import { groupUnpinned, type TagResolution } from "../pin/plan.js";
+import type { UnpinnedOccurrence } from "../pin/types.js";
 import { groupPins } from "../plan/plan.js";
 import type { PinResolution } from "../plan/types.js";
 import { imageKey } from "../reference/format.js";
@@ -59,4 +61,32 @@ export async function checkSignatures(
     ),
   );
   return { resolutions: result, verdicts };
+}
+
+/**
+ * The same check for the pin pull request: each digest a tag written without one would be pinned to. With
+ * `required`, a digest that does not verify is not pinned; the tag is listed with the verdict as the reason.
+ */
+export async function checkPinSignatures(
+  unpinned: readonly UnpinnedOccurrence[],
+  resolutions: ReadonlyMap<string, TagResolution>,
+  source: SignatureSource,
+  options: { readonly required: boolean },
+): Promise<Map<string, TagResolution>> {
+  const result = new Map(resolutions);
+  const limit = pLimit(CHECK_CONCURRENCY);
+  await Promise.all(
+    [...groupUnpinned(unpinned)].map(([key, occurrences]) =>
+      limit(async () => {
+        const resolution = resolutions.get(key);
+        if (!resolution?.ok || !options.required) return;
+        const ref = occurrences[0]!.reference;
+        const verdict = await source.verdictOf({ registry: ref.registry, repository: ref.repository }, resolution.digest);
+        if (verdict && verdict.status !== "verified") {
+          result.set(key, { ok: false, reason: `${SIGNATURE_REASON}${describeVerdict(verdict)} (digest ${resolution.digest})` });
+        }
+      }),
+    ),
+  );
+  return result;
 }

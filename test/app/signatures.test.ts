@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
-import { ALL_BRANCH } from "../../src/policy/grouping.js";
+import { ALL_BRANCH, PIN_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated } from "../fixtures/webhooks/payloads.js";
 import { keyPair, signWithKeys, type TestKey } from "../support/cosign.js";
 import { movingTag, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
@@ -71,6 +71,21 @@ describe("the app and signatures", () => {
     const deploy = app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy.yaml"]!;
     expect(deploy).toContain(signed.after.digest);
     expect(deploy).toContain(unsigned.before.digest);
+  });
+
+  it("with pin: true and required: true, pins a tag to its digest only when that digest verifies, saying why not", async () => {
+    const repo = { owner: OWNER, name: "pinning" };
+    app.fake.createRepository(OWNER, repo.name, {
+      ".github/digesta.yml": stringify({ pin: true, verify: { required: true, images: [{ match: `${reg.host}/team/**`, key: signer.pem }] } }),
+      "deploy.yaml": `a:\n  image: ${reg.host}/team/signed:1\nb:\n  image: ${reg.host}/team/unsigned:1\n`,
+    }, { installationId: INSTALLATION });
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const pull = app.fake.pulls(OWNER, repo.name).find((p) => p.head === PIN_BRANCH)!;
+    expect(pull.title).toBe("Pin 1 image by digest");
+    expect(pull.body).toMatch(/team\/unsigned:1<\/code>[^\n]*signature: not signed: no cosign signature \(digest sha256:[0-9a-f]{64}\)/);
+    expect(app.fake.files(OWNER, repo.name, PIN_BRANCH)["deploy.yaml"]).toBe(
+      `a:\n  image: ${reg.host}/team/signed:1@${signed.after.digest}\nb:\n  image: ${reg.host}/team/unsigned:1\n`,
+    );
   });
 
   it("verifies keyless signatures against the operator's trusted root (DIGESTA_TRUSTED_ROOT)", async () => {
