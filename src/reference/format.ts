@@ -26,6 +26,14 @@ export function shortDigest(digest: Digest, length = 12): string {
   return digest.slice(0, 7 + Math.max(0, length));
 }
 
+/**
+ * The tag spelling of a digest, `sha256-<hex>`: the OCI referrers tag schema, and with `.sig` or `.att` the tags
+ * cosign keeps signatures and attestations under.
+ */
+export function digestTag(digest: Digest, suffix = ""): string {
+  return `${digest.replace(":", "-")}${suffix}`;
+}
+
 /** Map key for one repository. */
 export function imageKey(name: ImageName): string {
   return `${name.registry}/${name.repository}`;

@@ -26,6 +26,7 @@ import { type HttpClient, fetchHttpClient, nodeHttpClient } from "../net/http-cl
 import { proxyAgents, proxyFor, proxySettingsFromEnv } from "../net/proxy.js";
 import { type BackoffOptions, type Deadline, type Exchange, type RegistryStats, type RequestKind, Transport } from "./transport.js";
 import { type BlobStream, type Descriptor, type FetchedManifest, MediaType, type Registry, type TagHistoryEntry } from "./types.js";
+import { digestTag } from "../reference/format.js";
 
 export type { RegistryStats, RequestKind, BackoffOptions };
 
@@ -499,7 +500,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     });
     if (!descriptors) {
       // The OCI 1.1 fallback: an index tagged sha256-<hex> lists the referrers.
-      const tag = `sha256-${digest.slice("sha256:".length)}`;
+      const tag = digestTag(digest);
       let index: FetchedManifest;
       try {
         index = await getManifest(name, tag);

@@ -3,6 +3,7 @@ import { isDigest } from "../reference/digest.js";
 import type { Digest } from "../reference/types.js";
 import type { VerificationKey } from "./keys.js";
 import type { CosignSignature, SimpleSigningPayload, Verdict } from "./types.js";
+import { digestTag } from "../reference/format.js";
 
 /** The annotation on each layer of a cosign `.sig` manifest holding the base64 signature of that layer's payload. */
 export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
@@ -11,7 +12,7 @@ export const COSIGN_CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
 export const COSIGN_CHAIN_ANNOTATION = "dev.sigstore.cosign/chain";
 export const COSIGN_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
 /** The tag cosign keeps an image's signatures under: `sha256-<hex>.sig`. */
-export const cosignSignatureTag = (digest: Digest): string => `${digest.replace(":", "-")}.sig`;
+export const cosignSignatureTag = (digest: Digest): string => digestTag(digest, ".sig");
 
 /** Reads a simple-signing payload (`{"critical": {"image": {"docker-manifest-digest": …}, "identity": {…}}}`). */
 export function parseSimpleSigning(payload: Uint8Array): SimpleSigningPayload | string {

@@ -5,6 +5,7 @@ import { sbomSourceOf } from "../parse/sbom.js";
 import { parseImageManifest } from "../../registry/manifest.js";
 import { isIndex, type ImageIndex } from "../platform.js";
 import { Annotation, DOCUMENT_ARTIFACT_TYPES, type AttestationCandidate, type PredicateKind, type SbomCandidate, type SbomOrigin } from "./candidates.js";
+import { digestTag } from "../../reference/format.js";
 
 /** Most referrer manifests fetched per image; an image with more is not one we need to read them all of. */
 const MAX_REFERRER_MANIFESTS = 16;
@@ -70,7 +71,7 @@ export async function cosignSboms<S extends string>(
   digest: Digest,
   kindOf: PredicateKind<S>,
 ): Promise<AttestationCandidate<S>[]> {
-  const tag = `${digest.replace(":", "-")}.att`;
+  const tag = digestTag(digest, ".att");
   let fetched;
   try {
     fetched = await registry.getManifest(name, tag);
