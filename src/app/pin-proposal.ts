@@ -32,8 +32,8 @@ export async function proposePins(
   const resolved = await resolveTags(unpinned.unpinned, session.registry, { concurrency: 8 });
   // As for updates: with `verify.required`, a tag whose digest does not verify is not pinned to it.
   const signatures = session.signatures(config.verify);
-  const checked = signatures ? await checkPinSignatures(unpinned.unpinned, resolved, signatures, { required: config.verify.required }) : resolved;
-  const plan = planPins(unpinned, checked);
+  const checked = signatures ? await checkPinSignatures(unpinned.unpinned, resolved, signatures, { required: config.verify.required }) : undefined;
+  const plan = planPins(unpinned, checked?.resolutions ?? resolved);
   const files = await pinnedFiles(plan, checkout, unpinned.fileDigests);
   const contents = config.diff.enabled && session.contents ? await readContents(plan.pins, config, session) : undefined;
   return {
@@ -44,7 +44,16 @@ export async function proposePins(
       const { kept: pins, notMoved } = keptOutside(plan.pins, leftOut);
       return {
         title: pins.length > 0 ? renderPinTitle(pins) : "",
-        body: renderPinBody({ pins, failed: plan.failed, unpinnable: plan.unpinnable, leftOut, notMoved, ...(contents ? { contents } : {}) }),
+        body: renderPinBody({
+          pins,
+          failed: plan.failed,
+          heldBack: plan.heldBack,
+          unpinnable: plan.unpinnable,
+          leftOut,
+          notMoved,
+          ...(checked ? { signatures: checked.verdicts } : {}),
+          ...(contents ? { contents } : {}),
+        }),
         commitLines: pins.map(pinCommitLine),
         id: pinProposalId(pins),
         notMoved: notMoved.map(pinKey),

@@ -1,5 +1,6 @@
 import type { ImageContents } from "../diff/contents.js";
-import type { PinAddition, PinLookupFailure } from "../pin/plan.js";
+import type { PinAddition, PinHeldBack, PinLookupFailure } from "../pin/plan.js";
+import type { Verdict } from "../verify/types.js";
 import type { UnpinnableOccurrence } from "../pin/types.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { familiarName, formatPlatform, imageKey, shortDigest, tagKey } from "../reference/format.js";
@@ -7,6 +8,7 @@ import {
   code,
   fitBody,
   fullDigestsSection,
+  heldBackSection,
   inline,
   leftOutSection,
   limitList,
@@ -15,6 +17,7 @@ import {
   placesOf,
   proposalId,
   PULL_REQUEST_MARKER,
+  signaturesSection,
 } from "./pull-request-text.js";
 
 /** Packages listed per image; the rest are counted. */
@@ -25,6 +28,10 @@ export interface PinRequestInput {
   readonly pins: readonly PinAddition[];
   /** Tags that could not be looked up. */
   readonly failed: readonly PinLookupFailure[];
+  /** Tags not pinned because their digest did not pass a policy (`verify.required`). */
+  readonly heldBack?: readonly PinHeldBack[];
+  /** The signature verdict on each digest a `verify` rule names, by `registry/repository@digest`. */
+  readonly signatures?: ReadonlyMap<string, Verdict>;
   /** References named but not pinnable as written (variables, templates), with why. */
   readonly unpinnable: readonly UnpinnableOccurrence[];
   /** Files that hold references but are not changed (workflows without the permission). */
@@ -80,6 +87,13 @@ export function renderPinBody(input: PinRequestInput): string {
       "",
     );
   }
+  tail.push(
+    ...signaturesSection(
+      pins.map((p) => ({ image: p.image, digest: p.digest })),
+      input.signatures,
+    ),
+    ...heldBackSection((input.heldBack ?? []).map((h) => ({ name: `${familiarName(h.image)}:${h.tag}`, reason: h.reason }))),
+  );
   if (input.unpinnable.length > 0) {
     tail.push(
       "### Not pinned as written",

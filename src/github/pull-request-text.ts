@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { ImageUpdate, PinFailure, VanishedPin } from "../plan/types.js";
 import { familiarName, formatPlatform, imageKey, shortDigest } from "../reference/format.js";
 import type { UpdateGroup } from "../policy/grouping.js";
+import type { Digest, ImageName } from "../reference/types.js";
 import { CONFIG_PATH } from "../config/schema.js";
 import { visible } from "../text/visible.js";
 import { describeVerdict, type Verdict } from "../verify/types.js";
@@ -74,11 +75,13 @@ export function renderBody(input: PullRequestInput): string {
   if (group.failed.length > 0) {
     tail.push("### Could not check", ...limitList(group.failed.map(failureLine)), "");
   }
-  const signed = input.signatures ? signatureLines(group.updates, input.signatures) : [];
-  if (signed.length > 0) tail.push("### Signatures", ...limitList(signed), "");
-  if (input.heldBack && input.heldBack.length > 0) {
-    tail.push("### Held back", ...limitList(input.heldBack.map((h) => `- ${code(h.name)}: ${inline(h.reason)}`)), "");
-  }
+  tail.push(
+    ...signaturesSection(
+      group.updates.map((u) => ({ image: u.image, digest: u.to })),
+      input.signatures,
+    ),
+    ...heldBackSection(input.heldBack ?? []),
+  );
   const commands = [
     "### Commands",
     "- Comment `/digesta refresh` to check the tags again now.",
@@ -208,12 +211,18 @@ const VANISHED_WORDS: Record<VanishedPin["vanished"], string> = {
   "tag-and-digest": "tag and digest gone",
 };
 
-/** Each proposed digest's signature verdict, for the images a `verify` rule names. */
-function signatureLines(updates: readonly ImageUpdate[], verdicts: ReadonlyMap<string, Verdict>): string[] {
+/**
+ * "Signatures": each proposed digest's verdict, for the images a `verify` rule names (one line per image and digest),
+ * in the update and the pin pull request alike. Nothing when no rule named any.
+ */
+export function signaturesSection(
+  proposed: readonly { readonly image: ImageName; readonly digest: Digest }[],
+  verdicts: ReadonlyMap<string, Verdict> | undefined,
+): string[] {
   const lines = new Map<string, string>();
-  for (const u of updates) {
-    const key = `${imageKey(u.image)}@${u.to}`;
-    const verdict = verdicts.get(key);
+  for (const { image, digest } of proposed) {
+    const key = `${imageKey(image)}@${digest}`;
+    const verdict = verdicts?.get(key);
     if (!verdict || lines.has(key)) continue;
     const mark = verdict.status === "verified" ? "✅" : verdict.status === "error" ? "❔" : "❌";
     // Identities and names in code: copied exactly, and no `@` in them mentions anyone.
@@ -221,9 +230,14 @@ function signatureLines(updates: readonly ImageUpdate[], verdicts: ReadonlyMap<s
       verdict.status === "verified"
         ? `verified by ${code(verdict.by)}${verdict.dockerReference ? ` (signed as ${code(verdict.dockerReference)})` : ""}`
         : inline(describeVerdict(verdict));
-    lines.set(key, `- ${mark} ${code(`${familiarName(u.image)}@${shortDigest(u.to)}`)}: ${said}`);
+    lines.set(key, `- ${mark} ${code(`${familiarName(image)}@${shortDigest(digest)}`)}: ${said}`);
   }
-  return [...lines.values()];
+  return lines.size > 0 ? ["### Signatures", ...limitList([...lines.values()]), ""] : [];
+}
+
+/** "Held back": what a policy (cooldown, a signature that did not verify) kept out of the proposal, one line each. */
+export function heldBackSection(heldBack: readonly { readonly name: string; readonly reason: string }[]): string[] {
+  return heldBack.length > 0 ? ["### Held back", ...limitList(heldBack.map((h) => `- ${code(h.name)}: ${inline(h.reason)}`)), ""] : [];
 }
 
 function failureLine(failure: PinFailure): string {

@@ -82,10 +82,29 @@ describe("the app and signatures", () => {
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
     const pull = app.fake.pulls(OWNER, repo.name).find((p) => p.head === PIN_BRANCH)!;
     expect(pull.title).toBe("Pin 1 image by digest");
-    expect(pull.body).toMatch(/team\/unsigned:1<\/code>[^\n]*signature: not signed: no cosign signature \(digest sha256:[0-9a-f]{64}\)/);
+    // The same sections as the update pull request: each pinned digest's verdict, and what did not verify held back.
+    expect(pull.body).toMatch(/### Signatures\n- ✅ <code>[^<]*team\/signed@sha256:[0-9a-f]{12}<\/code>: verified by <code>key SHA256:[^<]+<\/code> \(signed as <code>[^<]*team\/signed<\/code>\)\n/);
+    expect(pull.body).toMatch(/### Held back\n- <code>[^<]*team\/unsigned:1<\/code>: signature: not signed: no cosign signature \(digest sha256:[0-9a-f]{64}\)\n/);
+    expect(pull.body).not.toContain("### Could not look up");
     expect(app.fake.files(OWNER, repo.name, PIN_BRANCH)["deploy.yaml"]).toBe(
       `a:\n  image: ${reg.host}/team/signed:1@${signed.after.digest}\nb:\n  image: ${reg.host}/team/unsigned:1\n`,
     );
+  });
+
+  it("with pin: true and verification not required, pins every tag and shows each digest's verdict", async () => {
+    const repo = { owner: OWNER, name: "pin-shown" };
+    app.fake.createRepository(OWNER, repo.name, {
+      ".github/digesta.yml": stringify({ pin: true, verify: { images: [{ match: `${reg.host}/team/**`, key: signer.pem }] } }),
+      "deploy.yaml": `a:\n  image: ${reg.host}/team/signed:1\nb:\n  image: ${reg.host}/team/unsigned:1\n`,
+    }, { installationId: INSTALLATION });
+    await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
+    const pull = app.fake.pulls(OWNER, repo.name).find((p) => p.head === PIN_BRANCH)!;
+    expect(pull.title).toBe("Pin 2 images by digest");
+    const section = pull.body!.slice(pull.body!.indexOf("### Signatures"));
+    expect(section).toMatch(/^### Signatures\n(- .*\n){2}\n/);
+    expect(section).toMatch(/✅ <code>[^<]*team\/signed@sha256:[0-9a-f]{12}<\/code>: verified by <code>key SHA256:/);
+    expect(section).toMatch(/❌ <code>[^<]*team\/unsigned@sha256:[0-9a-f]{12}<\/code>: not signed: no cosign signature/);
+    expect(pull.body).not.toContain("### Held back");
   });
 
   it("verifies keyless signatures against the operator's trusted root (DIGESTA_TRUSTED_ROOT)", async () => {
