@@ -49,31 +49,32 @@ function program(run: Runner, runLocal: LocalRunner): Command {
       .option("--exclude <glob>", "skip files and folders matching this glob; without a '/', at any depth (repeatable)", collect)
       .option("--config <file>", "read this configuration instead of DIR/.github/digesta.yml")
       .option("--no-config", "ignore DIR/.github/digesta.yml; use the defaults");
+  // The signature rules of what update, check and pin propose.
+  const verifyRules = (command: Command) =>
+    command
+      .option("--verify-config <file>", "signature rules (the verify: settings) to use instead of the configuration's")
+      .option("--trusted-root <file>", "Sigstore trusted root JSON for keyless signatures (default: the public-good Sigstore's, shipped with digesta)");
 
   paths(cli.command("scan").description("list pinned image:tag@sha256 references").argument("[dir]", "directory", "."))
     .option("--json", "print a JSON array")
     .action((dir: string, options) => runLocal(async (io) => (await scanCommands()).scanCommand(io, dir, options)));
 
-  paths(cli.command("update").description("move stale digests to what their tags point to now").argument("[dir]", "directory", "."))
+  verifyRules(paths(cli.command("update").description("move stale digests to what their tags point to now").argument("[dir]", "directory", ".")))
     .option("--dry-run", "report what would change; write nothing")
     .option("--json", "print the result as JSON")
     .option("--before <time>", "pin each tag to its digest at this time (registries with tag history)")
     .option("--no-diff", "do not show the package diff of each moved image")
     .option("--platform <os/arch>", "platform for the package diff of multi-platform images (default: diff.platform of the configuration, linux/amd64)")
     .option("--concurrency <n>", "unique pins resolved at once")
-    .option("--verify-config <file>", "signature rules (the verify: settings) to use instead of the configuration's")
-    .option("--trusted-root <file>", "Sigstore trusted root JSON for keyless signatures (default: the public-good Sigstore's, shipped with digesta)")
     .action((dir: string, options) => run(async (context) => (await updateCommands()).updateCommand(context, dir, options)));
 
-  paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", "."))
+  verifyRules(paths(cli.command("check").description("exit 1 when any pin is stale (for CI and pre-commit)").argument("[dir]", "directory", ".")))
     .option("--json", "print the result as JSON")
     .option("--concurrency <n>", "unique pins resolved at once")
     .option("--unpinned", "also exit 1 when a tagged image reference has no digest (see pin)")
-    .option("--verify-config <file>", "signature rules (the verify: settings) to use instead of the configuration's")
-    .option("--trusted-root <file>", "Sigstore trusted root JSON for keyless signatures (default: the public-good Sigstore's, shipped with digesta)")
     .action((dir: string, options) => run(async (context) => (await updateCommands()).checkCommand(context, dir, options)));
 
-  paths(cli.command("pin").description("append the current digest to tagged image references that have none").argument("[dir]", "directory", "."))
+  verifyRules(paths(cli.command("pin").description("append the current digest to tagged image references that have none").argument("[dir]", "directory", ".")))
     .option("--dry-run", "report what would be pinned; write nothing")
     .option("--json", "print the result as JSON")
     .option("--platform <os/arch>", "pin this platform's image instead of a multi-platform tag's index")

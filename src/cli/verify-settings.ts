@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { formatConfigProblem } from "../config/local-file.js";
 import { errorLine } from "../errors/error-line.js";
+import type { Registry } from "../registry/types.js";
 import type { VerifySettings } from "../verify/rules.js";
+import { createSignatureSource, type SignatureSource } from "../verify/source.js";
 import { UsageError } from "./errors.js";
 
 /** No signature policy is this long. */
@@ -44,4 +46,26 @@ export async function loadVerifySettings(file: string): Promise<VerifySettings> 
 function prefixed<E extends { issues: { path: PropertyKey[] }[] }>(error: E): E {
   for (const issue of error.issues) issue.path = ["verify", ...issue.path];
   return error;
+}
+
+/** The flags that choose the signature rules of `update`, `check` and `pin`. */
+export interface VerifyFlags {
+  /** The `verify:` settings to use instead of the configuration's. */
+  readonly verifyConfig?: string;
+  /** A Sigstore trusted root for keyless signatures instead of the public-good one. */
+  readonly trustedRoot?: string;
+}
+
+/**
+ * The signature checks a command makes on what it proposes: the rules of `--verify-config`, else the configuration's
+ * `verify:`; no source when they name no image.
+ */
+export async function signatureRules(
+  registry: Registry,
+  configured: VerifySettings,
+  flags: VerifyFlags,
+): Promise<{ readonly source?: SignatureSource; readonly required: boolean }> {
+  const settings = flags.verifyConfig ? await loadVerifySettings(flags.verifyConfig) : configured;
+  const source = createSignatureSource(registry, settings, flags.trustedRoot ? { trustedRoot: flags.trustedRoot } : {});
+  return { ...(source ? { source } : {}), required: settings.required };
 }

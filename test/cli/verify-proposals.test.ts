@@ -45,9 +45,9 @@ afterAll(async () => {
 const pin = (name: string) => `${reg.host}/sig/${name}:1@${moves[name]!.before.digest}`;
 const moved = (name: string) => `${reg.host}/sig/${name}:1@${moves[name]!.after.digest}`;
 
-async function checkout(names: readonly string[], verify?: unknown): Promise<string> {
+async function checkout(names: readonly string[], verify?: unknown, written: (name: string) => string = pin): Promise<string> {
   const root = await mkdtemp(path.join(dir, "checkout-"));
-  await writeFile(path.join(root, "deploy.yaml"), names.map((n) => `${n}:\n  image: ${pin(n)}\n`).join(""));
+  await writeFile(path.join(root, "deploy.yaml"), names.map((n) => `${n}:\n  image: ${written(n)}\n`).join(""));
   if (verify) {
     await mkdir(path.join(root, ".github"));
     await writeFile(path.join(root, ".github", "digesta.yml"), stringify({ verify }));
@@ -124,5 +124,68 @@ describe("signatures of proposed digests", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${file}:3: images[0].issuer: a keyless signer needs \`issuer\``);
     expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toContain(pin("signed"));
+  });
+});
+
+describe("signatures of the digests `pin` writes", () => {
+  const tagged = (name: string) => `${reg.host}/sig/${name}:1`;
+  const unpinned = (names: readonly string[], verify?: unknown) => checkout(names, verify, tagged);
+
+  it("shows each digest's verdict and pins them all when verification is not required", async () => {
+    const root = await unpinned(["signed", "unsigned", "forged"], rules(false));
+    const run = await runCli("pin", root);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^pinned\\t${moved("signed")}\\tdeploy.yaml:2\\nverified\\t${reg.host}/sig/signed@${moves["signed"]!.after.digest}\\tby key SHA256:\\S+\\tsigned as ${reg.host}/sig/signed$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^not signed\\t${reg.host}/sig/unsigned@${moves["unsigned"]!.after.digest}\\tno cosign signature$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^signature invalid\\t${reg.host}/sig/forged@`, "m"));
+    const text = await readFile(path.join(root, "deploy.yaml"), "utf8");
+    for (const name of ["signed", "unsigned", "forged"]) expect(text).toContain(moved(name));
+  });
+
+  it("with required: true, pins only the digest that verifies and holds the others back, in text and JSON, exit 0", async () => {
+    const root = await unpinned(["signed", "unsigned", "forged"], rules(true));
+    const dry = await runCli("pin", "--dry-run", "--json", root);
+    expect(dry.code).toBe(0);
+    const json = JSON.parse(dry.stdout) as {
+      pinned: { image: string; digest: string; signature?: { status: string; by?: string } }[];
+      failed: unknown[];
+      heldBack: { image: string; tag: string; digest: string; reason: string; signature: { status: string }; occurrences: { line: number }[] }[];
+    };
+    expect(json.pinned.map((p) => [p.image, p.digest, p.signature?.status])).toEqual([[`${reg.host}/sig/signed`, moves["signed"]!.after.digest, "verified"]]);
+    expect(json.pinned[0]!.signature!.by).toMatch(/^key SHA256:/);
+    expect(json.failed).toEqual([]);
+    expect(json.heldBack.map((h) => [h.image, h.tag, h.digest, h.signature.status, h.occurrences.map((o) => o.line)])).toEqual([
+      [`${reg.host}/sig/forged`, "1", moves["forged"]!.after.digest, "invalid", [6]],
+      [`${reg.host}/sig/unsigned`, "1", moves["unsigned"]!.after.digest, "not-signed", [4]],
+    ]);
+    expect(json.heldBack[1]!.reason).toBe(`signature: not signed: no cosign signature (digest ${moves["unsigned"]!.after.digest})`);
+
+    const run = await runCli("pin", root);
+    expect(run.code).toBe(0);
+    expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toBe(
+      `signed:\n  image: ${moved("signed")}\nunsigned:\n  image: ${tagged("unsigned")}\nforged:\n  image: ${tagged("forged")}\n`,
+    );
+    expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("unsigned")}\\tsignature: not signed: no cosign signature \\(digest sha256:[0-9a-f]{64}\\)$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("forged")}\\tsignature: signature invalid: `, "m"));
+    expect(run.stderr).toContain("1 reference(s) to 1 image(s) pinned, 0 not looked up, 2 held back, 0 skipped");
+    // What was held back is still unpinned: the lint says so.
+    expect((await runCli("check", "--unpinned", root)).code).toBe(1);
+  });
+
+  it("exits 2 when a signature could not be checked, and --verify-config replaces the configuration's rules", async () => {
+    const root = await unpinned(["broken", "free"], rules(true));
+    const run = await runCli("pin", root);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(new RegExp(`^could not check\\t${reg.host}/sig/broken@`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("broken")}\\tsignature: could not check: `, "m"));
+    expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toBe(`broken:\n  image: ${tagged("broken")}\nfree:\n  image: ${tagged("free")}\n`);
+
+    const file = path.join(dir, "pin-rules.yml");
+    await writeFile(file, stringify({ required: true, images: [{ match: `${reg.host}/sig/broken`, key: stranger.pem }] }));
+    const replaced = await runCli("pin", "--verify-config", file, root);
+    expect(replaced.code).toBe(2);
+    // sig/free is no longer under any rule: pinned without a verdict.
+    expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toBe(`broken:\n  image: ${tagged("broken")}\nfree:\n  image: ${moved("free")}\n`);
+    expect(replaced.stdout).not.toMatch(/sig\/free@.*\n(verified|not signed)/);
   });
 });

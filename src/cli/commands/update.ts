@@ -31,22 +31,17 @@ import { withVulnerabilities } from "../../engine/vulnerabilities.js";
 import { vulnerabilitySources } from "../vulnerabilities.js";
 import { checkSignatures, SIGNATURE_REASON } from "../../policy/signatures.js";
 import { COOLDOWN_REASON } from "../../policy/cooldown.js";
-import { createSignatureSource } from "../../verify/source.js";
 import type { Verdict } from "../../verify/types.js";
-import { verdictLine } from "../verdict.js";
-import { loadVerifySettings } from "../verify-settings.js";
+import { uncheckable, verdictLine } from "../verdict.js";
+import { signatureRules, type VerifyFlags } from "../verify-settings.js";
 
-export interface UpdateOptions extends CheckoutOptions {
+export interface UpdateOptions extends CheckoutOptions, VerifyFlags {
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly before?: string;
   readonly diff?: boolean;
   readonly platform?: string;
   readonly concurrency?: string;
-  /** The `verify:` settings to use instead of the configuration's. */
-  readonly verifyConfig?: string;
-  /** A Sigstore trusted root for keyless signatures instead of the public-good one. */
-  readonly trustedRoot?: string;
 }
 
 interface PlannedCheckout {
@@ -96,12 +91,11 @@ async function planCheckout(
     resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() }).finally(() => context.progress.end());
   }
   // Each new digest a `verify` rule names is checked before it is proposed; with `required`, one that fails is held back.
-  const verify = options.verifyConfig ? await loadVerifySettings(options.verifyConfig) : config.verify;
-  const signatures = createSignatureSource(context.registry, verify, options.trustedRoot ? { trustedRoot: options.trustedRoot } : {});
+  const signatures = await signatureRules(context.registry, config.verify, options);
   let verdicts = new Map<string, Verdict>();
-  if (signatures) {
+  if (signatures.source) {
     context.progress.phase("checking signatures");
-    const checked = await checkSignatures(report.pinned, resolutions, signatures, { required: verify.required }).finally(() => context.progress.end());
+    const checked = await checkSignatures(report.pinned, resolutions, signatures.source, { required: signatures.required }).finally(() => context.progress.end());
     resolutions = checked.resolutions;
     verdicts = checked.verdicts;
   }
@@ -189,11 +183,6 @@ function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platf
     differ,
     context.logger,
   );
-}
-
-/** A signature that could not be checked leaves the answer incomplete, as an image that could not be resolved does. */
-function uncheckable(verdicts: ReadonlyMap<string, Verdict>): boolean {
-  return [...verdicts.values()].some((verdict) => verdict.status === "error");
 }
 
 function printPlan(context: CliContext, plan: UpdatePlan, movedLabel: string, verdicts: ReadonlyMap<string, Verdict>): void {
