@@ -1,5 +1,4 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
@@ -82,7 +81,8 @@ function send(url: URL, init: HttpRequest, agent: RequestOptions["agent"] | unde
     const headers: Record<string, string> = { "user-agent": options.userAgent ?? "digesta", ...init.headers };
     if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body));
     const method = init.method.toUpperCase();
-    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
+    // node:https (with node:tls and the crypto it loads) only when a URL needs it: a plain-HTTP run never does.
+    const request = (url.protocol === "https:" ? process.getBuiltinModule("node:https").request : httpRequest)(url, {
       method,
       headers,
       ...(agent !== undefined ? { agent } : {}),

@@ -1,8 +1,7 @@
 import { Agent as HttpAgent, type ClientRequestArgs } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { BlockList, connect as netConnect, isIP, type LookupFunction, type Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import type { ConnectionOptions } from "node:tls";
 
 /**
  * The proxies of the environment, read as curl, Go and undici read them: `https_proxy`/`HTTPS_PROXY` for https URLs
@@ -177,7 +176,7 @@ export function proxyAgents(settings: ProxySettings, options: TunnelOptions = {}
     const key = `${url.protocol}${proxy.href}`;
     let agent = agents.get(key);
     if (!agent) {
-      agent = url.protocol === "https:" ? (new HttpsTunnelAgent(proxy, options) as HttpAgent) : new HttpTunnelAgent(proxy, options);
+      agent = url.protocol === "https:" ? (newHttpsTunnelAgent(proxy, options)) : new HttpTunnelAgent(proxy, options);
       agents.set(key, agent);
     }
     return agent;
@@ -238,29 +237,39 @@ class HttpTunnelAgent extends HttpAgent implements TunnelAgent {
   }
 }
 
-class HttpsTunnelAgent extends HttpsAgent implements TunnelAgent {
-  private readonly tunnels: ReadyTunnels;
+type HttpsTunnelAgentClass = new (proxy: URL, options: TunnelOptions) => HttpAgent & TunnelAgent;
+let httpsTunnelAgent: HttpsTunnelAgentClass | undefined;
 
-  constructor(proxy: URL, options: TunnelOptions) {
-    super({ keepAlive: true });
-    this.tunnels = new ReadyTunnels(proxy, options);
-  }
+/**
+ * An https.Agent whose connections are TLS inside a tunnel. node:https and node:tls (and the crypto they load) are
+ * loaded with the first one: a run that speaks plain HTTP, or no proxy, never needs them.
+ */
+function newHttpsTunnelAgent(proxy: URL, options: TunnelOptions): HttpAgent {
+  httpsTunnelAgent ??= class HttpsTunnelAgent extends process.getBuiltinModule("node:https").Agent implements TunnelAgent {
+    private readonly tunnels: ReadyTunnels;
 
-  prepare(url: URL): Promise<void> {
-    return this.tunnels.prepare(bareHost(url), Number(url.port || 443), this.freeSockets);
-  }
+    constructor(proxy: URL, options: TunnelOptions) {
+      super({ keepAlive: true });
+      this.tunnels = new ReadyTunnels(proxy, options);
+    }
 
-  override createConnection(options: ClientRequestArgs & ConnectionOptions): Duplex {
-    const host = options.host ?? "localhost";
-    const tunnel = this.tunnels.take(host, Number(options.port ?? 443));
-    const servername = options.servername ?? (isIP(host) ? undefined : host);
-    const { host: _host, port: _port, path: _path, ...tlsOptions } = options as ConnectionOptions & { path?: unknown };
-    const secure = tlsConnect({ ...tlsOptions, socket: tunnel, ...(servername ? { servername } : {}) });
-    // The tunnel's failure (the proxy's refusal) is the reason, not the TLS layer's "socket closed".
-    tunnel.once("error", (error) => secure.destroy(error));
-    secure.on("error", () => {}); // as for the tunnel: the request holding it hears of the error
-    return secure;
-  }
+    prepare(url: URL): Promise<void> {
+      return this.tunnels.prepare(bareHost(url), Number(url.port || 443), this.freeSockets);
+    }
+
+    override createConnection(options: ClientRequestArgs & ConnectionOptions): Duplex {
+      const host = options.host ?? "localhost";
+      const tunnel = this.tunnels.take(host, Number(options.port ?? 443));
+      const servername = options.servername ?? (isIP(host) ? undefined : host);
+      const { host: _host, port: _port, path: _path, ...tlsOptions } = options as ConnectionOptions & { path?: unknown };
+      const secure = process.getBuiltinModule("node:tls").connect({ ...tlsOptions, socket: tunnel, ...(servername ? { servername } : {}) });
+      // The tunnel's failure (the proxy's refusal) is the reason, not the TLS layer's "socket closed".
+      tunnel.once("error", (error) => secure.destroy(error));
+      secure.on("error", () => {}); // as for the tunnel: the request holding it hears of the error
+      return secure;
+    }
+  };
+  return new httpsTunnelAgent(proxy, options);
 }
 
 function bareHost(url: URL): string {
@@ -375,7 +384,7 @@ async function openTunnel(proxy: URL, host: string, port: number, options: Tunne
   return new Promise<Socket>((resolve, reject) => {
     const socket: Socket =
       proxy.protocol === "https:"
-        ? tlsConnect({ host: proxyHost, port: proxyPort, ...(isIP(proxyHost) ? {} : { servername: proxyHost }) })
+        ? process.getBuiltinModule("node:tls").connect({ host: proxyHost, port: proxyPort, ...(isIP(proxyHost) ? {} : { servername: proxyHost }) })
         : netConnect({ host: proxyHost, port: proxyPort });
     let answer = Buffer.alloc(0);
     const fail = (error: ProxyTunnelError) => {
