@@ -33,14 +33,17 @@ export interface CliContext extends CliOutput {
   readonly vulnerabilities: PackageVulnerabilitySource | undefined;
 }
 
-/** Loads the logger, the registry client and the vulnerability source only for the commands that use them, to keep start-up short. */
+/**
+ * Loads the registry client and the vulnerability source only for the commands that use them, to keep start-up short;
+ * pino loads with the first line logged.
+ */
 export async function createContext(options: GlobalOptions, io: CliIo): Promise<CliContext> {
-  const [{ createLogger }, { createRegistryClient }, { createOsvSource, osvUrlFrom }] = await Promise.all([
-    import("../logging/logger.js"),
+  const [{ createDeferredLogger }, { createRegistryClient }, { createOsvSource, osvUrlFrom }] = await Promise.all([
+    import("../logging/deferred-logger.js"),
     import("../registry/client.js"),
     import("../vuln/osv.js"),
   ]);
-  const logger = createLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
+  const logger = createDeferredLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
   const registry = createRegistryClient({
     logger,
     insecureRegistries: options.insecureRegistry ?? [],

@@ -1,51 +1,8 @@
 import { pino, type DestinationStream, type Logger } from "pino";
-import { textLogStream } from "./text-stream.js";
-import { scrubLine, secretsFromEnv } from "./redact.js";
+import { stderrLogger } from "./logger-options.js";
 
 export type { Logger } from "pino";
-
-/** Header names whose values are secrets, lowercase: HTTP credentials, cookies, webhook signatures, digesta's own. */
-export const SECRET_HEADERS = [
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "x-digesta-secret",
-  "x-hub-signature",
-  "x-hub-signature-256",
-  "x-api-key",
-  "x-auth-token",
-  "x-registry-auth",
-  "private-token",
-];
-
-/** Paths that may hold secrets in anything we log; pino replaces them before a line is written. */
-export const REDACTED_PATHS = [
-  "password",
-  "token",
-  "auth",
-  "authorization",
-  "secret",
-  "*.password",
-  "*.token",
-  "*.auth",
-  "*.authorization",
-  "*.secret",
-  ...SECRET_HEADERS.flatMap((name) => [`headers["${name}"]`, `*.headers["${name}"]`]),
-];
-
-/**
- * Pino options shared by every digesta logger: known paths redacted, and every line scrubbed as a whole before it is
- * written (secret headers at any depth, the environment's secrets, URL userinfo, Authorization values inside
- * messages), so that a secret is never written at any level, whoever logged it: Probot's request logger included.
- */
-export function safeLoggerOptions(env: NodeJS.ProcessEnv = process.env): pino.LoggerOptions {
-  const secrets = secretsFromEnv(env);
-  return {
-    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
-    hooks: { streamWrite: (line: string) => scrubLine(line, secrets, SECRET_HEADERS) },
-  };
-}
+export { REDACTED_PATHS, SECRET_HEADERS, safeLoggerOptions } from "./logger-options.js";
 
 /**
  * A pino logger writing to stderr (stdout is for results), at `LOG_LEVEL` (default `warn`): JSON lines, or with
@@ -56,7 +13,5 @@ export function createLogger(
   format: "json" | "text" = "json",
   destination?: DestinationStream,
 ): Logger {
-  const options = { level, ...safeLoggerOptions() };
-  if (destination) return pino(options, destination);
-  return format === "text" ? pino(options, textLogStream(2)) : pino(options, pino.destination(2));
+  return stderrLogger(pino, level, format, destination);
 }

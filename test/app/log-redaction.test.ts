@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer } from "../../src/app/server.js";
-import { createLogger } from "../../src/logging/logger.js";
+import { createDeferredLogger } from "../../src/logging/deferred-logger.js";
 
 // No secret in any log line at any level: not the sweep secret in a request's headers (Probot's request logger prints
 // them), not a cookie or a webhook signature, not a credential quoted in a message or nested deep in an object.
@@ -33,7 +33,7 @@ const PRIVATE_KEY = generateKeyPairSync("rsa", {
 describe("the CLI's logger", () => {
   it("redacts secret headers at any depth, URL userinfo and Authorization values in messages, at debug", () => {
     const out = capture();
-    const logger = createLogger("debug", "json", out.stream);
+    const logger = createDeferredLogger("debug", "json", out.stream);
     logger.debug(
       { request: { options: { headers: { authorization: "Basic YW5uOnMzY3JldA==", cookie: COOKIE, "X-Digesta-Secret": SWEEP_SECRET } } } },
       "fetching https://ann:s3cret-pw@registry.example.test/v2/ with Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl",
