@@ -202,34 +202,51 @@ class RegistrySession {
   }
 
   /**
-   * `GET /v2/` once: HTTPS, or for hosts allowed plain HTTP (loopback, insecure registries) HTTPS first and
-   * HTTP when HTTPS cannot connect, as Docker does. A failed ping (after its retries) is remembered for a
-   * minute, so thousands of pins on a registry that is down fail fast instead of each retrying.
+   * `GET /v2/` once. HTTPS, or for hosts allowed plain HTTP (insecure registries) HTTPS first and HTTP when HTTPS
+   * cannot connect, as Docker does. A loopback registry (not reached through a proxy) is asked over plain HTTP first,
+   * as go-containerregistry's Registry.Scheme() says for localhost: its bytes never leave the machine, and a TLS
+   * handshake costs a short run more than its requests do; HTTPS follows when the port turns out to speak TLS (the
+   * connection fails, or a 400 answers plain HTTP, as Go's and nginx's TLS servers do). A failed ping (after its
+   * retries) is remembered for a minute, so thousands of pins on a registry that is down fail fast instead of each
+   * retrying.
    */
   private async ping(): Promise<Connection> {
     const host = registryEndpoint(this.registry);
-    const origins = [new URL(`https://${host}`)];
-    if (this.deps.scheme.allowsHttp(host)) origins.push(new URL(`http://${host}`));
+    const secure = new URL(`https://${host}`);
+    const plain = new URL(`http://${host}`);
+    const { scheme } = this.deps;
+    const origins = scheme.prefersHttp(plain) ? [plain, secure] : scheme.allowsHttp(host) ? [secure, plain] : [secure];
+    /** A plain-HTTP answer of 400: the registry, if HTTPS does not answer either. */
+    let refused: Connection | undefined;
     for (const [index, origin] of origins.entries()) {
       const last = index === origins.length - 1;
-      let challenge: Challenge | undefined;
+      let answer: PingAnswer;
       try {
-        challenge = await this.deps.transport.perform({ what: this.registry, probe: !last }, (deadline) => this.pingOnce(origin, deadline));
+        // A probe is tried once: another scheme follows, or plain HTTP already answered.
+        const probe = !last || refused !== undefined;
+        answer = await this.deps.transport.perform({ what: this.registry, probe }, (deadline) => this.pingOnce(origin, deadline));
       } catch (error) {
-        if (!last && error instanceof RegistryError && (error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "DEADLINE")) {
-          this.deps.logger?.debug({ registry: this.registry }, "HTTPS ping failed; trying plain HTTP");
+        if (!last && unreachable(error)) {
+          this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol }, "ping failed; trying the other scheme");
           continue;
         }
+        if (refused && unreachable(error)) return refused;
         throw error;
       }
-      this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol, challenge: challenge?.scheme }, "pinged registry");
-      return { origin, auth: new Authenticator(this.registry, origin, challenge, this.deps) };
+      const connection = { origin, auth: new Authenticator(this.registry, origin, answer.challenge, this.deps) };
+      if (!last && origin.protocol === "http:" && answer.status === 400) {
+        this.deps.logger?.debug({ registry: this.registry }, "plain HTTP answered 400; trying HTTPS");
+        refused = connection;
+        continue;
+      }
+      this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol, challenge: answer.challenge?.scheme }, "pinged registry");
+      return connection;
     }
     throw new RegistryError("NETWORK", `${this.registry}: cannot reach the registry`);
   }
 
-  /** One `GET /v2/`: the challenge of a 401 from the registry's own origin (a redirect elsewhere names none). */
-  private async pingOnce(origin: URL, deadline: Deadline): Promise<Challenge | undefined> {
+  /** One `GET /v2/`: its status, and the challenge of a 401 from the registry's own origin (a redirect elsewhere names none). */
+  private async pingOnce(origin: URL, deadline: Deadline): Promise<PingAnswer> {
     const exchange = await this.deps.transport.send(
       { method: "GET", url: new URL("/v2/", origin), headers: {}, kind: "ping", what: this.registry, limit: this.limit },
       deadline,
@@ -238,9 +255,20 @@ class RegistrySession {
       throw await failureFrom(exchange, { what: this.registry, action: "registry ping", registry: this.registry });
     }
     exchange.discard();
-    if (exchange.status !== 401 || exchange.url.origin !== origin.origin) return undefined;
-    return pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
+    if (exchange.status !== 401 || exchange.url.origin !== origin.origin) return { status: exchange.status };
+    const challenge = pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
+    return { status: exchange.status, ...(challenge ? { challenge } : {}) };
   }
+}
+
+interface PingAnswer {
+  readonly status: number;
+  readonly challenge?: Challenge;
+}
+
+/** A ping that found nobody answering on that scheme: worth trying the other one. */
+function unreachable(error: unknown): boolean {
+  return error instanceof RegistryError && (error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "DEADLINE");
 }
 
 /** The OCI distribution client digesta uses: see RegistryClientOptions for its behaviour. */

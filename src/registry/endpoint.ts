@@ -50,6 +50,11 @@ export class SchemePolicy {
     return mayCarryCredentials(url) && !(url.protocol === "http:" && this.proxied(url));
   }
 
+  /** Whether plain HTTP is the first thing to try for `url`: loopback, with no proxy between. */
+  prefersHttp(url: URL): boolean {
+    return url.protocol === "http:" && isLoopbackUrl(url) && !this.proxied(url);
+  }
+
   /** Whether `host` (with or without port) may be spoken to over plain HTTP. */
   allowsHttp(host: string): boolean {
     const lower = host.toLowerCase();

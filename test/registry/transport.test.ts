@@ -63,13 +63,58 @@ describe("credentials stay with their registry", () => {
     expect((await registryError(client.getManifest({ registry: insecure, repository: "team/app" }, "1.0"))).code).toBe("UNAUTHORIZED");
   });
 
-  it("speaks plain HTTP to loopback, credentials included", async () => {
+  it("speaks plain HTTP to loopback first, credentials included", async () => {
     const loopback = "127.0.0.1:5999";
-    nock(`https://${loopback}`).get("/v2/").replyWithError(networkError("EPROTO", "wrong version number"));
     nock(`http://${loopback}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
     nock(`http://${loopback}`).matchHeader("authorization", basicFor("ann", "s3cret")).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
     const client = testClient({ credentials: withCredentials(loopback) });
     await expect(client.headManifest({ registry: loopback, repository: "team/app" }, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+    expect(client.stats().byKind).toMatchObject({ ping: 1, manifest: 1 });
+  });
+});
+
+describe("loopback registries: plain HTTP first, HTTPS when the port speaks TLS", () => {
+  const loopback = "localhost:5998";
+  const name = { registry: loopback, repository: "team/app" };
+
+  it("moves to HTTPS, credentials and all, when plain HTTP breaks the connection (a TLS server hanging up)", async () => {
+    nock(`http://${loopback}`).get("/v2/").replyWithError(networkError("ECONNRESET", "socket hang up"));
+    nock(`https://${loopback}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
+    nock(`https://${loopback}`).matchHeader("authorization", basicFor("ann", "s3cret")).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    const client = testClient({ credentials: withCredentials(loopback) });
+    await expect(client.headManifest(name, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+    expect(client.stats().retries).toBe(0);
+  });
+
+  it("moves to HTTPS when plain HTTP is answered 400 (Go's and nginx's TLS servers), and sends nothing more over HTTP", async () => {
+    nock(`http://${loopback}`).get("/v2/").reply(400, "Client sent an HTTP request to an HTTPS server.\n");
+    nock(`https://${loopback}`).get("/v2/").reply(200, "{}");
+    nock(`https://${loopback}`).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    await expect(testClient().headManifest(name, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+  });
+
+  it("stays on plain HTTP when it answered 400 and nothing speaks HTTPS there", async () => {
+    nock(`http://${loopback}`).get("/v2/").reply(400, "no");
+    nock(`https://${loopback}`).get("/v2/").replyWithError(networkError("EPROTO", "wrong version number"));
+    nock(`http://${loopback}`).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    await expect(testClient().headManifest(name, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+  });
+
+  it("keeps HTTPS first for an insecure registry that is not loopback", async () => {
+    const insecure = "10.0.0.7:5000";
+    nock(`https://${insecure}`).get("/v2/").reply(200, "{}");
+    nock(`https://${insecure}`).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    const client = testClient({ insecureRegistries: [insecure] });
+    await expect(client.headManifest({ registry: insecure, repository: "team/app" }, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+    expect(client.stats().byKind.ping).toBe(1);
+  });
+
+  it("says why when neither scheme answers", async () => {
+    nock(`http://${loopback}`).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
+    nock(`https://${loopback}`).get("/v2/").replyWithError(networkError("ECONNREFUSED", "connect ECONNREFUSED"));
+    const error = await registryError(testClient({ retries: 0 }).headManifest(name, "1.0"));
+    expect(error.code).toBe("NETWORK");
+    expect(error.message).toContain("ECONNREFUSED");
   });
 });
 
