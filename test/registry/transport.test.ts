@@ -2,6 +2,7 @@ import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
 import { staticCredentials } from "../../src/registry/credentials.js";
 import { parseRetryAfter } from "../../src/registry/transport.js";
+import { SchemePolicy } from "../../src/registry/endpoint.js";
 import { AMD64, APP, HOST, ORIGIN, image, manifestHeaders, networkError, registryError, sha256, testClient } from "./fixtures.js";
 
 afterEach(() => {
@@ -107,6 +108,14 @@ describe("loopback registries: plain HTTP first, HTTPS when the port speaks TLS"
     const client = testClient({ insecureRegistries: [insecure] });
     await expect(client.headManifest({ registry: insecure, repository: "team/app" }, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
     expect(client.stats().byKind.ping).toBe(1);
+  });
+
+  it("prefers plain HTTP only for loopback with no proxy between", () => {
+    const direct = new SchemePolicy(["10.0.0.7:5000"]);
+    expect(["http://127.0.0.1:5000", "http://localhost:5000", "http://[::1]:5000", "http://127.8.9.10"].map((url) => direct.prefersHttp(new URL(url)))).toEqual([true, true, true, true]);
+    expect(direct.prefersHttp(new URL("http://10.0.0.7:5000"))).toBe(false);
+    expect(direct.prefersHttp(new URL("https://127.0.0.1:5000"))).toBe(false);
+    expect(new SchemePolicy([], () => true).prefersHttp(new URL("http://127.0.0.1:5000"))).toBe(false);
   });
 
   it("says why when neither scheme answers", async () => {
