@@ -132,7 +132,10 @@ function incomingHeaders(res: IncomingMessage): HttpHeaders {
 }
 
 function discardIncoming(res: IncomingMessage): void {
-  if (res.complete || res.destroyed) return;
+  if (res.destroyed) return;
+  // A body that arrived whole still waits in the stream: until it is read to its end, Node keeps the connection
+  // attached to this answer (referenced, so the process cannot exit, and never back in the agent's pool).
+  if (res.complete) return void res.resume();
   const length = Number(res.headers["content-length"]);
   if (!(length <= DRAIN_LIMIT)) return void res.destroy();
   const cutOff = setTimeout(() => res.destroy(), DRAIN_MS).unref();

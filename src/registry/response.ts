@@ -19,7 +19,10 @@ export interface FailureContext {
 /** Turns an unsuccessful response into a one-line RegistryError carrying the registry's own reason. */
 export async function failureFrom(exchange: Exchange, context: FailureContext): Promise<RegistryError> {
   const status = exchange.status;
-  const body = exchange.headers.get("content-length") === "0" ? new Uint8Array() : await exchange.peek(ERROR_BODY_BYTES);
+  let body: Uint8Array = new Uint8Array();
+  // An empty body is discarded, not skipped: unread, it would hold its connection and the registry's slot.
+  if (exchange.headers.get("content-length") === "0") exchange.discard();
+  else body = await exchange.peek(ERROR_BODY_BYTES);
   const reason = describeErrorBody(body, exchange.headers.get("content-type"), status);
   const code = codeForStatus(status);
   const hint = context.hint ?? defaultHint(code, context.registry);

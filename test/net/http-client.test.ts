@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { runProcess } from "../support/process.js";
 import { nodeHttpClient, type HttpResponse } from "../../src/net/http-client.js";
 
 let server: Server | undefined;
@@ -67,6 +69,18 @@ describe("nodeHttpClient", () => {
     // The connection is free for the next request: a HEAD answer is complete without a body.
     expect((await get(origin, { method: "HEAD" })).status).toBe(200);
     expect(response.headers.get("docker-content-digest")).toBe("sha256:abc");
+  });
+
+  it("gives the connection back when an answer is discarded unread, whole, empty, still arriving or a HEAD's", async () => {
+    // In a process of its own: the suite's nock hooks change how Node pools connections. It exits by itself only if
+    // no discarded answer still holds its connection (which would also keep the Action's process alive).
+    const root = resolve(import.meta.dirname, "../..");
+    const run = await runProcess(process.execPath, ["--import", "tsx", "test/net/discard-process.ts"], { cwd: root, env: { PATH: process.env["PATH"] }, killAfterMs: 50_000 });
+    expect(run.stderr).toBe("");
+    expect(run.signal, "the process had to be killed: an answer still held its connection").toBeNull();
+    expect(run.code).toBe(0);
+    // One connection per server: each next request went out on the connection the discarded answer gave back.
+    expect(JSON.parse(run.stdout)).toEqual({ "whole body": 1, "empty body": 1, "body still arriving": 1, "HEAD answer": 1 });
   });
 
   it("streams a large body no faster than it is read, and stops the transfer when the reader cancels", async () => {

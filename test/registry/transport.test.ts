@@ -236,6 +236,19 @@ describe("timeouts and limits", () => {
     expect(client.stats().byKind.manifest).toBe(8);
   });
 
+  it("gives the slot back after an error answer with an empty body, so the next request to that registry goes out", async () => {
+    const fakeFetch: typeof fetch = async (input) => {
+      const url = String(input);
+      if (url.endsWith("/v2/")) return new Response("{}", { status: 200 });
+      if (url.includes("/manifests/gone")) return new Response(null, { status: 403, headers: { "content-length": "0" } });
+      return new Response(null, { status: 200, headers: manifestHeaders(img.manifest) });
+    };
+    // One request in flight at a time: an answer that kept its slot would stop every later request to the registry.
+    const client = testClient({ fetch: fakeFetch, maxConcurrentPerRegistry: 1 });
+    expect((await registryError(client.headManifest(APP, "gone"))).code).toBe("DENIED");
+    expect((await client.headManifest(APP, "1.0")).digest).toBe(img.manifest.digest);
+  });
+
   it("lets the host policy refuse a redirect target", async () => {
     const layer = "y";
     nock(ORIGIN).get("/v2/").reply(200, "{}");
