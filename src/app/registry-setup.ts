@@ -5,7 +5,7 @@ import { diffImages } from "../diff/image-diff.js";
 import { createRegistryClient, type BackoffOptions, type ObservedRequest } from "../registry/client.js";
 import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
-import { createAddressCheckedFetch, createPrivateAddressPolicy } from "../registry/host-policy.js";
+import { createAddressCheckedLookup, createPrivateAddressPolicy } from "../registry/host-policy.js";
 import { createMemoryCache, type SharedCache } from "../store/shared-cache.js";
 import { shareDiffs, shareRegistry } from "../store/shared-registry.js";
 import { createRegistrySession, type RegistrySession } from "./session.js";
@@ -65,7 +65,7 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
     // Checked before each host's first request, with a clear error, and again at every connection (DNS rebinding),
     // through a proxy too: its tunnel is asked for the address checked.
     hostPolicy: createPrivateAddressPolicy({ allow }),
-    fetch: createAddressCheckedFetch({ allow }),
+    lookup: createAddressCheckedLookup({ allow }),
     ...(settings.observe ? { observe: settings.observe } : {}),
     ...(settings.insecureRegistries ? { insecureRegistries: settings.insecureRegistries } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),

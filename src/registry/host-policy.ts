@@ -1,7 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { lookup as lookupWithCallback, type LookupAddress, type LookupOptions } from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import { Agent, fetch as undiciFetch } from "undici";
 import { hostnameOf } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 
@@ -53,7 +52,7 @@ function allowList(allow: readonly string[] | undefined): Set<string> {
 /**
  * A host policy for the registry client that refuses hosts resolving to loopback, private, link-local or
  * unspecified addresses (any of their addresses), so a hostile file cannot aim the GitHub App at internal
- * services. Checked per host before the first request; pair it with `createAddressCheckedFetch`, which checks
+ * services. Checked per host before the first request; pair it with `createAddressCheckedLookup`, which checks
  * again at every connection, so that DNS answers that change afterwards are seen too.
  */
 export function createPrivateAddressPolicy(options: PrivateAddressPolicyOptions = {}): (host: string) => Promise<void> {
@@ -91,19 +90,10 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
 export type Lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
 
 /**
- * A fetch for the registry client whose connections check the address they are about to use, so that a host that
- * resolved to a public address for the policy's check and to a private one a moment later (DNS rebinding) is still
- * refused. Hosts allowed by name (the port is checked by the policy, before the request) connect anywhere.
- */
-export function createAddressCheckedFetch(options: { readonly allow?: readonly string[]; readonly lookup?: Lookup } = {}): typeof fetch {
-  const dispatcher = new Agent({ connect: { lookup: createAddressCheckedLookup(options) as unknown as Lookup } });
-  return ((input: string | URL | Request, init?: RequestInit) =>
-    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
-}
-
-/**
  * A resolver that refuses private addresses (unless the host is allowed by name), for every connection: direct ones,
- * and the CONNECT of a proxy tunnel, which then names the address checked. See createAddressCheckedFetch.
+ * and the CONNECT of a proxy tunnel, which then names the address checked. A host that resolved to a public address
+ * for the policy's check and to a private one a moment later (DNS rebinding) is still refused. Hosts allowed by name
+ * (the port is checked by the policy, before the request) connect anywhere.
  */
 export function createAddressCheckedLookup(options: { readonly allow?: readonly string[]; readonly lookup?: Lookup | LookupFunction } = {}): LookupFunction {
   const allowedHostnames = new Set([...allowList(options.allow)].map((entry) => hostnameOf(entry)));

@@ -17,6 +17,8 @@ const TOKEN = "ghs_action_token";
 
 interface ActionRun {
   readonly code: number | null;
+  /** Set when the process had to be killed: it did not end by itself. */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly outputs: Record<string, string>;
   readonly summary: string;
@@ -84,9 +86,10 @@ describe("the GitHub Action", () => {
       // The operator's word that the loopback test registry may be reached (as for the app).
       DIGESTA_ALLOW_PRIVATE_REGISTRIES: reg.host,
     };
-    const { code, stdout, stderr } = await runProcess(process.execPath, [BUNDLE], { cwd: work, env });
+    // The runner waits for the process to end: one that does not end by itself is killed here, generously late.
+    const { code, signal, stdout, stderr } = await runProcess(process.execPath, [BUNDLE], { cwd: work, env, killAfterMs: 50_000 });
     const summary = await readFile(summaryFile, "utf8").catch(() => "");
-    return { code, stdout: stdout + stderr, outputs: parseOutputs(await readFile(outputFile, "utf8")), summary };
+    return { code, signal, stdout: stdout + stderr, outputs: parseOutputs(await readFile(outputFile, "utf8")), summary };
   }
 
   it("opens the pull request and writes its URL and the counts as outputs", async () => {
@@ -135,6 +138,28 @@ describe("the GitHub Action", () => {
     expect(fake.pulls("someone", "tools")).toHaveLength(1);
     expect(run.outputs).toMatchObject({ updated: "1", failed: "1" });
     expect(run.stdout).toMatch(/^::warning::1 image\(s\) could not be checked/m);
+  });
+
+  it("ends its process by itself once the run is over, whatever answers the registries gave", async () => {
+    // A stale pin (pull request, image diff reading blobs), a fresh one, a tag the registry does not have (404 with a
+    // body) and a registry nothing listens on: no answer read in part or not at all may keep a connection open.
+    fake.createRepository(
+      "someone",
+      "tools",
+      {
+        "deploy.yaml": pinned(build.before.digest),
+        "fresh.yaml": `image: ${reg.host}/team/tool:2@${build.after.digest}\n`,
+        "missing.yaml": `image: ${reg.host}/team/tool:no-such-tag@${build.before.digest}\n`,
+        "gone.yaml": `image: 127.0.0.1:9/nothing/here:1@${build.before.digest}\n`,
+      },
+      { installationId: 1 },
+    );
+    const run = await runAction({});
+    expect(run.signal, `the Action's process did not end by itself:\n${run.stdout}`).toBeNull();
+    expect(run.code).toBe(1);
+    expect(run.outputs).toMatchObject({ updated: "1", failed: "1", "up-to-date": "1" });
+    // The missing tag is "vanished" (its pin stays), not "could not be checked".
+    expect(run.stdout).toMatch(/"failed":1,"vanished":1,"msg":"repository refreshed"/);
   });
 
   it("stops on a wrong input with one error annotation and touches nothing", async () => {
