@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Transform, pipeline } from "node:stream";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Logger } from "pino";
@@ -17,6 +16,7 @@ import {
   manifestMediaType,
   parseIndex,
   parseJsonObject,
+  sha256,
   sha256Digest,
 } from "./manifest.js";
 import { parseMirrors, withMirrors } from "./mirrors.js";
@@ -476,7 +476,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const exchange = await transport.perform({ what }, (deadline) => blobExchange(name, digest, deadline));
     const declared = Number(exchange.headers.get("content-length") ?? "");
     const { stream, abort } = exchange.stream();
-    const hash = createHash("sha256");
+    const hash = sha256();
     // Verified as it streams: a body that does not hash to the digest ends in an error instead of `end`.
     const verified = new Transform({
       transform(chunk: Buffer, _encoding, callback) {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { isDigest } from "../reference/digest.js";
 import type { Digest, Platform } from "../reference/types.js";
 import { RegistryError } from "./errors.js";
@@ -22,7 +22,15 @@ const SCHEMA1_TYPES = new Set([
 ]);
 
 export function sha256Digest(bytes: Uint8Array): Digest {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}` as Digest;
+  return `sha256:${sha256().update(bytes).digest("hex")}` as Digest;
+}
+
+/**
+ * A SHA-256 hash. node:crypto (some thirty modules) loads with the first one, not at start-up: a resolve that reads
+ * the digest from a HEAD hashes nothing.
+ */
+export function sha256(): Hash {
+  return process.getBuiltinModule("node:crypto").createHash("sha256");
 }
 
 export function isIndexMediaType(mediaType: string): boolean {

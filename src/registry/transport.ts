@@ -88,13 +88,18 @@ export class Deadline {
   constructor(readonly ms: number) {}
 
   start(): void {
-    this.end ??= performance.now() + this.ms;
+    this.end ??= monotonicMs() + this.ms;
   }
 
   /** Milliseconds left; the whole span before the clock starts. */
   remaining(): number {
-    return this.end === undefined ? this.ms : Math.max(0, this.end - performance.now());
+    return this.end === undefined ? this.ms : Math.max(0, this.end - monotonicMs());
   }
+}
+
+/** A monotonic clock in ms; the `performance` global would load perf_hooks (a dozen modules) into a short run. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** What an operation is, for the retry loop's messages. */
