@@ -12,7 +12,8 @@ import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
-const BUNDLED = new Set(["commander", "picomatch"]);
+// p-limit too: resolving a package from node_modules costs a registry command more than its few lines do.
+const BUNDLED = new Set(["commander", "picomatch", "p-limit"]);
 
 await rm(path.join(root, "dist", "bundle"), { recursive: true, force: true });
 await build({
