@@ -1,7 +1,6 @@
 import type { Logger } from "../logging/logger.js";
 import { createProgress, type Progress } from "./progress.js";
 import type { RegistryClient, RegistryClientOptions } from "../registry/client.js";
-import type { PackageVulnerabilitySource } from "../vuln/source.js";
 import { UsageError } from "./errors.js";
 
 export interface GlobalOptions {
@@ -29,19 +28,19 @@ export interface CliOutput extends CliIo {
 export interface CliContext extends CliOutput {
   readonly logger: Logger;
   readonly registry: RegistryClient;
-  /** Where the vulnerabilities of changed packages are looked up; undefined when turned off. */
-  readonly vulnerabilities: PackageVulnerabilitySource | undefined;
+  /** The OSV service the vulnerabilities of changed packages are looked up at; undefined when turned off. */
+  readonly osvUrl: string | undefined;
 }
 
 /**
- * Loads the registry client and the vulnerability source only for the commands that use them, to keep start-up short;
- * pino loads with the first line logged.
+ * Loads the registry client only for the commands that use it, to keep start-up short; pino loads with the first line
+ * logged, the OSV client in the commands that look vulnerabilities up (cli/vulnerabilities.ts).
  */
 export async function createContext(options: GlobalOptions, io: CliIo): Promise<CliContext> {
-  const [{ createDeferredLogger }, { createRegistryClient }, { createOsvSource, osvUrlFrom }] = await Promise.all([
+  const [{ createDeferredLogger }, { createRegistryClient }, { osvUrlFrom }] = await Promise.all([
     import("../logging/deferred-logger.js"),
     import("../registry/client.js"),
-    import("../vuln/osv.js"),
+    import("../vuln/osv-url.js"),
   ]);
   const logger = createDeferredLogger(undefined, logFormat(options.logFormat, io.stderr.isTTY === true));
   const registry = createRegistryClient({
@@ -52,7 +51,7 @@ export async function createContext(options: GlobalOptions, io: CliIo): Promise<
   });
   const osvUrl = osvUrlFrom(options.osvUrl);
   const progress = createProgress(io.stderr);
-  return { logger, registry, vulnerabilities: osvUrl ? createOsvSource({ url: osvUrl }) : undefined, progress, ...io };
+  return { logger, registry, osvUrl, progress, ...io };
 }
 
 /** Refuses wrong global options for commands that do not use them too (a scan), so a typo never passes unnoticed. */

@@ -4,8 +4,7 @@ import { osvPackageOf, type OsvPackage } from "./ecosystem.js";
 import { VulnerabilitySourceError, type PackageVersion, type PackageVulnerabilitySource, type VulnerabilitiesByPackage } from "./source.js";
 import type { Severity, VulnerabilityEntry } from "./types.js";
 
-/** The public OSV service, used unless `DIGESTA_OSV_URL` or `--osv-url` says otherwise (`off` disables lookups). */
-export const PUBLIC_OSV_URL = "https://api.osv.dev";
+export { PUBLIC_OSV_URL, osvUrlFrom } from "./osv-url.js";
 
 export interface OsvSourceOptions {
   /** Base URL of an OSV-compatible API (`/v1/querybatch`, `/v1/vulns/{id}`). */
@@ -20,22 +19,6 @@ export interface OsvSourceOptions {
   /** After a failure, how long lookups fail at once without asking again. Default 10 minutes (one sweep). */
   readonly failureCooldownMs?: number;
   readonly now?: () => number;
-}
-
-/** Where lookups go, from the CLI option first, then `DIGESTA_OSV_URL`; undefined when turned `off`. */
-export function osvUrlFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const value = (option ?? env["DIGESTA_OSV_URL"] ?? PUBLIC_OSV_URL).trim();
-  if (value === "" || value.toLowerCase() === "off") return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new VulnerabilitySourceError(`the OSV URL "${value}" is not a URL; give one such as ${PUBLIC_OSV_URL}, or "off"`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new VulnerabilitySourceError(`the OSV URL must be http(s), not ${url.protocol.replace(/:$/, "")}:`);
-  }
-  return url.href.replace(/\/+$/, "");
 }
 
 /** Queries per `/v1/querybatch` request: OSV takes up to 1 000. */
