@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -197,7 +196,8 @@ function runHelper(
       clearTimeout(timer);
       resolve(value);
     };
-    const child = spawn(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    // node:child_process (with dgram and the rest behind it) loads with the first helper run, not with every registry command.
+    const child = process.getBuiltinModule("node:child_process").spawn(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
     const timer = setTimeout(() => {
       logger?.warn({ helper: program, host }, "credential helper timed out; pulling anonymously");
       child.kill("SIGKILL");
