@@ -2,16 +2,20 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { errorLine } from "../errors/error-line.js";
 import { joinPath } from "./names.js";
-import { scanText } from "./scanner.js";
+import { scanBytes } from "./scanner.js";
 import type { NotScannedFile, NotScannedKind, PinnedOccurrence, SkippedOccurrence } from "./types.js";
 
 /** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
 const BINARY_SNIFF_LENGTH = 8192;
 /** A hostile file packed with references must not fill memory with occurrences; no real file has this many. */
 export const MAX_REFERENCES_PER_FILE = 10_000;
-const INITIAL_BUFFER_SIZE = 64 * 1024;
+/** Files up to this size (nearly all) are read with one read(2) into one buffer kept for the whole scan. */
+const READ_BUFFER_SIZE = 256 * 1024;
+/** A larger file's buffer is kept for the next file only up to this size. */
 const KEPT_BUFFER_SIZE = 1024 * 1024;
 const DIGEST_MARK = Buffer.from("@sha256:", "latin1");
+/** Room after a file's bytes for the searches' sentinels (see `readBatch`). */
+const SENTINEL_ROOM = DIGEST_MARK.length;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** node:crypto takes a while to load, and only a scan that will rewrite needs it. */
 const crypto = () => createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
@@ -44,11 +48,18 @@ export interface ReaderOptions {
 type Unread = { readonly kind: NotScannedKind; readonly reason: string };
 
 /**
- * Reads and scans files one at a time into one reused buffer: only files containing `@sha256:` are decoded, and
- * only their occurrences are kept. The same code runs in the calling thread and in the scan's worker threads.
+ * Reads and scans files one at a time into one reused buffer: only files containing `@sha256:` are looked at
+ * further, and only their occurrences are kept. The same code runs in the calling thread and in the scan's
+ * worker threads. Per file it costs open, one read and close (no stat: the walk has seen a regular file), and
+ * no allocation unless the file holds a reference.
  */
 export class FileReader {
-  private buffer: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
+  /** The buffer kept from file to file. */
+  private kept: Buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  /** Where the last `read` put the file: `kept`, or for a file too large to keep, a buffer of its own. */
+  private current: Buffer = this.kept;
+  /** Why the last `read` gave -1. */
+  private unread: Unread | undefined;
 
   constructor(private readonly options: ReaderOptions) {}
 
@@ -59,22 +70,27 @@ export class FileReader {
     let filesScanned = 0;
     let bytesScanned = 0;
     for (const relative of paths) {
-      const read = readBounded(joinPath(this.options.root, relative), this.buffer, this.options.maxFileSize);
-      if ("reason" in read) {
-        notScanned.push({ path: relative, ...read });
+      const length = this.read(joinPath(this.options.root, relative));
+      if (length < 0) {
+        notScanned.push({ path: relative, ...this.unread! });
         continue;
       }
-      if (read.buffer.length <= KEPT_BUFFER_SIZE) this.buffer = read.buffer;
-      const bytes = read.bytes;
-      if (bytes.subarray(0, BINARY_SNIFF_LENGTH).includes(0)) {
+      // Both searches run over the whole buffer and stop at a sentinel written just after the file's bytes, so
+      // neither needs a view of the file (an allocation per file) nor can find stale bytes of an earlier one.
+      const buffer = this.current;
+      buffer[length] = 0;
+      if (buffer.indexOf(0) < Math.min(length, BINARY_SNIFF_LENGTH)) {
         notScanned.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
         continue;
       }
       filesScanned++;
-      bytesScanned += bytes.length;
-      onTextFile?.(relative, bytes);
-      if (!bytes.includes(DIGEST_MARK)) continue;
-      const scan = scanText(relative, bytes.toString("latin1"));
+      bytesScanned += length;
+      if (onTextFile) onTextFile(relative, buffer.subarray(0, length));
+      DIGEST_MARK.copy(buffer, length);
+      const first = buffer.indexOf(DIGEST_MARK);
+      if (first === length) continue;
+      const bytes = buffer.subarray(0, length);
+      const scan = scanBytes(relative, bytes, first);
       const found = scan.pinned.length + scan.skipped.length;
       if (found > MAX_REFERENCES_PER_FILE) {
         notScanned.push({
@@ -89,50 +105,59 @@ export class FileReader {
     }
     return { findings, notScanned, filesScanned, bytesScanned };
   }
+
+  /**
+   * Reads a whole regular file into `this.current`, leaving SENTINEL_ROOM bytes free after it, and gives its
+   * length; or -1 with why in `this.unread`: symlinks, special files, files over `maxFileSize` and errors are
+   * refused, never thrown. A read that does not fill the buffer has reached the end of a regular file, so most
+   * files take one read. fstat is asked only when the buffer fills, to size a bigger one and to catch a special
+   * file swapped in since the walk (which, opened non-blocking, cannot hang the read).
+   */
+  private read(absolute: string | Buffer): number {
+    const maxFileSize = this.options.maxFileSize;
+    let fd: number;
+    try {
+      fd = openSync(absolute, OPEN_FLAGS);
+    } catch (error) {
+      return this.refuse(unreadable(error));
+    }
+    try {
+      let target = this.kept;
+      this.current = target;
+      let length = readSync(fd, target, 0, target.length - SENTINEL_ROOM, null);
+      if (length < target.length - SENTINEL_ROOM) return length <= maxFileSize ? length : this.refuse(tooLarge(maxFileSize, length));
+      const info = fstatSync(fd);
+      if (!info.isFile()) return this.refuse({ kind: "special", reason: "not a regular file (FIFO, socket or device)" });
+      if (info.size > maxFileSize) return this.refuse(tooLarge(maxFileSize, info.size));
+      for (;;) {
+        if (length > maxFileSize) return this.refuse(tooLarge(maxFileSize));
+        if (length === target.length - SENTINEL_ROOM) {
+          // One byte more than the size, to notice a file that grew without reading it whole.
+          const grown = Buffer.allocUnsafe(Math.min(maxFileSize + 1, Math.max(info.size + 1, length * 2)) + SENTINEL_ROOM);
+          target.copy(grown, 0, 0, length);
+          target = grown;
+          this.current = grown;
+          if (grown.length <= KEPT_BUFFER_SIZE) this.kept = grown;
+        }
+        const bytesRead = readSync(fd, target, length, target.length - SENTINEL_ROOM - length, null);
+        if (bytesRead === 0) return length;
+        length += bytesRead;
+      }
+    } catch (error) {
+      return this.refuse(unreadable(error));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private refuse(why: Unread): number {
+    this.unread = why;
+    return -1;
+  }
 }
 
-/**
- * Reads a whole regular file into `buffer` (or a larger one when it does not fit), refusing symlinks,
- * special files and files over `maxFileSize`, and never throwing: errors come back as a reason. The walk
- * has already seen a regular file; fstat is asked only when the file fills the buffer, to size a bigger one
- * and to catch a special file swapped in since (which, opened non-blocking, cannot hang the read).
- */
-function readBounded(absolute: string | Buffer, buffer: Buffer, maxFileSize: number): { bytes: Buffer; buffer: Buffer } | Unread {
-  let fd: number;
-  try {
-    fd = openSync(absolute, OPEN_FLAGS);
-  } catch (error) {
-    return unreadable(error);
-  }
-  try {
-    let target = buffer;
-    let length = 0;
-    let checked = false;
-    for (;;) {
-      const bytesRead = readSync(fd, target, length, target.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes` };
-      if (length < target.length) continue;
-      let size = 0;
-      if (!checked) {
-        const info = fstatSync(fd);
-        if (!info.isFile()) return { kind: "special", reason: "not a regular file (FIFO, socket or device)" };
-        if (info.size > maxFileSize) return { kind: "too-large", reason: `larger than ${maxFileSize} bytes (${info.size})` };
-        checked = true;
-        size = info.size;
-      }
-      // One byte more than the size, to notice a file that grew without reading it whole.
-      const grown = Buffer.allocUnsafe(Math.min(maxFileSize + 1, Math.max(size + 1, target.length * 2)));
-      target.copy(grown, 0, 0, length);
-      target = grown;
-    }
-    return { bytes: target.subarray(0, length), buffer: target };
-  } catch (error) {
-    return unreadable(error);
-  } finally {
-    closeSync(fd);
-  }
+function tooLarge(maxFileSize: number, size?: number): Unread {
+  return { kind: "too-large", reason: `larger than ${maxFileSize} bytes${size !== undefined ? ` (${size})` : ""}` };
 }
 
 /** A file that could not be opened or read; one swapped for a symbolic link since the walk is reported as such. */

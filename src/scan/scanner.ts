@@ -68,17 +68,53 @@ mark(" \"'`=([{<>,;|*", Char.Boundary);
 for (let c = 0; c < 0x20; c++) CLASS[c]! |= Char.Boundary;
 for (let c = 0x7f; c < 0x100; c++) CLASS[c]! |= Char.Boundary;
 
-/** Whether the character at `index` is in class `flag`; characters beyond latin1 (from a UTF-16 caller) are boundaries. */
-function has(text: string, index: number, flag: Char): boolean {
-  const code = text.charCodeAt(index);
-  return code < 0x100 ? (CLASS[code]! & flag) !== 0 : flag === Char.Boundary;
+/** Whether the byte at `index` is in class `flag`. */
+function has(codes: Uint8Array, index: number, flag: Char): boolean {
+  return (CLASS[codes[index]!]! & flag) !== 0;
 }
 
 /**
- * Finds every `name:tag@sha256:…` pin in one file's text. `text` is the file decoded as latin1, so offsets
- * are byte offsets. Digest-only references are reported as skipped.
+ * Finds every `name:tag@sha256:…` pin in a text. Offsets, lines and columns count UTF-16 code units, which for a
+ * file decoded as latin1 are bytes (a file's own scan goes through `scanBytes` and never decodes it whole).
+ * Digest-only references are reported as skipped.
  */
 export function scanText(path: string, text: string): TextScan {
+  const codes = codesOf(text);
+  return scanCodes(path, codes, codes.indexOf(DIGEST_MARK_BYTES), (start, end) => detach(text, start, end));
+}
+
+/**
+ * `scanText` of a file's bytes read as latin1, without decoding them: only each reference, and the line of one
+ * where a `digesta:ignore` may be, become strings. `first` is where the first `@sha256:` is, when the caller
+ * has already looked.
+ */
+export function scanBytes(path: string, bytes: Buffer, first: number = bytes.indexOf(DIGEST_MARK_BYTES)): TextScan {
+  return scanCodes(path, bytes, first, (start, end) => bytes.toString("latin1", start, end));
+}
+
+const DIGEST_MARK_BYTES = Buffer.from(DIGEST_MARK, "latin1");
+const IGNORE_MARK_BYTES = Buffer.from(IGNORE_MARK, "latin1");
+const DOCKER_SCHEME_BYTES = Buffer.from(DOCKER_SCHEME, "latin1");
+const NEWLINE = 0x0a;
+// eslint-disable-next-line no-control-regex
+const BEYOND_LATIN1 = /[^\x00-\xff]/;
+
+/**
+ * The text as one byte per UTF-16 code unit: itself where it fits in latin1, and 0x80 for anything beyond, which
+ * like every such character is a boundary and nothing else, so a match is the same on the bytes as on the text.
+ */
+function codesOf(text: string): Buffer {
+  if (!BEYOND_LATIN1.test(text)) return Buffer.from(text, "latin1");
+  const codes = Buffer.allocUnsafe(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    codes[i] = code < 0x100 ? code : 0x80;
+  }
+  return codes;
+}
+
+/** The scan itself, over one byte per character; `slice` gives the text of a range (the reference, a line). */
+function scanCodes(path: string, codes: Buffer, first: number, slice: (start: number, end: number) => string): TextScan {
   const pinned: PinnedOccurrence[] = [];
   const skipped: SkippedOccurrence[] = [];
   // Line counting is incremental: only the text up to each hit is walked, once.
@@ -86,31 +122,31 @@ export function scanText(path: string, text: string): TextScan {
   let lineStart = 0;
   let counted = 0;
 
-  const mayIgnore = text.includes(IGNORE_MARK);
+  const mayIgnore = first >= 0 && codes.indexOf(IGNORE_MARK_BYTES) >= 0;
   let ignoredLine = -1;
   let ignoredLineChecked = -1;
 
-  let at = text.indexOf(DIGEST_MARK);
+  let at = first;
   while (at >= 0) {
-    const found = matchAt(text, at);
+    const found = matchAt(codes, at);
     if (found === undefined) {
-      at = text.indexOf(DIGEST_MARK, at + 1);
+      at = codes.indexOf(DIGEST_MARK_BYTES, at + 1);
       continue;
     }
     const { start, end } = found;
-    for (let nl = text.indexOf("\n", counted); nl >= 0 && nl < start; nl = text.indexOf("\n", nl + 1)) {
+    for (let nl = codes.indexOf(NEWLINE, counted); nl >= 0 && nl < start; nl = codes.indexOf(NEWLINE, nl + 1)) {
       line++;
       lineStart = nl + 1;
     }
     counted = start;
-    const matched = detach(text, start, end);
+    const matched = slice(start, end);
     const reference = tryParseReference(matched);
     const occurrence = { path, line, column: start - lineStart + 1, offset: start, text: matched };
     if (reference !== undefined) {
       if (mayIgnore && ignoredLineChecked !== line) {
         ignoredLineChecked = line;
-        const lineEnd = text.indexOf("\n", end);
-        if (IGNORE_COMMENT.test(text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd))) ignoredLine = line;
+        const lineEnd = codes.indexOf(NEWLINE, end);
+        if (IGNORE_COMMENT.test(slice(lineStart, lineEnd < 0 ? codes.length : lineEnd))) ignoredLine = line;
       }
       if (ignoredLine === line) {
         skipped.push({ ...occurrence, reference, reason: IGNORE_COMMENT_REASON });
@@ -124,13 +160,13 @@ export function scanText(path: string, text: string): TextScan {
       const badHost = invalidHost(matched);
       if (badHost) skipped.push({ ...occurrence, reason: `${badHost}: not a registry this reference can be followed on` });
     }
-    at = text.indexOf(DIGEST_MARK, reference !== undefined ? end : at + 1);
+    at = codes.indexOf(DIGEST_MARK_BYTES, reference !== undefined ? end : at + 1);
   }
   return { pinned, skipped };
 }
 
 /** The extent of the candidate whose `@sha256:` is at `at`, or undefined if the text around it cannot be one. */
-function matchAt(text: string, at: number): { start: number; end: number } | undefined {
+function matchAt(text: Uint8Array, at: number): { start: number; end: number } | undefined {
   const hexStart = at + DIGEST_MARK.length;
   const end = hexStart + HEX_LENGTH;
   if (end > text.length) return undefined;
@@ -143,25 +179,25 @@ function matchAt(text: string, at: number): { start: number; end: number } | und
   if (start > 0 && has(text, start - 1, Char.Reference)) return undefined;
   if (start === at) return undefined;
 
-  if (text.charCodeAt(start - 1) === 0x5d /* ] */) {
+  if (text[start - 1] === 0x5d /* ] */) {
     // A bracketed IPv6 host: `[::1]:5000/name:tag`.
     let open = start - 2;
     while (open >= limit && has(text, open, Char.Ipv6)) open--;
-    if (open < limit || text.charCodeAt(open) !== 0x5b /* [ */ || open === start - 2) return undefined;
+    if (open < limit || text[open] !== 0x5b /* [ */ || open === start - 2) return undefined;
     start = open;
   }
 
-  if (start >= 2 && text.charCodeAt(start - 1) === 0x7b /* { */ && text.charCodeAt(start - 2) === 0x24 /* $ */) {
+  if (start >= 2 && text[start - 1] === 0x7b /* { */ && text[start - 2] === 0x24 /* $ */) {
     // `${NAME:-ref}` or `${NAME-ref}`: the reference follows the operator.
     let i = start;
     while (i < at && has(text, i, Char.ShellName)) i++;
     if (i === start) return undefined;
-    if (text.charCodeAt(i) === 0x3a /* : */) i++;
-    if (text.charCodeAt(i) !== 0x2d /* - */) return undefined;
+    if (text[i] === 0x3a /* : */) i++;
+    if (text[i] !== 0x2d /* - */) return undefined;
     return i + 1 < at ? { start: i + 1, end } : undefined;
   }
   if (start > 0 && !has(text, start - 1, Char.Boundary) && !afterShellOperator(text, start)) return undefined;
-  if (text.startsWith(DOCKER_SCHEME, start)) start += DOCKER_SCHEME.length;
+  if (startsWith(text, DOCKER_SCHEME_BYTES, start)) start += DOCKER_SCHEME.length;
   return { start, end };
 }
 
@@ -186,14 +222,21 @@ function invalidHost(run: string): string | undefined {
 }
 
 /** Whether `start` follows `${NAME=`, `${NAME:+`, `${NAME?` and the like. */
-function afterShellOperator(text: string, start: number): boolean {
-  const operator = text.charCodeAt(start - 1);
+function afterShellOperator(text: Uint8Array, start: number): boolean {
+  const operator = text[start - 1];
   if (operator !== 0x3d /* = */ && operator !== 0x2b /* + */ && operator !== 0x3f /* ? */) return false;
   let i = start - 2;
-  if (text.charCodeAt(i) === 0x3a /* : */) i--;
+  if (text[i] === 0x3a /* : */) i--;
   const nameEnd = i;
   while (i >= 0 && has(text, i, Char.ShellName)) i--;
-  return i < nameEnd && i >= 1 && text.charCodeAt(i) === 0x7b && text.charCodeAt(i - 1) === 0x24;
+  return i < nameEnd && i >= 1 && text[i] === 0x7b && text[i - 1] === 0x24;
+}
+
+/** Whether `prefix` is at `at` in `text`. */
+function startsWith(text: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (at + prefix.length > text.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (text[at + i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
