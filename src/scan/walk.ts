@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, type Dirent } from "node:fs";
 import { decodeName, joinPath } from "./names.js";
 
 /** Never entered, at any depth: what `**\/.git/**` and `**\/node_modules/**` would exclude, matched by name. */
@@ -54,36 +54,49 @@ export function* walkFiles(root: string, { include, exclude }: WalkMatchers = {}
   while (pending.length > 0) {
     const next = pending.pop()!;
     if (next.kind !== "directory") {
-      if (!include || include(next.path)) yield { kind: next.kind, path: next.path };
+      if (!include || include(next.path)) yield next;
       continue;
     }
     const directory = next.path;
-    let entries;
+    const absolute = directory === "" ? root : joinPath(root, directory);
+    let names: string[];
+    let entries: Dirent[] | Dirent<Buffer>[];
     try {
-      entries = readdirSync(directory === "" ? root : joinPath(root, directory), { withFileTypes: true, encoding: "buffer" });
+      ({ names, entries } = listDirectory(absolute));
     } catch (error) {
       yield { kind: "error", path: directory === "" ? "." : directory, error };
       continue;
     }
     const listed: Listed[] = [];
-    for (const entry of entries) {
-      const name = decodeName(entry.name);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const name = names[i]!;
       const relative = directory === "" ? name : `${directory}/${name}`;
       if (ALWAYS_SKIPPED.has(name) || exclude?.(relative)) continue;
-      const kind = entry.isDirectory() ? "directory" : entry.isSymbolicLink() ? "symlink" : entry.isFile() ? "file" : "special";
-      listed.push({ kind, path: relative, key: kind === "directory" ? `${name}/` : name });
+      if (entry.isFile()) listed.push({ kind: "file", path: relative, key: name });
+      else if (entry.isDirectory()) listed.push({ kind: "directory", path: relative, key: `${name}/` });
+      else listed.push({ kind: entry.isSymbolicLink() ? "symlink" : "special", path: relative, key: name });
     }
     listed.sort(byKey);
     for (let i = listed.length - 1; i >= 0; i--) pending.push(listed[i]!);
   }
 }
 
-/** A directory's entry waiting its turn on the walk's stack; `key` sorts a directory as `name/`. */
-interface Listed {
-  readonly kind: "directory" | "file" | "symlink" | "special";
-  readonly path: string;
-  readonly key: string;
+/**
+ * A directory's entries and their names as `decodeName` strings. Names are read as UTF-8 strings, which is
+ * cheaper than a Buffer for each; only a directory where one did not decode (U+FFFD stands for a byte that is
+ * not UTF-8) is read again as bytes.
+ */
+function listDirectory(absolute: string | Buffer): { names: string[]; entries: Dirent[] | Dirent<Buffer>[] } {
+  const entries = readdirSync(absolute, { withFileTypes: true });
+  const names = entries.map((entry) => entry.name);
+  if (!names.some((name) => name.includes("\ufffd"))) return { names, entries };
+  const raw = readdirSync(absolute, { withFileTypes: true, encoding: "buffer" });
+  return { names: raw.map((entry) => decodeName(entry.name)), entries: raw };
 }
+
+/** A directory's entry waiting its turn on the walk's stack; `key` sorts a directory as `name/`. */
+type Listed = ({ readonly kind: "directory"; readonly path: string } | Exclude<WalkEntry, { readonly kind: "error" }>) & { readonly key: string };
 
 function byKey(a: Listed, b: Listed): number {
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
