@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { errorLine } from "../errors/error-line.js";
 import { joinPath } from "./names.js";
-import { scanBytes } from "./scanner.js";
+import { indexOfDigestMark, scanBytes } from "./scanner.js";
 import type { NotScannedFile, NotScannedKind, PinnedOccurrence, SkippedOccurrence } from "./types.js";
 
 /** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
@@ -87,7 +87,7 @@ export class FileReader {
       bytesScanned += length;
       if (onTextFile) onTextFile(relative, buffer.subarray(0, length));
       DIGEST_MARK.copy(buffer, length);
-      const first = buffer.indexOf(DIGEST_MARK);
+      const first = indexOfDigestMark(buffer, 0);
       if (first === length) continue;
       const bytes = buffer.subarray(0, length);
       const scan = scanBytes(relative, bytes, first);

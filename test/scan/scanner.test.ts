@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { scanText, DIGEST_ONLY_REASON, IGNORE_COMMENT_REASON, VERSION_REASON } from "../../src/scan/scanner.js";
+import { scanBytes, scanText, DIGEST_ONLY_REASON, IGNORE_COMMENT_REASON, VERSION_REASON } from "../../src/scan/scanner.js";
 
 const D = `sha256:${"0123456789abcdef".repeat(4)}`;
 const E = `sha256:${"fedcba9876543210".repeat(4)}`;
@@ -160,6 +160,24 @@ describe("scanText details", () => {
         }
         for (const pin of pinned) expect(text.slice(pin.digestOffset, pin.digestOffset + 71)).toBe(pin.reference.digest);
       }),
+    );
+  });
+
+  it("finds in a file's bytes exactly what it finds in their latin1 text, whatever comes before a mark", () => {
+    // The byte scan looks for `@` first and goes over to the whole mark after many false starts; text beyond
+    // latin1 is matched as if each such character were one boundary byte.
+    const piece = fc.constantFrom("@", "@".repeat(20), "a", ":", "/", " ", "\n", "\r\n", "${X:-", "}", "# digesta:ignore", "\u00e9", "\u2028", "\u3000", "sha256:", "@sha256:", D.slice(7), "x:1@" + D, "v1@" + D, "[::1]:5/a:b@" + E);
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+        const text = pieces.join("");
+        const bytes = Buffer.from(text, "utf8");
+        expect(scanBytes("f", bytes)).toEqual(scanText("f", bytes.toString("latin1")));
+        const latin1 = text.replace(/[^\x00-\xff]/g, "\u0080");
+        const expected = scanText("f", latin1);
+        const got = scanText("f", text);
+        expect(got.pinned.map((p) => [p.offset, p.line, p.column, p.text])).toEqual(expected.pinned.map((p) => [p.offset, p.line, p.column, p.text]));
+      }),
+      { numRuns: 500 },
     );
   });
 
