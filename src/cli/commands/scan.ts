@@ -31,7 +31,7 @@ export async function scanCommand(context: CliOutput, dir: string, options: Chec
   let pinned = 0;
   const onFindings = (file: FileFindings) => {
     for (const pin of file.pinned) {
-      if (options.json) out.write(`${pinned === 0 ? "[\n" : ",\n"}${arrayItemJson(candidateJson(pin))}`);
+      if (options.json) out.write(`${pinned === 0 ? "[\n" : ",\n"}${candidateArrayItem(pin)}`);
       else out.write(`${displayPath(pin.path)}:${pin.line}:${pin.column}\t${pin.text}\n`);
       pinned++;
     }
@@ -51,19 +51,23 @@ export async function scanCommand(context: CliOutput, dir: string, options: Chec
 }
 
 /**
- * A flat object as `JSON.stringify(array, null, 2)` writes it as an array item, built directly: the indenting
- * stringify is several times slower, and a scan may print tens of thousands of these.
+ * `candidateJson(pin)` as `JSON.stringify(array, null, 2)` writes it as an array item, built directly: the
+ * indenting stringify is several times slower, and a scan may print tens of thousands of these.
  */
-function arrayItemJson(item: Record<string, string | number | undefined>): string {
-  let text = "  {";
-  let separator = "\n    ";
-  for (const key in item) {
-    const value = item[key];
-    if (value === undefined) continue;
-    text += `${separator}${JSON.stringify(key)}: ${JSON.stringify(value)}`;
-    separator = ",\n    ";
-  }
-  return `${text}\n  }`;
+function candidateArrayItem(pin: PinnedOccurrence): string {
+  const { reference } = pin;
+  return (
+    `  {\n    "path": ${jsonString(pin.path)},\n    "line": ${pin.line},\n    "column": ${pin.column},\n    "reference": ${jsonString(pin.text)},` +
+    `\n    "registry": ${jsonString(reference.registry)},\n    "repository": ${jsonString(reference.repository)},\n    "tag": ${jsonString(reference.tag)},` +
+    `\n    "digest": ${jsonString(reference.digest)}\n  }`
+  );
+}
+
+/** Printable ASCII other than `"` and `\\`: what JSON.stringify leaves as it is. */
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(value: string): string {
+  return PLAIN_JSON.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 /** The JSON form of a file not scanned (`path` escaped as in `candidateJson`: see the README). */
