@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { CONFIG_PATH, DEFAULT_CONFIG } from "./defaults.js";
 import type { ConfigResult } from "./load.js";
@@ -32,7 +32,7 @@ export async function loadLocalConfig(root: string, options: LocalConfigOptions 
   const explicit = options.file !== undefined;
   const file = options.file ?? path.join(root, CONFIG_PATH);
   const shown = explicit ? file : CONFIG_PATH;
-  const text = await readSmallFile(file, shown, explicit);
+  const text = readSmallFile(file, shown, explicit);
   if (text === undefined) {
     return { ok: true, config: DEFAULT_CONFIG, files: [], source: { kind: "defaults", why: `no ${CONFIG_PATH}` }, notes: [] };
   }
@@ -58,23 +58,29 @@ export async function loadLocalConfig(root: string, options: LocalConfigOptions 
   return { ...validateConfig(value, { file: shown, text }), source, notes };
 }
 
-/** The file's text; undefined when it does not exist (and was not asked for by name); a problem when unreadable. */
-async function readSmallFile(file: string, shown: string, required: boolean): Promise<string | ConfigProblem | undefined> {
-  let handle;
+/**
+ * The file's text; undefined when it does not exist (and was not asked for by name); a problem when unreadable.
+ * Read synchronously: node:fs/promises is a large load for a command-line run's start, and a small file takes
+ * no time. Opened non-blocking, so that a FIFO in its place is refused instead of waited on.
+ */
+function readSmallFile(file: string, shown: string, required: boolean): string | ConfigProblem | undefined {
+  let fd: number;
   try {
-    handle = await open(file, "r");
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !required) return undefined;
     return { file: shown, message: code === "ENOENT" ? "no such file" : `not readable (${code ?? String(error)})` };
   }
   try {
-    const info = await handle.stat();
+    const info = fstatSync(fd);
     if (!info.isFile()) return { file: shown, message: "not a regular file" };
     if (info.size > MAX_CONFIG_BYTES) return { file: shown, message: `larger than ${MAX_CONFIG_BYTES / 1024} KiB; no configuration is that long` };
-    return await handle.readFile("utf8");
+    return readFileSync(fd, "utf8");
+  } catch (error) {
+    return { file: shown, message: `not readable (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { errorReason, FileReader, type BatchResult, type FileFindings } from "./read.js";
 import type { BatchRequest, ReadPool } from "./read-pool.js";
@@ -41,7 +41,7 @@ export interface StreamingScanOptions extends ScanOptions {
  */
 export async function scanTree(root: string, options: StreamingScanOptions): Promise<ScanTotals> {
   const absoluteRoot = path.resolve(root);
-  await assertDirectory(root, absoluteRoot);
+  assertDirectory(root, absoluteRoot);
   const readerOptions = { root: absoluteRoot, maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, fingerprints: options.fingerprints === true };
   const reader = new FileReader(readerOptions);
   // Files are read synchronously, in slices of a few milliseconds between which the event loop runs: on a warm
@@ -135,10 +135,10 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   };
 }
 
-async function assertDirectory(root: string, absoluteRoot: string): Promise<void> {
+function assertDirectory(root: string, absoluteRoot: string): void {
   let info;
   try {
-    info = await stat(absoluteRoot);
+    info = statSync(absoluteRoot);
   } catch (error) {
     throw new Error(`cannot scan ${JSON.stringify(root)}: ${errorReason(error)}`);
   }
