@@ -15,6 +15,29 @@ const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 // p-limit too: resolving a package from node_modules costs a registry command more than its few lines do.
 const BUNDLED = new Set(["commander", "picomatch", "p-limit"]);
 
+// Two loads that a command-line run's start can do without:
+// - commander requires node:child_process at load, for executable subcommands, which digesta has none of; loading
+//   it (with net, dgram and the stream machinery behind it) was a tenth of a scan's start on Node 24;
+// - an ES import of node:fs makes Node read every export of the module, fs.promises among them, which loads
+//   node:fs/promises and readline behind it; required as CommonJS, only what is used is touched.
+// Each gets a stand-in that reaches the real module on first use.
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy" } : undefined,
+    );
+    build.onResolve({ filter: /^(node:)?fs$/ }, (args) => (args.kind === "import-statement" ? { path: "fs", namespace: "lazy" } : undefined));
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
+      contents:
+        args.path === "fs"
+          ? 'module.exports = require("node:fs");'
+          : 'module.exports = { spawn: (...args) => require("node:child_process").spawn(...args) };',
+      loader: "js",
+    }));
+  },
+};
+
 await rm(path.join(root, "dist", "bundle"), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -30,6 +53,7 @@ await build({
   define: { __DIGESTA_VERSION__: JSON.stringify(pkg.version) },
   // commander is CommonJS and calls require() for Node's own modules.
   banner: { js: 'import { createRequire as __digestaCreateRequire } from "node:module";\nconst require = __digestaCreateRequire(import.meta.url);' },
+  plugins: [lazyBuiltins],
   legalComments: "none",
   logLevel: "error",
 });
