@@ -2,7 +2,7 @@ import { verify } from "node:crypto";
 import { isDigest } from "../reference/digest.js";
 import type { Digest } from "../reference/types.js";
 import type { VerificationKey } from "./keys.js";
-import type { CosignSignature, SimpleSigningPayload, Verdict } from "./types.js";
+import { noneValid, type CosignSignature, type SimpleSigningPayload, type Verdict } from "./types.js";
 import { digestTag } from "../reference/format.js";
 
 /** The annotation on each layer of a cosign `.sig` manifest holding the base64 signature of that layer's payload. */
@@ -35,28 +35,37 @@ export function parseSimpleSigning(payload: Uint8Array): SimpleSigningPayload | 
  */
 export function verifyCosignSignatures(signatures: readonly CosignSignature[], digest: Digest, key: VerificationKey): Verdict {
   if (signatures.length === 0) return { status: "not-signed", reason: "no cosign signature" };
-  const problems = new Set<string>();
+  const verified = cosignVerification(signatures, digest, key);
+  return Array.isArray(verified) ? noneValid(signatures.length, verified) : verified;
+}
+
+/** The verified verdict of the first of `signatures` by `key` over a payload naming `digest`, else what was wrong with each. */
+export function cosignVerification(signatures: readonly CosignSignature[], digest: Digest, key: VerificationKey): Verdict | string[] {
+  const problems: string[] = [];
   for (const { payload, signature } of signatures) {
-    let valid = false;
-    try {
-      valid = verify(key.hash, payload, key.key, Buffer.from(signature, "base64"));
-    } catch {
-      valid = false;
-    }
-    if (!valid) {
-      problems.add(`no signature verifies with ${key.fingerprint}`);
+    if (!signedBy(key, payload, signature)) {
+      problems.push(`no signature verifies with ${key.fingerprint}`);
       continue;
     }
     const parsed = parseSimpleSigning(payload);
     if (typeof parsed === "string") {
-      problems.add(parsed);
+      problems.push(parsed);
       continue;
     }
     if (parsed.manifestDigest !== digest) {
-      problems.add(`the signed payload names ${parsed.manifestDigest}, not this image`);
+      problems.push(`the signed payload names ${parsed.manifestDigest}, not this image`);
       continue;
     }
     return { status: "verified", by: `key ${key.fingerprint}`, ...(parsed.dockerReference ? { dockerReference: parsed.dockerReference } : {}) };
   }
-  return { status: "invalid", reason: `${signatures.length} signature(s), none valid: ${[...problems].join("; ")}` };
+  return problems;
+}
+
+/** Whether `signature` (base64, or raw bytes) is `key`'s over `data`; a malformed signature is simply not. */
+export function signedBy(key: VerificationKey, data: Uint8Array, signature: string | Uint8Array): boolean {
+  try {
+    return verify(key.hash, data, key.key, typeof signature === "string" ? Buffer.from(signature, "base64") : signature);
+  } catch {
+    return false;
+  }
 }

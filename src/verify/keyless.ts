@@ -4,41 +4,21 @@ import { readFile } from "node:fs/promises";
 import { bundleFromJSON, type Bundle } from "@sigstore/bundle";
 import { TrustedRoot } from "@sigstore/protobuf-specs";
 import { toSignedEntity, toTrustMaterial, Verifier, type Signer, type TrustMaterial } from "@sigstore/verify";
-import { isIndex } from "../diff/platform.js";
 import { errorLine } from "../errors/error-line.js";
 import type { Digest, ImageName } from "../reference/types.js";
-import { RegistryError } from "../registry/errors.js";
-import { parseImageManifest } from "../registry/manifest.js";
 import type { Registry } from "../registry/types.js";
-import { parseSimpleSigning } from "./cosign.js";
+import { signedSubject } from "./bundle-subject.js";
 import { PUBLIC_GOOD_TRUSTED_ROOT } from "./public-good-root.js";
-import { cosignSignatures } from "./registry.js";
+import { cosignSignatures, referrerBundles } from "./registry.js";
 import { describeCheck, identityMatches, PATTERN_BUDGET_MS, type SignerCheck } from "./rules.js";
 import type { SignatureSourceOptions } from "./source.js";
-import type { CosignSignature, Verdict } from "./types.js";
+import { noneValid, type BundleCandidate, type CosignSignature, type Verdict } from "./types.js";
 
 type KeylessCheck = Extract<SignerCheck, { kind: "keyless" }>;
 
-/** Sigstore bundles stored as OCI artifacts (cosign --new-bundle-format, GitHub's attest actions): v0.3 and later. */
-const BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle";
-const IN_TOTO_PAYLOAD = "application/vnd.in-toto+json";
 /** id-kp-codeSigning: the extended key usage Fulcio gives every certificate. */
 const CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
-/** More bundles than anyone attaches to one image: a hostile registry cannot make us fetch thousands. */
-const MAX_BUNDLES = 16;
-/** Bundles carry a certificate, a log entry and at most a provenance statement: a few KiB to a few hundred. */
-const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 const MAX_TRUSTED_ROOT_BYTES = 1024 * 1024;
-
-/** A bundle found for an image, with what its signature covers once it verifies. */
-interface Candidate {
-  readonly where: string;
-  readonly bundle: unknown;
-  /** The signed bytes of a message signature (the image manifest, or a cosign simple-signing payload). */
-  readonly artifact?: Uint8Array;
-  /** For a cosign `.sig` layer: its simple-signing payload names the digest. */
-  readonly simpleSigning?: boolean;
-}
 
 const trustMaterials = new Map<string, Promise<TrustMaterial>>();
 
@@ -93,20 +73,20 @@ export async function verifyKeyless(registry: Registry, name: ImageName, digest:
   const candidates = [...(await referrerBundles(registry, name, digest)), ...cosignKeyless(await cosignSignatures(registry, name, digest))];
   if (candidates.length === 0) return { status: "not-signed", reason: "no Sigstore bundle among the image's referrers and no keyless cosign signature" };
   const verifier = new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: trust.ctlogs.length > 0 ? 1 : 0 });
-  const problems = new Set<string>();
+  const problems: string[] = [];
   for (const candidate of candidates) {
     const outcome = await verifyCandidate(registry, name, digest, candidate, verifier, check);
-    if (typeof outcome === "string") problems.add(`${candidate.where}: ${outcome}`);
+    if (typeof outcome === "string") problems.push(`${candidate.where}: ${outcome}`);
     else return outcome;
   }
-  return { status: "invalid", reason: `${candidates.length} signature(s), none valid: ${[...problems].join("; ")}` };
+  return noneValid(candidates.length, problems);
 }
 
 async function verifyCandidate(
   registry: Registry,
   name: ImageName,
   digest: Digest,
-  candidate: Candidate,
+  candidate: BundleCandidate,
   verifier: Verifier,
   check: KeylessCheck,
 ): Promise<Verdict | string> {
@@ -116,26 +96,11 @@ async function verifyCandidate(
   } catch (error) {
     return `not a Sigstore bundle (${errorLine(error)})`;
   }
+  if (bundle.verificationMaterial.content.$case === "publicKey") return "signed with a key, not a certificate (a key rule's signature)";
   // What the signature is about, checked before the signature itself: a valid bundle for another image verifies nothing here.
-  let artifact = candidate.artifact;
-  let dockerReference: string | undefined;
-  if (bundle.content.$case === "dsseEnvelope") {
-    const envelope = bundle.content.dsseEnvelope;
-    if (envelope.payloadType !== IN_TOTO_PAYLOAD) return `the envelope holds ${envelope.payloadType}, not an in-toto statement`;
-    const subject = statementSubject(envelope.payload, digest);
-    if (typeof subject === "string") return subject;
-    dockerReference = subject.name;
-  } else if (candidate.simpleSigning) {
-    const parsed = parseSimpleSigning(artifact!);
-    if (typeof parsed === "string") return parsed;
-    if (parsed.manifestDigest !== digest) return `the signed payload names ${parsed.manifestDigest}, not this image`;
-    dockerReference = parsed.dockerReference;
-  } else {
-    const signed = bundle.content.messageSignature.messageDigest;
-    const hex = signed ? Buffer.from(signed.digest).toString("hex") : "";
-    if (signed?.algorithm !== 2 /* SHA2_256 */ || `sha256:${hex}` !== digest) return `the signature is over ${hex ? `sha256:${hex}` : "another artifact"}, not this image`;
-    artifact = (await registry.getManifest(name, digest)).bytes;
-  }
+  const subject = await signedSubject(registry, name, digest, bundle, candidate);
+  if (typeof subject === "string") return subject;
+  const { artifact, dockerReference } = subject;
   let signer: Signer;
   try {
     signer = verifier.verify(toSignedEntity(bundle, artifact ? Buffer.from(artifact) : undefined));
@@ -168,22 +133,6 @@ function leafCertificate(bundle: Bundle): NodeCertificate | undefined {
   return raw ? new NodeCertificate(Buffer.from(raw)) : undefined;
 }
 
-/** The subject of an in-toto statement naming `digest`, or why there is none. */
-function statementSubject(payload: Buffer, digest: Digest): { name?: string } | string {
-  let statement: unknown;
-  try {
-    statement = JSON.parse(payload.toString("utf8"));
-  } catch {
-    return "the envelope's statement is not JSON";
-  }
-  const subjects = (statement as { subject?: unknown } | null)?.subject;
-  if (!Array.isArray(subjects)) return "the statement has no subject";
-  const hex = digest.slice("sha256:".length);
-  const found = subjects.find((s: unknown) => (s as { digest?: { sha256?: unknown } } | null)?.digest?.sha256 === hex) as { name?: unknown } | undefined;
-  if (!found) return "the statement is about other digests, not this image";
-  return typeof found.name === "string" ? { name: found.name } : {};
-}
-
 /** Sigstore's errors say what failed (`TLOG_ERROR: expected 1 tlog entries, got 0`), and their cause why. */
 function verificationFailure(error: unknown): string {
   const { code, message, cause } = error as { code?: string; message?: string; cause?: unknown };
@@ -191,40 +140,12 @@ function verificationFailure(error: unknown): string {
   return `${code ? `${code}: ` : ""}${message ?? String(error)}${because}`;
 }
 
-/** Sigstore bundles among the referrers of `digest`. */
-async function referrerBundles(registry: Registry, name: ImageName, digest: Digest): Promise<Candidate[]> {
-  let referrers;
-  try {
-    referrers = await registry.referrers(name, digest);
-  } catch (error) {
-    if (error instanceof RegistryError && error.code === "NOT_FOUND") return [];
-    throw error;
-  }
-  const candidates: Candidate[] = [];
-  for (const referrer of referrers.filter((r) => r.artifactType?.startsWith(BUNDLE_TYPE)).slice(0, MAX_BUNDLES)) {
-    const fetched = await registry.getManifest(name, referrer.digest);
-    if (isIndex(fetched)) continue;
-    for (const layer of parseImageManifest(fetched.json, `referrer ${referrer.digest}`).layers) {
-      if (!layer.mediaType.startsWith(BUNDLE_TYPE) || layer.size > MAX_BUNDLE_BYTES) continue;
-      const bytes = await registry.getBlob(name, layer.digest, MAX_BUNDLE_BYTES);
-      let bundle: unknown;
-      try {
-        bundle = JSON.parse(Buffer.from(bytes).toString("utf8"));
-      } catch {
-        bundle = undefined;
-      }
-      candidates.push({ where: `bundle ${referrer.digest.slice(0, 19)}…`, bundle });
-    }
-  }
-  return candidates;
-}
-
 /**
  * cosign's keyless `.sig` layers as bundles: the certificate (and chain) annotations, and Rekor's entry with its
  * signed entry timestamp from the bundle annotation, over the simple-signing payload.
  */
-function cosignKeyless(signatures: readonly CosignSignature[]): Candidate[] {
-  return signatures.flatMap((signature, index): Candidate[] => {
+function cosignKeyless(signatures: readonly CosignSignature[]): BundleCandidate[] {
+  return signatures.flatMap((signature, index): BundleCandidate[] => {
     if (!signature.certificate) return [];
     const where = `cosign signature ${index + 1}`;
     try {

@@ -45,3 +45,20 @@ export interface SimpleSigningPayload {
   readonly manifestDigest: Digest;
   readonly dockerReference?: string;
 }
+
+/** A Sigstore bundle found for an image (among its referrers, or made from a cosign `.sig` layer), still unverified. */
+export interface BundleCandidate {
+  /** Where it was found, for the verdict: `bundle sha256:…`, `cosign signature 2`. */
+  readonly where: string;
+  /** The bundle's JSON, unread (undefined when it was not JSON). */
+  readonly bundle: unknown;
+  /** The signed bytes of a message signature (the image manifest, or a cosign simple-signing payload). */
+  readonly artifact?: Uint8Array;
+  /** For a cosign `.sig` layer: its simple-signing payload names the digest. */
+  readonly simpleSigning?: boolean;
+}
+
+/** The verdict when `count` signatures were found and none verified, each problem said once. */
+export function noneValid(count: number, problems: Iterable<string>): Verdict {
+  return { status: "invalid", reason: `${count} signature(s), none valid: ${[...new Set(problems)].join("; ")}` };
+}

@@ -66,7 +66,7 @@ describe("the app and signatures", () => {
     await app.receive(installationCreated(INSTALLATION, OWNER, [repo]));
     const [pull] = app.fake.pulls(OWNER, repo.name);
     const body = pull!.body!;
-    expect(body).toMatch(/### Held back\n- <code>[^<]*team\/unsigned:1<\/code>: signature: not signed: no cosign signature \(new digest sha256:[0-9a-f]{64}\)/);
+    expect(body).toMatch(/### Held back\n- <code>[^<]*team\/unsigned:1<\/code>: signature: not signed: no cosign signature and no Sigstore bundle among the referrers \(new digest sha256:[0-9a-f]{64}\)/);
     expect(body).toMatch(/✅ <code>[^<]*team\/signed@/);
     const deploy = app.fake.files(OWNER, repo.name, ALL_BRANCH)["deploy.yaml"]!;
     expect(deploy).toContain(signed.after.digest);
@@ -84,7 +84,7 @@ describe("the app and signatures", () => {
     expect(pull.title).toBe("Pin 1 image by digest");
     // The same sections as the update pull request: each pinned digest's verdict, and what did not verify held back.
     expect(pull.body).toMatch(/### Signatures\n- ✅ <code>[^<]*team\/signed@sha256:[0-9a-f]{12}<\/code>: verified by <code>key SHA256:[^<]+<\/code> \(signed as <code>[^<]*team\/signed<\/code>\)\n/);
-    expect(pull.body).toMatch(/### Held back\n- <code>[^<]*team\/unsigned:1<\/code>: signature: not signed: no cosign signature \(digest sha256:[0-9a-f]{64}\)\n/);
+    expect(pull.body).toMatch(/### Held back\n- <code>[^<]*team\/unsigned:1<\/code>: signature: not signed: no cosign signature and no Sigstore bundle among the referrers \(digest sha256:[0-9a-f]{64}\)\n/);
     expect(pull.body).not.toContain("### Could not look up");
     expect(app.fake.files(OWNER, repo.name, PIN_BRANCH)["deploy.yaml"]).toBe(
       `a:\n  image: ${reg.host}/team/signed:1@${signed.after.digest}\nb:\n  image: ${reg.host}/team/unsigned:1\n`,

@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { pushBlob, pushBuild, pushManifest, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { runCli } from "../support/cli.js";
-import { BUNDLE_MEDIA_TYPE, cosignKeylessLayer, dsseBundle, TestCa, TestLog, trustedRoot, type BundleSpec } from "../support/sigstore.js";
+import { BUNDLE_MEDIA_TYPE, cosignKeylessLayer, dsseBundle, messageBundle, TestCa, TestLog, trustedRoot, type BundleSpec } from "../support/sigstore.js";
 
 const IDENTITY = "https://github.com/acme/images/.github/workflows/release.yaml@refs/heads/main";
 const ISSUER = "https://token.actions.githubusercontent.com";
@@ -76,6 +76,19 @@ describe("keyless verification", () => {
     const regexp = await runCli("verify", ref, "--certificate-identity-regexp", "github\\.com/acme/", "--certificate-oidc-issuer", ISSUER, "--trusted-root", rootFile);
     expect(regexp.code).toBe(0);
     expect(image.digest).toMatch(/^sha256:/);
+  });
+
+  it("verifies a message-signature bundle over the image manifest, and refuses one over another manifest", async () => {
+    const certificate = () => ca.issue({ identity: IDENTITY, issuer: ISSUER });
+    const { ref } = await imageWithBundles((img) => [messageBundle({ artifact: Buffer.from(img.images[0]!.bytes), certificate: certificate(), log })]);
+    const run = await verify(ref);
+    expect(run.stdout).toBe(`verified\t${ref}\tby identity ${IDENTITY} (issuer ${ISSUER})\n`);
+    expect(run.code).toBe(0);
+    const other = await pushBuild(reg, "keyless/other-manifest", "1", { generation: 9 });
+    const copied = await imageWithBundles(() => [messageBundle({ artifact: Buffer.from(other.images[0]!.bytes), certificate: certificate(), log })]);
+    const refused = await verify(copied.ref);
+    expect(refused.stdout).toContain(`the signature is over ${other.digest}, not this image`);
+    expect(refused.code).toBe(1);
   });
 
   it("finds the valid bundle among invalid ones", async () => {

@@ -64,7 +64,7 @@ describe("signatures of proposed digests", () => {
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^verified\\t${moved("signed").replace(":1@", "@")}\\tby key SHA256:\\S+\\tsigned as ${reg.host}/sig/signed$`, "m"));
-    expect(run.stdout).toMatch(new RegExp(`^not signed\\t${reg.host}/sig/unsigned@${moves["unsigned"]!.after.digest}\\tno cosign signature$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^not signed\\t${reg.host}/sig/unsigned@${moves["unsigned"]!.after.digest}\\tno cosign signature and no Sigstore bundle among the referrers$`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^signature invalid\\t${reg.host}/sig/forged@`, "m"));
     const text = await readFile(path.join(root, "deploy.yaml"), "utf8");
     for (const name of ["signed", "unsigned", "forged"]) expect(text).toContain(moved(name));
@@ -80,7 +80,7 @@ describe("signatures of proposed digests", () => {
     expect(text).toContain(pin("forged"));
     // sig/free is under the glob too: unsigned, so held back.
     expect(text).toContain(pin("free"));
-    expect(run.stdout).toMatch(new RegExp(`^held back\\t${reg.host}/sig/unsigned:1\\tsignature: not signed: no cosign signature \\(new digest ${moves["unsigned"]!.after.digest}\\)$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^held back\\t${reg.host}/sig/unsigned:1\\tsignature: not signed: no cosign signature and no Sigstore bundle among the referrers \\(new digest ${moves["unsigned"]!.after.digest}\\)$`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^held back\\t${reg.host}/sig/forged:1\\tsignature: signature invalid: `, "m"));
   });
 
@@ -136,7 +136,7 @@ describe("signatures of the digests `pin` writes", () => {
     const run = await runCli("pin", root);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^pinned\\t${moved("signed")}\\tdeploy.yaml:2\\nverified\\t${reg.host}/sig/signed@${moves["signed"]!.after.digest}\\tby key SHA256:\\S+\\tsigned as ${reg.host}/sig/signed$`, "m"));
-    expect(run.stdout).toMatch(new RegExp(`^not signed\\t${reg.host}/sig/unsigned@${moves["unsigned"]!.after.digest}\\tno cosign signature$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^not signed\\t${reg.host}/sig/unsigned@${moves["unsigned"]!.after.digest}\\tno cosign signature and no Sigstore bundle among the referrers$`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^signature invalid\\t${reg.host}/sig/forged@`, "m"));
     const text = await readFile(path.join(root, "deploy.yaml"), "utf8");
     for (const name of ["signed", "unsigned", "forged"]) expect(text).toContain(moved(name));
@@ -158,14 +158,14 @@ describe("signatures of the digests `pin` writes", () => {
       [`${reg.host}/sig/forged`, "1", moves["forged"]!.after.digest, "invalid", [6]],
       [`${reg.host}/sig/unsigned`, "1", moves["unsigned"]!.after.digest, "not-signed", [4]],
     ]);
-    expect(json.heldBack[1]!.reason).toBe(`signature: not signed: no cosign signature (digest ${moves["unsigned"]!.after.digest})`);
+    expect(json.heldBack[1]!.reason).toBe(`signature: not signed: no cosign signature and no Sigstore bundle among the referrers (digest ${moves["unsigned"]!.after.digest})`);
 
     const run = await runCli("pin", root);
     expect(run.code).toBe(0);
     expect(await readFile(path.join(root, "deploy.yaml"), "utf8")).toBe(
       `signed:\n  image: ${moved("signed")}\nunsigned:\n  image: ${tagged("unsigned")}\nforged:\n  image: ${tagged("forged")}\n`,
     );
-    expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("unsigned")}\\tsignature: not signed: no cosign signature \\(digest sha256:[0-9a-f]{64}\\)$`, "m"));
+    expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("unsigned")}\\tsignature: not signed: no cosign signature and no Sigstore bundle among the referrers \\(digest sha256:[0-9a-f]{64}\\)$`, "m"));
     expect(run.stdout).toMatch(new RegExp(`^held back\\t${tagged("forged")}\\tsignature: signature invalid: `, "m"));
     expect(run.stderr).toContain("1 reference(s) to 1 image(s) pinned, 0 not looked up, 2 held back, 0 skipped");
     // What was held back is still unpinned: the lint says so.

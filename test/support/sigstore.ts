@@ -335,3 +335,81 @@ export function cosignKeylessLayer(payload: string, certificate: Certificate, lo
   };
 }
 
+
+export interface KeyBundleSpec {
+  /** The digest the statement names. */
+  readonly subject: Digest;
+  readonly subjectName?: string;
+  /** The signing key and the hash its signatures are made with (null for Ed25519). */
+  readonly key: { readonly privateKey: KeyObject; readonly hash: string | null };
+  /** The public-key hint (cosign writes the key's SHA-256, base64); any text, since the verifier's key decides. */
+  readonly hint?: string;
+  /** A message signature over these bytes (the image manifest) instead of a DSSE envelope. */
+  readonly manifest?: Buffer;
+  /** A transparency-log entry, as cosign writes when it uploads to Rekor. */
+  readonly log?: TestLog;
+  /** Change the statement after it was signed. */
+  readonly tamper?: boolean;
+}
+
+/**
+ * A v0.3 bundle as `cosign sign --key … --new-bundle-format` writes it: public-key material (a hint, no certificate)
+ * and a DSSE envelope around an in-toto statement naming the image; or a message signature over the manifest.
+ */
+export function keyBundle(spec: KeyBundleSpec): Record<string, unknown> {
+  const hint = spec.hint ?? "key-hint";
+  const verificationMaterial = (tlogEntries: unknown[]) => ({ publicKey: { hint }, tlogEntries, timestampVerificationData: {} });
+  if (spec.manifest) {
+    const signature = sign(spec.key.hash, spec.manifest, spec.key.privateKey);
+    return {
+      mediaType: BUNDLE_MEDIA_TYPE,
+      verificationMaterial: verificationMaterial([]),
+      messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: createHash("sha256").update(spec.manifest).digest("base64") }, signature: signature.toString("base64") },
+    };
+  }
+  const statement = {
+    _type: "https://in-toto.io/Statement/v1",
+    subject: [{ name: spec.subjectName ?? "image", digest: { sha256: spec.subject.slice("sha256:".length) } }],
+    predicateType: COSIGN_SIGN_PREDICATE,
+    predicate: {},
+  };
+  const payload = Buffer.from(JSON.stringify(statement));
+  const type = "application/vnd.in-toto+json";
+  const signature = sign(spec.key.hash, pae(type, payload), spec.key.privateKey);
+  const body = Buffer.from(canonicalJson.canonicalize({ apiVersion: "0.0.1", kind: "dsse", spec: { payloadHash: { algorithm: "sha256", value: createHash("sha256").update(payload).digest("hex") } } }));
+  const shown = spec.tamper ? Buffer.from(JSON.stringify({ ...statement, predicate: { tampered: true } })) : payload;
+  return {
+    mediaType: BUNDLE_MEDIA_TYPE,
+    verificationMaterial: verificationMaterial(spec.log ? [spec.log.append(body, { kind: "dsse", version: "0.0.1" })] : []),
+    dsseEnvelope: { payload: shown.toString("base64"), payloadType: type, signatures: [{ sig: signature.toString("base64"), keyid: "" }] },
+  };
+}
+
+/**
+ * A keyless v0.3 bundle with a message signature over `artifact` (the image manifest), logged as a `hashedrekord` entry:
+ * as `cosign sign --new-bundle-format` wrote them before it moved to DSSE, and as sigstore-js signs a blob.
+ */
+export function messageBundle(spec: { readonly artifact: Buffer; readonly certificate: Certificate; readonly log: TestLog }): Record<string, unknown> {
+  const signature = sign("sha256", spec.artifact, spec.certificate.key);
+  const hash = createHash("sha256").update(spec.artifact);
+  const hex = hash.copy().digest("hex");
+  const body = Buffer.from(
+    canonicalJson.canonicalize({
+      apiVersion: "0.0.1",
+      kind: "hashedrekord",
+      spec: {
+        data: { hash: { algorithm: "sha256", value: hex } },
+        signature: { content: signature.toString("base64"), publicKey: { content: Buffer.from(spec.certificate.pem).toString("base64") } },
+      },
+    }),
+  );
+  return {
+    mediaType: BUNDLE_MEDIA_TYPE,
+    verificationMaterial: {
+      certificate: { rawBytes: spec.certificate.der.toString("base64") },
+      tlogEntries: [spec.log.append(body, { kind: "hashedrekord", version: "0.0.1" })],
+      timestampVerificationData: {},
+    },
+    messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: Buffer.from(hex, "hex").toString("base64") }, signature: signature.toString("base64") },
+  };
+}

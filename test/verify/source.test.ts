@@ -16,7 +16,10 @@ function countingRegistry(): { registry: Registry; asked: string[] } {
     openBlob: unused,
     getBlob: unused,
     tagHistory: unused,
-    referrers: unused,
+    async referrers(_name, subject) {
+      asked.push(`referrers of ${subject}`);
+      return [];
+    },
     async getManifest(_name, reference) {
       asked.push(reference);
       throw new RegistryError("NOT_FOUND", `no ${reference}`);
@@ -37,12 +40,14 @@ describe("signature source", () => {
     const a = createSignatureSource(registry, { required: false, images: [{ match: "registry.example/**", key }] }, { verdicts })!;
     const b = createSignatureSource(registry, { required: true, images: [{ match: "registry.example/team/*", key }] }, { verdicts })!;
     const other = createSignatureSource(registry, { required: true, images: [{ match: "**", key: pem() }] }, { verdicts })!;
-    expect(await a.verdictOf(image, D)).toEqual({ status: "not-signed", reason: "no cosign signature" });
-    expect(await b.verdictOf(image, D)).toEqual({ status: "not-signed", reason: "no cosign signature" });
-    expect(asked).toHaveLength(1);
+    const unsigned = { status: "not-signed", reason: "no cosign signature and no Sigstore bundle among the referrers" };
+    expect(await a.verdictOf(image, D)).toEqual(unsigned);
+    expect(await b.verdictOf(image, D)).toEqual(unsigned);
+    // The `.sig` tag, then the referrers (where a key-signed bundle may be).
+    expect(asked).toEqual([`sha256-${"d".repeat(64)}.sig`, `referrers of ${D}`]);
     // Another signer is another question.
     await other.verdictOf(image, D);
-    expect(asked).toHaveLength(2);
+    expect(asked).toHaveLength(4);
   });
 
   it("names no verdict for an image no rule matches, and none at all without rules", async () => {
