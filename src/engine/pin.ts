@@ -88,11 +88,10 @@ export async function resolveTags(
 
 async function resolveTag(registry: Registry, name: ImageName, tag: string, platform: Platform | undefined): Promise<TagResolution> {
   const label = `${imageKey(name)}:${tag}`;
-  if (!platform) {
-    const head = await registry.headManifest(name, tag);
-    return { ok: true, digest: head.digest, kind: isIndexMediaType(head.mediaType) ? "index" : "manifest" };
-  }
+  // Read, never a HEAD's claim: the digest written is one whose bytes were checked (a HEAD and a read by digest would
+  // cost the same two requests where one does).
   const fetched = await registry.getManifest(name, tag);
+  if (!platform) return { ok: true, digest: fetched.digest, kind: isIndexMediaType(fetched.mediaType) ? "index" : "manifest" };
   if (isIndexMediaType(fetched.mediaType)) {
     const entries = parseIndex(fetched.json, `${label} (${fetched.digest})`);
     const entry = entries.find((e) => e.platform && samePlatform(e.platform, platform));

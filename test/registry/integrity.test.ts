@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PinnedReference } from "../../src/reference/types.js";
 import { staticCredentials } from "../../src/registry/credentials.js";
 import { createPinFollower } from "../../src/registry/follow.js";
+import { resolveTags } from "../../src/engine/pin.js";
 import { MediaType } from "../../src/registry/types.js";
 import { AMD64, APP, ARM64, HOST, ORIGIN, image, index, manifestHeaders, registryError, sha256, testClient } from "./fixtures.js";
 
@@ -83,6 +84,18 @@ describe("a tag resolves to the digest the registry states, checked against the 
     const follower = createPinFollower(testClient(), { headFirst: () => true });
     const error = await registryError(follower.follow(pin));
     expect(error.code).toBe("NOT_FOUND");
+  });
+
+  it("never pins a tag to a digest a HEAD only claimed: `pin` writes the digest of the bytes it read", async () => {
+    const forged = sha256("nothing the registry has");
+    nock(ORIGIN).get("/v2/").reply(200, "{}");
+    // A HEAD would be believed; none may be asked (optionally: the test fails on the written digest, not on a mock).
+    nock(ORIGIN).head(TAG).optionally().reply(200, "", { ...manifestHeaders(multi, MediaType.OciIndex), "docker-content-digest": forged });
+    nock(ORIGIN).get(TAG).reply(200, altered, { ...manifestHeaders(multi, MediaType.OciIndex), "content-length": String(altered.length) });
+    nock(ORIGIN).get(TAG).reply(200, multi.body, manifestHeaders(multi, MediaType.OciIndex));
+    const occurrence = { path: "k8s.yaml", line: 1, column: 8, offset: 7, text: `${HOST}/team/app:1.0`, syntax: "yaml-image", reference: { ...APP, tag: "1.0" } } as const;
+    const resolutions = await resolveTags([occurrence], testClient());
+    expect([...resolutions.values()]).toEqual([{ ok: true, digest: multi.digest, kind: "index" }]);
   });
 });
 
