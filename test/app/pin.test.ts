@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ALL_BRANCH, PIN_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated } from "../fixtures/webhooks/payloads.js";
-import { pushBuild, type PushedBuild } from "../support/images.js";
+import { MediaType } from "../../src/registry/types.js";
+import { inTotoStatement, pushBuild, pushCosignAttestation, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
+import { cyclonedxDocument, sigstoreBundle, spdxDocument } from "../support/package-dbs.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { DOWN_REGISTRY, INSTALLATION, OWNER, pushApkBuild, startApp, type Harness } from "./harness.js";
 
@@ -127,6 +129,37 @@ describe("the pin pull request (pin: true)", () => {
     expect(app.fake.pulls(OWNER, REPO).find((p) => p.number === again.number)).toMatchObject({ state: "closed" });
     expect(app.fake.comments(OWNER, REPO, again.number).map((c) => c.body)).toEqual([expect.stringContaining("`pin` is off")]);
     expect(updatePull()).toMatchObject({ state: "open" });
+  });
+
+  it("lists the packages of images that ship only an SBOM (cosign attestation, or a Sigstore bundle among the referrers)", async () => {
+    const attested = await pushBuild(reg, "team/distroless", "1", { generation: 21 });
+    await pushCosignAttestation(reg, "team/distroless", attested, [
+      { predicateType: "https://spdx.dev/Document", predicate: spdxDocument([{ name: "glibc", version: "2.40-r3" }, { name: "ca-certificates", version: "20241121-r1" }]) },
+    ]);
+    const referred = await pushBuild(reg, "team/static", "1", { generation: 22 });
+    const statement = inTotoStatement(referred, "https://cyclonedx.org/bom", cyclonedxDocument([{ name: "tzdata", version: "2025a-r0" }]));
+    const bundle = await pushReferrer(reg, "team/static", {
+      subject: referred,
+      artifactType: MediaType.SigstoreBundle,
+      annotations: { "dev.sigstore.bundle.predicateType": "https://cyclonedx.org/bom" },
+      blobs: [{ mediaType: MediaType.SigstoreBundle, data: JSON.stringify(sigstoreBundle(statement)) }],
+    });
+    await pushReferrersTagIndex(reg, "team/static", referred.digest, [bundle.descriptor]);
+    app.fake.createRepository(
+      OWNER,
+      REPO,
+      { ".github/digesta.yml": "pin: true\n", "k8s.yaml": `a:\n  image: ${reg.host}/team/distroless:1\nb:\n  image: ${reg.host}/team/static:1\nc:\n  image: ${reg.host}/team/worker:stable\n` },
+      { installationId: INSTALLATION },
+    );
+    await run();
+    const body = pinPull()!.body!;
+    const contents = body.slice(body.indexOf("### Package contents"));
+    expect(contents).toMatch(/team\/distroless:1<\/code>: 2 packages \(sbom-spdx\)<\/summary>/);
+    expect(contents).toContain("| <code>glibc</code> | <code>2.40-r3</code> |");
+    expect(contents).toMatch(/team\/static:1<\/code>: 1 package \(sbom-cyclonedx\)<\/summary>/);
+    expect(contents).toContain("| <code>tzdata</code> | <code>2025a-r0</code> |");
+    // Neither an SBOM nor a package database: unknown, and why.
+    expect(contents).toMatch(/team\/worker:stable<\/code>: packages unknown<\/summary>\n\n> no SBOM attestation \(BuildKit, OCI referrers or cosign\)\n> no package database/);
   });
 
   it("pins what it can look up and lists what it could not", async () => {

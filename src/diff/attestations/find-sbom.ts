@@ -45,15 +45,8 @@ export async function findSbomPair(
 ): Promise<SbomSearch> {
   const warnings: string[] = [];
   const found = { previous: false, current: false };
-  const discover = async (subject: SbomSubject, origin: SbomOrigin): Promise<SbomCandidate[]> => {
-    try {
-      return await discoverSboms(registry, name, subject, origin);
-    } catch (error) {
-      warnings.push(`could not look for ${origin} SBOM attestations of ${shortDigest(subject.digest)}: ${reasonOf(error)}`);
-      return [];
-    }
-  };
-  const readOptions = { ...(options.cache && { cache: options.cache }), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) };
+  const discover = (subject: SbomSubject, origin: SbomOrigin) => discoverOrWarn(registry, name, subject, origin, warnings);
+  const readOptions = readOptionsOf(options);
 
   for (const origin of SBOM_ORIGINS) {
     options.signal?.throwIfAborted();
@@ -78,4 +71,51 @@ export async function findSbomPair(
     }
   }
   return { warnings, found };
+}
+
+export interface SbomLookup {
+  /** The packages the first usable SBOM lists. */
+  readonly list?: PackageList;
+  readonly warnings: readonly string[];
+  /** Whether any SBOM was found, used or not. */
+  readonly found: boolean;
+}
+
+/**
+ * The packages one image's SBOM lists (where there is nothing to compare it with: the contents of an image being
+ * pinned), looking where `findSbomPair` looks and in the same order, SPDX before CycloneDX; the first usable one
+ * wins, and the blobs of the others are never downloaded. Never throws for registry or format problems.
+ */
+export async function findSbom(registry: Registry, name: ImageName, subject: SbomSubject, options: FindSbomOptions = {}): Promise<SbomLookup> {
+  const warnings: string[] = [];
+  let found = false;
+  for (const origin of SBOM_ORIGINS) {
+    options.signal?.throwIfAborted();
+    const candidates = await discoverOrWarn(registry, name, subject, origin, warnings);
+    found ||= candidates.length > 0;
+    for (const source of SOURCES) {
+      const candidate = candidates.find((c) => c.source === source);
+      if (!candidate) continue;
+      try {
+        return { list: await readSbom(registry, name, candidate, subject.digest, readOptionsOf(options)), warnings, found };
+      } catch (error) {
+        warnings.push(`could not use the ${origin} SBOM of ${shortDigest(subject.digest)}: ${reasonOf(error)}`);
+      }
+    }
+  }
+  return { warnings, found };
+}
+
+/** The SBOM candidates of one origin, or none with a warning when the registry could not be asked. */
+async function discoverOrWarn(registry: Registry, name: ImageName, subject: SbomSubject, origin: SbomOrigin, warnings: string[]): Promise<SbomCandidate[]> {
+  try {
+    return await discoverSboms(registry, name, subject, origin);
+  } catch (error) {
+    warnings.push(`could not look for ${origin} SBOM attestations of ${shortDigest(subject.digest)}: ${reasonOf(error)}`);
+    return [];
+  }
+}
+
+function readOptionsOf(options: FindSbomOptions) {
+  return { ...(options.cache && { cache: options.cache }), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) };
 }
