@@ -10,6 +10,8 @@ import type { RepositoryRef } from "../github/publish.js";
 import { createIgnoreMatcher } from "../policy/ignore.js";
 import { tagKey } from "../reference/format.js";
 import { packageDiffs, unavailableDiff, type DiffRequest } from "../engine/package-diffs.js";
+import { verdictKey, verdictsOf } from "../policy/signatures.js";
+import type { SignatureSource } from "../verify/source.js";
 import type { RegistrySession } from "./session.js";
 
 export interface PackageChangesLimits extends Pick<PullFileOptions, "maxFiles" | "maxFileSize"> {
@@ -78,9 +80,11 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
     : differ
       ? await packageDiffs(requests, differ, log)
       : requests.map((request) => unavailableDiff(request, ["package diff unavailable in this installation of digesta"]));
+  const signatures = await movedVerdicts(compared, context.session.signatures(config.verify));
   const body = renderPackageChangesComment({
     headSha: pull.head.sha,
     diffs,
+    ...(signatures ? { signatures } : {}),
     notDiffed: moves.slice(maxImages).map((move) => tagKey(move.image, move.toTag)),
     ...(config.diff.enabled ? {} : { diffOff: `The package diff is turned off for this repository (diff.enabled: false in ${CONFIG_PATH}).` }),
     notes,
@@ -97,4 +101,11 @@ export async function updatePackageChanges(context: PackageChangesContext): Prom
 function diffRequest(move: DigestMove, config: DigestaConfig): DiffRequest {
   const shownTag = move.fromTag === move.toTag ? move.toTag : `${move.fromTag} → ${move.toTag}`;
   return { image: move.image, tag: move.toTag, from: move.from, to: move.to, platform: config.diff.platform, shownTag };
+}
+
+/** The verdict on each digest the pull request moves to that the repository's `verify` rules name; none without rules. */
+async function movedVerdicts(moves: readonly DigestMove[], source: SignatureSource | undefined) {
+  if (!source) return undefined;
+  const moved = moves.map((move) => ({ key: verdictKey(move.image, move.to), image: move.image, digest: move.to }));
+  return { moved, verdicts: await verdictsOf(moved, source) };
 }

@@ -1,6 +1,8 @@
 import { renderImageDiffs } from "../diff/markdown.js";
 import type { ImageDiff } from "../diff/types.js";
-import { code, fitBody, inline, limitList, MAX_BODY_LENGTH } from "../github/pull-request-text.js";
+import { code, fitBody, inline, limitList, MAX_BODY_LENGTH, signaturesSection } from "../github/pull-request-text.js";
+import type { Digest, ImageName } from "../reference/types.js";
+import type { Verdict } from "../verify/types.js";
 
 /** First line of the package-changes comment: how digesta finds it again on the next push. */
 export const PACKAGE_CHANGES_MARKER = "<!-- digesta:package-changes -->";
@@ -16,6 +18,11 @@ export interface PackageChangesInput {
   readonly diffOff?: string;
   /** Things the reader should know: files not read, and why. One line each, plain text (escaped here). */
   readonly notes?: readonly string[];
+  /** The digests moved to, and the verdict on each a `verify` rule names (by `registry/repository@digest`). */
+  readonly signatures?: {
+    readonly moved: readonly { readonly image: ImageName; readonly digest: Digest }[];
+    readonly verdicts: ReadonlyMap<string, Verdict>;
+  };
 }
 
 const FOOTER = "<sub>digesta edits this comment on each push. Comment <code>/digesta help</code> for its commands.</sub>";
@@ -35,7 +42,8 @@ export function renderPackageChangesComment(input: PackageChangesInput): string 
   }
   head.push("");
 
-  const tail: string[] = [];
+  // The same Signatures section as digesta's own pull requests: whoever proposed the move, the reviewer sees who signed it.
+  const tail: string[] = input.signatures ? signaturesSection(input.signatures.moved, input.signatures.verdicts) : [];
   if (input.notDiffed && input.notDiffed.length > 0) {
     tail.push(`Not compared (over the limit of ${input.diffs.length} images per pull request):`);
     tail.push(...limitList(input.notDiffed.map((name) => `- ${code(name)}`), 20), "");

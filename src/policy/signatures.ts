@@ -26,14 +26,14 @@ export interface SignatureCheck {
 export const verdictKey = (image: Parameters<typeof imageKey>[0], digest: string): string => `${imageKey(image)}@${digest}`;
 
 /** A digest about to be proposed for an image, under the key its resolution is kept by. */
-interface Proposed {
+export interface Proposed {
   readonly key: string;
   readonly image: ImageName;
   readonly digest: Digest;
 }
 
 /** The verdict on each proposed digest a rule names, by the proposal's key; a few images checked at once. */
-async function verdictsOf(proposed: readonly Proposed[], source: SignatureSource): Promise<Map<string, Verdict>> {
+export async function verdictsOf(proposed: readonly Proposed[], source: SignatureSource): Promise<Map<string, Verdict>> {
   const verdicts = new Map<string, Verdict>();
   const limit = pLimit(CHECK_CONCURRENCY);
   await Promise.all(

@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { keyPair, signWithKeys } from "../support/cosign.js";
 import { PACKAGE_CHANGES_MARKER } from "../../src/conversation/comment-text.js";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { installationCreated, pullRequestEvent } from "../fixtures/webhooks/payloads.js";
@@ -62,6 +67,31 @@ describe("the package-changes comment on pull requests", () => {
 
   const packageComments = (repo: { name: string }, number: number) =>
     app.fake.comments(OWNER, repo.name, number).filter((c) => c.body.startsWith(PACKAGE_CHANGES_MARKER));
+
+  it("shows the signature verdict of each digest a person's pull request moves to, where verify: names the image", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "digesta-comment-signatures-"));
+    try {
+      const signer = await keyPair(dir, "signer", "ec");
+      await signWithKeys(reg, "team/web", web.v2.digest, [signer]);
+      const repo = repository("signed-bumps", {
+        ".github/digesta.yml": stringify({ verify: { images: [{ match: `${reg.host}/team/**`, key: signer.pem }] } }),
+      });
+      const number = personPull(repo, { "Dockerfile": dockerfile(web.v2.digest), "deploy/app.yaml": deploy(worker.v2.digest) });
+      await deliver(repo, number);
+      const [comment] = packageComments(repo, number);
+      const section = comment!.body.slice(comment!.body.indexOf("### Signatures"));
+      expect(section).toMatch(/^### Signatures\n(- .*\n){2}\n/);
+      expect(section).toMatch(new RegExp(`✅ <code>[^<]*team/web@sha256:${short(web.v2.digest)}</code>: verified by <code>key SHA256:`));
+      expect(section).toMatch(new RegExp(`❌ <code>[^<]*team/worker@sha256:${short(worker.v2.digest)}</code>: not signed: `));
+      // Without rules, no section.
+      const plain = repository("unsigned-bumps");
+      const other = personPull(plain, { "Dockerfile": dockerfile(web.v2.digest) });
+      await deliver(plain, other);
+      expect(packageComments(plain, other)[0]!.body).not.toContain("### Signatures");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("comments once with the package diff of each of the two images a person's pull request moves", async () => {
     const repo = repository("two-bumps");
