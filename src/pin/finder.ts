@@ -78,7 +78,8 @@ export function findUnpinned(path: string, text: string, kind = fileKind(path, t
     const { line, column } = locate(site.offset);
     const place = { path, line, column, offset: site.offset, text: site.value, syntax: site.syntax };
     // A `digesta:ignore` comment on the line leaves it as it is, as it does for pins.
-    const verdict = mayIgnore && ignoredLine(text, site.offset - column + 1) ? IGNORE_COMMENT_REASON : judge(site.value);
+    const judged = mayIgnore && ignoredLine(text, site.offset - column + 1) ? IGNORE_COMMENT_REASON : judge(site.value);
+    const verdict = site.notPulled && typeof judged === "object" ? site.notPulled : judged;
     if (verdict === undefined) continue;
     if (typeof verdict === "string") unpinnable.push({ ...place, text: site.value.slice(0, MAX_VALUE_LENGTH), reason: verdict });
     else unpinned.push({ ...place, reference: verdict });

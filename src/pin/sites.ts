@@ -7,6 +7,8 @@ export interface Site {
   /** The value as written (quotes and any `docker://` already stripped). */
   readonly value: string;
   readonly syntax: PinSyntax;
+  /** Why a reference here names an image that is not pulled (so not pinned), though the syntax is an image's. */
+  readonly notPulled?: string;
 }
 
 /** Physical lines of `text` with their offsets; a trailing `\r` is left out of the line. */

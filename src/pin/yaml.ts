@@ -17,10 +17,17 @@ export type YamlFlavour = "workflow" | "action" | "cloudbuild" | "plain";
 
 const KEY = /^([ \t]*)((?:-[ \t]+)*)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\3[ \t]*:(?=[ \t]|$)/;
 
+/** Why an `image:` beside `build:` is left alone: Compose builds that image and tags it with this name. */
+export const BUILT_HERE = "the name `build:` gives the image Compose builds here, not an image pulled (a digest cannot tag a build)";
+
 export function yamlSites(text: string, flavour: YamlFlavour): Site[] {
-  const sites: Site[] = [];
+  const sites: { site: Site; mapping: number }[] = [];
   /** Keys that open a block (no value on their line), with the column of the key. */
   const openers: { indent: number; key: string }[] = [];
+  /** The mappings open at each key column (a list item's dash starts a new one), to know which keys are siblings. */
+  const mappings: { column: number; id: number }[] = [];
+  const building = new Set<number>();
+  let mappingCount = 0;
   for (const { start, line } of lines(text)) {
     const match = KEY.exec(line);
     if (!match) continue;
@@ -28,8 +35,15 @@ export function yamlSites(text: string, flavour: YamlFlavour): Site[] {
     const itemColumn = match[1]!.length;
     // A key belongs to the nearest opener to its left; a list item's dash counts as its column.
     while (openers.length > 0 && openers[openers.length - 1]!.indent >= (match[2] ? itemColumn : keyColumn)) openers.pop();
+    while (mappings.length > 0 && mappings[mappings.length - 1]!.column > (match[2] ? itemColumn : keyColumn)) mappings.pop();
+    if (match[2] || mappings[mappings.length - 1]?.column !== keyColumn) {
+      if (mappings[mappings.length - 1]?.column === keyColumn) mappings.pop();
+      mappings.push({ column: keyColumn, id: ++mappingCount });
+    }
+    const mapping = mappings[mappings.length - 1]!.id;
     const parent = openers[openers.length - 1]?.key;
     const key = match[4]!;
+    if (key === "build") building.add(mapping);
     const value = scalarAt(line, match[0].length);
     if (value === undefined) {
       openers.push({ indent: keyColumn, key });
@@ -37,9 +51,10 @@ export function yamlSites(text: string, flavour: YamlFlavour): Site[] {
     }
     const offset = start + value.offset;
     const site = siteFor(flavour, key, parent, Boolean(match[2]), offset, value.text);
-    if (site) sites.push(site);
+    if (site) sites.push({ site, mapping });
   }
-  return sites;
+  // `build:` may come before or after `image:` in a Compose service: known only once the whole file is read.
+  return sites.map(({ site, mapping }) => (site.syntax === "yaml-image" && building.has(mapping) ? { ...site, notPulled: BUILT_HERE } : site));
 }
 
 function siteFor(flavour: YamlFlavour, key: string, parent: string | undefined, item: boolean, offset: number, value: string): Site | undefined {

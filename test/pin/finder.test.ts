@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { findUnpinned, REASON } from "../../src/pin/finder.js";
+import { BUILT_HERE } from "../../src/pin/yaml.js";
 
 const D = `sha256:${"0123456789abcdef".repeat(4)}`;
 
@@ -51,6 +52,13 @@ describe("findUnpinned: syntaxes that make an image reference certain", () => {
     ["shell --image with a space and quotes", "deploy.sh", "gcloud run deploy --image \"gcr.io/p/app:2\" && pack build --builder-image='paketobuildpacks/builder:base'\n", ["gcr.io/p/app:2", "paketobuildpacks/builder:base"]],
     ["script by its #! line", "bin/deploy", "#!/usr/bin/env bash\nkubectl run x --image=busybox:1.36\n", ["busybox:1.36"]],
     ["Makefile", "Makefile", "run:\n\tkubectl run x --image=busybox:1.36\n", ["busybox:1.36"]],
+    [
+      "Compose: only the services that do not build",
+      "compose.yaml",
+      "services:\n  app:\n    build:\n      context: .\n    image: app:dev\n  db:\n    image: postgres:16\n    environment:\n      build: x\n  cache:\n    image: redis:7\n",
+      ["postgres:16", "redis:7"],
+    ],
+    ["a build: in a neighbouring list item", "k8s.yaml", "steps:\n  - build: true\n  - image: alpine:3.20\n    build2: x\n", ["alpine:3.20"]],
   ])("%s", (_label, path, text, expected) => {
     expect(pinnable(path, text)).toEqual(expected);
   });
@@ -98,6 +106,8 @@ describe("findUnpinned: reported as unpinnable, with the reason, never guessed",
     ["Makefile variable", "Makefile", "\tkubectl run x --image=$(IMG)\n", "$(IMG)", REASON.variable],
     ["Terraform interpolation", "main.tf", 'image = "${var.registry}/app:1"\n', "${var.registry}/app:1", REASON.variable],
     ["free text", "a.yaml", "image: the latest nginx\n", "the latest nginx", REASON.freeText],
+    ["Compose: image named for what build: makes", "compose.yaml", "services:\n  app:\n    build: .\n    image: ghcr.io/o/app:dev\n", "ghcr.io/o/app:dev", BUILT_HERE],
+    ["Compose: build: block after image:", "docker-compose.yml", "services:\n  app:\n    image: \"app:1\"\n    ports: [\"80:80\"]\n    build:\n      context: .\n", "app:1", BUILT_HERE],
   ])("%s", (_label, path, text, value, reason) => {
     expect(find(path, text)).toEqual({ unpinned: [], unpinnable: [[value, reason]] });
   });
