@@ -88,6 +88,7 @@ function program(run: Runner, runLocal: LocalRunner): Command {
     .option("--certificate-identity <identity>", "keyless: the signing certificate's identity (SAN), exactly")
     .option("--certificate-identity-regexp <regexp>", "keyless: a regular expression the certificate's identity matches (unanchored, as cosign)")
     .option("--certificate-oidc-issuer <url>", "keyless: the OIDC issuer of the signer's token, e.g. https://token.actions.githubusercontent.com")
+    .option("--certificate-oidc-issuer-regexp <re>", "keyless: a regular expression the OIDC issuer must match (unanchored, as cosign)")
     .option("--verify-config <file>", "the rules of a verify: configuration instead of the flags above")
     .option("--trusted-root <file>", "Sigstore trusted root JSON (default: the public-good Sigstore's, shipped with digesta)")
     .option("--json", "print the verdict as JSON")

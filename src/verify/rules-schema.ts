@@ -15,6 +15,7 @@ export const signerRuleSchema = z
     identity: z.string().min(1).max(MAX_PATTERN).optional(),
     identityRegexp: z.string().min(1).max(MAX_PATTERN).optional(),
     issuer: z.string().min(1).max(MAX_PATTERN).optional(),
+    issuerRegexp: z.string().min(1).max(MAX_PATTERN).optional(),
   })
   .superRefine((rule, context) => {
     for (const { message, field } of signerProblems(rule)) context.addIssue({ code: "custom", message, path: [field] });

@@ -11,7 +11,8 @@ export const MAX_IDENTITY_LENGTH = 2048;
 /**
  * One `verify.images` entry: images whose normalised name matches `match` must carry a signature by `key` (PEM), or a
  * keyless signature whose certificate names `identity` (or matches `identityRegexp`, unanchored as cosign's
- * `--certificate-identity-regexp`) and was issued for a token from `issuer`.
+ * `--certificate-identity-regexp`) and was issued for a token from `issuer` (or one matching `issuerRegexp`, as
+ * cosign's `--certificate-oidc-issuer-regexp`).
  */
 export interface SignerRule {
   readonly match: string;
@@ -19,6 +20,7 @@ export interface SignerRule {
   readonly identity?: string;
   readonly identityRegexp?: string;
   readonly issuer?: string;
+  readonly issuerRegexp?: string;
 }
 
 export interface VerifySettings {
@@ -31,7 +33,7 @@ export interface VerifySettings {
 /** Who must have signed an image. */
 export type SignerCheck =
   | { readonly kind: "key"; readonly key: VerificationKey }
-  | { readonly kind: "keyless"; readonly identity: string | RegExp; readonly issuer: string };
+  | { readonly kind: "keyless"; readonly identity: string | RegExp; readonly issuer: string | RegExp };
 
 export interface CompiledRule {
   readonly match: string;
@@ -43,7 +45,8 @@ export interface CompiledRule {
 export function signerProblems(rule: SignerRule): { message: string; field: keyof SignerRule }[] {
   const problems: { message: string; field: keyof SignerRule }[] = [];
   const keyless = rule.identity !== undefined || rule.identityRegexp !== undefined;
-  if (rule.key !== undefined && (keyless || rule.issuer !== undefined)) {
+  const issuer = rule.issuer !== undefined || rule.issuerRegexp !== undefined;
+  if (rule.key !== undefined && (keyless || issuer)) {
     problems.push({ message: "give either `key` or `identity`/`identityRegexp` with `issuer`, not both", field: "key" });
   } else if (rule.key !== undefined) {
     try {
@@ -55,12 +58,15 @@ export function signerProblems(rule: SignerRule): { message: string; field: keyo
     problems.push({ message: "say who signs: `key` (a PEM public key), or `identity` or `identityRegexp` with `issuer`", field: "match" });
   } else {
     if (rule.identity !== undefined && rule.identityRegexp !== undefined) problems.push({ message: "give `identity` or `identityRegexp`, not both", field: "identityRegexp" });
-    if (rule.issuer === undefined) problems.push({ message: "a keyless signer needs `issuer`, e.g. https://token.actions.githubusercontent.com", field: "issuer" });
-    if (rule.identityRegexp !== undefined) {
+    if (!issuer) problems.push({ message: "a keyless signer needs `issuer`, e.g. https://token.actions.githubusercontent.com", field: "issuer" });
+    if (rule.issuer !== undefined && rule.issuerRegexp !== undefined) problems.push({ message: "give `issuer` or `issuerRegexp`, not both", field: "issuerRegexp" });
+    for (const field of ["identityRegexp", "issuerRegexp"] as const) {
+      const pattern = rule[field];
+      if (pattern === undefined) continue;
       try {
-        new RegExp(rule.identityRegexp, "u");
+        new RegExp(pattern, "u");
       } catch (error) {
-        problems.push({ message: `not a regular expression: ${(error as Error).message}`, field: "identityRegexp" });
+        problems.push({ message: `not a regular expression: ${(error as Error).message}`, field });
       }
     }
   }
@@ -74,7 +80,11 @@ export function compileRules(rules: readonly SignerRule[]): CompiledRule[] {
     const check: SignerCheck =
       rule.key !== undefined
         ? { kind: "key", key: loadVerificationKey(rule.key, `the key for ${rule.match}`) }
-        : { kind: "keyless", identity: rule.identity ?? new RegExp(rule.identityRegexp!, "u"), issuer: rule.issuer! };
+        : {
+            kind: "keyless",
+            identity: rule.identity ?? new RegExp(rule.identityRegexp!, "u"),
+            issuer: rule.issuer ?? new RegExp(rule.issuerRegexp!, "u"),
+          };
     return { match: rule.match, check, matches: (name) => test(`${name.registry}/${name.repository}`) };
   });
 }
@@ -84,7 +94,6 @@ export function ruleFor(rules: readonly CompiledRule[], name: ImageName): Compil
   return rules.find((rule) => rule.matches(name));
 }
 
-/** Whether a certificate identity is the one `check` asks for. */
 /** How long one identity pattern may run on one identity before the check gives up on it. */
 export const PATTERN_BUDGET_MS = 1000;
 
@@ -111,6 +120,6 @@ export function identityMatches(expected: string | RegExp, actual: string | unde
 /** How a check reads in a verdict: `key SHA256:…`, or `identity X (issuer Y)`. */
 export function describeCheck(check: SignerCheck): string {
   if (check.kind === "key") return `key ${check.key.fingerprint}`;
-  const identity = typeof check.identity === "string" ? check.identity : `/${check.identity.source}/`;
-  return `identity ${identity} (issuer ${check.issuer})`;
+  const shown = (value: string | RegExp) => (typeof value === "string" ? value : `/${value.source}/`);
+  return `identity ${shown(check.identity)} (issuer ${shown(check.issuer)})`;
 }

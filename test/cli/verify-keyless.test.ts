@@ -124,6 +124,19 @@ describe("keyless verification", () => {
     expect(run.code).toBe(0);
   });
 
+  it("--certificate-oidc-issuer-regexp and issuerRegexp match the issuer by pattern (unanchored, as cosign)", async () => {
+    const { ref } = await imageWithBundles((img, repo) => [bundleFor(img, repo)]);
+    const run = await runCli("verify", ref, "--certificate-identity", IDENTITY, "--certificate-oidc-issuer-regexp", "token\\.actions\\.githubusercontent", "--trusted-root", rootFile);
+    expect(run.stdout).toBe(`verified\t${ref}\tby identity ${IDENTITY} (issuer ${ISSUER})\tsigned as ${ref.slice(0, ref.indexOf("@"))}\n`);
+    expect(run.code).toBe(0);
+    const file = path.join(dir, "issuer-both.yml");
+    await writeFile(file, stringify({ images: [{ match: "**", identity: IDENTITY, issuer: ISSUER, issuerRegexp: "x(" }] }));
+    const both = await runCli("verify", ref, "--verify-config", file, "--trusted-root", rootFile);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("images[0].issuerRegexp: give `issuer` or `issuerRegexp`, not both");
+    expect(both.stderr).toContain("images[0].issuerRegexp: not a regular expression");
+  });
+
   describe("refusals", () => {
     const refused = async (make: (image: PushedBuild, repository: string) => Record<string, unknown>[], reason: RegExp, ...flags: string[]) => {
       const { ref } = await imageWithBundles(make);
@@ -138,6 +151,13 @@ describe("keyless verification", () => {
 
     it("a regular expression the identity does not match", () =>
       refused((img, repo) => [bundleFor(img, repo)], /not identity \/\^https:\\\/\\\/github\\\.com\\\/other\\\/\//, "--certificate-identity-regexp", "^https:\\/\\/github\\.com\\/other\\/", "--certificate-oidc-issuer", ISSUER));
+
+    it("an OIDC issuer the issuer pattern does not match", () =>
+      refused(
+        (img, repo) => [bundleFor(img, repo, { certificate: ca.issue({ identity: IDENTITY, issuer: "https://token.actions.githubusercontent.com.evil.test" }) })],
+        /\(issuer https:\/\/token\.actions\.githubusercontent\.com\.evil\.test\), not identity .* \(issuer \/\^https:\\\/\\\/token\\\.actions\\\.githubusercontent\\\.com\$\/\)/,
+        "--certificate-identity", IDENTITY, "--certificate-oidc-issuer-regexp", "^https:\\/\\/token\\.actions\\.githubusercontent\\.com$",
+      ));
 
     it("another OIDC issuer", () =>
       refused((img, repo) => [bundleFor(img, repo, { certificate: ca.issue({ identity: IDENTITY, issuer: "https://accounts.google.com" }) })], /\(issuer https:\/\/accounts\.google\.com\), not identity/));

@@ -15,6 +15,7 @@ export interface VerifyOptions {
   readonly certificateIdentity?: string;
   readonly certificateIdentityRegexp?: string;
   readonly certificateOidcIssuer?: string;
+  readonly certificateOidcIssuerRegexp?: string;
   readonly verifyConfig?: string;
   readonly trustedRoot?: string;
   readonly json?: boolean;
@@ -42,11 +43,13 @@ export async function verifyCommand(context: CliContext, image: string, options:
 
 /** The one signer the flags name, or the rules of `--verify-config`. */
 async function settingsFrom(options: VerifyOptions): Promise<VerifySettings> {
-  const keyless = options.certificateIdentity !== undefined || options.certificateIdentityRegexp !== undefined || options.certificateOidcIssuer !== undefined;
+  const keyless = [options.certificateIdentity, options.certificateIdentityRegexp, options.certificateOidcIssuer, options.certificateOidcIssuerRegexp].some(
+    (flag) => flag !== undefined,
+  );
   const given = [options.key !== undefined, keyless, options.verifyConfig !== undefined].filter(Boolean).length;
   if (given !== 1) {
     throw new UsageError(
-      "say who must have signed: --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer, or --verify-config FILE (one of them)",
+      "say who must have signed: --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp], or --verify-config FILE (one of them)",
     );
   }
   if (options.verifyConfig !== undefined) return loadVerifySettings(options.verifyConfig);
@@ -65,6 +68,7 @@ async function settingsFrom(options: VerifyOptions): Promise<VerifySettings> {
       ...(options.certificateIdentity !== undefined ? { identity: options.certificateIdentity } : {}),
       ...(options.certificateIdentityRegexp !== undefined ? { identityRegexp: options.certificateIdentityRegexp } : {}),
       ...(options.certificateOidcIssuer !== undefined ? { issuer: options.certificateOidcIssuer } : {}),
+      ...(options.certificateOidcIssuerRegexp !== undefined ? { issuerRegexp: options.certificateOidcIssuerRegexp } : {}),
     };
   }
   return { required: true, images: [rule] };
@@ -76,6 +80,7 @@ const FLAGS: Record<keyof SignerRule, string> = {
   identity: "--certificate-identity",
   identityRegexp: "--certificate-identity-regexp",
   issuer: "--certificate-oidc-issuer",
+  issuerRegexp: "--certificate-oidc-issuer-regexp",
 };
 
 function flagOf(field: keyof SignerRule, options: VerifyOptions): string {
