@@ -1,3 +1,5 @@
+import { MirrorConfigError, parseMirrors } from "../registry/mirrors.js";
+
 /** What the workflow gave the action (`with:`), as the runner passes it: `INPUT_<NAME>`, name upper-cased, spaces as `_`. */
 export interface ActionInputs {
   readonly token: string;
@@ -11,6 +13,8 @@ export interface ActionInputs {
   readonly apiUrl: string;
   /** Where pull requests are shown (`GITHUB_SERVER_URL`). */
   readonly serverUrl: string;
+  /** `REGISTRY=MIRROR[/PREFIX]` entries, as DIGESTA_REGISTRY_MIRRORS writes them (checked already). */
+  readonly registryMirrors: readonly string[];
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -40,6 +44,7 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
   if (!LOG_LEVELS.includes(logLevel)) throw new InputError(`input log-level is "${logLevel}": use one of ${LOG_LEVELS.join(", ")}`);
   const config = input(env, "config") || ".github/digesta.yml";
   if (config.startsWith("/") || config.split("/").includes("..")) throw new InputError(`input config is "${config}": use a path inside the repository`);
+  const registryMirrors = mirrorsInput(env);
   return {
     token,
     owner: match[1]!,
@@ -49,5 +54,28 @@ export function readInputs(env: NodeJS.ProcessEnv): ActionInputs {
     logLevel,
     apiUrl: (env["GITHUB_API_URL"] || "https://api.github.com").replace(/\/+$/, ""),
     serverUrl: (env["GITHUB_SERVER_URL"] || "https://github.com").replace(/\/+$/, ""),
+    registryMirrors,
   };
+}
+
+/**
+ * `registry-mirrors`: `docker.io=mirror.example.com,ghcr.io=mirror.example.com/ghcr`, entries split by commas or lines
+ * (a YAML block), as DIGESTA_REGISTRY_MIRRORS. A registry given a mirror both here and in that variable is refused:
+ * which one was meant cannot be told.
+ */
+function mirrorsInput(env: NodeJS.ProcessEnv): string[] {
+  const entries = input(env, "registry-mirrors")
+    .split(/[\r\n,]+/)
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  try {
+    const given = parseMirrors(entries, "input registry-mirrors");
+    const fromEnv = parseMirrors(env["DIGESTA_REGISTRY_MIRRORS"] ? [env["DIGESTA_REGISTRY_MIRRORS"]] : [], "DIGESTA_REGISTRY_MIRRORS");
+    const both = [...given.keys()].find((registry) => fromEnv.has(registry));
+    if (both) throw new MirrorConfigError(`input registry-mirrors and DIGESTA_REGISTRY_MIRRORS both give ${both} a mirror: give it in one place`);
+  } catch (error) {
+    if (error instanceof MirrorConfigError) throw new InputError(error.message);
+    throw error;
+  }
+  return entries;
 }

@@ -33,6 +33,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env, out: Writa
       baseUrl: inputs.apiUrl,
       configPath: inputs.config,
       dryRun: inputs.dryRun,
+      registry: { mirrors: inputs.registryMirrors },
       log,
     });
   } catch (error) {

@@ -36,6 +36,8 @@ export interface RegistrySettings {
   readonly observe?: (request: ObservedRequest) => void;
   /** Where answers are shared beyond one session: Redis for a fleet; default this process's memory. */
   readonly cache?: SharedCache;
+  /** Registries read through a mirror (`REGISTRY=MIRROR[/PREFIX]`), besides DIGESTA_REGISTRY_MIRRORS (the Action's input). */
+  readonly mirrors?: readonly string[];
   /** A Sigstore trusted root file for keyless signature checks (`DIGESTA_TRUSTED_ROOT`); default the public-good one. */
   readonly trustedRoot?: string;
 }
@@ -73,6 +75,7 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
     ...(settings.env ? { env: settings.env } : {}),
     ...(settings.retries !== undefined ? { retries: settings.retries } : {}),
     ...(settings.backoff ? { backoff: settings.backoff } : {}),
+    ...(settings.mirrors?.length ? { mirrors: settings.mirrors } : {}),
   });
   const packages = createPackageListCache();
   const cache = settings.cache ?? createMemoryCache();

@@ -1,42 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { GitHubFake } from "../support/github-fake.js";
 import { movingTag, type PushedBuild } from "../support/images.js";
-import { runProcess } from "../support/process.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
+import { ACTION_TOKEN, runActionStep, type ActionRun } from "./harness.js";
 
-// The committed Action bundle, started as the Actions runner starts a node24 action: `node dist-action/index.js` with
-// the inputs in INPUT_* variables, the workflow's context in GITHUB_*, and outputs read back from the GITHUB_OUTPUT
-// file; against the GitHub fake served on loopback and a real registry.
+// The Action's bundle as the runner starts it (see harness.ts), against the GitHub fake served on loopback and a real
+// registry.
 
-const BUNDLE = resolve(import.meta.dirname, "../../dist-action/index.js");
-const TOKEN = "ghs_action_token";
-
-interface ActionRun {
-  readonly code: number | null;
-  /** Set when the process had to be killed: it did not end by itself. */
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly outputs: Record<string, string>;
-  readonly summary: string;
-}
-
-/** Reads `name<<DELIMITER` … `DELIMITER` blocks, as the runner does. */
-function parseOutputs(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const head = /^([^<]+)<<(.+)$/.exec(lines[i]!);
-    if (!head) continue;
-    const end = lines.indexOf(head[2]!, i + 1);
-    outputs[head[1]!] = lines.slice(i + 1, end).join("\n");
-    i = end;
-  }
-  return outputs;
-}
+const TOKEN = ACTION_TOKEN;
 
 describe("the GitHub Action", () => {
   let reg: TestRegistry;
@@ -63,34 +38,9 @@ describe("the GitHub Action", () => {
 
   const pinned = (digest: string) => `image: ${reg.host}/team/tool:2@${digest}\n`;
 
-  async function runAction(inputs: Record<string, string>): Promise<ActionRun> {
-    const outputFile = join(work, "output");
-    const summaryFile = join(work, "summary");
-    await writeFile(outputFile, "");
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env["PATH"],
-      HOME: work,
-      // action.yml's defaults, as the runner fills them in, then the step's `with:`.
-      INPUT_TOKEN: TOKEN,
-      INPUT_REPOSITORY: "someone/tools",
-      "INPUT_DRY-RUN": "false",
-      INPUT_CONFIG: ".github/digesta.yml",
-      "INPUT_LOG-LEVEL": "info",
-      ...Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])),
-      GITHUB_REPOSITORY: "someone/tools",
-      GITHUB_API_URL: api.url,
-      GITHUB_SERVER_URL: "https://github.example",
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      RUNNER_TEMP: work,
-      // The operator's word that the loopback test registry may be reached (as for the app).
-      DIGESTA_ALLOW_PRIVATE_REGISTRIES: reg.host,
-    };
-    // The runner waits for the process to end: one that does not end by itself is killed here, generously late.
-    const { code, signal, stdout, stderr } = await runProcess(process.execPath, [BUNDLE], { cwd: work, env, killAfterMs: 50_000 });
-    const summary = await readFile(summaryFile, "utf8").catch(() => "");
-    return { code, signal, stdout: stdout + stderr, outputs: parseOutputs(await readFile(outputFile, "utf8")), summary };
-  }
+  const runAction = (inputs: Record<string, string>): Promise<ActionRun> =>
+    // The operator's word that the loopback test registry may be reached (as for the app).
+    runActionStep({ api: api.url, work, inputs, env: { DIGESTA_ALLOW_PRIVATE_REGISTRIES: reg.host } });
 
   it("opens the pull request and writes its URL and the counts as outputs", async () => {
     fake.createRepository("someone", "tools", { "deploy.yaml": pinned(build.before.digest), "fresh.yaml": `image: ${reg.host}/team/tool:2@${build.after.digest}\n` }, { installationId: 1 });
@@ -160,6 +110,38 @@ describe("the GitHub Action", () => {
     expect(run.outputs).toMatchObject({ updated: "1", failed: "1", "up-to-date": "1" });
     // The missing tag is "vanished" (its pin stays), not "could not be checked".
     expect(run.stdout).toMatch(/"failed":1,"vanished":1,"msg":"repository refreshed"/);
+  });
+
+  it("reads a registry through the mirror the registry-mirrors input names, and writes the canonical name", async () => {
+    // Nothing listens at the canonical registry: every answer has to come from the mirror (on another loopback host).
+    const mirror = await startRegistry({ address: "127.0.0.2" });
+    try {
+      const moved = await movingTag(mirror, "team/tool", "2");
+      const canonical = "127.0.0.1:9";
+      fake.createRepository("someone", "tools", { "deploy.yaml": `image: ${canonical}/team/tool:2@${moved.before.digest}\n` }, { installationId: 1 });
+      const run = await runActionStep({
+        api: api.url,
+        work,
+        inputs: { "registry-mirrors": `\nquay.io=127.0.0.2:9\n${canonical}=${mirror.host}\n` },
+        env: { DIGESTA_ALLOW_PRIVATE_REGISTRIES: mirror.host },
+      });
+      expect(run.code, run.stdout).toBe(0);
+      expect(run.outputs).toMatchObject({ updated: "1", failed: "0" });
+      expect(fake.files("someone", "tools", ALL_BRANCH)["deploy.yaml"]).toBe(`image: ${canonical}/team/tool:2@${moved.after.digest}\n`);
+    } finally {
+      await mirror.stop();
+    }
+  });
+
+  it.each([
+    ["an entry without a mirror", { "registry-mirrors": "docker.io" }, {}, /^::error::input registry-mirrors: "docker.io" is not REGISTRY=MIRROR/],
+    ["a registry given a mirror twice", { "registry-mirrors": "docker.io=a.example.com" }, { DIGESTA_REGISTRY_MIRRORS: "docker.io=b.example.com" }, /both give docker.io a mirror/],
+  ])("stops on %s in registry-mirrors before reading anything", async (_what, inputs, env, message) => {
+    fake.createRepository("someone", "tools", { "deploy.yaml": pinned(build.before.digest) }, { installationId: 1 });
+    const run = await runActionStep({ api: api.url, work, inputs, env: { DIGESTA_ALLOW_PRIVATE_REGISTRIES: reg.host, ...env } });
+    expect(run.code).toBe(1);
+    expect(run.stdout.trim().split("\n")).toEqual([expect.stringMatching(message)]);
+    expect(fake.requests).toEqual([]);
   });
 
   it("stops on a wrong input with one error annotation and touches nothing", async () => {
