@@ -2,6 +2,7 @@ import type { Writable } from "node:stream";
 import { pino } from "pino";
 import { runOneShot } from "../app/one-shot.js";
 import type { RefreshOutcome } from "../app/refresh.js";
+import { escapeMarkdown } from "../diff/markdown.js";
 import { errorLine } from "../errors/error-line.js";
 import { problemLine } from "../github/config-issue.js";
 import { REDACTED_PATHS } from "../logging/logger.js";
@@ -72,7 +73,15 @@ function report(outcome: RefreshOutcome, inputs: ActionInputs, env: NodeJS.Proce
     lines.push(`${counts.updates} to update, ${counts.upToDate} up to date, ${counts.failed} could not be checked.`);
     for (const pull of pulls) lines.push(`- ${pull.kind}: ${pull.url} (\`${pull.branch}\`)`);
     for (const pull of outcome.pullRequests) if ("reason" in pull) lines.push(`- ${pull.kind} \`${pull.branch}\`: ${pull.reason}`);
-    if (counts.failed > 0) out.write(annotation("warning", `${counts.failed} image(s) could not be checked; the logs above say why`));
+    if (outcome.failures.length > 0) lines.push("", "Could not be checked:", "");
+    for (const failure of outcome.failures) {
+      // The reason is the registry's or the network's: a proxy's refusal, a certificate, missing credentials.
+      out.write(annotation("warning", `${failure.image} could not be checked: ${failure.reason}`));
+      lines.push(`- ${escapeMarkdown(failure.image)}: ${escapeMarkdown(failure.reason, 500)}`);
+    }
+    const untold = counts.failed - outcome.failures.length;
+    if (untold > 0) lines.push(`- and ${untold} more (the logs say which)`);
+    if (counts.failed > 0) out.write(annotation("warning", `${counts.failed} image(s) could not be checked; the job summary lists them`));
   }
   writeSummary(env["GITHUB_STEP_SUMMARY"], lines.join("\n"));
   if (outcome.status === "config-error") return 1;

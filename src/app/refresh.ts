@@ -50,6 +50,9 @@ export interface RefreshContext {
   readonly dryRun?: boolean;
 }
 
+/** Images whose failure is told one by one; past them, the count says the rest. */
+const MAX_REPORTED_FAILURES = 20;
+
 export type RefreshOutcome =
   | { readonly status: "config-error"; readonly problems: readonly ConfigProblem[] }
   | { readonly status: "empty"; readonly schedule: string }
@@ -60,6 +63,8 @@ export type RefreshOutcome =
       /** Pins moved by a pull request (not those only in files it had to leave out). */
       readonly updates: number;
       readonly failed: number;
+      /** Why images could not be checked (the first MAX_REPORTED_FAILURES), as `registry/repository:tag`. */
+      readonly failures: readonly { readonly image: string; readonly reason: string }[];
       readonly upToDate: number;
       /** Stale pins not moved because every place of theirs is a workflow the app may not change. */
       readonly leftOut: number;
@@ -125,6 +130,8 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       if (unreported.length > 0) await reportVanishedPins(ownIssues, unreported);
       else await closeVanishedIssue(ownIssues, base.sha);
     }
+    const failures = plan.failed.slice(0, MAX_REPORTED_FAILURES).map((f) => ({ image: tagKey(f.image, f.tag), reason: f.reason }));
+    for (const failure of failures) log.warn(failure, "image could not be checked");
     log.info(
       { files: scan.filesScanned, pins: scan.pinned.length, updates, leftOut, failed: plan.failed.length, vanished: plan.vanished.length },
       "repository refreshed",
@@ -135,6 +142,7 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       updates,
       leftOut,
       failed: plan.failed.length,
+      failures,
       upToDate: plan.upToDate.length,
       pullRequests,
       followed: [...new Set(scan.pinned.flatMap(({ reference: ref }) => (ref.tag && !ignored(ref) ? [tagKey(ref, ref.tag)] : [])))],

@@ -88,6 +88,9 @@ describe("the GitHub Action", () => {
     expect(fake.pulls("someone", "tools")).toHaveLength(1);
     expect(run.outputs).toMatchObject({ updated: "1", failed: "1" });
     expect(run.stdout).toMatch(/^::warning::1 image\(s\) could not be checked/m);
+    // Which image, and why, where the workflow's run shows it.
+    expect(run.stdout).toMatch(/^::warning::127\.0\.0\.1:9\/nothing\/here:1 could not be checked: refusing to contact 127\.0\.0\.1:9: it resolves to the private address/m);
+    expect(run.summary).toMatch(/127\.0\.0\.1:9\/nothing\/here:1: refusing to contact/);
   });
 
   it("ends its process by itself once the run is over, whatever answers the registries gave", async () => {
@@ -104,8 +107,10 @@ describe("the GitHub Action", () => {
       },
       { installationId: 1 },
     );
-    const run = await runAction({});
+    // The unreachable registry is allowed, so that its connection is tried (and refused).
+    const run = await runActionStep({ api: api.url, work, env: { DIGESTA_ALLOW_PRIVATE_REGISTRIES: `${reg.host},127.0.0.1:9` } });
     expect(run.signal, `the Action's process did not end by itself:\n${run.stdout}`).toBeNull();
+    expect(run.stdout).toMatch(/127\.0\.0\.1:9\/nothing\/here:1 could not be checked: .*ECONNREFUSED/);
     expect(run.code).toBe(1);
     expect(run.outputs).toMatchObject({ updated: "1", failed: "1", "up-to-date": "1" });
     // The missing tag is "vanished" (its pin stays), not "could not be checked".
