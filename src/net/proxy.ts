@@ -197,6 +197,9 @@ class ReadyTunnels {
     const key = `${host}:${port}`;
     if (Object.entries(freeSockets).some(([name, list]) => name.startsWith(`${key}:`) && (list?.length ?? 0) > 0)) return;
     const socket = await openTunnel(this.proxy, host, port, this.options);
+    // Waiting here it keeps no process alive: the request may yet be sent on a connection the agent got back
+    // meanwhile, leaving this tunnel unused.
+    socket.unref();
     const list = this.ready.get(key) ?? [];
     list.push(socket);
     this.ready.set(key, list);
@@ -207,9 +210,9 @@ class ReadyTunnels {
   }
 
   /** A tunnel opened ahead, or one opened now whose bytes wait for the proxy's answer. */
-  take(host: string, port: number): Duplex {
+  take(host: string, port: number): Socket | TunnelSocket {
     const socket = this.ready.get(`${host}:${port}`)?.shift();
-    return socket ?? tunnelTo(this.proxy, host, port, this.options);
+    return socket?.ref() ?? tunnelTo(this.proxy, host, port, this.options);
   }
 }
 
@@ -266,6 +269,18 @@ function newHttpsTunnelAgent(proxy: URL, options: TunnelOptions): HttpAgent {
       // The tunnel's failure (the proxy's refusal) is the reason, not the TLS layer's "socket closed".
       tunnel.once("error", (error) => secure.destroy(error));
       secure.on("error", () => {}); // as for the tunnel: the request holding it hears of the error
+      // The agent unrefs a connection it keeps idle and refs it again for its next request; TLS over a stream that is
+      // not a socket of its own passes neither on, and the idle tunnel would keep the process alive until the proxy
+      // closed it.
+      const { ref, unref } = secure;
+      secure.ref = function (this: typeof secure) {
+        tunnel.ref();
+        return ref.call(this);
+      };
+      secure.unref = function (this: typeof secure) {
+        tunnel.unref();
+        return unref.call(this);
+      };
       return secure;
     }
   };
@@ -298,11 +313,14 @@ class TunnelSocket extends Duplex {
   private pending: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
   private ending: ((error?: Error | null) => void) | undefined;
   private keepAlive: [boolean, number] | undefined;
+  /** What ref() and unref() last asked, kept for a tunnel not there yet. */
+  private referenced = true;
 
   attach(socket: Socket): void {
     if (this.destroyed) return void socket.destroy();
     this.socket = socket;
     if (this.keepAlive) socket.setKeepAlive(...this.keepAlive);
+    if (!this.referenced) socket.unref();
     socket.on("data", (chunk: Buffer) => {
       if (!this.push(chunk)) socket.pause();
     });
@@ -351,10 +369,12 @@ class TunnelSocket extends Duplex {
     return this;
   }
   ref(): this {
+    this.referenced = true;
     this.socket?.ref();
     return this;
   }
   unref(): this {
+    this.referenced = false;
     this.socket?.unref();
     return this;
   }

@@ -6,6 +6,7 @@ import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAddressCheckedLookup, createPrivateAddressPolicy } from "../../src/registry/host-policy.js";
 import { createRegistryClient } from "../../src/registry/client.js";
+import { createSessionFactory } from "../../src/app/registry-setup.js";
 import { RegistryError } from "../../src/registry/errors.js";
 import { staticCredentials } from "../../src/registry/credentials.js";
 import { ProbotOctokit } from "probot";
@@ -173,6 +174,38 @@ describe("the host policy holds through a proxy", () => {
     );
     expect(resolved.digest).toBe(digest);
     expect(new Set((await proxy.connects()).slice(before))).toEqual(new Set([`127.0.0.1:${port}`]));
+  });
+});
+
+describe("the app's registry sessions through a proxy", () => {
+  // The app's own wiring (createSessionFactory: the private-address policy, the checked lookup), as server.ts and the
+  // Action build it; the environment as the operator sets it.
+  const session = (env: NodeJS.ProcessEnv, allow: readonly string[] = [registry.host]) =>
+    createSessionFactory({ allowPrivateRegistries: allow, env, retries: 0, backoff: { baseMs: 1 }, credentials: staticCredentials({}) })();
+
+  it("tunnels the app's registry requests through the proxy, to the address it checked", async () => {
+    const before = (await proxy.connects()).length;
+    const resolved = await session({ HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url }).registry.headManifest(image(registry), "1.0");
+    expect(resolved.digest).toBe(digest);
+    const tunnels = (await proxy.connects()).slice(before);
+    expect(tunnels.length).toBeGreaterThan(0);
+    expect(new Set(tunnels)).toEqual(new Set([registry.host]));
+  });
+
+  it("goes direct to a registry NO_PROXY names, and through the proxy to the others", async () => {
+    const before = (await refusing.connects()).length;
+    const env = { https_proxy: refusing.url, http_proxy: refusing.url, no_proxy: `example.com,${registry.host}` };
+    expect((await session(env).registry.headManifest(image(registry), "1.0")).digest).toBe(digest);
+    expect((await refusing.connects()).length).toBe(before);
+    const error = await failure(session({ ...env, no_proxy: "example.com" }).registry.headManifest(image(registry), "1.0"));
+    expect(error.message).toContain(`the proxy ${refusing.url} refused a tunnel to ${registry.host}`);
+  });
+
+  it("refuses a private registry the operator did not allow before asking the proxy for anything", async () => {
+    const before = (await proxy.connects()).length;
+    const error = await failure(session({ HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url }, []).registry.headManifest(image(registry), "1.0"));
+    expect(error.code).toBe("FORBIDDEN_HOST");
+    expect((await proxy.connects()).length).toBe(before);
   });
 });
 

@@ -12,6 +12,8 @@ export interface ProxyServerOptions {
   readonly connectPorts: readonly number[];
   /** Basic credentials the proxy demands (407 without them). */
   readonly credentials?: { readonly username: string; readonly password: string };
+  /** How long tinyproxy keeps a quiet connection (a tunnel left idle) open, in seconds. Default 30. */
+  readonly idleTimeoutSeconds?: number;
 }
 
 export interface ProxyServer {
@@ -45,7 +47,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     const config = [
       `Port ${port}`,
       "Listen 127.0.0.1",
-      "Timeout 30",
+      `Timeout ${options.idleTimeoutSeconds ?? 30}`,
       `LogFile "${logPath}"`,
       "LogLevel Connect",
       "MaxClients 64",

@@ -3,10 +3,11 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants, rmSync } from "node:fs";
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Agent, fetch as undiciFetch } from "undici";
 import { startTokenServer, type Credentials, type TokenServer } from "./token-server.js";
 import { freePort } from "./free-port.js";
 
@@ -32,6 +33,11 @@ export interface RegistryOptions {
   readonly notify?: { readonly url: (host: string) => string; readonly authorization?: string };
   /** Keep the registry's own access log (one line per request it served), read with `accessLog()`. Default off. */
   readonly accessLog?: boolean;
+  /**
+   * Serve HTTPS with a certificate for 127.0.0.1, 127.0.0.2 and localhost, signed by a CA made for this registry alone
+   * (`caFile`: what a user gives Node in NODE_EXTRA_CA_CERTS). Default plain HTTP.
+   */
+  readonly tls?: boolean;
 }
 
 /** One request the registry served, from its access log. */
@@ -44,8 +50,10 @@ export interface AccessLogEntry {
 export interface TestRegistry {
   /** `127.0.0.1:PORT`, as it appears in image references. */
   readonly host: string;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT`, or `https://` with `tls`. */
   readonly url: string;
+  /** With `tls`: the PEM file of the CA that signed the registry's certificate. */
+  readonly caFile?: string;
   readonly auth: RegistryAuth;
   /** The account `fetch` uses (absent when auth is none). */
   readonly username?: string;
@@ -94,6 +102,7 @@ function configYaml(options: {
   token?: TokenServer;
   notify?: { url: string; authorization?: string };
   accessLog?: boolean;
+  tls?: TlsFiles;
 }): string {
   const lines = [
     "version: 0.1",
@@ -112,6 +121,7 @@ function configYaml(options: {
     "http:",
     `  addr: ${options.address}:${options.port}`,
     `  secret: ${randomBytes(16).toString("hex")}`,
+    ...(options.tls ? ["  tls:", `    certificate: ${JSON.stringify(options.tls.certificate)}`, `    key: ${JSON.stringify(options.tls.key)}`] : []),
     "  headers:",
     // Lets readiness checks tell our registry from whatever else may have grabbed the port.
     `    X-Digesta-Test-Instance: [${options.instance}]`,
@@ -143,6 +153,32 @@ function configYaml(options: {
   return `${lines.join("\n")}\n`;
 }
 
+/** Fetch, through an undici Agent that trusts the test CA when the registry serves TLS. */
+function trusting(dispatcher: Agent | undefined): typeof fetch {
+  if (!dispatcher) return fetch;
+  return ((input: string | URL, init: RequestInit = {}) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+}
+
+interface TlsFiles {
+  readonly ca: string;
+  readonly certificate: string;
+  readonly key: string;
+}
+
+/** A CA of its own and a server certificate it signed for the loopback names, made with openssl in `dir`. */
+async function makeCertificates(dir: string): Promise<TlsFiles> {
+  const file = (name: string) => join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run("openssl", ["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=digesta test CA", "-keyout", file("ca.key"), "-out", file("ca.pem")]);
+  await run("openssl", ["req", ...ec, "-subj", "/CN=digesta test registry", "-keyout", file("server.key"), "-out", file("server.csr")]);
+  await writeFile(file("server.ext"), "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  await run("openssl", [
+    "x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"),
+    "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-days", "2", "-extfile", file("server.ext"), "-out", file("server.pem"),
+  ]);
+  return { ca: file("ca.pem"), certificate: file("server.pem"), key: file("server.key") };
+}
+
 const running = new Set<ChildProcess>();
 const scratchDirs = new Set<string>();
 let exitHookInstalled = false;
@@ -169,7 +205,7 @@ interface Spawned {
 }
 
 /** Starts the server and waits until it answers `/v2/` as this instance; `undefined` when the port was taken. */
-async function spawnRegistry(configPath: string, url: string, instance: string): Promise<Spawned | undefined> {
+async function spawnRegistry(configPath: string, url: string, instance: string, dispatcher?: Agent): Promise<Spawned | undefined> {
   const child = spawn("docker-registry", ["serve", configPath], { stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   let stdout = "";
@@ -192,7 +228,7 @@ async function spawnRegistry(configPath: string, url: string, instance: string):
       throw new Error(`docker-registry exited during start-up: ${stderr.trim().slice(-2000)}`);
     }
     try {
-      const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      const response = await trusting(dispatcher)(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
       if (response.headers.get("x-digesta-test-instance") === instance) return { child, stderr: () => stderr, stdout: () => stdout };
     } catch {
@@ -241,6 +277,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   let tokenServer: TokenServer | undefined;
   let spawned: Spawned | undefined;
   let port = 0;
+  let tls: TlsFiles | undefined;
+  let dispatcher: Agent | undefined;
 
   try {
     const storage = join(dir, "storage");
@@ -256,6 +294,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       const server = tokenServer;
       cleanups.unshift(() => server.stop());
     }
+    if (options.tls) {
+      tls = await makeCertificates(dir);
+      const agent = new Agent({ connect: { ca: await readFile(tls.ca, "utf8") } });
+      dispatcher = agent;
+      cleanups.push(() => agent.close());
+    }
     const instance = randomBytes(8).toString("hex");
     for (let attempt = 1; !spawned; attempt++) {
       if (attempt > START_ATTEMPTS) throw new Error(`docker-registry found no free loopback port in ${START_ATTEMPTS} attempts`);
@@ -266,9 +310,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
         : undefined;
       await writeFile(
         configPath,
-        configYaml({ address, port, storage, instance, auth, htpasswdPath, token: tokenServer, ...(notify ? { notify } : {}), accessLog: options.accessLog ?? false }),
+        configYaml({
+          address, port, storage, instance, auth, htpasswdPath, token: tokenServer,
+          ...(notify ? { notify } : {}), accessLog: options.accessLog ?? false, ...(tls ? { tls } : {}),
+        }),
       );
-      spawned = await spawnRegistry(configPath, `http://${address}:${port}`, instance);
+      spawned = await spawnRegistry(configPath, `${tls ? "https" : "http"}://${address}:${port}`, instance, dispatcher);
     }
   } catch (error) {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -277,7 +324,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
 
   const { child, stderr, stdout } = spawned;
   const host = `${address}:${port}`;
-  const url = `http://${host}`;
+  const url = `${tls ? "https" : "http"}://${host}`;
+  // The harness's own requests trust the registry's CA; the code under test is given it as a user would.
+  const fetchHere = trusting(dispatcher);
   const basic = user ? `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}` : undefined;
   // The harness asks for push and pull on the repository a path names, once per repository, and again
   // only when the registry refuses the cached token (it expired).
@@ -307,14 +356,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     const key = scope ?? "";
     const cached = auth === "token" ? tokens.get(key) : undefined;
     if (cached) headers.set("authorization", `Bearer ${cached}`);
-    let response = await fetch(target, { ...init, headers });
+    let response = await fetchHere(target, { ...init, headers });
     if (response.status === 401 && auth === "token") {
       const bearer = await fetchToken(response.headers.get("www-authenticate") ?? "", scope);
       if (bearer) {
         await response.arrayBuffer();
         tokens.set(key, bearer);
         headers.set("authorization", `Bearer ${bearer}`);
-        response = await fetch(target, { ...init, headers });
+        response = await fetchHere(target, { ...init, headers });
       }
     }
     return response;
@@ -324,6 +373,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   return {
     host,
     url,
+    ...(tls ? { caFile: tls.ca } : {}),
     auth,
     username: user?.username,
     password: user?.password,
