@@ -206,7 +206,8 @@ class RegistrySession {
    * cannot connect, as Docker does. A loopback registry (not reached through a proxy) is asked over plain HTTP first,
    * as go-containerregistry's Registry.Scheme() says for localhost: its bytes never leave the machine, and a TLS
    * handshake costs a short run more than its requests do; HTTPS follows when the port turns out to speak TLS (the
-   * connection fails, or a 400 answers plain HTTP, as Go's and nginx's TLS servers do). A failed ping (after its
+   * connection fails, a 400 answers plain HTTP, as Go's and nginx's TLS servers do, or plain HTTP redirects to
+   * HTTPS). A failed ping (after its
    * retries) is remembered for a minute, so thousands of pins on a registry that is down fail fast instead of each
    * retrying.
    */
@@ -234,6 +235,10 @@ class RegistrySession {
         throw error;
       }
       const connection = { origin, auth: new Authenticator(this.registry, origin, answer.challenge, this.deps) };
+      if (!last && origin.protocol === "http:" && answer.redirectedToHttps) {
+        this.deps.logger?.debug({ registry: this.registry }, "plain HTTP redirects to HTTPS; using HTTPS");
+        continue;
+      }
       if (!last && origin.protocol === "http:" && answer.status === 400) {
         this.deps.logger?.debug({ registry: this.registry }, "plain HTTP answered 400; trying HTTPS");
         refused = connection;
@@ -255,14 +260,17 @@ class RegistrySession {
       throw await failureFrom(exchange, { what: this.registry, action: "registry ping", registry: this.registry });
     }
     exchange.discard();
-    if (exchange.status !== 401 || exchange.url.origin !== origin.origin) return { status: exchange.status };
+    const redirectedToHttps = origin.protocol === "http:" && exchange.url.protocol === "https:";
+    if (exchange.status !== 401 || exchange.url.origin !== origin.origin) return { status: exchange.status, redirectedToHttps };
     const challenge = pickChallenge(parseWwwAuthenticate(exchange.headers.get("www-authenticate") ?? ""));
-    return { status: exchange.status, ...(challenge ? { challenge } : {}) };
+    return { status: exchange.status, redirectedToHttps, ...(challenge ? { challenge } : {}) };
   }
 }
 
 interface PingAnswer {
   readonly status: number;
+  /** A plain-HTTP ping that ended on HTTPS: the registry wants HTTPS. */
+  readonly redirectedToHttps: boolean;
   readonly challenge?: Challenge;
 }
 

@@ -94,6 +94,16 @@ describe("loopback registries: plain HTTP first, HTTPS when the port speaks TLS"
     await expect(testClient().headManifest(name, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
   });
 
+  it("moves to HTTPS when plain HTTP redirects there, and takes the challenge from HTTPS", async () => {
+    const bare = "localhost";
+    nock(`http://${bare}`).get("/v2/").reply(301, "", { location: `https://${bare}/v2/` });
+    nock(`https://${bare}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
+    nock(`https://${bare}`).get("/v2/").reply(401, "", { "www-authenticate": 'Basic realm="r"' });
+    nock(`https://${bare}`).matchHeader("authorization", basicFor("ann", "s3cret")).head("/v2/team/app/manifests/1.0").reply(200, "", manifestHeaders(img.manifest));
+    const client = testClient({ credentials: withCredentials(bare) });
+    await expect(client.headManifest({ registry: bare, repository: "team/app" }, "1.0")).resolves.toMatchObject({ digest: img.manifest.digest });
+  });
+
   it("stays on plain HTTP when it answered 400 and nothing speaks HTTPS there", async () => {
     nock(`http://${loopback}`).get("/v2/").reply(400, "no");
     nock(`https://${loopback}`).get("/v2/").replyWithError(networkError("EPROTO", "wrong version number"));
