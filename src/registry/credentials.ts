@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -130,7 +129,9 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
 async function readConfig(path: string, logger: Logger | undefined): Promise<DockerConfig> {
   let text: string;
   try {
-    const buffer = await readFile(path);
+    // node:fs/promises (readline and the stream machinery behind it, on Node 24) loads when credentials are first
+    // needed: an anonymous registry never asks for them.
+    const buffer = await process.getBuiltinModule("node:fs/promises").readFile(path);
     if (buffer.byteLength > MAX_CONFIG_BYTES) {
       logger?.warn({ path }, "Docker config is larger than 1 MiB; ignoring it and pulling anonymously");
       return {};
