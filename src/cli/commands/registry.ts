@@ -3,7 +3,7 @@ import { parseReference } from "../../reference/parse.js";
 import type { Digest, ImageReference, Platform } from "../../reference/types.js";
 import { readImagePlatform } from "../../registry/image-config.js";
 import { parseImageManifest, parseIndex, samePlatform } from "../../registry/manifest.js";
-import type { Registry } from "../../registry/types.js";
+import type { FetchedManifest, Registry } from "../../registry/types.js";
 import type { CliContext } from "../context.js";
 import { writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
@@ -20,8 +20,10 @@ function taggedReference(text: string): ImageReference & { tag: string } {
 export async function resolveCommand(context: CliContext, image: string, options: { json?: boolean; platform?: string }): Promise<number> {
   const ref = taggedReference(image);
   const wanted = options.platform ? parsePlatform(options.platform) : undefined;
-  const descriptor = await context.registry.headManifest(ref, ref.tag);
-  const resolved = wanted ? await platformImage(context.registry, ref, descriptor.digest, wanted) : descriptor;
+  // The manifest, checked against the digest the registry states: a HEAD's Docker-Content-Digest is only a claim.
+  const fetched = await context.registry.getManifest(ref, ref.tag);
+  const descriptor = { digest: fetched.digest, mediaType: fetched.mediaType };
+  const resolved = wanted ? await platformImage(context.registry, ref, fetched, wanted) : descriptor;
   if (options.json) {
     writeJson(context, {
       reference: formatReference({ ...ref, digest: undefined }),
@@ -36,9 +38,9 @@ export async function resolveCommand(context: CliContext, image: string, options
 }
 
 /** The image of `platform` under `digest`: its entry in an index, or the image itself when it is that platform's. */
-async function platformImage(registry: Registry, ref: ImageReference, digest: Digest, platform: Platform): Promise<{ digest: Digest; mediaType: string }> {
+async function platformImage(registry: Registry, ref: ImageReference, manifest: FetchedManifest, platform: Platform): Promise<{ digest: Digest; mediaType: string }> {
+  const digest = manifest.digest;
   const what = `${formatReference({ ...ref, digest: undefined })}@${digest}`;
-  const manifest = await registry.getManifest(ref, digest);
   if (Array.isArray(manifest.json["manifests"])) {
     const entries = parseIndex(manifest.json, what);
     const entry = entries.find((e) => e.platform && samePlatform(e.platform, platform));
