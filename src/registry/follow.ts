@@ -192,12 +192,21 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
   /**
    * A digest a pin moves to is one read from the registry and verified against itself: the tag's own manifest (a
    * HEAD's Docker-Content-Digest is only a claim, so it is read once when the pin would move to it) or an entry of
-   * its verified index.
+   * its verified index, which is read too: an index can name a platform image the registry no longer has (deleted,
+   * or never pushed whole), and a pin moved there fails every deploy.
    */
   async function followVerified(pin: PinnedReference): Promise<FollowedPin> {
     const followed = await follow(pin);
-    if (followed.current !== pin.digest && followed.current === followed.tagDigest) {
-      await manifest({ registry: pin.registry, repository: pin.repository }, followed.current);
+    if (followed.current === pin.digest) return followed;
+    const name: ImageName = { registry: pin.registry, repository: pin.repository };
+    try {
+      await manifest(name, followed.current);
+    } catch (error) {
+      if (!isNotFound(error) || followed.current === followed.tagDigest) throw error;
+      throw new RegistryError(
+        "BAD_RESPONSE",
+        `${imageKey(name)}:${pin.tag}: the tag's index names ${followed.current}${followed.platform ? ` for ${formatPlatform(followed.platform)}` : ""}, but the registry does not have it; the pin is left as it is until the tag is pushed whole again`,
+      );
     }
     return followed;
   }
