@@ -7,7 +7,7 @@ import type { UnpinnableOccurrence, UnpinnedOccurrence, UnpinnedScan } from "../
 import { formatPlatform, imageKey } from "../reference/format.js";
 import type { ImageName, Platform } from "../reference/types.js";
 import { readImagePlatform } from "../registry/image-config.js";
-import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "../registry/manifest.js";
+import { assertManifestShape, isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "../registry/manifest.js";
 import type { Registry } from "../registry/types.js";
 import { applyDigestInsertions } from "../rewrite/insert.js";
 import { rewriteFileWith, type FileWriteResult } from "./files.js";
@@ -91,6 +91,7 @@ async function resolveTag(registry: Registry, name: ImageName, tag: string, plat
   // Read, never a HEAD's claim: the digest written is one whose bytes were checked (a HEAD and a read by digest would
   // cost the same two requests where one does).
   const fetched = await registry.getManifest(name, tag);
+  assertManifestShape(fetched, `${label} (${fetched.digest})`);
   if (!platform) return { ok: true, digest: fetched.digest, kind: isIndexMediaType(fetched.mediaType) ? "index" : "manifest" };
   if (isIndexMediaType(fetched.mediaType)) {
     const entries = parseIndex(fetched.json, `${label} (${fetched.digest})`);

@@ -5,7 +5,7 @@ import { DOCKER_HUB } from "../reference/name.js";
 import { RegistryError } from "./errors.js";
 import type { FollowedPin, Vanished } from "./follow-types.js";
 import { readImagePlatform } from "./image-config.js";
-import { isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "./manifest.js";
+import { assertManifestShape, isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "./manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "./types.js";
 
 export type { FollowedPin, Vanished };
@@ -200,7 +200,8 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
     if (followed.current === pin.digest) return followed;
     const name: ImageName = { registry: pin.registry, repository: pin.repository };
     try {
-      await manifest(name, followed.current);
+      const target = await manifest(name, followed.current);
+      assertManifestShape(target, `${imageKey(name)}@${followed.current}`);
     } catch (error) {
       if (!isNotFound(error) || followed.current === followed.tagDigest) throw error;
       throw new RegistryError(

@@ -142,6 +142,15 @@ export function parseImageManifest(json: Record<string, unknown>, what: string):
   }
 }
 
+/**
+ * Throws BAD_RESPONSE unless `json` is the index or image manifest its media type says: a digest is written into a
+ * file only when it names something that can be pulled, whatever the registry answered under it.
+ */
+export function assertManifestShape(manifest: { readonly mediaType: string; readonly json: Record<string, unknown> }, what: string): void {
+  if (isIndexMediaType(manifest.mediaType)) parseIndex(manifest.json, what);
+  else parseImageManifest(manifest.json, what);
+}
+
 /** The platform an image config declares, or undefined when it names none (artifacts, odd builders). */
 export function platformOfConfig(json: Record<string, unknown>): Platform | undefined {
   return orElse(() => {

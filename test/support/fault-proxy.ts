@@ -1,8 +1,10 @@
 // A fault-injecting HTTP proxy on loopback, in front of a real registry: each request is forwarded, and its answer
 // delivered intact or damaged as `choose` decides (rate limits, server errors, resets before and during the body,
-// stalls, HTML pages, a wrong Docker-Content-Digest, altered, truncated, endless and trickling bodies). Answers are
-// written as raw HTTP on the socket, so that a body can disagree with its own Content-Length.
+// stalls, HTML pages, a wrong Docker-Content-Digest, altered, truncated, endless and trickling bodies, redirect loops,
+// gzip bombs, absurd lengths, a Retry-After of a day, and bodies that are not manifests under a digest that matches
+// them). Answers are written as raw HTTP on the socket, so that a body can disagree with its own Content-Length.
 import { createHash, randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -22,6 +24,13 @@ export const FAULTS = [
   "no-digest-altered-body",
   "endless-body",
   "trickle",
+  "redirect-loop",
+  "gzip-bomb",
+  "huge-length",
+  "retry-after-day",
+  "empty-body",
+  "invalid-json",
+  "not-a-manifest",
 ] as const;
 export type Fault = (typeof FAULTS)[number] | "none";
 
@@ -96,6 +105,17 @@ function alter(body: Buffer): Buffer {
   return copy;
 }
 
+/** 64 MiB of spaces in about 64 KiB: what a client that inflates without a limit would hold. */
+let bomb: Buffer | undefined;
+const gzipBomb = (): Buffer => (bomb ??= gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 }));
+
+/** A body with a Docker-Content-Digest that matches it: nothing on the wire is damaged, the registry is wrong. */
+function consistent(socket: Socket, body: string, method: string): void {
+  const bytes = Buffer.from(body);
+  const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  reply(socket, 200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "docker-content-digest": digest }, bytes, method);
+}
+
 function fakeDigest(): string {
   return `sha256:${createHash("sha256").update(randomBytes(16)).digest("hex")}`;
 }
@@ -118,6 +138,26 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       case "stall":
         return; // the client's timeout ends it
+      case "redirect-loop":
+        reply(socket, 307, { location: `http://${request.headers.host ?? "127.0.0.1"}${path}` }, Buffer.alloc(0), method);
+        return;
+      case "retry-after-day":
+        reply(socket, 429, { "content-type": "application/json", "retry-after": "86400" }, Buffer.from('{"errors":[{"code":"TOOMANYREQUESTS","message":"come back tomorrow"}]}'), method);
+        return;
+      case "huge-length":
+        // Announces 5 GiB, sends a few bytes and holds the connection open.
+        socket.write(head(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "content-length": String(5 * 1024 ** 3) }));
+        socket.write("{");
+        return;
+      case "gzip-bomb":
+        reply(socket, 200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "content-encoding": "gzip" }, gzipBomb(), method);
+        return;
+      case "invalid-json":
+        consistent(socket, '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {', method);
+        return;
+      case "not-a-manifest":
+        consistent(socket, '{"hello": "world", "manifests": "none", "layers": 7}', method);
+        return;
       case "rate-limit":
         reply(socket, 429, { "content-type": "application/json", "retry-after": "0" }, Buffer.from('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}'), method);
         return;
@@ -166,6 +206,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         reply(socket, status, rest, alter(body), method);
         return;
       }
+      case "empty-body":
+        reply(socket, status, headers, Buffer.alloc(0), method);
+        return;
       case "short-body":
         reply(socket, status, headers, body.subarray(0, body.length - 1), method);
         return;

@@ -2,7 +2,7 @@ import { formatPlatform, formatReference } from "../../reference/format.js";
 import { parseReference } from "../../reference/parse.js";
 import type { Digest, ImageReference, Platform } from "../../reference/types.js";
 import { readImagePlatform } from "../../registry/image-config.js";
-import { parseImageManifest, parseIndex, samePlatform } from "../../registry/manifest.js";
+import { assertManifestShape, parseImageManifest, parseIndex, samePlatform } from "../../registry/manifest.js";
 import type { FetchedManifest, Registry } from "../../registry/types.js";
 import type { CliContext } from "../context.js";
 import { writeJson } from "../context.js";
@@ -22,6 +22,7 @@ export async function resolveCommand(context: CliContext, image: string, options
   const wanted = options.platform ? parsePlatform(options.platform) : undefined;
   // The manifest, checked against the digest the registry states: a HEAD's Docker-Content-Digest is only a claim.
   const fetched = await context.registry.getManifest(ref, ref.tag);
+  assertManifestShape(fetched, `${formatReference({ ...ref, digest: undefined })} (${fetched.digest})`);
   const descriptor = { digest: fetched.digest, mediaType: fetched.mediaType };
   const resolved = wanted ? await platformImage(context.registry, ref, fetched, wanted) : descriptor;
   if (options.json) {
