@@ -194,6 +194,8 @@ export class Transport {
       let body = request.body;
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers ?? {})) headers[name.toLowerCase()] = value;
+      // Digests are of the bytes as stored: nothing is to be inflated on the way (see refuseEncoded).
+      headers["accept-encoding"] ??= "identity";
       for (let hop = 0; ; hop++) {
         const exempt = hop === 0 && request.allowHttp === true && url.protocol === "http:";
         if (!exempt && !this.options.scheme.allowsUrl(url)) {
@@ -212,7 +214,10 @@ export class Transport {
           throw state.failure(request.what, url) ?? new RegistryError("NETWORK", `${request.what}: cannot reach ${url.host}: ${networkReason(error)}${tlsHint(error, url)}`);
         }
         const location = response.headers.get("location");
-        if (!REDIRECT_STATUSES.has(response.status) || !location) return new HttpExchange(response, url, state, request.what);
+        if (!REDIRECT_STATUSES.has(response.status) || !location) {
+          refuseEncoded(response, url, request.what);
+          return new HttpExchange(response, url, state, request.what);
+        }
         response.discard();
         if (hop >= MAX_REDIRECTS) {
           throw new RegistryError("BAD_RESPONSE", `${request.what}: more than ${MAX_REDIRECTS} redirects, starting at ${request.url.host}`);
@@ -262,6 +267,21 @@ export class Transport {
     const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
     return ceiling / 2 + Math.random() * (ceiling / 2);
   }
+}
+
+/**
+ * An answer compressed although identity was asked for is refused unread, by either client alike: node:http hands
+ * over the compressed bytes (which then failed as "not valid JSON" or a digest mismatch, saying nothing of why),
+ * fetch inflates them.
+ */
+function refuseEncoded(response: HttpResponse, url: URL, what: string): void {
+  const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
+  if (!encoding || encoding === "identity") return;
+  response.discard();
+  throw new RegistryError(
+    "BAD_RESPONSE",
+    `${what}: ${url.host} sent a compressed answer (Content-Encoding: ${encoding.slice(0, 40)}) although digesta asked for none; refusing to inflate it`,
+  );
 }
 
 /** Where a redirect leads: only HTTP(S), never with userinfo of its own (it would be sent to the next host). */

@@ -24,6 +24,9 @@ export const FAULTS = [
   "no-digest-altered-body",
   "endless-body",
   "trickle",
+] as const;
+/** Answers a real server could give, damaged or not (the random campaign deals FAULTS; the per-command one, all). */
+export const ANSWER_FAULTS = [
   "redirect-loop",
   "gzip-bomb",
   "huge-length",
@@ -32,7 +35,8 @@ export const FAULTS = [
   "invalid-json",
   "not-a-manifest",
 ] as const;
-export type Fault = (typeof FAULTS)[number] | "none";
+export const ALL_FAULTS = [...FAULTS, ...ANSWER_FAULTS] as const;
+export type Fault = (typeof ALL_FAULTS)[number] | "none";
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -105,9 +109,9 @@ function alter(body: Buffer): Buffer {
   return copy;
 }
 
-/** 64 MiB of spaces in about 64 KiB: what a client that inflates without a limit would hold. */
+/** 16 MiB of spaces in about 16 KiB: what a client that inflates without a limit would hold. */
 let bomb: Buffer | undefined;
-const gzipBomb = (): Buffer => (bomb ??= gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 }));
+const gzipBomb = (): Buffer => (bomb ??= gzipSync(Buffer.alloc(16 * 1024 * 1024, 0x20), { level: 9 }));
 
 /** A body with a Docker-Content-Digest that matches it: nothing on the wire is damaged, the registry is wrong. */
 function consistent(socket: Socket, body: string, method: string): void {
