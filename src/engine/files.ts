@@ -77,6 +77,9 @@ function rewriteFile(rootBytes: Buffer, relative: string, fingerprint: string | 
     fd = openChecked(folder.at(name), READ_FLAGS);
     const info = fstatSync(fd);
     if (!info.isFile()) throw new NotWritten("not a regular file");
+    // Replacing the file by a rename would pass over both: what its mode says, and its other names.
+    if ((info.mode & 0o222) === 0) throw new NotWritten("read-only (no write permission for anyone); left as it is");
+    if (info.nlink > 1) throw new NotWritten(`it has ${info.nlink} hard links, which a rewrite would split; left as it is`);
     const original = readWhole(fd);
     if (sha256(original) !== fingerprint) throw new NotWritten(CHANGED);
     const updated = Buffer.from(change(original.toString("latin1")), "latin1");

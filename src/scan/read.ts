@@ -47,6 +47,21 @@ export interface ReaderOptions {
 
 type Unread = { readonly kind: NotScannedKind; readonly reason: string };
 
+const UTF16_WITH_PINS: Unread = {
+  kind: "encoding",
+  reason: "UTF-16 text holding @sha256: (pins are read and rewritten in UTF-8 and other ASCII-compatible text only); save it as UTF-8",
+};
+const UTF16_MARKS = [Buffer.from("@sha256:", "utf16le"), Buffer.from("@sha256:", "utf16le").swap16()];
+
+/**
+ * A file with a UTF-16 byte order mark that holds `@sha256:` (what PowerShell's `>` writes): it has pins that would
+ * otherwise pass as a binary file's bytes, unchecked and never moved, with `check` green.
+ */
+function utf16WithPins(bytes: Buffer): boolean {
+  const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  return bom && UTF16_MARKS.some((mark) => bytes.includes(mark));
+}
+
 /**
  * Reads and scans files one at a time into one reused buffer: only files containing `@sha256:` are looked at
  * further, and only their occurrences are kept. The same code runs in the calling thread and in the scan's
@@ -80,7 +95,8 @@ export class FileReader {
       const buffer = this.current;
       buffer[length] = 0;
       if (buffer.indexOf(0) < Math.min(length, BINARY_SNIFF_LENGTH)) {
-        notScanned.push({ path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
+        const bytes = buffer.subarray(0, length);
+        notScanned.push(utf16WithPins(bytes) ? { path: relative, ...UTF16_WITH_PINS } : { path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
         continue;
       }
       filesScanned++;

@@ -63,10 +63,11 @@ export interface ScanOptions {
 }
 
 /**
- * Why a file was not scanned. `unreadable` (a file or folder), `too-large` and `too-many-references` are files
- * that could hold a pin nobody read; binary files, symbolic links (never followed) and special files cannot.
+ * Why a file was not scanned. `unreadable` (a file or folder), `too-large`, `too-many-references` and `encoding`
+ * (UTF-16 text holding `@sha256:`) are files that could hold a pin nobody read; binary files, symbolic links (never
+ * followed) and special files cannot.
  */
-export type NotScannedKind = "unreadable" | "too-large" | "too-many-references" | "binary" | "symlink" | "special";
+export type NotScannedKind = "unreadable" | "too-large" | "too-many-references" | "encoding" | "binary" | "symlink" | "special";
 
 export interface NotScannedFile {
   /** Relative path, as in `Occurrence.path`; `.` for the root folder itself. */
