@@ -270,8 +270,8 @@ export class Transport {
 }
 
 /**
- * An answer compressed although identity was asked for is refused unread, by either client alike: node:http hands
- * over the compressed bytes (which then failed as "not valid JSON" or a digest mismatch, saying nothing of why),
+ * An answer compressed although identity was asked for is refused unread, whatever the client: node:http hands
+ * over the compressed bytes (which then failed as "not valid JSON" or a digest mismatch, saying nothing of why), a
  * fetch inflates them.
  */
 function refuseEncoded(response: HttpResponse, url: URL, what: string): void {

@@ -199,7 +199,7 @@ describe("an index naming a platform image the registry no longer has", () => {
   });
 });
 
-describe("the app's registry client (fetch, the private-address check) under the same faults", () => {
+describe("the app's registry client (the private-address check, the app's settings) under the same faults", () => {
   it("follows a pin to the registry's truth or fails with one line naming the image, for every fault", { timeout: 120_000 }, async () => {
     await each(async (fault) => {
       const host = proxies.get(fault)!.host;
