@@ -227,6 +227,13 @@ class RegistrySession {
         const probe = !last || refused !== undefined;
         answer = await this.deps.transport.perform({ what: this.registry, probe }, (deadline) => this.pingOnce(origin, deadline));
       } catch (error) {
+        if (!last && origin.protocol === "http:" && index === 0 && slow(error)) {
+          // A TLS port answers plain HTTP at once (a 400, or a closed connection); one that is only slow to answer is
+          // a busy plain-HTTP registry, whose HTTPS attempt would fail with a reset that hides the real trouble.
+          this.deps.logger?.debug({ registry: this.registry }, "plain HTTP was slow to answer; asking it again with retries");
+          answer = await this.deps.transport.perform({ what: this.registry }, (deadline) => this.pingOnce(origin, deadline));
+          return { origin, auth: new Authenticator(this.registry, origin, answer.challenge, this.deps) };
+        }
         if (!last && unreachable(error)) {
           this.deps.logger?.debug({ registry: this.registry, scheme: origin.protocol }, "ping failed; trying the other scheme");
           continue;
@@ -275,6 +282,10 @@ interface PingAnswer {
 }
 
 /** A ping that found nobody answering on that scheme: worth trying the other one. */
+function slow(error: unknown): boolean {
+  return error instanceof RegistryError && (error.code === "TIMEOUT" || error.code === "DEADLINE");
+}
+
 function unreachable(error: unknown): boolean {
   return error instanceof RegistryError && (error.code === "NETWORK" || error.code === "TIMEOUT" || error.code === "DEADLINE");
 }

@@ -189,10 +189,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         break;
     }
 
-    let upstream: Upstream;
-    try {
-      upstream = await forward(options.target, request);
-    } catch {
+    let upstream: Upstream | undefined;
+    // A pooled connection the registry closed meanwhile fails once; that is the proxy's own trouble, not a fault.
+    for (let attempt = 0; attempt < 3 && !upstream; attempt++) upstream = await forward(options.target, request).catch(() => undefined);
+    if (!upstream) {
       socket.destroy();
       return;
     }
