@@ -147,8 +147,13 @@ export function parseImageManifest(json: Record<string, unknown>, what: string):
  * file only when it names something that can be pulled, whatever the registry answered under it.
  */
 export function assertManifestShape(manifest: { readonly mediaType: string; readonly json: Record<string, unknown> }, what: string): void {
-  if (isIndexMediaType(manifest.mediaType)) parseIndex(manifest.json, what);
-  else parseImageManifest(manifest.json, what);
+  const { json } = manifest;
+  const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+  if (isIndexMediaType(manifest.mediaType) ? Array.isArray(json["manifests"]) : isObject(json["config"]) && (json["layers"] === undefined || Array.isArray(json["layers"]))) return;
+  throw new RegistryError(
+    "BAD_RESPONSE",
+    `${what}: not a valid ${isIndexMediaType(manifest.mediaType) ? "image index (no manifests list)" : "image manifest (no config, or layers that are no list)"}; refusing its digest`,
+  );
 }
 
 /** The platform an image config declares, or undefined when it names none (artifacts, odd builders). */

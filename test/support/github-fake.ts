@@ -147,6 +147,9 @@ export class GitHubFake {
     caught(held: { method: string; path: string; listener: string; closed: Promise<void> }): Promise<void>;
   }[] = [];
 
+  /** Answers GitHub gives instead of carrying a request out (rate limits, outages): see `failNext`. */
+  readonly #faults: { matches(method: string, path: string): boolean; status: number; headers: Record<string, string>; message: string; left: number }[] = [];
+
   constructor(options: { appSlug?: string } = {}) {
     this.appSlug = options.appSlug ?? "digesta-test";
     this.botLogin = `${this.appSlug}[bot]`;
@@ -389,6 +392,15 @@ export class GitHubFake {
             const closed = new Promise<void>((resolve) => response.once("close", () => resolve()));
             await hold.caught({ method, path: new URL(uri, `https://${host}`).pathname, listener: url, closed });
           }
+          const fault = this.#faults.find((f) => f.left > 0 && f.matches(method, new URL(uri, `https://${host}`).pathname));
+          if (fault) {
+            fault.left--;
+            this.requests.push({ at: Date.now(), method, path: new URL(uri, `https://${host}`).pathname, host });
+            response
+              .writeHead(fault.status, { "content-type": "application/json; charset=utf-8", ...fault.headers })
+              .end(JSON.stringify({ message: fault.message, documentation_url: "https://docs.github.com/rest" }));
+            return;
+          }
           const [status, body, headers = {}] = await this.#handle(host, method, uri, Buffer.concat(chunks).toString("utf8"), request.headers);
           const location = headers["location"];
           const rewritten = location?.startsWith(CODELOAD) ? { ...headers, location: `${url}/_codeload${location.slice(CODELOAD.length)}` } : headers;
@@ -410,6 +422,25 @@ export class GitHubFake {
           server.close(() => resolve());
         }),
     };
+  }
+
+  /**
+   * Answers the next `times` requests over HTTP (`listen`) matching `method` and `path` with `status` and GitHub's
+   * error body, without carrying them out: a secondary rate limit (403 with Retry-After), an outage (502).
+   */
+  failNext(method: string, path: RegExp, status: number, options: { headers?: Record<string, string>; message?: string; times?: number } = {}): void {
+    this.#faults.push({
+      matches: (m, p) => m === method && path.test(p),
+      status,
+      headers: options.headers ?? {},
+      message: options.message ?? "Server Error",
+      left: options.times ?? 1,
+    });
+  }
+
+  /** Deletes a repository, as its owner may at any moment: every later request for it is a 404. */
+  deleteRepository(owner: string, name: string): void {
+    this.#repositories.delete(key(owner, name));
   }
 
   /**
