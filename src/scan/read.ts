@@ -103,7 +103,7 @@ export class FileReader {
       bytesScanned += length;
       if (onTextFile) onTextFile(relative, buffer.subarray(0, length));
       DIGEST_MARK.copy(buffer, length);
-      const first = indexOfDigestMark(buffer, 0);
+      const first = indexOfDigestMark(buffer, 0, length);
       if (first === length) continue;
       const bytes = buffer.subarray(0, length);
       const scan = scanBytes(relative, bytes, first);

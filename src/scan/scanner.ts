@@ -96,14 +96,17 @@ const DIGEST_MARK_BYTES = Buffer.from(DIGEST_MARK, "latin1");
 /** `@`, the mark's rarest byte in text, and how many times it may turn up without the rest of the mark. */
 const AT = 0x40;
 const FALSE_STARTS = 16;
+/** Beyond FALSE_STARTS, one more for this many bytes searched: prose with an address a line stays on memchr. */
+const BYTES_PER_FALSE_START = 128;
 
 /**
  * Where the next `@sha256:` in `bytes` is, from `from`, or -1. Looking for `@` alone is a memchr, several times
- * faster than searching for the whole mark; a text full of `@` (addresses, decorators) goes over to the whole
- * mark's search after a few that were not it.
+ * faster than searching for the whole mark; a text dense with `@` that is not the mark (a file of addresses or
+ * decorators) goes over to the whole mark's search. `end` is where the text ends (the search itself may run on
+ * to a sentinel beyond it).
  */
-export function indexOfDigestMark(bytes: Buffer, from: number): number {
-  let falseStarts = 0;
+export function indexOfDigestMark(bytes: Buffer, from: number, end: number = bytes.length): number {
+  let falseStarts = FALSE_STARTS + Math.floor((end - from) / BYTES_PER_FALSE_START);
   for (let at = bytes.indexOf(AT, from); at >= 0; at = bytes.indexOf(AT, at + 1)) {
     if (
       bytes[at + 1] === 0x73 /* s */ &&
@@ -116,7 +119,7 @@ export function indexOfDigestMark(bytes: Buffer, from: number): number {
     ) {
       return at;
     }
-    if (++falseStarts === FALSE_STARTS) return bytes.indexOf(DIGEST_MARK_BYTES, at + 1);
+    if (--falseStarts === 0) return bytes.indexOf(DIGEST_MARK_BYTES, at + 1);
   }
   return -1;
 }
