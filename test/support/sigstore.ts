@@ -266,20 +266,24 @@ export interface BundleSpec {
   readonly tamper?: boolean;
 }
 
-/**
- * A v0.3 bundle as `cosign sign --new-bundle-format` writes it: a DSSE envelope around an in-toto statement (predicate
- * https://sigstore.dev/cosign/sign/v1) whose subject is the image digest, signed with the certificate's key, logged as
- * a `dsse` entry.
- */
-export function dsseBundle(spec: BundleSpec): Record<string, unknown> {
+/** The in-toto statement `cosign sign --new-bundle-format` signs: predicate cosign/sign/v1, the image digest its subject. */
+function cosignSignStatement(spec: { readonly subject: string; readonly subjectName?: string | undefined }) {
   const statement = {
     _type: "https://in-toto.io/Statement/v1",
     subject: [{ name: spec.subjectName ?? "image", digest: { sha256: spec.subject.slice("sha256:".length) } }],
     predicateType: COSIGN_SIGN_PREDICATE,
     predicate: {},
   };
-  const payload = Buffer.from(JSON.stringify(statement));
-  const type = "application/vnd.in-toto+json";
+  return { statement, payload: Buffer.from(JSON.stringify(statement)), type: "application/vnd.in-toto+json" };
+}
+
+/**
+ * A v0.3 bundle as `cosign sign --new-bundle-format` writes it: a DSSE envelope around an in-toto statement (predicate
+ * https://sigstore.dev/cosign/sign/v1) whose subject is the image digest, signed with the certificate's key, logged as
+ * a `dsse` entry.
+ */
+export function dsseBundle(spec: BundleSpec): Record<string, unknown> {
+  const { statement, payload, type } = cosignSignStatement(spec);
   const signature = sign("sha256", pae(type, payload), spec.certificate.key);
   const body = Buffer.from(
     canonicalJson.canonicalize({
@@ -367,14 +371,7 @@ export function keyBundle(spec: KeyBundleSpec): Record<string, unknown> {
       messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: createHash("sha256").update(spec.manifest).digest("base64") }, signature: signature.toString("base64") },
     };
   }
-  const statement = {
-    _type: "https://in-toto.io/Statement/v1",
-    subject: [{ name: spec.subjectName ?? "image", digest: { sha256: spec.subject.slice("sha256:".length) } }],
-    predicateType: COSIGN_SIGN_PREDICATE,
-    predicate: {},
-  };
-  const payload = Buffer.from(JSON.stringify(statement));
-  const type = "application/vnd.in-toto+json";
+  const { statement, payload, type } = cosignSignStatement(spec);
   const signature = sign(spec.key.hash, pae(type, payload), spec.key.privateKey);
   const body = Buffer.from(canonicalJson.canonicalize({ apiVersion: "0.0.1", kind: "dsse", spec: { payloadHash: { algorithm: "sha256", value: createHash("sha256").update(payload).digest("hex") } } }));
   const shown = spec.tamper ? Buffer.from(JSON.stringify({ ...statement, predicate: { tampered: true } })) : payload;
