@@ -3,9 +3,9 @@
 // long lines, binary and UTF-16 files holding @sha256:, CRLF and BOMs, read-only and hard-linked files, .git
 // internals), files swapped for other kinds of file while a run waits on the registry, and files and folders
 // nobody may read. Only digests change, only in files digesta may write; everything else is named with its reason.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, linkSync, mkdirSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile, chmod, symlink, readdir } from "node:fs/promises";
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile, chmod, symlink, readdir } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -258,10 +258,21 @@ describe("a file turned into something else while update waits on the registry",
 describe("files and folders the user running digesta may not read or write", () => {
   // Root reads everything: the run is made as nobody (65534) when the suite runs as root, as CI does.
   const asRoot = process.getuid?.() === 0;
+  // nobody must be able to run this Node: one installed under root's own home (scripts/with-node24.sh puts Node 24 in
+  // ~/.cache) is out of its reach, so a copy of the binary is made where it can.
+  let node = process.execPath;
+  beforeAll(async () => {
+    if (!asRoot || spawnSync(node, ["-e", "0"], { uid: 65534, gid: 65534 }).error === undefined) return;
+    const bin = await mkdtemp(join(tmpdir(), "digesta-node-"));
+    chmodSync(bin, 0o755);
+    node = join(bin, "node");
+    await copyFile(process.execPath, node);
+    chmodSync(node, 0o755);
+  });
 
   function runAs(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), ...args], {
+      const child = spawn(node, ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), ...args], {
         cwd: ROOT,
         env: { PATH: process.env["PATH"] ?? "", HOME: tmpdir(), DOCKER_CONFIG: "/nonexistent", NO_COLOR: "1" },
         stdio: ["ignore", "pipe", "pipe"],
