@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import module from "node:module";
+// CommonJS (bin/package.json says so): the command line loads through require(), without the ES module loader.
+"use strict";
 
 // Node 22.1 and later keep the compiled code of the modules a run loads, and start the next run from it.
-module.enableCompileCache?.();
-await import("../dist/bundle/digesta.js");
+require("node:module").enableCompileCache?.();
+require("../dist/bundle/digesta.cjs");

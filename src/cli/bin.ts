@@ -9,8 +9,11 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
-// A command-line run ends when its work is done: once what it printed is flushed, nothing left behind (an idle
-// keep-alive connection, a timer) keeps the process waiting.
-await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
-process.exit();
+// No top-level await: the bundle is CommonJS (see scripts/build-cli.mjs).
+void (async () => {
+  process.exitCode = await main(process.argv.slice(2));
+  // A command-line run ends when its work is done: once what it printed is flushed, nothing left behind (an idle
+  // keep-alive connection, a timer) keeps the process waiting.
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+  process.exit();
+})();
