@@ -31,7 +31,7 @@ for (const name of chosen) {
     process.exit(2);
   }
 }
-if (!existsSync(path.join(ROOT, "dist", "bundle", "digesta.js"))) {
+if (!existsSync(path.join(ROOT, "dist", "bundle", "digesta.cjs"))) {
   console.error("dist/ is missing: run `npm run build` first (the bench runs the CLI as it is installed)");
   process.exit(2);
 }
