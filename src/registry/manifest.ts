@@ -2,6 +2,7 @@ import type { Hash } from "node:crypto";
 import { isDigest } from "../reference/digest.js";
 import type { Digest, Platform } from "../reference/types.js";
 import { RegistryError } from "./errors.js";
+import { SMALL_BODY_BYTES, sha256Hex } from "./sha256.js";
 import { ShapeError, array, count, object, optionalString, orElse, string, stringRecord } from "./json-shape.js";
 import { MediaType, type Descriptor } from "./types.js";
 
@@ -22,7 +23,7 @@ const SCHEMA1_TYPES = new Set([
 ]);
 
 export function sha256Digest(bytes: Uint8Array): Digest {
-  return `sha256:${sha256().update(bytes).digest("hex")}` as Digest;
+  return `sha256:${bytes.length <= SMALL_BODY_BYTES ? sha256Hex(bytes) : sha256().update(bytes).digest("hex")}` as Digest;
 }
 
 /**
