@@ -65,6 +65,9 @@ await build({
   format: "cjs",
   outExtension: { ".js": ".cjs" },
   define: { ...common.define, "import.meta.url": "__digestaModuleUrl" },
+  // A package a command imports on use (yaml, sql.js) is required, not imported: the ES module loader costs a run
+  // more than the package, and a bundle compiled from cached code (bin/code-cache.js) has no import() at all.
+  supported: { "dynamic-import": false },
   banner: { js: 'const __digestaModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
 // The scan's worker thread is an ES module of its own, started from the URL src/scan/read-pool.ts names.
