@@ -6,6 +6,7 @@ import type { ConfigProblem } from "../config/problems.js";
 import type { DigestaConfig } from "../config/schema.js";
 import { renderImageDiffs } from "../diff/markdown.js";
 import { resolvePins } from "../engine/resolve.js";
+import { confirmMoves } from "../engine/confirm.js";
 import { downloadCheckout, type Checkout } from "../github/checkout.js";
 import { closeConfigIssue, reportConfigProblems } from "../github/config-issue.js";
 import { closeVanishedIssue, reportVanishedPins } from "../github/vanished-issue.js";
@@ -106,9 +107,15 @@ export async function refreshRepository(context: RefreshContext): Promise<Refres
       ...(unpinned ? { onTextFile: unpinned.onTextFile } : {}),
     });
     const resolved = await resolvePins(scan.pinned, context.session.follower, { skip: ignored });
-    const resolutions = await context.session.cooldown.apply(scan.pinned, resolved, {
+    const settled = await context.session.cooldown.apply(scan.pinned, resolved, {
       minAge: config.cooldown,
       now: context.now?.() ?? new Date(),
+    });
+    // Every pin proposed is moved to a digest the registry holds, confirmed once per digest (by the GET the package
+    // diff then reads from the session's memo, or a HEAD); a dry run confirms too, so it shows what a run would write.
+    const resolutions = await confirmMoves(scan.pinned, settled, context.session.reader, {
+      read: config.diff.enabled && context.session.diff !== undefined,
+      concurrency: 8,
     });
     // Each new digest a `verify` rule names is checked before it is proposed; with `required`, one that fails is held back.
     const signatures = context.session.signatures(config.verify);

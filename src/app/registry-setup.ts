@@ -5,6 +5,7 @@ import { diffImages } from "../diff/image-diff.js";
 import { createRegistryClient, type BackoffOptions, type ObservedRequest } from "../registry/client.js";
 import type { CredentialSource } from "../registry/credentials.js";
 import { createPinFollower } from "../registry/follow.js";
+import { memoizeManifests } from "../registry/manifest-memo.js";
 import { createAddressCheckedLookup, createPrivateAddressPolicy } from "../registry/host-policy.js";
 import { createMemoryCache, type SharedCache } from "../store/shared-cache.js";
 import { shareDiffs, shareRegistry } from "../store/shared-registry.js";
@@ -80,7 +81,8 @@ export function createSessionFactory(settings: RegistrySettings = {}): (batch?: 
   const packages = createPackageListCache();
   const cache = settings.cache ?? createMemoryCache();
   return (batch) => {
-    const shared = shareRegistry(registry, { cache, ...(batch ? { batch } : {}) });
+    // One manifest memo per session: what the follower read, the confirmation before a write and the diffs share it.
+    const shared = memoizeManifests(shareRegistry(registry, { cache, ...(batch ? { batch } : {}) }));
     return createRegistrySession({
       registry,
       shared,

@@ -6,6 +6,7 @@ import { createBuildTimeLookup, type BuildTimeLookup } from "../policy/build-tim
 import { createCooldown, type Cooldown } from "../policy/cooldown.js";
 import { formatPlatform, imageKey } from "../reference/format.js";
 import type { Platform } from "../reference/types.js";
+import { memoizeManifests, type ManifestMemo } from "../registry/manifest-memo.js";
 import type { Registry } from "../registry/types.js";
 import type { SharedCache } from "../store/shared-cache.js";
 import { builtKey } from "../store/shared-registry.js";
@@ -20,6 +21,8 @@ import type { Verdict } from "../verify/types.js";
 export interface RegistrySession {
   /** The registry client itself (its statistics, direct reads). */
   readonly registry: Registry;
+  /** The registry as the session's steps read it, each manifest once (the follower's reads serve the diffs), and where digests are confirmed before a write. */
+  readonly reader: ManifestMemo;
   readonly follower: PinFollowerLike;
   readonly cooldown: Cooldown;
   builtAt(platform: Platform): BuildTimeLookup;
@@ -33,8 +36,8 @@ export interface RegistrySession {
 
 export interface SessionParts {
   readonly registry: Registry;
-  /** The registry as the session reads it, answers shared through `cache` (default `registry`). */
-  readonly shared?: Registry;
+  /** The registry as the session reads it, answers shared through `cache` (default `registry`); give the follower's memo to share its reads. */
+  readonly shared?: Registry | ManifestMemo;
   readonly follower: PinFollowerLike;
   readonly diff?: ImageDiffer;
   readonly contents?: ImageContentsReader;
@@ -51,7 +54,7 @@ export interface SessionParts {
 const DIGEST_FACTS_MS = 7 * 24 * 3_600_000;
 
 export function createRegistrySession(parts: SessionParts): RegistrySession {
-  const reader = parts.shared ?? parts.registry;
+  const reader = memoizeManifests(parts.shared ?? parts.registry);
   const cache = parts.cache;
   const lookups = new Map<string, BuildTimeLookup>();
   const builtAt = (platform: Platform): BuildTimeLookup => {
@@ -89,5 +92,5 @@ export function createRegistrySession(parts: SessionParts): RegistrySession {
   const signatures = (settings: VerifySettings) =>
     createSignatureSource(reader, settings, { verdicts, ...(parts.trustedRoot ? { trustedRoot: parts.trustedRoot } : {}) });
   const contents = parts.contents;
-  return { registry: parts.registry, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}), ...(contents ? { contents } : {}) };
+  return { registry: parts.registry, reader, follower: parts.follower, cooldown, builtAt, signatures, ...(diff ? { diff } : {}), ...(contents ? { contents } : {}) };
 }

@@ -8,6 +8,8 @@ import { formatPlatform, imageKey } from "../reference/format.js";
 import type { ImageName, Platform } from "../reference/types.js";
 import { readImagePlatform } from "../registry/image-config.js";
 import { assertManifestShape, isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "../registry/manifest.js";
+import { memoizeManifests, type ManifestMemo } from "../registry/manifest-memo.js";
+import { RegistryError } from "../registry/errors.js";
 import type { Registry } from "../registry/types.js";
 import { applyDigestInsertions } from "../rewrite/insert.js";
 import { rewriteFileWith, type FileWriteResult } from "./files.js";
@@ -69,13 +71,14 @@ export async function resolveTags(
   const limit = pLimit(options.concurrency ?? 16);
   const groups = [...groupUnpinned(occurrences)];
   const resolutions = new Map<string, TagResolution>();
+  const reader = memoizeManifests(registry);
   let done = 0;
   await Promise.all(
     groups.map(([key, [first]]) =>
       limit(async () => {
         const ref = first!.reference;
         try {
-          resolutions.set(key, await resolveTag(registry, ref, ref.tag, options.platform));
+          resolutions.set(key, await resolveTag(reader, ref, ref.tag, options.platform));
         } catch (error) {
           resolutions.set(key, { ok: false, reason: errorLine(error) });
         }
@@ -86,7 +89,7 @@ export async function resolveTags(
   return resolutions;
 }
 
-async function resolveTag(registry: Registry, name: ImageName, tag: string, platform: Platform | undefined): Promise<TagResolution> {
+async function resolveTag(registry: ManifestMemo, name: ImageName, tag: string, platform: Platform | undefined): Promise<TagResolution> {
   const label = `${imageKey(name)}:${tag}`;
   // Read, never a HEAD's claim: the digest written is one whose bytes were checked (a HEAD and a read by digest would
   // cost the same two requests where one does).
@@ -99,6 +102,13 @@ async function resolveTag(registry: Registry, name: ImageName, tag: string, plat
     if (!entry) {
       const offered = entries.map((e) => e.platform).filter((p): p is Platform => p !== undefined && p.os !== "unknown");
       return { ok: false, reason: `${label} has no ${formatPlatform(platform)} image (it has ${offered.map(formatPlatform).join(", ") || "none"})` };
+    }
+    // The index may name an image the registry no longer has (deleted, or never pushed whole): a HEAD says.
+    try {
+      await registry.confirm(name, entry.digest, "manifest");
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === "NOT_FOUND")) throw error;
+      return { ok: false, reason: `${label}: the tag's index names ${entry.digest} for ${formatPlatform(platform)}, but the registry does not have it; not pinned until the tag is pushed whole again` };
     }
     return { ok: true, digest: entry.digest, kind: "manifest", platform };
   }

@@ -6,6 +6,7 @@ import { RegistryError } from "./errors.js";
 import type { FollowedPin, Vanished } from "./follow-types.js";
 import { readImagePlatform } from "./image-config.js";
 import { assertManifestShape, isIndexMediaType, parseImageManifest, parseIndex, samePlatform } from "./manifest.js";
+import { memoizeManifests, type ManifestMemo } from "./manifest-memo.js";
 import type { Descriptor, FetchedManifest, Registry } from "./types.js";
 
 export type { FollowedPin, Vanished };
@@ -54,12 +55,17 @@ const DOCKER_HUB_ONLY = (registry: string): boolean => registry === DOCKER_HUB;
  *   tag the pin's platform cannot be known, so NOT_FOUND asks for a hand edit.
  *
  * Per follower (one run), each tag is resolved once, each manifest and config read at most once, and
- * concurrent calls for the same thing share one request.
+ * concurrent calls for the same thing share one request. Given a ManifestMemo, the follower reads through it, so what
+ * it read is not read again by the rest of the run (the confirmation before a write, the package diff).
+ *
+ * The platform image an index names for a platform pin is reported without being read: a read-only run (check, the
+ * app's planning) needs no more. Whether the registry still has it (an index can name one that was deleted, or never
+ * pushed whole) is confirmed once per distinct digest just before a write: see confirmMoves (src/engine/confirm.ts).
  */
-export function createPinFollower(registry: Registry, options: PinFollowerOptions = {}): PinFollower {
+export function createPinFollower(registry: Registry | ManifestMemo, options: PinFollowerOptions = {}): PinFollower {
   const logger = options.logger;
+  const reader = memoizeManifests(registry);
   const tags = new Map<string, Promise<Descriptor>>();
-  const manifests = new Map<string, Promise<FetchedManifest>>();
   const platforms = new Map<string, Promise<Platform | undefined>>();
   const follows = new Map<string, Promise<FollowedPin>>();
 
@@ -75,21 +81,20 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
   const headFirst = options.headFirst ?? DOCKER_HUB_ONLY;
   const resolveTag = (name: ImageName, tag: string): Promise<Descriptor> =>
     memo(tags, `${imageKey(name)}:${tag}`, async () => {
-      if (headFirst(name.registry)) return registry.headManifest(name, tag);
-      const fetched = await registry.getManifest(name, tag);
-      manifests.set(`${imageKey(name)}@${fetched.digest}`, Promise.resolve(fetched));
+      if (headFirst(name.registry)) return reader.headManifest(name, tag);
+      // Kept under its digest by the memo: a pin moving to the tag's digest needs no second read.
+      const fetched = await reader.getManifest(name, tag);
       return { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.byteLength };
     });
 
-  const manifest = (name: ImageName, digest: Digest): Promise<FetchedManifest> =>
-    memo(manifests, `${imageKey(name)}@${digest}`, () => registry.getManifest(name, digest));
+  const manifest = (name: ImageName, digest: Digest): Promise<FetchedManifest> => reader.getManifest(name, digest);
 
   /** The platform an image manifest was built for, from its config blob; undefined when the config names none. */
   const platformOf = (name: ImageName, digest: Digest): Promise<Platform | undefined> =>
     memo(platforms, `${imageKey(name)}@${digest}`, async () => {
       const fetched = await manifest(name, digest);
       const { config } = parseImageManifest(fetched.json, `${imageKey(name)}@${digest}`);
-      return readImagePlatform(registry, name, config.digest);
+      return readImagePlatform(reader, name, config.digest);
     });
 
   async function follow(pin: PinnedReference): Promise<FollowedPin> {
@@ -190,24 +195,15 @@ export function createPinFollower(registry: Registry, options: PinFollowerOption
   }
 
   /**
-   * A digest a pin moves to is one read from the registry and verified against itself: the tag's own manifest (a
-   * HEAD's Docker-Content-Digest is only a claim, so it is read once when the pin would move to it) or an entry of
-   * its verified index, which is read too: an index can name a platform image the registry no longer has (deleted,
-   * or never pushed whole), and a pin moved there fails every deploy.
+   * The tag's own digest a pin moves to is one read from the registry and verified against itself: a HEAD's
+   * Docker-Content-Digest is only a claim, so it is read once when the pin would move to it (free when the tag was
+   * read by GET). An entry of the tag's verified index is reported as the index names it, unread.
    */
   async function followVerified(pin: PinnedReference): Promise<FollowedPin> {
     const followed = await follow(pin);
-    if (followed.current === pin.digest) return followed;
-    const name: ImageName = { registry: pin.registry, repository: pin.repository };
-    try {
-      const target = await manifest(name, followed.current);
-      assertManifestShape(target, `${imageKey(name)}@${followed.current}`);
-    } catch (error) {
-      if (!isNotFound(error) || followed.current === followed.tagDigest) throw error;
-      throw new RegistryError(
-        "BAD_RESPONSE",
-        `${imageKey(name)}:${pin.tag}: the tag's index names ${followed.current}${followed.platform ? ` for ${formatPlatform(followed.platform)}` : ""}, but the registry does not have it; the pin is left as it is until the tag is pushed whole again`,
-      );
+    if (followed.current !== pin.digest && followed.current === followed.tagDigest) {
+      const name: ImageName = { registry: pin.registry, repository: pin.repository };
+      assertManifestShape(await manifest(name, followed.current), `${imageKey(name)}@${followed.current}`);
     }
     return followed;
   }

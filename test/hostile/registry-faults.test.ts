@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { ProbotOctokit } from "probot";
+import { runOneShot } from "../../src/app/one-shot.js";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
+import { ALL_BRANCH } from "../../src/policy/grouping.js";
+import { GitHubFake } from "../support/github-fake.js";
 import { runCli, type CliRun } from "../support/cli.js";
 import { ALL_FAULTS, startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy.js";
 import { deleteManifest, MULTI_ARCH, movingTag, platformKey, LINUX_AMD64, LINUX_ARM64, type PushedBuild } from "../support/images.js";
@@ -179,24 +184,101 @@ describe("one image's registry answers damaged in every way, the other image's i
 });
 
 describe("an index naming a platform image the registry no longer has", () => {
-  it("moves no pin there: update and check report it failed, and the other platform's pin still moves", async () => {
-    const torn = await movingTag(reg, "acme/torn", "1", { platforms: MULTI_ARCH });
-    const arm = platformKey(LINUX_ARM64);
-    const amd = platformKey(LINUX_AMD64);
+  // The tag's new index names an arm64 image that was deleted (or never pushed whole): every writer confirms each digest
+  // it would write (src/engine/confirm.ts) and leaves that pin alone, failed with one line; the amd64 pin beside it moves.
+  let torn: { before: PushedBuild; after: PushedBuild };
+  const arm = platformKey(LINUX_ARM64);
+  const amd = platformKey(LINUX_AMD64);
+  let original: string;
+  let reason: string;
+  beforeAll(async () => {
+    torn = await movingTag(reg, "acme/torn", "1", { platforms: MULTI_ARCH });
     await deleteManifest(reg, "acme/torn", torn.after.platforms[arm]!);
-    const original = `image: ${reg.host}/acme/torn:1@${torn.before.platforms[arm]}\nimage: ${reg.host}/acme/torn:1@${torn.before.platforms[amd]}\n`;
-    const dir = await tree({ "a.yaml": original });
-
-    const check = await runCli("check", dir, "--json");
-    expect(check.code, check.stderr).toBe(2);
-    const update = await runCli("update", dir, "--no-diff", "--json");
-    expect(update.code, update.stderr).toBe(2);
-    const report = JSON.parse(update.stdout) as { failed: Failure[]; updated: { to: string }[] };
-    expect(report.failed).toHaveLength(1);
-    expect(report.failed[0]!.reason).toContain(`names ${torn.after.platforms[arm]} for linux/arm64, but the registry does not have it`);
-    expect(report.updated.map((u) => u.to)).toEqual([torn.after.platforms[amd]]);
-    expect(await readFile(join(dir, "a.yaml"), "utf8")).toBe(original.replace(torn.before.platforms[amd]!, torn.after.platforms[amd]!));
+    original = `image: ${reg.host}/acme/torn:1@${torn.before.platforms[arm]}\nimage: ${reg.host}/acme/torn:1@${torn.before.platforms[amd]}\n`;
+    reason = `names ${torn.after.platforms[arm]} for linux/arm64, but the registry does not have it`;
   });
+  const moved = () => original.replace(torn.before.platforms[amd]!, torn.after.platforms[amd]!);
+
+  for (const flags of [["--no-diff"], [], ["--dry-run"]]) {
+    it(`update ${flags.join(" ") || "(with package diffs)"} moves no pin there: it reports it failed, exits 2, and the other platform's pin moves`, async () => {
+      const dir = await tree({ "a.yaml": original });
+      const update = await runCli("update", dir, ...flags, "--json");
+      expectCleanOutput(update, update.stderr);
+      expect(update.code, update.stderr).toBe(2);
+      const report = JSON.parse(update.stdout) as { failed: Failure[]; updated: { to: string }[] };
+      expect(report.failed).toHaveLength(1);
+      expect(report.failed[0]!.reason).toContain(reason);
+      expect(report.failed[0]!.reason).not.toContain("\n");
+      expect(report.updated.map((u) => u.to)).toEqual([torn.after.platforms[amd]]);
+      expect(await readFile(join(dir, "a.yaml"), "utf8")).toBe(flags.includes("--dry-run") ? original : moved());
+    });
+  }
+
+  it("a second update still reports the pin failed, never up to date", async () => {
+    const dir = await tree({ "a.yaml": original });
+    expect((await runCli("update", dir, "--no-diff")).code).toBe(2);
+    const again = await runCli("update", dir, "--no-diff", "--json");
+    expect(again.code, again.stderr).toBe(2);
+    const report = JSON.parse(again.stdout) as { failed: Failure[]; upToDate: { digest: string }[] };
+    expect(report.failed.map((f) => f.reason)).toEqual([expect.stringContaining(reason)]);
+    expect(report.upToDate.map((p) => p.digest)).toEqual([torn.after.platforms[amd]]);
+    expect(await readFile(join(dir, "a.yaml"), "utf8")).toBe(moved());
+  });
+
+  it("check calls both pins stale (their tag moved) without reading the images they would move to, and exits 1", async () => {
+    // Read-only, at the follower's floor: whether the registry holds the arm64 image is what update confirms.
+    const dir = await tree({ "a.yaml": original });
+    const check = await runCli("check", dir, "--json");
+    expect(check.code, check.stderr).toBe(1);
+    const report = JSON.parse(check.stdout) as { updated: { to: string }[]; failed: Failure[] };
+    expect(report.failed).toEqual([]);
+    expect(report.updated.map((u) => u.to).sort()).toEqual([torn.after.platforms[amd], torn.after.platforms[arm]].sort());
+  });
+
+  it("pin --platform does not pin the tag to it, and pins the platform the registry has", async () => {
+    const text = `FROM ${reg.host}/acme/torn:1\n`;
+    const dir = await tree({ Dockerfile: text });
+    const pin = await runCli("pin", dir, "--platform", "linux/arm64", "--json");
+    expectCleanOutput(pin, pin.stderr);
+    expect(pin.code, pin.stderr).toBe(2);
+    const report = JSON.parse(pin.stdout) as { failed: Failure[] };
+    expect(report.failed.map((f) => f.reason)).toEqual([expect.stringContaining(reason)]);
+    expect(await readFile(join(dir, "Dockerfile"), "utf8")).toBe(text);
+    expect((await runCli("pin", dir, "--platform", "linux/amd64")).code).toBe(0);
+    expect(await readFile(join(dir, "Dockerfile"), "utf8")).toBe(`FROM ${reg.host}/acme/torn:1@${torn.after.platforms[amd]}\n`);
+  });
+
+  for (const diff of [true, false]) {
+    it(`the app's pull request (one-shot, as the Action runs it${diff ? "" : ", diff off"}) moves only the other platform's pin and reports the image failed`, async () => {
+      const fake = new GitHubFake();
+      fake.install();
+      try {
+        fake.addInstallation(7, "someone");
+        const config: Record<string, string> = diff ? {} : { ".github/digesta.yml": "diff:\n  enabled: false\n" };
+        fake.createRepository("someone", "torn", { "a.yaml": original, ...config }, { installationId: 7 });
+        fake.addToken("ghs_token");
+        const octokit = new ProbotOctokit({ auth: { token: "ghs_token" }, retry: { enabled: false }, throttle: { enabled: false } });
+        const outcome = await runOneShot({
+          owner: "someone",
+          repo: "torn",
+          token: "ghs_token",
+          octokit,
+          session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
+          log: pino({ level: "silent" }),
+        });
+        expect(outcome).toMatchObject({ status: "done", updates: 1, failed: 1 });
+        expect(outcome.status === "done" && outcome.failures.map((f) => f.reason)).toEqual([expect.stringContaining(reason)]);
+        expect(fake.files("someone", "torn", ALL_BRANCH)["a.yaml"]).toBe(moved());
+        const [pull] = fake.pulls("someone", "torn");
+        // The pull request moves the amd64 pin only, and says why the arm64 one is not moved.
+        const [moves, couldNot] = pull!.body.split("### Could not check");
+        expect(moves).not.toContain(torn.after.platforms[arm]!.slice(7, 19));
+        expect(couldNot).toContain(`${torn.after.platforms[arm]} for linux/arm64, but the registry does not have it`);
+      } finally {
+        fake.uninstall();
+      }
+    });
+  }
 });
 
 describe("the app's registry client (the private-address check, the app's settings) under the same faults", () => {

@@ -10,6 +10,8 @@ import { formatPlatform, formatReference, imageKey, shortDigest } from "../../re
 import type { Platform } from "../../reference/types.js";
 import type { UnpinnedScan } from "../../pin/types.js";
 import { createPinFollower } from "../../registry/follow.js";
+import { memoizeManifests, type ManifestMemo } from "../../registry/manifest-memo.js";
+import { confirmMoves } from "../../engine/confirm.js";
 import { createBuildTimeLookup } from "../../policy/build-time.js";
 import { createCooldown } from "../../policy/cooldown.js";
 import { createIgnoreMatcher } from "../../policy/ignore.js";
@@ -54,17 +56,24 @@ interface PlannedCheckout {
   readonly unpinned?: UnpinnedScan;
   /** The signature verdict on each proposed digest a `verify` rule names, by `registry/repository@digest`. */
   readonly verdicts: ReadonlyMap<string, Verdict>;
+  /** The run's registry, each manifest read at most once (the follower's reads serve the package diffs). */
+  readonly reader: ManifestMemo;
 }
+
+/** `update` shows the package changes of each move unless --no-diff or the configuration turns them off. */
+const showsDiffs = (options: UpdateOptions, settings: CheckoutSettings): boolean => options.diff !== false && settings.config.diff.enabled;
 
 /**
  * Read the configuration, scan, resolve each unique pin once (leaving alone what the configuration ignores, holding
- * back what its cooldown holds back), plan: what the app does on the same tree. Shared by `update` and `check`.
+ * back what its cooldown holds back), plan: what the app does on the same tree. Shared by `update` and `check`; with
+ * `writes` (update, and its dry run, which shows what it would write), each digest a pin would move to is first
+ * confirmed to be one the registry holds.
  */
 async function planCheckout(
   context: CliContext,
   dir: string,
   options: UpdateOptions,
-  unpinned?: (settings: CheckoutSettings) => UnpinnedCollector,
+  how: { readonly writes: boolean; readonly unpinned?: (settings: CheckoutSettings) => UnpinnedCollector },
 ): Promise<PlannedCheckout | undefined> {
   const before = options.before === undefined ? undefined : parseTime(options.before);
   const concurrency = options.concurrency ? positiveInteger(options.concurrency, "--concurrency") : undefined;
@@ -75,20 +84,29 @@ async function planCheckout(
     return undefined;
   }
   const scan = checkoutScanOptions(settings, options);
-  const collector = unpinned?.(settings);
+  const collector = how.unpinned?.(settings);
   const { report, warned } = await scanCheckout(context, dir, collector ? { ...scan, onTextFile: collector.onTextFile } : scan, settings, options);
   if (!options.json) summarise(context, { ...report, pinned: report.pinned.length });
-  const follower = createPinFollower(context.registry, { logger: context.logger });
+  const reader = memoizeManifests(context.registry);
+  const follower = createPinFollower(reader, { logger: context.logger });
   let resolutions = await resolvePins(report.pinned, follower, {
     skip: createIgnoreMatcher(config.ignore),
     ...(concurrency ? { concurrency } : {}),
-    ...(before ? { before: { time: before, registry: context.registry } } : {}),
+    ...(before ? { before: { time: before, registry: reader } } : {}),
     ...withProgress(context),
   }).finally(() => context.progress.end());
   if (config.cooldown > 0 && !before) {
     context.progress.phase("checking the cooldown");
-    const cooldown = createCooldown(context.registry, follower, createBuildTimeLookup(context.registry, config.diff.platform));
+    const cooldown = createCooldown(reader, follower, createBuildTimeLookup(reader, config.diff.platform));
     resolutions = await cooldown.apply(report.pinned, resolutions, { minAge: config.cooldown, now: new Date() }).finally(() => context.progress.end());
+  }
+  if (how.writes) {
+    // Once per distinct digest, by the GET the package diff makes next when it does (it reads it from the memo).
+    context.progress.phase("confirming the new digests");
+    resolutions = await confirmMoves(report.pinned, resolutions, reader, {
+      read: showsDiffs(options, settings),
+      ...(concurrency ? { concurrency } : {}),
+    }).finally(() => context.progress.end());
   }
   // Each new digest a `verify` rule names is checked before it is proposed; with `required`, one that fails is held back.
   const signatures = await signatureRules(context.registry, config.verify, options);
@@ -105,6 +123,7 @@ async function planCheckout(
     plan: planUpdates(report, resolutions),
     report,
     verdicts,
+    reader,
     warned: warned || unreadFiles(report.skippedFiles).length > 0,
     ...(collector ? { unpinned: collector.result() } : {}),
   };
@@ -117,13 +136,12 @@ function withProgress(context: CliContext) {
 
 export async function updateCommand(context: CliContext, dir: string, options: UpdateOptions): Promise<number> {
   const wanted = options.platform ? parsePlatform(options.platform) : undefined;
-  const planned = await planCheckout(context, dir, options);
+  const planned = await planCheckout(context, dir, options, { writes: true });
   if (!planned) return ExitCode.Ok;
-  const { plan, settings, report, verdicts } = planned;
+  const { plan, settings, report, verdicts, reader } = planned;
   const platform = wanted ?? settings.config.diff.platform;
   const files = options.dryRun ? [] : await rewriteFiles(dir, plan, report.fingerprints);
-  const showDiffs = options.diff !== false && settings.config.diff.enabled;
-  const diffs = showDiffs ? await diffUpdates(context, plan.updates, platform) : [];
+  const diffs = showsDiffs(options, settings) ? await diffUpdates(context, reader, plan.updates, platform) : [];
   context.progress.end();
 
   if (options.json) {
@@ -145,7 +163,9 @@ export async function updateCommand(context: CliContext, dir: string, options: U
 export async function checkCommand(context: CliContext, dir: string, options: UpdateOptions & { unpinned?: boolean }): Promise<number> {
   // --unpinned: the same walk also finds tagged references written without a digest.
   const collect = options.unpinned ? (settings: CheckoutSettings) => createUnpinnedCollector(createIgnoreMatcher(settings.config.ignore)) : undefined;
-  const planned = await planCheckout(context, dir, options, collect);
+  // Read-only: a stale pin is reported from what its tag names; whether the registry still holds the platform image an
+  // index names is confirmed by update, which leaves a pin alone and fails when it does not.
+  const planned = await planCheckout(context, dir, options, { writes: false, ...(collect ? { unpinned: collect } : {}) });
   if (!planned) return ExitCode.Ok;
   const { plan, report, unpinned, verdicts } = planned;
   if (options.json) {
@@ -166,7 +186,7 @@ export async function checkCommand(context: CliContext, dir: string, options: Up
   return stale ? ExitCode.Stale : ExitCode.Ok;
 }
 
-function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
+function diffUpdates(context: CliContext, reader: ManifestMemo, updates: readonly ImageUpdate[], platform: Platform): Promise<ImageDiff[]> {
   // Images of one repository, or on one base, share layers: each is read once for all the diffs.
   const cache = createPackageListCache();
   const onProgress = updates.length > 0 ? progress(context, "diffing images") : undefined;
@@ -174,8 +194,8 @@ function diffUpdates(context: CliContext, updates: readonly ImageUpdate[], platf
   onProgress?.(0, updates.length);
   const differ: ImageDiffer = withVulnerabilities(
     (image, tag, from, to, wanted) =>
-      diffImages(context.registry, image, from, to, { platform: wanted, tag, cache, logger: context.logger }).finally(() => onProgress?.(++diffed, updates.length)),
-    vulnerabilitySources(context),
+      diffImages(reader, image, from, to, { platform: wanted, tag, cache, logger: context.logger }).finally(() => onProgress?.(++diffed, updates.length)),
+    vulnerabilitySources(context, reader),
     context.logger,
   );
   return packageDiffs(
