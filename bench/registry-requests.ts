@@ -1,13 +1,16 @@
 // How many registry requests following 1,000 pins costs, against a real token-auth registry (distribution 2.8):
 // 10 repositories × 5 multi-arch tags, half of them moved, pins mixing index and platform pins. The goal is one
 // manifest request per unique tag and one token per repository scope; the reference is the same pins followed
-// without memoisation (a new follower per pin, the client and its tokens shared).
+// without memoisation (a new follower per pin, the client and its tokens shared). Following is what every reading
+// path costs (check, the app's planning); a write (update, the app's pull requests) then confirms each distinct
+// digest it would write that the run has not read, once: a HEAD each, counted apart.
 // Run alone: node --import tsx bench/registry-requests.ts
 import { pathToFileURL } from "node:url";
 import pLimit from "p-limit";
 import type { Digest, PinnedReference } from "../src/reference/types.js";
 import { createRegistryClient, type RegistryClient } from "../src/registry/client.js";
-import { createPinFollower } from "../src/registry/follow.js";
+import { createPinFollower, type FollowedPin } from "../src/registry/follow.js";
+import { memoizeManifests } from "../src/registry/manifest-memo.js";
 import { MULTI_ARCH, platformKey, pushBuild, type PushedBuild } from "../test/support/images.js";
 import { startRegistry, type TestRegistry } from "../test/support/registry-server.js";
 
@@ -64,21 +67,31 @@ interface Run {
   readonly blob: number;
   readonly total: number;
   readonly wrong: number;
+  /** Manifest requests (all HEADs here) that confirming the digests a write would move to added after following. */
+  readonly confirm?: number;
 }
 
 async function followAll(client: RegistryClient, cases: readonly PinCase[], memoised: boolean): Promise<Run> {
-  const shared = createPinFollower(client);
+  // One manifest memo for the run, as the CLI and the app have: the confirmation reads from what following read.
+  const reader = memoizeManifests(client);
+  const shared = createPinFollower(reader);
   const results = await Promise.all(
-    cases.map(({ pin }) => (memoised ? shared : createPinFollower(client)).follow(pin).then((r) => r.current, () => undefined)),
+    cases.map(({ pin }) => (memoised ? shared : createPinFollower(client)).follow(pin).then((r): FollowedPin | undefined => r, () => undefined)),
   );
   const stats = client.stats();
-  return {
+  const run = {
     manifest: stats.byKind.manifest,
     token: stats.tokenRequests,
     blob: stats.byKind.blob,
     total: stats.requests,
-    wrong: results.filter((current, i) => current !== cases[i]!.expected).length,
+    wrong: results.filter((r, i) => r?.current !== cases[i]!.expected).length,
   };
+  if (!memoised) return run;
+  // What update (without package diffs) then asks before it writes, as src/engine/confirm.ts does.
+  await Promise.all(
+    results.map((r, i) => (r && r.current !== cases[i]!.pin.digest ? reader.confirm(cases[i]!.pin, r.current, r.kind) : undefined)),
+  );
+  return { ...run, confirm: client.stats().byKind.manifest - stats.byKind.manifest };
 }
 
 export async function benchRegistryRequests(): Promise<void> {
@@ -105,16 +118,20 @@ export async function benchRegistryRequests(): Promise<void> {
     row("digesta (one follower)", digesta);
     row("reference (follower per pin)", reference);
     // Without tag history, a stale pin's own manifest must be read once to know whether it is an index or which
-    // platform it is, and a platform image a pin moves to must be read once to know the registry has it (an index
-    // may name one it no longer has): the least any follower can do is one request per tag, one per distinct stale
-    // digest and one per distinct platform image moved to.
+    // platform it is: the least any follower can do is one request per tag plus one per distinct stale digest.
     const stale = cases.filter((c) => c.pin.digest !== c.expected);
     const staleDigests = new Set(stale.map((c) => c.pin.digest)).size;
+    const floor = uniqueTags + staleDigests;
+    // A write must also know the registry holds each platform image an index names for a pin (it may have deleted
+    // it): one HEAD per distinct one, none when the package diff reads it anyway (the run's memo shares that GET).
     const tagDigests = new Set(fixtures.map((f) => f.after.digest));
     const movedTo = new Set(stale.map((c) => c.expected).filter((d) => !tagDigests.has(d))).size;
-    const floor = uniqueTags + staleDigests + movedTo;
     console.log(`unique tags ${uniqueTags}, unique repository scopes ${scopes}, distinct stale pinned digests ${staleDigests}, distinct platform images moved to ${movedTo}`);
-    console.log(`manifest requests / floor (1 per tag + 1 per distinct stale digest + 1 per platform image moved to = ${floor}): ${(digesta.manifest / floor).toFixed(2)}`);
+    console.log(`manifest requests / floor (1 per tag + 1 per distinct stale digest = ${floor}): ${(digesta.manifest / floor).toFixed(2)}`);
+    console.log(
+      `before a write (update --no-diff): ${digesta.confirm} more manifest requests (HEAD), ${((digesta.confirm ?? 0) / Math.max(1, movedTo)).toFixed(2)} per distinct platform image moved to; ` +
+        `with package diffs none: the GET the diff makes of each confirms it (test/cli/update-requests.test.ts)`,
+    );
     console.log(
       `manifest requests / goal (1 per unique tag): ${(digesta.manifest / uniqueTags).toFixed(2)}; ` +
         `token requests / goal (1 per repository scope): ${(digesta.token / scopes).toFixed(2)}; ` +
