@@ -1,6 +1,7 @@
 // What `check` and `update` ask the registry for, counted by the registry itself (its access log): check reads no
 // platform image a pin would move to (the follower's floor); update confirms each one once before it writes, by the
-// GET the package diff then reuses (so no manifest is fetched twice in one run) or, without diffs, by a HEAD.
+// GET the package diff then reuses (so no manifest is fetched twice in one run) or, without diffs, by a HEAD; `diff`
+// reads again nothing that following its tag read.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,5 +101,15 @@ describe("manifest requests per run", () => {
         `HEAD ${app.after.platforms[arm]}`,
       ].sort(),
     );
+  });
+
+  it("diff IMAGE:TAG@OLD fetches no manifest twice: the diff reads what following the tag read from the run's memo", async () => {
+    const requests = await manifestRequests(async () => {
+      const run = await runCli("diff", `${reg.host}/acme/app:1@${app.before.platforms[arm]}`, "--json");
+      expect(run.code, run.stderr).toBe(0);
+      expect((JSON.parse(run.stdout) as { to: string }).to).toBe(app.after.platforms[arm]);
+    });
+    expect(repeated(requests), requests.join("\n")).toEqual([]);
+    for (const digest of [app.before.platforms[arm], app.after.platforms[arm]]) expect(requests).toContain(`GET ${digest}`);
   });
 });

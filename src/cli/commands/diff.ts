@@ -4,6 +4,7 @@ import { addVulnerabilities } from "../../engine/vulnerabilities.js";
 import { parseReference } from "../../reference/parse.js";
 import type { Digest, PinnedReference } from "../../reference/types.js";
 import { createPinFollower } from "../../registry/follow.js";
+import { memoizeManifests } from "../../registry/manifest-memo.js";
 import type { CliContext } from "../context.js";
 import { writeJson } from "../context.js";
 import { ExitCode, UsageError } from "../errors.js";
@@ -23,6 +24,9 @@ export async function diffCommand(
   const platform = options.platform ? parsePlatform(options.platform) : undefined;
   const old = parseReference(first);
   if (!old.digest) throw new UsageError(`"${first}" has no digest; give IMAGE@sha256:… or IMAGE:TAG@sha256:…`);
+  // One manifest memo for the run: what following the tag read (the pinned manifest, the tag's index), the diff and its
+  // SBOM and scan lookups do not read again.
+  const reader = memoizeManifests(context.registry);
   let to: Digest;
   if (second !== undefined) {
     const next = parseReference(second);
@@ -33,15 +37,15 @@ export async function diffCommand(
     to = next.digest;
   } else {
     if (!old.tag) throw new UsageError(`"${first}" has no tag to compare against; give IMAGE:TAG@OLD or two digests`);
-    const followed = await createPinFollower(context.registry).follow(old as PinnedReference);
+    const followed = await createPinFollower(reader).follow(old as PinnedReference);
     to = followed.current;
   }
-  const packages = await diffImages(context.registry, old, old.digest, to, {
+  const packages = await diffImages(reader, old, old.digest, to, {
     ...(platform ? { platform } : {}),
     ...(old.tag ? { tag: old.tag } : {}),
     logger: context.logger,
   });
-  const diff = await addVulnerabilities(old, packages, vulnerabilitySources(context), context.logger);
+  const diff = await addVulnerabilities(old, packages, vulnerabilitySources(context, reader), context.logger);
   if (options.json) writeJson(context, diff);
   else context.stdout.write(`${renderImageDiffText(diff)}\n`);
   // An unreadable side is not "no package changes": the answer is incomplete, and scripts must know.
