@@ -6,7 +6,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { ProbotOctokit } from "probot";
+import { runOneShot } from "../../src/app/one-shot.js";
+import { createSessionFactory } from "../../src/app/registry-setup.js";
+import { ALL_BRANCH } from "../../src/policy/grouping.js";
 import { runCli } from "../support/cli.js";
+import { GitHubFake } from "../support/github-fake.js";
 import { LINUX_AMD64, LINUX_ARM64, movingTag, MULTI_ARCH, platformKey, type PushedBuild } from "../support/images.js";
 import { startRegistry, type AccessLogEntry, type TestRegistry } from "../support/registry-server.js";
 
@@ -111,5 +117,33 @@ describe("manifest requests per run", () => {
     });
     expect(repeated(requests), requests.join("\n")).toEqual([]);
     for (const digest of [app.before.platforms[arm], app.after.platforms[arm]]) expect(requests).toContain(`GET ${digest}`);
+  });
+
+  it("the app's pull request (one-shot, as the Action runs it) fetches no manifest twice, build times and package diffs included", async () => {
+    const fake = new GitHubFake();
+    fake.install();
+    try {
+      fake.addInstallation(7, "someone");
+      fake.createRepository("someone", "app", { "a.yaml": original }, { installationId: 7 });
+      fake.addToken("ghs_token");
+      let outcome: Awaited<ReturnType<typeof runOneShot>> | undefined;
+      const requests = await manifestRequests(async () => {
+        outcome = await runOneShot({
+          owner: "someone",
+          repo: "app",
+          token: "ghs_token",
+          octokit: new ProbotOctokit({ auth: { token: "ghs_token" }, retry: { enabled: false }, throttle: { enabled: false } }),
+          session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
+          log: pino({ level: "silent" }),
+        });
+      });
+      expect(outcome).toMatchObject({ status: "done", updates: 3, failed: 0 });
+      expect(repeated(requests), requests.join("\n")).toEqual([]);
+      expect(requests.filter((r) => r.startsWith("HEAD"))).toEqual([]);
+      expect(fake.files("someone", "app", ALL_BRANCH)["a.yaml"]).toContain(app.after.platforms[arm]);
+      expect(fake.pulls("someone", "app")[0]!.body).toContain("Package changes");
+    } finally {
+      fake.uninstall();
+    }
   });
 });
