@@ -152,7 +152,6 @@ function scanCodes(path: string, codes: Buffer, first: number, slice: (start: nu
   let lineStart = 0;
   let counted = 0;
 
-  const mayIgnore = first >= 0 && codes.indexOf(IGNORE_MARK_BYTES) >= 0;
   let ignoredLine = -1;
   let ignoredLineChecked = -1;
 
@@ -169,26 +168,30 @@ function scanCodes(path: string, codes: Buffer, first: number, slice: (start: nu
       lineStart = nl + 1;
     }
     counted = start;
-    const matched = slice(start, end);
-    const reference = tryParseReference(matched);
-    const occurrence = { path, line, column: start - lineStart + 1, offset: start, text: matched };
+    const text = slice(start, end);
+    const reference = tryParseReference(text);
+    const column = start - lineStart + 1;
+    // The occurrences are written out whole, not spread from a common part: a spread into a literal with more
+    // properties made V8 build a new hidden class for every reference.
     if (reference !== undefined) {
-      if (mayIgnore && ignoredLineChecked !== line) {
+      if (ignoredLineChecked !== line) {
+        // Only a line holding a pin is searched for the comment: searching the whole file was a quarter of the scan.
         ignoredLineChecked = line;
-        const lineEnd = codes.indexOf(NEWLINE, end);
-        if (IGNORE_COMMENT.test(slice(lineStart, lineEnd < 0 ? codes.length : lineEnd))) ignoredLine = line;
+        let lineEnd = codes.indexOf(NEWLINE, end);
+        if (lineEnd < 0) lineEnd = codes.length;
+        if (includesBytes(codes, IGNORE_MARK_BYTES, lineStart, lineEnd) && IGNORE_COMMENT.test(slice(lineStart, lineEnd))) ignoredLine = line;
       }
       if (ignoredLine === line) {
-        skipped.push({ ...occurrence, reference, reason: IGNORE_COMMENT_REASON });
+        skipped.push({ path, line, column, offset: start, text, reference, reason: IGNORE_COMMENT_REASON });
       } else if (reference.tag !== undefined) {
-        pinned.push({ ...occurrence, reference: reference as PinnedReference, digestOffset: at + 1 });
+        pinned.push({ path, line, column, offset: start, text, reference: reference as PinnedReference, digestOffset: at + 1 });
       } else {
-        const name = matched.slice(0, matched.indexOf("@"));
-        skipped.push({ ...occurrence, reference, reason: VERSION_LIKE.test(name) ? VERSION_REASON : DIGEST_ONLY_REASON });
+        const name = text.slice(0, text.indexOf("@"));
+        skipped.push({ path, line, column, offset: start, text, reference, reason: VERSION_LIKE.test(name) ? VERSION_REASON : DIGEST_ONLY_REASON });
       }
     } else {
-      const badHost = invalidHost(matched);
-      if (badHost) skipped.push({ ...occurrence, reason: `${badHost}: not a registry this reference can be followed on` });
+      const badHost = invalidHost(text);
+      if (badHost) skipped.push({ path, line, column, offset: start, text, reason: `${badHost}: not a registry this reference can be followed on` });
     }
     at = indexOfDigestMark(codes, reference !== undefined ? end : at + 1);
   }
@@ -260,6 +263,15 @@ function afterShellOperator(text: Uint8Array, start: number): boolean {
   const nameEnd = i;
   while (i >= 0 && has(text, i, Char.ShellName)) i--;
   return i < nameEnd && i >= 1 && text[i] === 0x7b && text[i - 1] === 0x24;
+}
+
+/** Whether `needle` occurs in `text[from, to)`: a plain loop, for a stretch as short as a line. */
+function includesBytes(text: Uint8Array, needle: Uint8Array, from: number, to: number): boolean {
+  const first = needle[0];
+  for (let i = from, last = to - needle.length; i <= last; i++) {
+    if (text[i] === first && startsWith(text, needle, i)) return true;
+  }
+  return false;
 }
 
 /** Whether `prefix` is at `at` in `text`. */
