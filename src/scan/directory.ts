@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { errorReason, FileReader, type BatchResult, type FileFindings } from "./read.js";
 import type { BatchRequest, ReadPool } from "./read-pool.js";
-import { walkFiles, walkMatchers } from "./walk.js";
+import { walkFiles, walkMatchers, type WalkEntry } from "./walk.js";
 import type { NotScannedFile, ScanOptions, ScanReport } from "./types.js";
 
 export { MAX_REFERENCES_PER_FILE } from "./read.js";
@@ -75,41 +75,56 @@ export async function scanTree(root: string, options: StreamingScanOptions): Pro
   };
 
   let batch: string[] = [];
-  let walked = 0;
   let sliceStarted = Date.now();
+  /** Takes one entry of the walk, reading or handing over a batch when one is full; true when the slice is over. */
+  const take = (entry: WalkEntry): boolean => {
+    const relative = entry.path;
+    if (entry.kind === "error") {
+      skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry.error)}` });
+    } else if (entry.kind === "symlink") {
+      skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
+    } else if (entry.kind === "special") {
+      skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
+    } else {
+      batch.push(relative);
+    }
+    if (batch.length < BATCH_FILES) return false;
+    const request = { seq: nextSeq++, paths: batch };
+    batch = [];
+    if (!pool?.offer(request)) readHere(request);
+    if (pool) absorb(pool.collect());
+    return Date.now() - sliceStarted > SLICE_MS;
+  };
+  const breathe = async () => {
+    options.onProgress?.(filesScanned, bytesScanned);
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStarted = Date.now();
+  };
+
   const matchedIncludes = new Set<string>();
   // `.git` and `node_modules` are always skipped (walk.ts).
   const walk = walkFiles(
     absoluteRoot,
     await walkMatchers({ ...(options.include ? { include: options.include, matchedIncludes } : {}), ...(options.exclude ? { exclude: options.exclude } : {}) }),
   );
+  // The walk runs ahead of the reading by up to PARALLEL_AFTER_FILES files, so that on a tree that large the
+  // worker threads start before the first file is read (one takes about a tenth of a second to start).
+  const ahead: WalkEntry[] = [];
+  let aheadFiles = 0;
+  while (aheadFiles < PARALLEL_AFTER_FILES) {
+    const next = walk.next();
+    if (next.done) break;
+    ahead.push(next.value);
+    if (next.value.kind === "file") aheadFiles++;
+  }
+  if (threads > 1 && aheadFiles === PARALLEL_AFTER_FILES) {
+    const { ReadPool } = await import("./read-pool.js");
+    pool = new ReadPool(threads - 1, readerOptions);
+  }
   try {
-    for (const entry of walk) {
-      const relative = entry.path;
-      if (entry.kind === "error") {
-        skippedFiles.push({ path: relative, kind: "unreadable", reason: `directory not readable: ${errorReason(entry.error)}` });
-      } else if (entry.kind === "symlink") {
-        skippedFiles.push({ path: relative, kind: "symlink", reason: "symbolic link (not followed)" });
-      } else if (entry.kind === "special") {
-        skippedFiles.push({ path: relative, kind: "special", reason: "not a regular file (FIFO, socket or device)" });
-      } else {
-        batch.push(relative);
-        if (++walked === PARALLEL_AFTER_FILES && threads > 1) {
-          const { ReadPool } = await import("./read-pool.js");
-          pool = new ReadPool(threads - 1, readerOptions);
-        }
-      }
-      if (batch.length < BATCH_FILES) continue;
-      const request = { seq: nextSeq++, paths: batch };
-      batch = [];
-      if (!pool?.offer(request)) readHere(request);
-      if (pool) absorb(pool.collect());
-      if (Date.now() - sliceStarted > SLICE_MS) {
-        options.onProgress?.(filesScanned, bytesScanned);
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStarted = Date.now();
-      }
-    }
+    for (const entry of ahead) if (take(entry)) await breathe();
+    ahead.length = 0;
+    for (const entry of walk) if (take(entry)) await breathe();
     if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });
     while (pool && pool.outstanding > 0) {
       await pool.waitForReplies();

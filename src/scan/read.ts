@@ -90,11 +90,11 @@ export class FileReader {
         notScanned.push({ path: relative, ...this.unread! });
         continue;
       }
-      // Both searches run over the whole buffer and stop at a sentinel written just after the file's bytes, so
-      // neither needs a view of the file (an allocation per file) nor can find stale bytes of an earlier one.
+      // Both searches run over the buffer and stop at a sentinel (a NUL after the first 8 KiB, the mark just after
+      // the file's bytes), so neither needs a view of the file (an allocation per file) nor can find stale bytes
+      // of an earlier one.
       const buffer = this.current;
-      buffer[length] = 0;
-      if (buffer.indexOf(0) < Math.min(length, BINARY_SNIFF_LENGTH)) {
+      if (hasNulByte(buffer, Math.min(length, BINARY_SNIFF_LENGTH))) {
         const bytes = buffer.subarray(0, length);
         notScanned.push(utf16WithPins(bytes) ? { path: relative, ...UTF16_WITH_PINS } : { path: relative, kind: "binary", reason: "binary (NUL byte in the first 8 KiB)" });
         continue;
@@ -102,7 +102,7 @@ export class FileReader {
       filesScanned++;
       bytesScanned += length;
       if (onTextFile) onTextFile(relative, buffer.subarray(0, length));
-      DIGEST_MARK.copy(buffer, length);
+      writeDigestMark(buffer, length);
       const first = indexOfDigestMark(buffer, 0, length);
       if (first === length) continue;
       const bytes = buffer.subarray(0, length);
@@ -170,6 +170,20 @@ export class FileReader {
     this.unread = why;
     return -1;
   }
+}
+
+/** Whether one of the first `end` bytes is NUL: a memchr that stops at a NUL put at `end` for the search. */
+function hasNulByte(buffer: Buffer, end: number): boolean {
+  const saved = buffer[end]!;
+  buffer[end] = 0;
+  const at = buffer.indexOf(0);
+  buffer[end] = saved;
+  return at < end;
+}
+
+/** `@sha256:` at `at`, byte by byte: cheaper than a Buffer copy for eight bytes, once a file. */
+function writeDigestMark(buffer: Buffer, at: number): void {
+  for (let i = 0; i < DIGEST_MARK.length; i++) buffer[at + i] = DIGEST_MARK[i]!;
 }
 
 function tooLarge(maxFileSize: number, size?: number): Unread {
