@@ -2,7 +2,7 @@ import pLimit from "p-limit";
 import { errorLine } from "../errors/error-line.js";
 import { groupPins } from "../plan/plan.js";
 import type { PinResolution } from "../plan/types.js";
-import { formatPlatform, imageKey, tagKey } from "../reference/format.js";
+import { formatPlatform, tagKey } from "../reference/format.js";
 import type { ImageName } from "../reference/types.js";
 import { RegistryError } from "../registry/errors.js";
 import type { ConfirmOptions, ManifestMemo } from "../registry/manifest-memo.js";
@@ -43,7 +43,7 @@ export async function confirmMoves(
         const why =
           error instanceof RegistryError && error.code === "NOT_FOUND"
             ? `${tagKey(image, ref.tag)}: ${names}, but the registry does not have it; the pin is left as it is until the tag is pushed whole again`
-            : `${imageKey(image)}@${resolution.current}: could not confirm the registry has it, so the pin is left as it is: ${errorLine(error)}`;
+            : `${tagKey(image, ref.tag)}: could not confirm the registry has ${resolution.current}, so the pin is left as it is: ${errorLine(error)}`;
         // A pin whose own digest is gone stays reported as vanished (a deploy from it fails), with why it is not moved.
         result.set(key, resolution.vanished ? { ok: false, vanished: resolution.vanished, reason: `the pinned digest ${ref.digest} no longer exists on ${ref.registry}; ${why}` } : { ok: false, reason: why });
       });

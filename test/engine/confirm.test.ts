@@ -58,7 +58,7 @@ describe("confirmMoves", () => {
     const { reader } = memo([digest("1"), digest("3")], digest("2"));
     const confirmed = await confirmMoves(pins, resolutions, reader);
     const reason = (confirmed.get(pinKey(arm.reference)) as { ok: false; reason: string }).reason;
-    expect(reason).toBe(`cgr.dev/chainguard/static@${digest("2")}: could not confirm the registry has it, so the pin is left as it is: registry.test: 503 for ${digest("2")}`);
+    expect(reason).toBe(`cgr.dev/chainguard/static:1: could not confirm the registry has ${digest("2")}, so the pin is left as it is: registry.test: 503 for ${digest("2")}`);
     expect(confirmed.get(pinKey(gone.reference))).toEqual(resolutions.get(pinKey(gone.reference)));
   });
 });

@@ -119,6 +119,45 @@ describe("one image's registry answers damaged in every way, the other image's i
     });
   });
 
+  it("update's confirmation of a platform image, faulted alone, moves that pin only to the truth or leaves it failed", { timeout: 240_000 }, async () => {
+    // Only the requests for the arm64 image the pin moves to are damaged: the tag, its index and every pinned manifest
+    // pass. The confirmation before the write (a HEAD, or with package diffs the GET the diff reuses) meets the fault.
+    const arm = platformKey(LINUX_ARM64);
+    const target = `/manifests/${bad.after.platforms[arm]}`;
+    const confirming = new Map<Fault, FaultProxy>();
+    for (const fault of ALL_FAULTS) confirming.set(fault, await startFaultProxy({ target: reg.url, choose: (request) => (request.path.endsWith(target) ? fault : "none"), trickleMs: 20 }));
+    try {
+      await each(async (fault) => {
+        for (const flags of [["--no-diff"], []]) {
+          const host = confirming.get(fault)!.host;
+          const original = [
+            `image: ${host}/acme/good:1@${good.before.digest}`,
+            `image: ${host}/acme/bad:1@${bad.before.digest}`,
+            `image: ${host}/acme/bad:1@${bad.before.platforms[arm]}`,
+            "",
+          ].join("\n");
+          const dir = await tree({ "deploy.yaml": original });
+          const run = await runCli(...LIMITS, "update", dir, ...flags, "--json");
+          const context = `${fault} ${flags.join(" ")}: exit ${run.code}; ${run.stderr.slice(0, 600)}`;
+          expectCleanOutput(run, context);
+          const report = JSON.parse(run.stdout) as { failed: Failure[] };
+          const written = [...(await readFile(join(dir, "deploy.yaml"), "utf8")).matchAll(DIGEST)].map((m) => m[0]);
+          expect(written.slice(0, 2), context).toEqual([good.after.digest, bad.after.digest]);
+          expect([bad.before.platforms[arm], bad.after.platforms[arm]], context).toContain(written[2]);
+          if (written[2] === bad.before.platforms[arm]) {
+            expect(run.code, context).toBe(2);
+            expect(report.failed, context).toHaveLength(1);
+            expectOneLineFailure(report.failed[0], `${host}/acme/bad`, context);
+          } else {
+            expect(report.failed, context).toEqual([]);
+          }
+        }
+      });
+    } finally {
+      for (const proxy of confirming.values()) await proxy.stop();
+    }
+  });
+
   it("check reports the healthy image stale and the faulty one failed, and exits 2", { timeout: 240_000 }, async () => {
     await each(async (fault) => {
       const host = proxies.get(fault)!.host;
