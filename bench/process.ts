@@ -178,7 +178,20 @@ function loadNow(): LoadState {
 /** One line naming the machine, printed once at the top of a bench run. */
 export function machineLine(): string {
   const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
-  return `machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${new Date().toISOString()}`;
+  const extraCa = process.env["NODE_EXTRA_CA_CERTS"] ? `, NODE_EXTRA_CA_CERTS=${process.env["NODE_EXTRA_CA_CERTS"]}` : "";
+  return `machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}${extraCa}, ${new Date().toISOString()}`;
+}
+
+/**
+ * Node 20 reads and parses the whole NODE_EXTRA_CA_CERTS file at every start, before any of a program's code runs
+ * (Node 24 waits for the first TLS connection): where the machine sets it, a Node program pays for it and a Go or
+ * Rust reference does not. The same pair without it, to print beside the figure (never instead of it).
+ */
+export function withoutExtraCaCerts(command: Command): Command | undefined {
+  const env = command.env ?? process.env;
+  if (!env["NODE_EXTRA_CA_CERTS"]) return undefined;
+  const { NODE_EXTRA_CA_CERTS: _ignored, ...rest } = env;
+  return { ...command, label: `${command.label} (NODE_EXTRA_CA_CERTS unset)`, env: rest };
 }
 
 const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`);

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { MULTI_ARCH, pushBuild } from "../test/support/images.js";
 import { startRegistry } from "../test/support/registry-server.js";
-import { describePaired, digesta, paired, type Command } from "./process.js";
+import { describePaired, digesta, paired, withoutExtraCaCerts, type Command } from "./process.js";
 
 const ROUNDS = 20;
 
@@ -23,9 +23,15 @@ export async function benchResolve(): Promise<void> {
       file: "skopeo",
       args: ["inspect", "--raw", "--tls-verify=false", `docker://${image}`],
     };
-    const result = paired(digesta("digesta resolve", "resolve", image), skopeo, ROUNDS);
+    const subject = digesta("digesta resolve", "resolve", image);
+    const result = paired(subject, skopeo, ROUNDS);
     console.log(`${image} (a multi-platform index on a loopback docker-registry, anonymous)`);
     console.log(describePaired(result, "≤ 2x"));
+    const withoutCa = withoutExtraCaCerts(subject);
+    if (withoutCa) {
+      console.log("beside it, the same with NODE_EXTRA_CA_CERTS unset (Node 20 reads that file at every start)");
+      console.log(describePaired(paired(withoutCa, skopeo, ROUNDS)));
+    }
     const printed = result.subjectStdout.trim();
     const skopeoDigest = `sha256:${createHash("sha256").update(result.referenceStdout).digest("hex")}`;
     if (printed !== pushed.digest || skopeoDigest !== pushed.digest) {

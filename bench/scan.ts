@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "../test/support/random.js";
-import { describePaired, digesta, median, paired, runProcess, type Command } from "./process.js";
+import { describePaired, digesta, median, paired, runProcess, withoutExtraCaCerts, type Command } from "./process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WORK = path.join(here, ".work");
@@ -158,6 +158,11 @@ export async function benchScan(): Promise<void> {
   const floor = paired(scan, ripgrep("rg -c --no-ignore @sha256:", "@sha256:", TREE), ROUNDS);
   console.log(`digesta scan DIR --json vs ripgrep's floor (${fmt(stats.files)} files)`);
   console.log(describePaired(floor, "≤ 1.5x wall and CPU"));
+  const withoutCa = withoutExtraCaCerts(scan);
+  if (withoutCa) {
+    console.log("beside it, the same with NODE_EXTRA_CA_CERTS unset (Node 20 reads that file at every start)");
+    console.log(describePaired(paired(withoutCa, ripgrep("rg -c --no-ignore @sha256:", "@sha256:", TREE), 3)));
+  }
   const found = (JSON.parse(floor.subjectStdout) as unknown[]).length;
   const rgMarks = ripgrepCount(floor.referenceStdout);
   console.log(`  pins: digesta ${fmt(found)} (generator wrote ${fmt(stats.references)}); ripgrep counted ${fmt(rgMarks)} lines with @sha256:`);
