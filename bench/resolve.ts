@@ -29,7 +29,7 @@ export async function benchResolve(): Promise<void> {
     console.log(describePaired(result, "≤ 2x"));
     const withoutCa = withoutExtraCaCerts(subject);
     if (withoutCa) {
-      console.log("beside it, the same with NODE_EXTRA_CA_CERTS unset (Node 20 reads that file at every start)");
+      console.log("beside it, the same with NODE_EXTRA_CA_CERTS unset (Node 20 reads it at every start, Node 24 at its first TLS connection)");
       console.log(describePaired(paired(withoutCa, skopeo, ROUNDS)));
     }
     const printed = result.subjectStdout.trim();
