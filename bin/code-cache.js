@@ -54,21 +54,21 @@ function loadWithCodeCache(file, command, env = process.env) {
 }
 
 /**
- * Runs the file from `dir`/`name`.v8 when that was made from this very file, and saves the code V8 compiled by the end
+ * Runs the file from the code cached in `dir` under `name` for this very file, and saves the code V8 compiled by the end
  * of the run when it was not: "cached" or "compiled"; undefined, without running it, when the file could not be read.
  * What the file itself throws is thrown.
  */
 function runFromCodeCache(file, dir, name) {
   let run;
   try {
-    run = prepare(file, path.join(dir, `${name}.v8`));
+    run = prepare(file, dir, name);
   } catch {
     return undefined;
   }
   return run();
 }
 
-function prepare(file, cacheFile) {
+function prepare(file, dir, name) {
   const vm = require("node:vm");
   const fd = fs.openSync(file, "r");
   let source, stat;
@@ -80,6 +80,8 @@ function prepare(file, cacheFile) {
   }
   // V8 checks only the source's length against the cache; the change time is set by every write and by no one's hand.
   const key = Buffer.from(`digesta code cache\n${stat.size} ${stat.ino} ${stat.ctimeMs}\n`);
+  // Named for the file too, so that two installations run in turn (a global one and npx's) keep a cache each.
+  const cacheFile = path.join(dir, `${name}-${stat.ino}-${stat.size}.v8`);
   const cached = readCache(cacheFile, key);
   // The bundle has no import(): scripts/build-cli.mjs turns each into a require().
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cached });
@@ -112,9 +114,20 @@ function saveCache(cacheFile, key, script) {
   try {
     fs.writeFileSync(temporary, Buffer.concat([key, script.createCachedData()]), { mode: 0o600, flag: "wx" });
     fs.renameSync(temporary, cacheFile);
+    pruneCaches(path.dirname(cacheFile));
   } catch {
     fs.rmSync(temporary, { force: true });
   }
+}
+
+/** Caches of earlier installations are never used again: only the most recently written KEPT_CACHES stay. */
+const KEPT_CACHES = 48;
+
+function pruneCaches(dir) {
+  const caches = fs.readdirSync(dir).filter((entry) => entry.endsWith(".v8"));
+  if (caches.length <= KEPT_CACHES) return;
+  const byAge = caches.map((entry) => ({ entry, written: fs.lstatSync(path.join(dir, entry)).mtimeMs })).sort((a, b) => b.written - a.written);
+  for (const { entry } of byAge.slice(KEPT_CACHES)) fs.rmSync(path.join(dir, entry), { force: true });
 }
 
 module.exports = { loadWithCodeCache, runFromCodeCache, cacheDirectory };

@@ -87,7 +87,7 @@ describe("a run from cached code", () => {
     await mkdir(dir, { mode: 0o700 });
     const first = await runThroughCache(file, dir);
     expect(first).toMatchObject({ code: 0, how: "compiled", printed: "alpha true function\n" });
-    expect(await readdir(dir)).toEqual(["test.v8"]);
+    expect(await readdir(dir)).toEqual([`test-${(await stat(file)).ino}-${(await stat(file)).size}.v8`]);
     const second = await runThroughCache(file, dir);
     expect(second).toMatchObject({ code: 0, how: "cached", printed: "alpha true function\n" });
   });
@@ -104,15 +104,36 @@ describe("a run from cached code", () => {
     expect((await runThroughCache(file, dir)).how).toBe("cached");
   });
 
+  it("keeps a cache for each of two files run in turn, and only the most recent few dozen", async () => {
+    const dir = join(work, "cache");
+    await mkdir(dir, { mode: 0o700 });
+    const [first, second] = [join(work, "program.cjs"), join(work, "other", "program.cjs")];
+    await mkdir(join(work, "other"));
+    await writeFile(join(work, "other", "helper.cjs"), "exports.helper = () => 2;\n");
+    await writeFile(first, program("alpha"));
+    await writeFile(second, program("bravo"));
+    expect((await runThroughCache(first, dir)).how).toBe("compiled");
+    expect((await runThroughCache(second, dir)).how).toBe("compiled");
+    expect(await runThroughCache(first, dir)).toMatchObject({ how: "cached", printed: "alpha true function\n" });
+    expect(await runThroughCache(second, dir)).toMatchObject({ how: "cached", printed: "bravo true function\n" });
+    for (let i = 0; i < 60; i++) await writeFile(join(dir, `stale-${i}-1.v8`), "old");
+    await writeFile(first, program("charlie"));
+    expect((await runThroughCache(first, dir)).how).toBe("compiled");
+    const left = await readdir(dir);
+    expect(left).toHaveLength(48);
+    expect(left).toContain(`test-${(await stat(first)).ino}-${(await stat(first)).size}.v8`);
+  });
+
   it("compiles again over a cache file that is not V8's, and replaces it", async () => {
     const file = join(work, "program.cjs");
     const dir = join(work, "cache");
     await mkdir(dir, { mode: 0o700 });
     await writeFile(file, program("alpha"));
     await runThroughCache(file, dir);
-    const saved = await readFile(join(dir, "test.v8"));
+    const [cacheFile] = await readdir(dir);
+    const saved = await readFile(join(dir, cacheFile!));
     const header = saved.subarray(0, saved.indexOf("\n", saved.indexOf("\n") + 1) + 1);
-    await writeFile(join(dir, "test.v8"), Buffer.concat([header, Buffer.alloc(4096, 0x41)]));
+    await writeFile(join(dir, cacheFile!), Buffer.concat([header, Buffer.alloc(4096, 0x41)]));
     expect(await runThroughCache(file, dir)).toMatchObject({ code: 0, how: "compiled", printed: "alpha true function\n" });
     expect(await runThroughCache(file, dir)).toMatchObject({ code: 0, how: "cached" });
   });
@@ -146,6 +167,7 @@ describe("digesta from the command line", () => {
     for (const run of runs.slice(0, 2)) expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({ code: 0, stdout: uncached.stdout, stderr: uncached.stderr });
     expect(runs[2]!.stdout).toMatch(/^\d+\.\d+\.\d+/);
     const dir = join(work, "cache", "digesta", `code-${process.version}-${process.arch}`);
-    expect((await readdir(dir)).sort()).toEqual(NODE_KEEPS_ITS_OWN ? ["node"] : ["other.v8", "scan.v8"]);
+    const bundle = await stat(join(ROOT, "dist", "bundle", "digesta.cjs"));
+    expect((await readdir(dir)).sort()).toEqual(NODE_KEEPS_ITS_OWN ? ["node"] : [`other-${bundle.ino}-${bundle.size}.v8`, `scan-${bundle.ino}-${bundle.size}.v8`]);
   });
 });
