@@ -5,12 +5,12 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runProcess } from "../support/process.js";
 
-// bin/code-cache.js: the command line started from code V8 compiled in an earlier run. What it must never do: run
+// bin/digesta.js: the command line started from code V8 compiled in an earlier run. What it must never do: run
 // code compiled from another file than the one on disk, take code from a place someone else can write, or change
 // what a run does.
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CODE_CACHE = join(ROOT, "bin", "code-cache.js");
+const CODE_CACHE = join(ROOT, "bin", "digesta.js");
 const { cacheDirectory } = createRequire(import.meta.url)(CODE_CACHE) as {
   cacheDirectory(env: NodeJS.ProcessEnv): string | undefined;
 };
