@@ -36,7 +36,8 @@ function cacheDirectory(env) {
   }
   try {
     // Nothing is made in a directory of someone else's (HOME kept by sudo, say).
-    if (!ownedByUser(fs.existsSync(base) ? base : path.dirname(base), { othersMayWrite: true })) return undefined;
+    // The base may be a link of the user's own making (~/.cache moved elsewhere): it is followed; digesta/ is not.
+    if (!ownedByUser(fs.existsSync(base) ? base : path.dirname(base), { othersMayWrite: true, follow: true })) return undefined;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     return ownedByUser(digesta) && ownedByUser(dir) ? dir : undefined;
   } catch {
@@ -44,8 +45,8 @@ function cacheDirectory(env) {
   }
 }
 
-function ownedByUser(dir, { othersMayWrite = false } = {}) {
-  const stat = fs.lstatSync(dir);
+function ownedByUser(dir, { othersMayWrite = false, follow = false } = {}) {
+  const stat = follow ? fs.statSync(dir) : fs.lstatSync(dir);
   return stat.isDirectory() && stat.uid === process.getuid() && (othersMayWrite || (stat.mode & 0o022) === 0);
 }
 

@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -37,6 +37,17 @@ describe("the cache directory", () => {
     expect(dir).toBe(join(work, "digesta", `code-${process.version}-${process.arch}`));
     expect((await stat(dir!)).mode & 0o777).toBe(0o700);
     expect(cacheDirectory({ HOME: work })).toBe(join(work, ".cache", "digesta", `code-${process.version}-${process.arch}`));
+  });
+
+  it("follows a cache home that is a link to a directory of the user's own, but not a link in place of digesta/", async () => {
+    await mkdir(join(work, "elsewhere"));
+    await symlink(join(work, "elsewhere"), join(work, "linked"));
+    expect(cacheDirectory({ XDG_CACHE_HOME: join(work, "linked") })).toBe(join(work, "linked", "digesta", `code-${process.version}-${process.arch}`));
+    expect(await readdir(join(work, "elsewhere"))).toEqual(["digesta"]);
+    await mkdir(join(work, "other-home"));
+    await mkdir(join(work, "planted"), { mode: 0o700 });
+    await symlink(join(work, "planted"), join(work, "other-home", "digesta"));
+    expect(cacheDirectory({ XDG_CACHE_HOME: join(work, "other-home") })).toBeUndefined();
   });
 
   it("is none when switched off, without a home, or with a relative one", () => {
