@@ -32,6 +32,12 @@ export async function benchResolve(): Promise<void> {
       console.log("beside it, the same with NODE_EXTRA_CA_CERTS unset (Node 20 reads it at every start, Node 24 at its first TLS connection)");
       console.log(describePaired(paired(withoutCa, skopeo, ROUNDS)));
     }
+    // What any Node program starts from, against the same reference: the part of the ratio digesta cannot remove.
+    const nodeFloor: Command = { label: "node -e 0", file: process.execPath, args: ["-e", "0"] };
+    console.log("beside it, the floor of any Node program: node -e 0 against the same skopeo");
+    console.log(describePaired(paired(nodeFloor, skopeo, ROUNDS)));
+    const floorWithoutCa = withoutExtraCaCerts(nodeFloor);
+    if (floorWithoutCa) console.log(describePaired(paired(floorWithoutCa, skopeo, ROUNDS)));
     const printed = result.subjectStdout.trim();
     const skopeoDigest = `sha256:${createHash("sha256").update(result.referenceStdout).digest("hex")}`;
     if (printed !== pushed.digest || skopeoDigest !== pushed.digest) {
