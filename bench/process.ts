@@ -31,6 +31,9 @@ export interface ProcessRun {
 
 export const digesta = (label: string, ...args: string[]): Command => ({ label, file: process.execPath, args: [DIGESTA_BIN, ...args] });
 
+/** The floor of any Node command line: the same Node starting and doing nothing. */
+export const nodeFloor: Command = { label: "node -e 0", file: process.execPath, args: ["-e", "0"] };
+
 /** Runs one command to completion under GNU time; wall time is taken around the spawn, stdout is read whole. */
 export function runProcess(command: Command): ProcessRun {
   const dir = mkdtempSync(path.join(tmpdir(), "digesta-bench-"));

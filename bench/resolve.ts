@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { MULTI_ARCH, pushBuild } from "../test/support/images.js";
 import { startRegistry } from "../test/support/registry-server.js";
-import { describePaired, digesta, paired, withoutExtraCaCerts, type Command } from "./process.js";
+import { describePaired, digesta, nodeFloor, paired, withoutExtraCaCerts, type Command } from "./process.js";
 
 const ROUNDS = 20;
 
@@ -33,7 +33,6 @@ export async function benchResolve(): Promise<void> {
       console.log(describePaired(paired(withoutCa, skopeo, ROUNDS)));
     }
     // What any Node program starts from, against the same reference: the part of the ratio digesta cannot remove.
-    const nodeFloor: Command = { label: "node -e 0", file: process.execPath, args: ["-e", "0"] };
     console.log("beside it, the floor of any Node program: node -e 0 against the same skopeo");
     console.log(describePaired(paired(nodeFloor, skopeo, ROUNDS)));
     const floorWithoutCa = withoutExtraCaCerts(nodeFloor);

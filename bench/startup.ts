@@ -3,10 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describePaired, digesta, paired, type Command } from "./process.js";
+import { describePaired, digesta, nodeFloor, paired, type Command } from "./process.js";
 
 const ROUNDS = 30;
-const nodeFloor: Command = { label: "node -e 0", file: process.execPath, args: ["-e", "0"] };
 
 export async function benchStartup(): Promise<void> {
   const empty = mkdtempSync(path.join(tmpdir(), "digesta-empty-"));

@@ -19,8 +19,6 @@ const fs = require("node:fs");
 const path = require("node:path");
 const Module = require("node:module");
 
-const COMMANDS = new Set(["scan", "update", "check", "pin", "verify", "resolve", "ls", "history", "diff", "github"]);
-
 /** The user's own cache directory for this Node, or undefined when there is none that only this user can write. */
 function cacheDirectory(env) {
   if (env.DIGESTA_CODE_CACHE === "off" || env.NODE_DISABLE_COMPILE_CACHE) return undefined;
@@ -29,7 +27,7 @@ function cacheDirectory(env) {
   const digesta = path.join(base, "digesta");
   const dir = path.join(digesta, `code-${process.version}-${process.arch}`);
   try {
-    // The usual case, in three system calls.
+    // The usual case: two lstat calls.
     if (ownedByUser(dir) && ownedByUser(digesta)) return dir;
   } catch {
     // Not made yet.
@@ -60,7 +58,10 @@ function loadWithCodeCache(file, command, env = process.env) {
     if (dir) Module.enableCompileCache(path.join(dir, "node"));
     return false;
   }
-  return dir !== undefined && runFromCodeCache(file, dir, COMMANDS.has(command) ? command : "other") !== undefined;
+  // Named for the command word, without a list of commands to keep in step with src/cli/main.ts: a word that is no
+  // command costs one small file, and pruneCaches bounds them all.
+  const name = /^[a-z]{1,16}$/.test(command ?? "") ? command : "other";
+  return dir !== undefined && runFromCodeCache(file, dir, name) !== undefined;
 }
 
 /**
