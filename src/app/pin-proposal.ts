@@ -29,7 +29,7 @@ export async function proposePins(
   session: RegistrySession,
 ): Promise<Proposal | undefined> {
   if (unpinned.unpinned.length === 0) return undefined;
-  const resolved = await resolveTags(unpinned.unpinned, session.registry, { concurrency: 8 });
+  const resolved = await resolveTags(unpinned.unpinned, session.reader, { concurrency: 8 });
   // As for updates: with `verify.required`, a tag whose digest does not verify is not pinned to it.
   const signatures = session.signatures(config.verify);
   const checked = signatures ? await checkPinSignatures(unpinned.unpinned, resolved, signatures, { required: config.verify.required }) : undefined;

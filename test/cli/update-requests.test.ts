@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { ProbotOctokit } from "probot";
 import { runOneShot } from "../../src/app/one-shot.js";
 import { createSessionFactory } from "../../src/app/registry-setup.js";
-import { ALL_BRANCH } from "../../src/policy/grouping.js";
+import { ALL_BRANCH, PIN_BRANCH } from "../../src/policy/grouping.js";
 import { runCli } from "../support/cli.js";
 import { GitHubFake } from "../support/github-fake.js";
 import { LINUX_AMD64, LINUX_ARM64, movingTag, MULTI_ARCH, platformKey, type PushedBuild } from "../support/images.js";
@@ -142,6 +142,36 @@ describe("manifest requests per run", () => {
       expect(requests.filter((r) => r.startsWith("HEAD"))).toEqual([]);
       expect(fake.files("someone", "app", ALL_BRANCH)["a.yaml"]).toContain(app.after.platforms[arm]);
       expect(fake.pulls("someone", "app")[0]!.body).toContain("Package changes");
+    } finally {
+      fake.uninstall();
+    }
+  });
+
+  it("the app's pin pull request (pin: true) reads the tag once and each platform image it lists once", async () => {
+    const fake = new GitHubFake();
+    fake.install();
+    try {
+      fake.addInstallation(7, "someone");
+      const files = { "a.yaml": `image: ${reg.host}/acme/app:1\n`, ".github/digesta.yml": "pin: true\n" };
+      fake.createRepository("someone", "pins", files, { installationId: 7 });
+      fake.addToken("ghs_token");
+      let outcome: Awaited<ReturnType<typeof runOneShot>> | undefined;
+      const requests = await manifestRequests(async () => {
+        outcome = await runOneShot({
+          owner: "someone",
+          repo: "pins",
+          token: "ghs_token",
+          octokit: new ProbotOctokit({ auth: { token: "ghs_token" }, retry: { enabled: false }, throttle: { enabled: false } }),
+          session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
+          log: pino({ level: "silent" }),
+        });
+      });
+      expect(outcome).toMatchObject({ status: "done" });
+      expect(fake.files("someone", "pins", PIN_BRANCH)["a.yaml"]).toBe(`image: ${reg.host}/acme/app:1@${app.after.digest}\n`);
+      expect(repeated(requests), requests.join("\n")).toEqual([]);
+      // The tag's index once (its digest is what is written), then the platform image the contents come from.
+      expect(requests.filter((r) => r === "GET 1" || r === `GET ${app.after.digest}`)).toEqual(["GET 1"]);
+      expect(requests).toContain(`GET ${app.after.platforms[amd]}`);
     } finally {
       fake.uninstall();
     }
