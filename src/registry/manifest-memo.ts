@@ -1,10 +1,9 @@
+import { isDigest } from "../reference/digest.js";
 import { imageKey } from "../reference/format.js";
 import type { Digest, ImageName } from "../reference/types.js";
 import { RegistryError } from "./errors.js";
 import { assertManifestShape, isIndexMediaType } from "./manifest.js";
 import type { Descriptor, FetchedManifest, Registry } from "./types.js";
-
-const isDigest = (reference: string): boolean => reference.includes(":");
 
 export interface ConfirmOptions {
   /**

@@ -123,7 +123,6 @@ export async function scanTree(root: string, options: StreamingScanOptions): Pro
   }
   try {
     for (const entry of ahead) if (take(entry)) await breathe();
-    ahead.length = 0;
     for (const entry of walk) if (take(entry)) await breathe();
     if (batch.length > 0) readHere({ seq: nextSeq++, paths: batch });
     while (pool && pool.outstanding > 0) {

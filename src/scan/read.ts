@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { errorLine } from "../errors/error-line.js";
 import { joinPath } from "./names.js";
-import { indexOfDigestMark, scanBytes } from "./scanner.js";
+import { DIGEST_MARK_BYTES, indexOfDigestMark, scanBytes } from "./scanner.js";
 import type { NotScannedFile, NotScannedKind, PinnedOccurrence, SkippedOccurrence } from "./types.js";
 
 /** A NUL byte in this many leading bytes marks a file as binary (what git and ripgrep do). */
@@ -13,9 +13,8 @@ export const MAX_REFERENCES_PER_FILE = 10_000;
 const READ_BUFFER_SIZE = 256 * 1024;
 /** A larger file's buffer is kept for the next file only up to this size. */
 const KEPT_BUFFER_SIZE = 1024 * 1024;
-const DIGEST_MARK = Buffer.from("@sha256:", "latin1");
 /** Room after a file's bytes for the searches' sentinels (see `readBatch`). */
-const SENTINEL_ROOM = DIGEST_MARK.length;
+const SENTINEL_ROOM = DIGEST_MARK_BYTES.length;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** node:crypto takes a while to load, and only a scan that will rewrite needs it. */
 const crypto = () => createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
@@ -183,7 +182,7 @@ function hasNulByte(buffer: Buffer, end: number): boolean {
 
 /** `@sha256:` at `at`, byte by byte: cheaper than a Buffer copy for eight bytes, once a file. */
 function writeDigestMark(buffer: Buffer, at: number): void {
-  for (let i = 0; i < DIGEST_MARK.length; i++) buffer[at + i] = DIGEST_MARK[i]!;
+  for (let i = 0; i < DIGEST_MARK_BYTES.length; i++) buffer[at + i] = DIGEST_MARK_BYTES[i]!;
 }
 
 function tooLarge(maxFileSize: number, size?: number): Unread {

@@ -92,7 +92,8 @@ export function scanBytes(path: string, bytes: Buffer, first: number = indexOfDi
   return scanCodes(path, bytes, first, (start, end) => bytes.toString("latin1", start, end));
 }
 
-const DIGEST_MARK_BYTES = Buffer.from(DIGEST_MARK, "latin1");
+/** `@sha256:` as bytes; read.ts also writes it after each file as the search's sentinel. */
+export const DIGEST_MARK_BYTES = Buffer.from(DIGEST_MARK, "latin1");
 /** `@`, the mark's rarest byte in text, and how many times it may turn up without the rest of the mark. */
 const AT = 0x40;
 const FALSE_STARTS = 16;

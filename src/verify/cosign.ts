@@ -2,7 +2,7 @@ import { verify } from "node:crypto";
 import { isDigest } from "../reference/digest.js";
 import type { Digest } from "../reference/types.js";
 import type { VerificationKey } from "./keys.js";
-import { noneValid, type CosignSignature, type SimpleSigningPayload, type Verdict } from "./types.js";
+import type { CosignSignature, SimpleSigningPayload, Verdict } from "./types.js";
 import { digestTag } from "../reference/format.js";
 
 /** The annotation on each layer of a cosign `.sig` manifest holding the base64 signature of that layer's payload. */
@@ -27,16 +27,6 @@ export function parseSimpleSigning(payload: Uint8Array): SimpleSigningPayload | 
   if (typeof digest !== "string" || !isDigest(digest)) return "the signed payload names no sha256 image digest";
   const reference = critical?.identity?.["docker-reference"];
   return { manifestDigest: digest, ...(typeof reference === "string" ? { dockerReference: reference } : {}) };
-}
-
-/**
- * Whether any of `signatures` is `key`'s signature over a payload that names `digest`. A signature that verifies over a
- * payload naming another digest is not a verification of this one (it signs some other image).
- */
-export function verifyCosignSignatures(signatures: readonly CosignSignature[], digest: Digest, key: VerificationKey): Verdict {
-  if (signatures.length === 0) return { status: "not-signed", reason: "no cosign signature" };
-  const verified = cosignVerification(signatures, digest, key);
-  return Array.isArray(verified) ? noneValid(signatures.length, verified) : verified;
 }
 
 /** The verified verdict of the first of `signatures` by `key` over a payload naming `digest`, else what was wrong with each. */

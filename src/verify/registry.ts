@@ -91,7 +91,7 @@ export async function referrerBundles(registry: Registry, name: ImageName, diges
  */
 export async function verifyImage(registry: Registry, name: ImageName, digest: Digest, key: VerificationKey): Promise<Verdict> {
   const signatures = await cosignSignatures(registry, name, digest);
-  const byCosign = signatures.length > 0 ? cosignVerification(signatures, digest, key) : [];
+  const byCosign = cosignVerification(signatures, digest, key);
   if (!Array.isArray(byCosign)) return byCosign;
   const bundles = await referrerBundles(registry, name, digest);
   if (signatures.length === 0 && bundles.length === 0) return { status: "not-signed", reason: "no cosign signature and no Sigstore bundle among the referrers" };
