@@ -118,6 +118,9 @@ describe("key rules and key-signed Sigstore bundles", () => {
       );
     });
 
+    it("a message signature over this very manifest, by another key", () =>
+      refused((img) => [keyBundle({ subject: img.digest, key: keys["other"]!, manifest: Buffer.from(img.images[0]!.bytes) })], /no signature verifies with/));
+
     it("a keyless bundle (a certificate, not a key), even one whose certificate key is not the rule's", async () => {
       const ca = new TestCa();
       const certificate = ca.issue({ identity: "https://example.test/signer", issuer: "https://issuer.example.test" });
