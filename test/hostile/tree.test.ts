@@ -123,6 +123,8 @@ describe("a tree holding every kind of hostile file", () => {
       "binary.dat": Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from(pinLine())]),
       "utf16.yaml": Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(pinLine(), "utf16le")]),
       "utf16-no-pin.txt": Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("hello\n", "utf16le")]),
+      // Big-endian, as some Windows and Java tools write it.
+      "utf16be.yaml": Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(pinLine(), "utf16le").swap16()]),
       ".git/config": pinLine(),
       ".git/refs/heads/main.yaml": pinLine(),
       "deep/a/b/c/d.yaml": pinLine(),
@@ -176,6 +178,7 @@ describe("a tree holding every kind of hostile file", () => {
       "pipe.yaml": "special",
       "utf16-no-pin.txt": "binary",
       "utf16.yaml": "encoding",
+      "utf16be.yaml": "encoding",
     });
     // Text output: one line per file, names escaped so that no newline or escape sequence reaches the terminal.
     const text = await runCli("scan", dir);
