@@ -50,7 +50,11 @@ const UTF16_WITH_PINS: Unread = {
   kind: "encoding",
   reason: "UTF-16 text holding @sha256: (pins are read and rewritten in UTF-8 and other ASCII-compatible text only); save it as UTF-8",
 };
-const UTF16_MARKS = [Buffer.from("@sha256:", "utf16le"), Buffer.from("@sha256:", "utf16le").swap16()];
+/**
+ * `@sha256:` in UTF-16LE. It is found in big-endian text too, one byte in: there every ASCII character is a zero then
+ * the byte, so the mark's bytes (each followed by a zero) run on into the first hex digit's zero.
+ */
+const UTF16_MARK = Buffer.from("@sha256:", "utf16le");
 
 /**
  * A file with a UTF-16 byte order mark that holds `@sha256:` (what PowerShell's `>` writes): it has pins that would
@@ -58,7 +62,7 @@ const UTF16_MARKS = [Buffer.from("@sha256:", "utf16le"), Buffer.from("@sha256:",
  */
 function utf16WithPins(bytes: Buffer): boolean {
   const bom = bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
-  return bom && UTF16_MARKS.some((mark) => bytes.includes(mark));
+  return bom && bytes.includes(UTF16_MARK);
 }
 
 /**
