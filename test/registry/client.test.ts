@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Digest } from "../../src/reference/types.js";
@@ -76,6 +77,16 @@ describe("manifests", () => {
     expect(error.code).toBe("BAD_RESPONSE");
     expect(error.message).toContain("HTML page");
     expect(error.message).not.toContain("Welcome");
+  });
+
+  it("asks for bytes as stored and refuses a compressed answer, whose digest would be of other bytes", async () => {
+    nock(ORIGIN)
+      .matchHeader("accept-encoding", "identity")
+      .get("/v2/team/app/manifests/1.0")
+      .reply(200, gzipSync(amd.manifest.body), { "content-type": MediaType.OciManifest, "content-encoding": "gzip" });
+    const error = await registryError(testClient().getManifest(APP, "1.0"));
+    expect(error.code).toBe("BAD_RESPONSE");
+    expect(error.message).toContain("sent a compressed answer (Content-Encoding: gzip)");
   });
 
   it("describes an HTML error page by its status, not its markup", async () => {
