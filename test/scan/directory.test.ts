@@ -61,6 +61,15 @@ describe("scanDirectory", () => {
     expect(report.skippedFiles).toEqual([]);
   });
 
+  it("never finds in a file the bytes an earlier, larger file left in the reused read buffer", async () => {
+    // Files are read in path order into one kept buffer: b.yaml is a.yaml cut short in the middle of its digest, so
+    // the bytes after b.yaml's end are still the rest of a.yaml's digest, and must not complete b.yaml's reference.
+    const full = `image: reg.example/first:1@${D}\n`;
+    const root = tree({ "a.yaml": full, "b.yaml": full.slice(0, full.indexOf("@") + 12), "c.yaml": "x\n" });
+    const report = await scanDirectory(root);
+    expect(where(report)).toEqual(["a.yaml:1:8 first"]);
+  });
+
   it("leaves out .git and node_modules at any depth, and applies include and exclude globs", async () => {
     const files = {
       ".git/config": `x: a:1@${D}`,
