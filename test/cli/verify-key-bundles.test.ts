@@ -7,10 +7,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { keyPair, signWithKeys, type TestKey } from "../support/cosign.js";
-import { movingTag, pushBuild, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
+import { movingTag, pushBuild, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { runCli } from "../support/cli.js";
-import { BUNDLE_MEDIA_TYPE, dsseBundle, keyBundle, TestCa, TestLog, type KeyBundleSpec } from "../support/sigstore.js";
+import { attachBundles, BUNDLE_MEDIA_TYPE, dsseBundle, keyBundle, TestCa, TestLog, type KeyBundleSpec } from "../support/sigstore.js";
 
 let reg: TestRegistry;
 let dir: string;
@@ -36,26 +36,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Pushes `bundles` as referrers of `image` in `repository`, listed in its referrers tag index. */
-async function attach(repository: string, image: { digest: PushedBuild["digest"]; size: number; mediaType: string }, bundles: readonly Record<string, unknown>[]): Promise<void> {
-  const descriptors = [];
-  for (const bundle of bundles) {
-    const pushed = await pushReferrer(reg, repository, {
-      subject: { digest: image.digest, size: image.size, mediaType: image.mediaType },
-      artifactType: BUNDLE_MEDIA_TYPE,
-      blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, data: JSON.stringify(bundle) }],
-      annotations: { "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1" },
-    });
-    descriptors.push(pushed.descriptor);
-  }
-  await pushReferrersTagIndex(reg, repository, image.digest, descriptors);
-}
-
 /** A fresh image with the bundles `make` builds for it; its reference by digest. */
 async function imageWithBundles(make: (image: PushedBuild, repository: string) => Record<string, unknown>[]): Promise<{ image: PushedBuild; ref: string; repository: string }> {
   const repository = `keybundle/image-${++counter}`;
   const image = await pushBuild(reg, repository, "1");
-  await attach(repository, image, make(image, repository));
+  await attachBundles(reg, repository, image, make(image, repository));
   return { image, ref: `${reg.host}/${repository}@${image.digest}`, repository };
 }
 
@@ -139,7 +124,7 @@ describe("key rules and key-signed Sigstore bundles", () => {
 
   it("update proposes, and with required: true pins, a digest signed only by a key-signed bundle", async () => {
     const moved = await movingTag(reg, "keybundle/app", "1");
-    await attach("keybundle/app", moved.after, [keyBundle({ subject: moved.after.digest, subjectName: `${reg.host}/keybundle/app`, key: keys["p256"]! })]);
+    await attachBundles(reg, "keybundle/app", moved.after, [keyBundle({ subject: moved.after.digest, subjectName: `${reg.host}/keybundle/app`, key: keys["p256"]! })]);
     const root = await mkdtemp(path.join(dir, "checkout-"));
     const rules = stringify({ verify: { required: true, images: [{ match: `${reg.host}/keybundle/**`, key: keys["p256"]!.pem }] } });
     await writeFile(path.join(root, "rules.yml"), rules);

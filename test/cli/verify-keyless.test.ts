@@ -13,7 +13,7 @@ import { stringify } from "yaml";
 import { pushBlob, pushBuild, pushManifest, pushReferrer, pushReferrersTagIndex, type PushedBuild } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/registry-server.js";
 import { runCli } from "../support/cli.js";
-import { BUNDLE_MEDIA_TYPE, cosignKeylessLayer, dsseBundle, messageBundle, TestCa, TestLog, trustedRoot, type BundleSpec } from "../support/sigstore.js";
+import { attachBundles, BUNDLE_MEDIA_TYPE, cosignKeylessLayer, dsseBundle, messageBundle, TestCa, TestLog, trustedRoot, type BundleSpec } from "../support/sigstore.js";
 
 const IDENTITY = "https://github.com/acme/images/.github/workflows/release.yaml@refs/heads/main";
 const ISSUER = "https://token.actions.githubusercontent.com";
@@ -45,17 +45,7 @@ afterAll(async () => {
 async function imageWithBundles(make: (image: PushedBuild, repository: string) => Record<string, unknown>[]): Promise<{ image: PushedBuild; ref: string }> {
   const repository = `keyless/image-${++counter}`;
   const image = await pushBuild(reg, repository, "1");
-  const descriptors = [];
-  for (const bundle of make(image, repository)) {
-    const pushed = await pushReferrer(reg, repository, {
-      subject: { digest: image.digest, size: image.size, mediaType: image.mediaType },
-      artifactType: BUNDLE_MEDIA_TYPE,
-      blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, data: JSON.stringify(bundle) }],
-      annotations: { "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1" },
-    });
-    descriptors.push(pushed.descriptor);
-  }
-  if (descriptors.length > 0) await pushReferrersTagIndex(reg, repository, image.digest, descriptors);
+  await attachBundles(reg, repository, image, make(image, repository));
   return { image, ref: `${reg.host}/${repository}@${image.digest}` };
 }
 

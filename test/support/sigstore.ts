@@ -4,6 +4,8 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
 import { json as canonicalJson } from "@sigstore/core";
 import type { Digest } from "../../src/reference/types.js";
+import { pushReferrer, pushReferrersTagIndex } from "./images.js";
+import type { TestRegistry } from "./registry-server.js";
 
 // ------------------------------------------------------------------------------------------------------- DER
 
@@ -409,4 +411,27 @@ export function messageBundle(spec: { readonly artifact: Buffer; readonly certif
     },
     messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: Buffer.from(hex, "hex").toString("base64") }, signature: signature.toString("base64") },
   };
+}
+
+/**
+ * Pushes `bundles` as Sigstore-bundle referrers of `subject` in `repository`, as cosign's `--new-bundle-format` does,
+ * and lists them in its referrers tag index (pushed even when empty).
+ */
+export async function attachBundles(
+  reg: TestRegistry,
+  repository: string,
+  subject: { readonly digest: Digest; readonly size: number; readonly mediaType: string },
+  bundles: readonly Record<string, unknown>[],
+): Promise<void> {
+  const descriptors = [];
+  for (const bundle of bundles) {
+    const pushed = await pushReferrer(reg, repository, {
+      subject: { digest: subject.digest, size: subject.size, mediaType: subject.mediaType },
+      artifactType: BUNDLE_MEDIA_TYPE,
+      blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, data: JSON.stringify(bundle) }],
+      annotations: { "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1" },
+    });
+    descriptors.push(pushed.descriptor);
+  }
+  await pushReferrersTagIndex(reg, repository, subject.digest, descriptors);
 }
