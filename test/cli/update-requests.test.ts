@@ -65,6 +65,12 @@ async function manifestRequests(run: () => Promise<unknown>): Promise<string[]> 
     .map((entry) => `${entry.method} ${entry.path.slice("/v2/acme/app/manifests/".length)}`);
 }
 
+interface OneShotRun {
+  readonly outcome: Awaited<ReturnType<typeof runOneShot>> | undefined;
+  readonly requests: string[];
+  readonly fake: GitHubFake;
+}
+
 const repeated = (requests: readonly string[]) => requests.filter((r, i) => requests.indexOf(r) !== i);
 
 describe("manifest requests per run", () => {
@@ -119,61 +125,47 @@ describe("manifest requests per run", () => {
     for (const digest of [app.before.platforms[arm], app.after.platforms[arm]]) expect(requests).toContain(`GET ${digest}`);
   });
 
-  it("the app's pull request (one-shot, as the Action runs it) fetches no manifest twice, build times and package diffs included", async () => {
+  /** The app's run on one repository of the GitHub fake, as the Action runs it: its outcome, the manifest requests it made, and the fake. */
+  async function oneShot(repo: string, files: Record<string, string>, check: (run: OneShotRun) => void): Promise<void> {
     const fake = new GitHubFake();
     fake.install();
     try {
       fake.addInstallation(7, "someone");
-      fake.createRepository("someone", "app", { "a.yaml": original }, { installationId: 7 });
+      fake.createRepository("someone", repo, files, { installationId: 7 });
       fake.addToken("ghs_token");
       let outcome: Awaited<ReturnType<typeof runOneShot>> | undefined;
       const requests = await manifestRequests(async () => {
         outcome = await runOneShot({
           owner: "someone",
-          repo: "app",
+          repo,
           token: "ghs_token",
           octokit: new ProbotOctokit({ auth: { token: "ghs_token" }, retry: { enabled: false }, throttle: { enabled: false } }),
           session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
           log: pino({ level: "silent" }),
         });
       });
+      check({ outcome, requests, fake });
+    } finally {
+      fake.uninstall();
+    }
+  }
+
+  it("the app's pull request (one-shot, as the Action runs it) fetches no manifest twice, build times and package diffs included", () =>
+    oneShot("app", { "a.yaml": original }, ({ outcome, requests, fake }) => {
       expect(outcome).toMatchObject({ status: "done", updates: 3, failed: 0 });
       expect(repeated(requests), requests.join("\n")).toEqual([]);
       expect(requests.filter((r) => r.startsWith("HEAD"))).toEqual([]);
       expect(fake.files("someone", "app", ALL_BRANCH)["a.yaml"]).toContain(app.after.platforms[arm]);
       expect(fake.pulls("someone", "app")[0]!.body).toContain("Package changes");
-    } finally {
-      fake.uninstall();
-    }
-  });
+    }));
 
-  it("the app's pin pull request (pin: true) reads the tag once and each platform image it lists once", async () => {
-    const fake = new GitHubFake();
-    fake.install();
-    try {
-      fake.addInstallation(7, "someone");
-      const files = { "a.yaml": `image: ${reg.host}/acme/app:1\n`, ".github/digesta.yml": "pin: true\n" };
-      fake.createRepository("someone", "pins", files, { installationId: 7 });
-      fake.addToken("ghs_token");
-      let outcome: Awaited<ReturnType<typeof runOneShot>> | undefined;
-      const requests = await manifestRequests(async () => {
-        outcome = await runOneShot({
-          owner: "someone",
-          repo: "pins",
-          token: "ghs_token",
-          octokit: new ProbotOctokit({ auth: { token: "ghs_token" }, retry: { enabled: false }, throttle: { enabled: false } }),
-          session: createSessionFactory({ allowPrivateRegistries: [reg.host] })(),
-          log: pino({ level: "silent" }),
-        });
-      });
+  it("the app's pin pull request (pin: true) reads the tag once and each platform image it lists once", () =>
+    oneShot("pins", { "a.yaml": `image: ${reg.host}/acme/app:1\n`, ".github/digesta.yml": "pin: true\n" }, ({ outcome, requests, fake }) => {
       expect(outcome).toMatchObject({ status: "done" });
       expect(fake.files("someone", "pins", PIN_BRANCH)["a.yaml"]).toBe(`image: ${reg.host}/acme/app:1@${app.after.digest}\n`);
       expect(repeated(requests), requests.join("\n")).toEqual([]);
       // The tag's index once (its digest is what is written), then the platform image the contents come from.
       expect(requests.filter((r) => r === "GET 1" || r === `GET ${app.after.digest}`)).toEqual(["GET 1"]);
       expect(requests).toContain(`GET ${app.after.platforms[amd]}`);
-    } finally {
-      fake.uninstall();
-    }
-  });
+    }));
 });
